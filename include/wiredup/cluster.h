@@ -1,0 +1,89 @@
+/* cluster.h - the similarity memory and the near-duplicate decision.
+ *
+ * The cluster store ("cs") keeps every indexed article's fingerprint (MinHash
+ * signature, distinct-shingle count, SimHash), its id and its answer, the LSH
+ * and SimHash indexes over them, and the clusters. wd_cluster_assign finds
+ * candidates (LSH bands, SimHash near neighbours), verifies each by estimated
+ * Jaccard, estimated containment and SimHash cosine, and joins the article to
+ * the cluster of its best verified match, or starts a new cluster.
+ *
+ * Containment: from the Jaccard estimate J and the exact set sizes |A|, |B|,
+ * |A n B| = J (|A| + |B|) / (1 + J), so the share of the smaller set found in
+ * the larger one is estimated without storing the sets. A copy that printed
+ * only the first half of a story therefore still joins it.
+ *
+ * Articles are numbered in arrival order (doc numbers); the cluster id is the
+ * id of its first article. Deterministic: the same calls in the same order
+ * give the same answers. Sees only libc, xxhash and the sketch modules.
+ *
+ * @code
+ *   wd_cluster_t *cs = wd_cluster_new(&opts);
+ *   wd_assign_t a;
+ *   if (!wd_cluster_lookup(cs, id, id_len, &a))   // redelivery?
+ *     wd_cluster_assign(cs, &doc, &a);
+ *   printf("%s -> %s\n", id, a.cluster_id);
+ *   wd_cluster_destroy(cs);
+ * @endcode
+ */
+#ifndef WD_CLUSTER_H
+#define WD_CLUSTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wiredup/err.h"
+
+typedef struct wd_cluster_s wd_cluster_t;
+
+typedef struct wd_cluster_opts_s {
+  uint32_t num_perm;        /**< signature length */
+  uint32_t bands;           /**< LSH bands (rows = num_perm / bands) */
+  uint32_t max_candidates;  /**< LSH candidates verified per article */
+  int simhash_enabled;      /**< use SimHash as a second signal */
+  int simhash_max_distance; /**< Hamming radius of the SimHash index lookup */
+  double threshold;         /**< join when estimated Jaccard >= this */
+  double containment;       /**< ... or estimated containment >= this */
+  uint32_t containment_min_shingles; /**< ... and the smaller doc has >= this many shingles */
+  double cosine;            /**< ... or SimHash cosine >= this (when enabled) */
+} wd_cluster_opts_t;
+
+/** One article's fingerprint, as computed by the fingerprint stages. */
+typedef struct wd_doc_s {
+  const char *id;        /**< borrowed; copied by assign */
+  size_t id_len;
+  const uint32_t *sig;   /**< num_perm values; borrowed, copied by assign */
+  uint32_t shingle_cnt;  /**< distinct shingles (0: nothing to compare) */
+  uint64_t simhash;
+  int64_t ts_ms;
+} wd_doc_t;
+
+/** The answer for one article; pointers valid until the next call on \p cs. */
+typedef struct wd_assign_s {
+  uint32_t doc;             /**< doc number */
+  const char *cluster_id;
+  const char *duplicate_of; /**< NULL when the article starts a cluster */
+  double similarity;
+  uint32_t cluster_size;    /**< size after this article joined */
+  uint64_t cluster_key;     /**< stable 64-bit key of the cluster (for learning) */
+  int redelivered;          /**< answered from memory (wd_cluster_lookup) */
+} wd_assign_t;
+
+wd_cluster_t *wd_cluster_new(const wd_cluster_opts_t *opts);
+void wd_cluster_destroy(wd_cluster_t *cs);
+
+/** @brief If \p id was assigned before, fill \p out with its stored answer
+ *  (cluster_size as it was then) and return 1; else return 0. O(1). */
+int wd_cluster_lookup(wd_cluster_t *cs, const char *id, size_t id_len, wd_assign_t *out);
+
+/** @brief Decide \p doc's cluster, store and index it. \p doc->id must not be
+ *  in the store (check with wd_cluster_lookup first). @returns WD_OK. */
+wd_err_t wd_cluster_assign(wd_cluster_t *cs, const wd_doc_t *doc, wd_assign_t *out);
+
+/** @brief Articles stored. */
+size_t wd_cluster_count(const wd_cluster_t *cs);
+/** @brief Clusters started. */
+size_t wd_cluster_clusters(const wd_cluster_t *cs);
+/** @brief Bytes held by the store and its indexes. */
+size_t wd_cluster_bytes(const wd_cluster_t *cs);
+
+#endif

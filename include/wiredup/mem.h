@@ -1,0 +1,44 @@
+/* mem.h - the one allocation wrapper (redis zmalloc style) and a growable
+ * byte buffer.
+ *
+ * Every allocation in libwiredup goes through wd_malloc and friends so that
+ * wd_mem_used() is exact. Out of memory logs one line and exits 1: the
+ * contract forbids a bare abort, and there is nothing useful left to do. */
+#ifndef WD_MEM_H
+#define WD_MEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+void *wd_malloc(size_t size);
+void *wd_calloc(size_t cnt, size_t size);
+void *wd_realloc(void *ptr, size_t size);
+void wd_free(void *ptr); /**< wd_free(NULL) is a no-op */
+char *wd_strdup(const char *s);
+char *wd_strndup(const char *s, size_t len);
+
+/** @brief Bytes currently allocated through this wrapper (all threads). */
+size_t wd_mem_used(void);
+
+/** A growable byte buffer. Reuse it across records: it only grows, so the hot
+ *  path stops allocating once it has reached its high-water mark. p is always
+ *  NUL-terminated after any append (when cap > 0). */
+typedef struct wd_buf_s {
+  char *p;
+  size_t len;
+  size_t cap;
+} wd_buf_t;
+
+#define WD_BUF_INIT {NULL, 0, 0}
+
+void wd_buf_init(wd_buf_t *b);
+void wd_buf_free(wd_buf_t *b);             /**< frees storage, leaves an empty buffer */
+void wd_buf_clear(wd_buf_t *b);            /**< len = 0, keeps storage */
+void wd_buf_reserve(wd_buf_t *b, size_t extra); /**< room for len+extra+1 */
+void wd_buf_append(wd_buf_t *b, const void *src, size_t src_len);
+void wd_buf_appendc(wd_buf_t *b, char c);
+void wd_buf_appends(wd_buf_t *b, const char *s);
+void wd_buf_printf(wd_buf_t *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif

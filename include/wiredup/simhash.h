@@ -1,0 +1,80 @@
+/* simhash.h - 64-bit SimHash over IDF-weighted words, and a Hamming-distance index.
+ *
+ * Charikar's SimHash of a weighted feature vector estimates the angle between
+ * two vectors: P[bit differs] = theta / pi. With features = words and weights
+ * = tf-idf, the Hamming distance estimates the IDF-weighted word cosine. The
+ * document frequencies are learned online from the stream (wd_simhash_observe)
+ * in a bounded table, so rare words weigh more as the stream goes on.
+ *
+ * The index finds stored hashes within max_distance bits with permuted tables
+ * (Manku, Jain & Das Sarma 2007): the 64 bits are cut into max_distance+1
+ * blocks; two hashes within d bits agree exactly on at least one block, so one
+ * exact-match table per block finds every candidate.
+ *
+ * @code
+ *   wd_simhash_t *sm = wd_simhash_new(&opts);
+ *   uint64_t h = wd_simhash_sign(sm, tokens, n);   // uses frequencies so far
+ *   wd_simhash_observe(sm, tokens, n);             // then learn this document
+ *   wd_simhash_index_t *si = wd_simhash_index_new(3);
+ *   size_t k = wd_simhash_index_query(si, h, docs, cap);
+ *   wd_simhash_index_insert(si, h, doc);
+ * @endcode
+ */
+#ifndef WD_SIMHASH_H
+#define WD_SIMHASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct wd_simhash_s wd_simhash_t;
+
+typedef struct wd_simhash_opts_s {
+  int idf;             /**< weight words by learned IDF (default 1); 0 = tf only */
+  size_t df_capacity;  /**< document-frequency table entries, power of two (default 1<<20) */
+  uint64_t seed;       /**< feature hash seed (default 7) */
+} wd_simhash_opts_t;
+
+void wd_simhash_opts_default(wd_simhash_opts_t *opts);
+wd_simhash_t *wd_simhash_new(const wd_simhash_opts_t *opts);
+void wd_simhash_destroy(wd_simhash_t *sm);
+
+/**
+ * @brief SimHash of the words \p tokens (token hashes, repeats = term frequency).
+ *        Weight of a word = (1 + log tf) * idf, idf = log((N + 1) / (df + 1)) + 1
+ *        with N documents observed so far. Does not change \p sm.
+ */
+uint64_t wd_simhash_sign(wd_simhash_t *sm, const uint64_t *tokens, size_t cnt);
+
+/** @brief Add one document's distinct words to the document frequencies. */
+void wd_simhash_observe(wd_simhash_t *sm, const uint64_t *tokens, size_t cnt);
+
+/** @brief Hamming distance. */
+static inline int wd_simhash_distance(uint64_t a, uint64_t b) {
+  return __builtin_popcountll(a ^ b);
+}
+
+/** @brief Estimated cosine from a Hamming distance over 64 bits: cos(pi*d/64). */
+double wd_simhash_cosine(int distance);
+
+size_t wd_simhash_bytes(const wd_simhash_t *sm);
+
+/* ==== Hamming index ==== */
+
+typedef struct wd_simhash_index_s wd_simhash_index_t;
+
+/** @brief Index answering "which stored hashes are within \p max_distance bits"
+ *  (0..7). @returns NULL on bad arguments. */
+wd_simhash_index_t *wd_simhash_index_new(int max_distance);
+void wd_simhash_index_destroy(wd_simhash_index_t *si);
+void wd_simhash_index_insert(wd_simhash_index_t *si, uint64_t hash, uint32_t doc);
+/** @brief Remove the (hash, doc) pair inserted earlier; no-op if absent. */
+void wd_simhash_index_remove(wd_simhash_index_t *si, uint64_t hash, uint32_t doc);
+/**
+ * @brief Docs whose hash is within max_distance of \p hash, distinct, sorted by
+ *        (distance asc, doc asc), at most \p out_cap. @returns how many written.
+ */
+size_t wd_simhash_index_query(const wd_simhash_index_t *si, uint64_t hash,
+                              uint32_t *out, size_t out_cap);
+size_t wd_simhash_index_bytes(const wd_simhash_index_t *si);
+
+#endif

@@ -1,0 +1,284 @@
+/* main.c - the wiredup command line: argv -> run | eval | demo | config.
+ *
+ * The only place that exits: every module returns a wd_err_t and main maps it
+ * to the exit status (0 ok, 2 usage/config, 1 runtime) and one error line. */
+#include "wiredup/config.h"
+#include "wiredup/demo.h"
+#include "wiredup/eval.h"
+#include "wiredup/log.h"
+#include "wiredup/pipeline.h"
+#include "wiredup/stream.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef WD_VERSION
+#define WD_VERSION "0.0.0"
+#endif
+
+static const char usage_main[] =
+    "Usage: wiredup COMMAND [OPTIONS]\n"
+    "\n"
+    "Find and cluster near-duplicate news articles, from a file or a Kafka topic.\n"
+    "\n"
+    "Commands:\n"
+    "  run      cluster articles: file mode with --input, else stream mode on Kafka\n"
+    "  eval     score the clustering of a labelled JSON Lines file\n"
+    "  demo     embedded broker + bundled sample articles; prints the clusters\n"
+    "  config   print the effective configuration (--print) or its reference (--doc)\n"
+    "\n"
+    "Common options:\n"
+    "  -c, --config FILE    JSON config file (config/wiredup.json documents every key)\n"
+    "  --set KEY=VALUE      override one key (dotted path; kafka.* go to librdkafka)\n"
+    "  -h, --help           help for a command: wiredup COMMAND --help\n"
+    "  --version            print the version\n"
+    "\n"
+    "Exit status: 0 success, 2 usage or configuration error, 1 runtime failure.\n";
+
+static const char usage_run[] =
+    "Usage: wiredup run [-c FILE] [--set KEY=VALUE]... [--input PATH|-] [--output PATH|-]\n"
+    "\n"
+    "With --input (file mode): read JSON Lines articles, write one result line per\n"
+    "valid article (default stdout). Bad lines are reported on stderr with their\n"
+    "line number and skipped. Without --input (stream mode): consume input.topic,\n"
+    "publish to output.topic until SIGINT/SIGTERM, then drain, flush and commit.\n";
+
+static const char usage_eval[] =
+    "Usage: wiredup eval [-c FILE] [--set KEY=VALUE]... --input LABELLED.jsonl\n"
+    "                    [--label-field NAME] [--sweep] [--json]\n"
+    "\n"
+    "Cluster the file exactly as `run` would and score it against the label field\n"
+    "(default \"cluster\"): ari, pair_precision, pair_recall, pair_f1, clusters, docs.\n"
+    "--sweep repeats that for cluster.threshold from 0.05 to 0.95.\n";
+
+static const char usage_demo[] =
+    "Usage: wiredup demo [-c FILE] [--set KEY=VALUE]...\n"
+    "\n"
+    "Start an embedded Kafka mock cluster, produce the bundled sample articles, run\n"
+    "stream mode against it and print the clusters. Needs nothing running.\n";
+
+static const char usage_config[] =
+    "Usage: wiredup config [-c FILE] [--set KEY=VALUE]... (--print | --doc)\n"
+    "\n"
+    "--print  the effective configuration as JSON, defaults included, secrets masked\n"
+    "--doc    the reference of every key (Markdown), as in the README\n";
+
+typedef struct opts_s {
+  const char *input, *output, *label_field;
+  int sweep, json, print, doc;
+} opts_t;
+
+static int fail(wd_err_t err, const char *msg) {
+  WD_LOG(WD_LOG_ERROR, msg, "%s", "");
+  return err == WD_ERR_CONFIG || err == WD_ERR_USAGE ? 2 : 1;
+}
+
+static int usage_error(const char *usage, const char *fmt, const char *arg) {
+  char msg[512];
+  snprintf(msg, sizeof(msg), fmt, arg);
+  fprintf(stderr, "wiredup: %s\n", msg);
+  fputs(usage, stderr);
+  return 2;
+}
+
+static void on_signal(int sig) {
+  (void)sig;
+  wd_stream_request_stop();
+}
+
+/* Parse the options shared by every command plus the command's own. */
+static int parse_args(int argc, char **argv, const char *usage, wd_config_t *cfg,
+                      opts_t *o, int *exit_code) {
+  char errstr[512];
+  const char *cfg_file = NULL;
+  /* -c first, so that --set overrides the file whatever the order */
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) {
+      if (i + 1 >= argc)
+        return *exit_code = usage_error(usage, "%s needs a file", argv[i]), -1;
+      cfg_file = argv[++i];
+    } else if (!strcmp(argv[i], "--set") || !strcmp(argv[i], "--input") ||
+               !strcmp(argv[i], "--output") || !strcmp(argv[i], "--label-field")) {
+      i++;
+    }
+  }
+  if (cfg_file && wd_config_load_file(cfg, cfg_file, errstr, sizeof(errstr)) != WD_OK)
+    return *exit_code = fail(WD_ERR_CONFIG, errstr), -1;
+
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+#define NEED_ARG()                                                             \
+  if (i + 1 >= argc)                                                           \
+    return *exit_code = usage_error(usage, "%s needs a value", a), -1;
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      fputs(usage, stdout);
+      return *exit_code = 0, -1;
+    } else if (!strcmp(a, "-c") || !strcmp(a, "--config")) {
+      i++;
+    } else if (!strcmp(a, "--set")) {
+      NEED_ARG();
+      if (wd_config_set_arg(cfg, argv[++i], errstr, sizeof(errstr)) != WD_OK)
+        return *exit_code = fail(WD_ERR_CONFIG, errstr), -1;
+    } else if (!strncmp(a, "--set=", 6)) {
+      if (wd_config_set_arg(cfg, a + 6, errstr, sizeof(errstr)) != WD_OK)
+        return *exit_code = fail(WD_ERR_CONFIG, errstr), -1;
+    } else if (!strcmp(a, "--input") && usage != usage_config && usage != usage_demo) {
+      NEED_ARG();
+      o->input = argv[++i];
+    } else if (!strcmp(a, "--output") && usage == usage_run) {
+      NEED_ARG();
+      o->output = argv[++i];
+    } else if (!strcmp(a, "--label-field") && usage == usage_eval) {
+      NEED_ARG();
+      o->label_field = argv[++i];
+    } else if (!strcmp(a, "--sweep") && usage == usage_eval) {
+      o->sweep = 1;
+    } else if (!strcmp(a, "--json") && usage == usage_eval) {
+      o->json = 1;
+    } else if (!strcmp(a, "--print") && usage == usage_config) {
+      o->print = 1;
+    } else if (!strcmp(a, "--doc") && usage == usage_config) {
+      o->doc = 1;
+    } else {
+      return *exit_code = usage_error(usage, "unknown option '%s'", a), -1;
+    }
+#undef NEED_ARG
+  }
+  if (wd_config_validate(cfg, errstr, sizeof(errstr)) != WD_OK)
+    return *exit_code = fail(WD_ERR_CONFIG, errstr), -1;
+  wd_log_level_t lvl;
+  if (wd_log_level_parse(cfg->log_level, &lvl) == 0)
+    wd_log_set_level(lvl);
+  return 0;
+}
+
+static int cmd_run(wd_config_t *cfg, const opts_t *o) {
+  char errstr[512];
+  wd_err_t err;
+  if (!o->input) {
+    if (o->output)
+      return usage_error(usage_run, "%s", "--output needs --input (file mode)");
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    err = wd_stream_run(cfg, errstr, sizeof(errstr));
+    return err == WD_OK ? 0 : fail(err, errstr);
+  }
+
+  FILE *out = stdout;
+  if (o->output && strcmp(o->output, "-") != 0) {
+    if (!(out = fopen(o->output, "wb"))) {
+      snprintf(errstr, sizeof(errstr), "%s: %s", o->output, strerror(errno));
+      return fail(WD_ERR_IO, errstr);
+    }
+  }
+  static char obuf[1 << 16];
+  setvbuf(out, obuf, _IOFBF, sizeof(obuf));
+  wd_file_summary_t sum;
+  err = wd_pipeline_run_file(cfg, o->input, out, NULL, NULL, &sum, errstr, sizeof(errstr));
+  if (out != stdout && fclose(out) != 0 && err == WD_OK) {
+    snprintf(errstr, sizeof(errstr), "%s: %s", o->output, strerror(errno));
+    err = WD_ERR_IO;
+  } else if (out == stdout) {
+    fflush(stdout);
+  }
+  if (err != WD_OK)
+    return fail(err, errstr);
+  WD_LOG(WD_LOG_INFO, "file mode done",
+         "records=%llu invalid=%llu duplicates=%llu clusters=%llu seconds=%.3f "
+         "records_per_s=%.0f",
+         (unsigned long long)sum.records, (unsigned long long)sum.invalid,
+         (unsigned long long)sum.duplicates, (unsigned long long)sum.clusters,
+         sum.seconds, sum.seconds > 0 ? (double)sum.records / sum.seconds : 0.0);
+  return 0;
+}
+
+static int cmd_eval(wd_config_t *cfg, const opts_t *o) {
+  char errstr[512];
+  wd_eval_scores_t s;
+  const char *label = o->label_field ? o->label_field : "cluster";
+  if (!o->input)
+    return usage_error(usage_eval, "%s", "--input is required");
+  if (!o->sweep) {
+    wd_err_t err = wd_eval_file(cfg, o->input, label, &s, errstr, sizeof(errstr));
+    if (err != WD_OK)
+      return fail(err, errstr);
+    wd_eval_print(stdout, &s, o->json, NULL, 0);
+    return 0;
+  }
+  /* quiet the per-line warnings: they repeat once per threshold */
+  int saved = wd_log_threshold;
+  for (int t = 5; t <= 95; t += 5) {
+    cfg->cluster_threshold = t / 100.0;
+    wd_err_t err = wd_eval_file(cfg, o->input, label, &s, errstr, sizeof(errstr));
+    if (err != WD_OK)
+      return fail(err, errstr);
+    wd_eval_print(stdout, &s, o->json, "threshold", t / 100.0);
+    fflush(stdout);
+    if (t == 5 && saved < WD_LOG_ERROR)
+      wd_log_set_level(WD_LOG_ERROR);
+  }
+  wd_log_set_level((wd_log_level_t)saved);
+  return 0;
+}
+
+static int cmd_demo(wd_config_t *cfg, const opts_t *o) {
+  char errstr[512];
+  (void)o;
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  wd_err_t err = wd_demo_run(cfg, stdout, errstr, sizeof(errstr));
+  return err == WD_OK ? 0 : fail(err, errstr);
+}
+
+static int cmd_config(wd_config_t *cfg, const opts_t *o) {
+  if (o->doc) {
+    wd_config_doc_markdown(stdout);
+    return 0;
+  }
+  if (!o->print)
+    return usage_error(usage_config, "%s", "say --print or --doc");
+  wd_config_print(cfg, stdout);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  static const struct {
+    const char *name;
+    const char *usage;
+    int (*fn)(wd_config_t *, const opts_t *);
+  } cmds[] = {
+      {"run", usage_run, cmd_run},
+      {"eval", usage_eval, cmd_eval},
+      {"demo", usage_demo, cmd_demo},
+      {"config", usage_config, cmd_config},
+  };
+  if (argc < 2) {
+    fputs(usage_main, stderr);
+    return 2;
+  }
+  if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+    fputs(usage_main, stdout);
+    return 0;
+  }
+  if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+    printf("wiredup %s\n", WD_VERSION);
+    return 0;
+  }
+  for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+    if (strcmp(argv[1], cmds[i].name) != 0)
+      continue;
+    opts_t o;
+    int code = 0;
+    memset(&o, 0, sizeof(o));
+    wd_config_t *cfg = wd_config_new();
+    if (parse_args(argc - 1, argv + 1, cmds[i].usage, cfg, &o, &code) == 0)
+      code = cmds[i].fn(cfg, &o);
+    wd_config_destroy(cfg);
+    return code;
+  }
+  return usage_error(usage_main, "unknown command '%s'", argv[1]);
+}
