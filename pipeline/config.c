@@ -156,7 +156,7 @@ static const conf_prop_t conf_props[] = {
     P_INT_ANY("minhash.seed", minhash_seed, "1",
               "Hash seed; signatures made with different seeds are not "
               "comparable, so keep it across restarts."),
-    P_INT("lsh.bands", lsh_bands, "32", 1, 1024,
+    P_INT("lsh.bands", lsh_bands, "64", 1, 1024,
           "LSH bands, dividing num_perm: more bands find pairs of lower "
           "similarity at the cost of more candidates."),
     P_INT("lsh.max_candidates", lsh_max_candidates, "64", 1, 100000,
@@ -169,7 +169,7 @@ static const conf_prop_t conf_props[] = {
     P_BOOL("simhash.idf", simhash_idf, "true",
            "Weight words by inverse document frequency learned from the "
            "stream; false weighs by term frequency only."),
-    P_DOUBLE("cluster.threshold", cluster_threshold, "0.5", 0, 1,
+    P_DOUBLE("cluster.threshold", cluster_threshold, "0.3", 0, 1,
              "An article joins the cluster of a match whose estimated "
              "Jaccard similarity is at least this ..."),
     P_DOUBLE("cluster.containment", cluster_containment, "0.8", 0, 1,

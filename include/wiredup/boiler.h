@@ -1,16 +1,33 @@
 /* boiler.h - boilerplate removal: configured phrases and lines learned per source.
  *
  * Works on canonical token text (norm.h). Two mechanisms:
- *  - phrases: configured token sequences ("article continues after this
- *    advertisement", "subscribe to our newsletter", ...) removed wherever they
- *    occur as whole tokens, also when a copy has reflowed them into a paragraph;
- *    a line that is a configured line pattern's prefix-match and short is dropped.
+ *  - phrases: raw text, normalised like the articles, so case, punctuation
+ *    and wire abbreviations do not matter. The first character picks the kind:
+ *      "text"   anywhere: its tokens are removed wherever they occur as whole
+ *               tokens in a line, also when a copy has reflowed them into a
+ *               paragraph ("article continues after this advertisement");
+ *      "^text"  line start: a line of at most 25 tokens that starts with it
+ *               is dropped ("^copyright", "^(c)", "^read more", "^sign up");
+ *      "~text"  line contains: a line of at most 25 tokens that contains it
+ *               is dropped ("~all rights reserved");
+ *      "=text"  whole line: a line that is exactly it is dropped ("=breaking
+ *               news");
+ *      "@word"  button word: a line made only of button words is dropped
+ *               ("@facebook", "@twitter", "@email", "@print" drop the line
+ *               "Facebook Twitter Email Print").
+ *    In anywhere, line-start and line-contains phrases a '*' stands for 0..3
+ *    tokens ("subscribe to our * newsletter"). A phrase that normalises to
+ *    nothing is ignored.
  *  - learned lines: a line seen (same source) in at least opts.min_clusters
  *    distinct clusters is boilerplate for that source and dropped. Counting
  *    clusters, not articles, keeps an outlet that re-sends one story from
  *    learning the story itself as boilerplate. Learning is fed back after the
- *    cluster decision with wd_boiler_learn(). Memory is bounded: a fixed-size
- *    table; when full, the lowest-count entry in the probe window is replaced.
+ *    cluster decision with wd_boiler_learn(). Per (source, line) the table
+ *    keeps the last cluster seen (a 32-bit fold of its key) and a count that
+ *    grows when a different cluster comes. Memory is bounded: a fixed-size
+ *    table of 16-byte slots allocated by _new; when the 8-slot probe window
+ *    is full, its first lowest-count entry is replaced, so learned lines
+ *    outlive one-off lines.
  *
  * @code
  *   wd_boiler_t *bp = wd_boiler_new(&opts);
@@ -35,7 +52,8 @@ typedef struct wd_boiler_opts_s {
   int learn;                 /**< learn per-source lines (default 1) */
   uint32_t min_clusters;     /**< distinct clusters before a line is boilerplate (default 3) */
   uint32_t max_line_tokens;  /**< longer lines are never learned as boilerplate (default 60) */
-  size_t capacity;           /**< learned-line table entries, power of two (default 1<<20) */
+  size_t capacity;           /**< learned-line table entries, rounded up to a power of
+                                  two, at least 8 (default 1<<20, i.e. 16 MiB) */
   const char *const *phrases;/**< NULL-terminated list of phrases, raw text: wd_boiler_new
                                   normalises each with wd_norm_text (default options) and
                                   keeps its own copy. NULL = none. Borrowed. */
@@ -48,15 +66,21 @@ void wd_boiler_opts_default(wd_boiler_opts_t *opts);
  *  cookie, subscription and "read more" lines as seen on news sites. */
 extern const char *const wd_boiler_default_phrases[];
 
+/** @brief Create a filter; \p opts NULL means the defaults. min_clusters 0
+ *  counts as 1. No table is allocated when opts.learn is 0.
+ *  @returns the filter (allocation failure exits, see mem.h). */
 wd_boiler_t *wd_boiler_new(const wd_boiler_opts_t *opts);
+/** @brief Free \p bp. NULL is a no-op. */
 void wd_boiler_destroy(wd_boiler_t *bp);
 
 /**
  * @brief Remove boilerplate from canonical token text \p text of \p source.
  * @param dst        cleared, then receives the kept text (same canonical form).
- * @param line_hashes out: a 64-bit hash per input line that may be learned
- *                   (lines with <= max_line_tokens tokens, in order), up to \p line_cap.
- * @param line_cnt   out: how many were written.
+ * @param line_hashes out: a 64-bit hash (XXH3 of the line's bytes) per input
+ *                   line that may be learned (lines with 1..max_line_tokens
+ *                   tokens that no phrase rule dropped, in order), up to
+ *                   \p line_cap. May be NULL when \p line_cap is 0.
+ * @param line_cnt   out: how many were written (may be NULL).
  * @returns WD_OK. O(text_len). \p source may be NULL/empty (then only phrases
  *          and lines learned for the empty source apply).
  */
@@ -66,7 +90,8 @@ wd_err_t wd_boiler_filter(wd_boiler_t *bp, const char *source, size_t source_len
 
 /**
  * @brief Record that the lines \p line_hashes of \p source belong to cluster
- *        \p cluster_key (any stable 64-bit key of the cluster).
+ *        \p cluster_key (any stable 64-bit key of the cluster). O(line_cnt),
+ *        never allocates. A no-op when opts.learn is 0.
  */
 void wd_boiler_learn(wd_boiler_t *bp, const char *source, size_t source_len,
                      const uint64_t *line_hashes, size_t line_cnt, uint64_t cluster_key);

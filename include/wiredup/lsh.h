@@ -41,7 +41,7 @@ typedef struct wd_lsh_hit_s {
 wd_lsh_t *wd_lsh_new(uint32_t bands, uint32_t rows);
 void wd_lsh_destroy(wd_lsh_t *lsh);
 
-/** @brief Per-band scan cap for queries (default 256). */
+/** @brief Per-band scan cap for queries (default 256; 0 = no cap). */
 void wd_lsh_set_max_bucket_scan(wd_lsh_t *lsh, uint32_t max_scan);
 
 /** @brief Index \p doc under each band of \p sig. O(bands) amortised. */
@@ -58,7 +58,8 @@ void wd_lsh_remove(wd_lsh_t *lsh, const uint32_t *sig, uint32_t doc);
 size_t wd_lsh_query(wd_lsh_t *lsh, const uint32_t *sig, wd_lsh_hit_t *out,
                     size_t out_cap);
 
-/** @brief Docs currently indexed. */
+/** @brief Docs currently indexed: inserts minus removals that found the doc
+ *  in at least one band. */
 size_t wd_lsh_count(const wd_lsh_t *lsh);
 
 /** @brief Bytes held (tables and scratch). */

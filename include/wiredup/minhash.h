@@ -40,6 +40,8 @@ typedef struct wd_minhash_opts_s {
 } wd_minhash_opts_t;
 
 void wd_minhash_opts_default(wd_minhash_opts_t *opts);
+/** @brief \p opts NULL means defaults. @returns NULL on a bad num_perm or
+ *  method. */
 wd_minhash_t *wd_minhash_new(const wd_minhash_opts_t *opts);
 void wd_minhash_destroy(wd_minhash_t *mh);
 uint32_t wd_minhash_num_perm(const wd_minhash_t *mh);

@@ -47,26 +47,47 @@ void wd_norm_destroy(wd_norm_t *nm);
  *        (\p dst is cleared first).
  *
  * Steps, in order:
- *  1. HTML (when opts.html): tags dropped (script/style content too); block
- *     tags (p, div, br, li, h1-h6, tr, blockquote, section, article, header,
- *     footer) end a line; named (the common HTML4 set) and numeric entities
- *     decoded. Text with no '<' or '&' skips this step.
- *  2. Lines: a blank line (or a block tag) ends a paragraph. Single newlines
- *     inside a paragraph are joined, so reflowed copies give the same lines.
- *  3. Unicode: NFKC + case folding (utf8proc), combining marks stripped when
- *     opts.strip_marks, default-ignorables (ZWNJ, ZWJ, soft hyphen) removed.
- *     ASCII runs take a fast path that never calls utf8proc.
+ *  1. HTML (when opts.html): tags dropped ('>' inside quoted attribute
+ *     values does not end a tag; script, style, noscript, template, iframe
+ *     and title content too; comments too); block tags (p, div, br, li,
+ *     h1-h6, tr, blockquote, section, article, header, footer, ...) end a
+ *     paragraph; named (the HTML4 set plus &apos;) and numeric entities
+ *     decoded (&#128;-&#159; as Windows-1252, as browsers do). When the text
+ *     has a block tag, its raw newlines are only spaces, as in a browser. A
+ *     '<' that starts no tag ("a < b") is text; so is "<WORD>" or "<WORD.X>"
+ *     with an unknown name and no attributes (wire tickers: "<LOR>", which an
+ *     HTML copy writes "&lt;LOR&gt;"). Text with no '<' or '&' skips this.
+ *  2. Lines: a blank line, a block tag, or a line that starts indented (wire
+ *     copy starts its paragraphs with "
+    ") ends a paragraph. Other
+ *     single newlines are hard wraps and are joined, so reflowed copies give
+ *     the same lines.
+ *  3. Unicode: NFKC + case folding (utf8proc, with UTF8PROC_LUMP), combining
+ *     marks stripped when opts.strip_marks, default-ignorables (ZWNJ, ZWJ,
+ *     soft hyphen) removed. ASCII runs take a fast path that never calls
+ *     utf8proc; two-byte characters use a table filled by utf8proc at _new.
  *  4. Typography: curly quotes, primes, dashes, ellipses fold to ASCII;
- *     Arabic-script letter variants (Arabic/Farsi yeh, kaf/keheh, heh
- *     forms, tatweel) and Arabic-Indic/Extended digits fold to one form.
- *  5. Tokens: maximal runs of letters, marks and digits. Apostrophes inside a
- *     word are dropped ("it's" -> "its"); ',' between digits is dropped and
- *     '.' between digits kept ("393,000" -> "393000", "9.223" stays);
- *     everything else separates tokens. In scripts written without spaces
- *     (Han, Hiragana, Katakana, Thai, Lao, Khmer, Myanmar) each character is
- *     its own token, so word shingles become character n-grams there.
- *  6. Abbreviations (opts.fold_abbrev): token-level table, e.g. mln, pct,
- *     dlrs, cts, blns/bln/billion, shr/shrs, qtr, yr, avg, vs, corp.
+ *     Arabic-script letter variants fold to the Urdu forms (Arabic yeh and
+ *     alef maksura -> Farsi yeh U+06CC; kaf -> keheh U+06A9; heh, heh
+ *     doachashmee and ae -> heh goal U+06C1; alef wasla -> alef; yeh barree
+ *     U+06D2 stays a letter of its own), tatweel is removed, Arabic-Indic
+ *     and Extended Arabic-Indic digits become ASCII digits.
+ *  5. Tokens: maximal runs of letters, marks and digits, split where a
+ *     letter follows a digit ("5bn" -> "5 bn", "4th" -> "4 th"). Apostrophes
+ *     inside a word are dropped ("it's" -> "its"); ',' between digits is
+ *     dropped and '.' between digits kept ("393,000" -> "393000", "9.223"
+ *     stays); single letters joined by dots are one token ("U.S." -> "us");
+ *     '%' is the token "percent"; everything else separates tokens. In
+ *     scripts written without spaces (Han, Hiragana, Katakana, Thai, Lao,
+ *     Khmer, Myanmar) each character is its own token, so word shingles
+ *     become character n-grams there.
+ *  6. Abbreviations (opts.fold_abbrev): a token table folds wire forms to
+ *     the spelled-out word (mln -> million, pct and "per cent" -> percent,
+ *     dlrs, cts, bln/bn, shr -> "share earnings", shrs, revs, qtr, yr, avg,
+ *     vs -> versus, corp, inc, ltd, co, month names, ...), and in-word rules
+ *     fold UK/US spelling to one form (-ise/-ize, -yse/-yze and every other
+ *     "iz"+vowel -> "is"; labour/colour/... -> -or; centre/metre/... -> -er;
+ *     defence, programme, catalogue, doubled l, ae/oe, ...).
  *
  * Invalid UTF-8 sequences are treated as separators (never crash, never loop).
  * @returns WD_OK. O(src_len). Not thread-safe per \p nm; use one per thread.

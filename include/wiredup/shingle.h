@@ -30,6 +30,7 @@ typedef struct wd_shingle_opts_s {
 } wd_shingle_opts_t;
 
 void wd_shingle_opts_default(wd_shingle_opts_t *opts);
+/** @brief \p opts NULL means defaults. @returns NULL if k is outside 1..16. */
 wd_shingle_t *wd_shingle_new(const wd_shingle_opts_t *opts);
 void wd_shingle_destroy(wd_shingle_t *sh);
 

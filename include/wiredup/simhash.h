@@ -35,6 +35,8 @@ typedef struct wd_simhash_opts_s {
 } wd_simhash_opts_t;
 
 void wd_simhash_opts_default(wd_simhash_opts_t *opts);
+/** @brief \p opts NULL means defaults. @returns NULL if df_capacity is not a
+ *  power of two >= 16. Memory: 12 bytes per df_capacity entry. */
 wd_simhash_t *wd_simhash_new(const wd_simhash_opts_t *opts);
 void wd_simhash_destroy(wd_simhash_t *sm);
 

@@ -137,13 +137,13 @@ static int test_defaults(void) {
   WD_T_ASSERT(cfg->minhash_num_perm == 128, "%" PRId64, cfg->minhash_num_perm);
   WD_T_ASSERT(!strcmp(cfg->minhash_method, "oph"), "%s", cfg->minhash_method);
   WD_T_ASSERT(cfg->minhash_seed == 1, "%" PRId64, cfg->minhash_seed);
-  WD_T_ASSERT(cfg->lsh_bands == 32, "%" PRId64, cfg->lsh_bands);
+  WD_T_ASSERT(cfg->lsh_bands == 64, "%" PRId64, cfg->lsh_bands);
   WD_T_ASSERT(cfg->lsh_max_candidates == 64, "%" PRId64,
               cfg->lsh_max_candidates);
   WD_T_ASSERT(cfg->simhash_enabled == 1 && cfg->simhash_idf == 1, "simhash");
   WD_T_ASSERT(cfg->simhash_max_distance == 3, "%" PRId64,
               cfg->simhash_max_distance);
-  WD_T_ASSERT(cfg->cluster_threshold == 0.5, "%g", cfg->cluster_threshold);
+  WD_T_ASSERT(cfg->cluster_threshold == 0.3, "%g", cfg->cluster_threshold);
   WD_T_ASSERT(cfg->cluster_containment == 0.8, "%g", cfg->cluster_containment);
   WD_T_ASSERT(cfg->cluster_containment_min_shingles == 40, "%" PRId64,
               cfg->cluster_containment_min_shingles);
@@ -415,7 +415,7 @@ static int test_set_arg(void) {
 static const struct {
   const char *json, *key, *printed;
 } json_good[] = {
-    {"{}", "lsh.bands", "32"},
+    {"{}", "lsh.bands", "64"},
     {"{\"lsh\": {\"bands\": 16}}", "lsh.bands", "16"},
     {"{\"lsh.bands\": 16}", "lsh.bands", "16"},
     {"{\"input\": {\"fields.id\": \"uuid\"}}", "input.fields.id", "\"uuid\""},
@@ -1142,11 +1142,11 @@ static int test_doc(void) {
     line = nl + 1;
   }
   static const char *const want[] = {
-      "| `lsh.bands` | integer 1..1024 | `32` | ",
+      "| `lsh.bands` | integer 1..1024 | `64` | ",
       "| `input.max_bytes` | size 1KiB..256MiB | `\"1MiB\"` | ",
       "| `minhash.method` | enum oph\\|mix | `\"oph\"` | ",
       "| `input.fields.text` | string list | `[\"body\"]` | ",
-      "| `cluster.threshold` | number 0..1 | `0.5` | ",
+      "| `cluster.threshold` | number 0..1 | `0.3` | ",
       "| `normalize.html` | bool | `true` | ",
       "| `kafka.<property>` | string | | ",
       NULL};

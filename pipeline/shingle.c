@@ -1,0 +1,175 @@
+/* shingle.c - token hashes and distinct word k-shingle hashes of canonical
+ * token text.
+ *
+ * One XXH3 per token, one XXH3 over k token hashes per position; the distinct
+ * set comes from a scratch open-addressing table whose slots carry the
+ * generation that wrote them, so "clearing" it is one increment. */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "wiredup/shingle.h"
+#include "wiredup/mem.h"
+
+#include <assert.h>
+#include <string.h>
+
+#define SHINGLE_K_MAX 16u
+#define SEEN_MIN_CAP 64u
+
+struct wd_shingle_s {
+  uint32_t k;
+  uint64_t seed;
+
+  uint64_t *tok; /* token hashes of the last text */
+  size_t tok_cnt, tok_cap;
+
+  uint64_t *set; /* distinct shingles, first-seen order */
+  size_t set_cnt, set_cap;
+
+  /* Scratch set: a slot is occupied only if seen_gen[i] == gen. */
+  uint64_t *seen_key;
+  uint32_t *seen_gen;
+  size_t seen_mask; /* capacity - 1, capacity a power of two */
+  uint32_t gen;
+};
+
+void wd_shingle_opts_default(wd_shingle_opts_t *opts) {
+  opts->k = 5;
+  opts->seed = 0;
+}
+
+wd_shingle_t *wd_shingle_new(const wd_shingle_opts_t *opts) {
+  wd_shingle_opts_t dflt;
+  if (!opts) {
+    wd_shingle_opts_default(&dflt);
+    opts = &dflt;
+  }
+  if (opts->k < 1 || opts->k > SHINGLE_K_MAX)
+    return NULL;
+  wd_shingle_t *sh = wd_calloc(1, sizeof(*sh));
+  sh->k = opts->k;
+  sh->seed = opts->seed;
+  return sh;
+}
+
+void wd_shingle_destroy(wd_shingle_t *sh) {
+  if (!sh)
+    return;
+  wd_free(sh->tok);
+  wd_free(sh->set);
+  wd_free(sh->seen_key);
+  wd_free(sh->seen_gen);
+  wd_free(sh);
+}
+
+uint64_t wd_shingle_token_hash(const wd_shingle_t *sh, const char *tok,
+                               size_t tok_len) {
+  return XXH3_64bits_withSeed(tok, tok_len, sh->seed);
+}
+
+/* ==== Scratch storage ==== */
+
+static void tok_push(wd_shingle_t *sh, uint64_t h) {
+  if (sh->tok_cnt == sh->tok_cap) {
+    sh->tok_cap = sh->tok_cap ? sh->tok_cap * 2 : 256;
+    sh->tok = wd_realloc(sh->tok, sh->tok_cap * sizeof(*sh->tok));
+  }
+  sh->tok[sh->tok_cnt++] = h;
+}
+
+/* Make room for up to n distinct shingles and start a new generation. The
+ * table is kept at most half full so probes stay short. */
+static void seen_begin(wd_shingle_t *sh, size_t n) {
+  if (n > sh->set_cap) {
+    wd_free(sh->set);
+    sh->set_cap = n;
+    sh->set = wd_malloc(n * sizeof(*sh->set));
+  }
+  size_t cap = sh->seen_key ? sh->seen_mask + 1 : 0;
+  if (cap < 2 * n || cap < SEEN_MIN_CAP) {
+    size_t ncap = cap ? cap : SEEN_MIN_CAP;
+    while (ncap < 2 * n)
+      ncap *= 2;
+    wd_free(sh->seen_key);
+    wd_free(sh->seen_gen);
+    sh->seen_key = wd_malloc(ncap * sizeof(*sh->seen_key));
+    sh->seen_gen = wd_calloc(ncap, sizeof(*sh->seen_gen));
+    sh->seen_mask = ncap - 1;
+    sh->gen = 0;
+  }
+  if (++sh->gen == 0) {
+    /* Wrapped after 2^32 texts: old stamps could look current again. */
+    memset(sh->seen_gen, 0, (sh->seen_mask + 1) * sizeof(*sh->seen_gen));
+    sh->gen = 1;
+  }
+  sh->set_cnt = 0;
+}
+
+static void seen_add(wd_shingle_t *sh, uint64_t h) {
+  size_t i = (size_t)(h ^ (h >> 32)) & sh->seen_mask;
+  for (;;) {
+    if (sh->seen_gen[i] != sh->gen) {
+      sh->seen_gen[i] = sh->gen;
+      sh->seen_key[i] = h;
+      assert(sh->set_cnt < sh->set_cap);
+      sh->set[sh->set_cnt++] = h;
+      return;
+    }
+    if (sh->seen_key[i] == h)
+      return;
+    i = (i + 1) & sh->seen_mask;
+  }
+}
+
+/* XXH3 over n token hashes in little-endian byte order, so shingle hashes
+ * (and every signature built from them) are the same on any host. */
+static uint64_t hash_tokens(const uint64_t *tok, size_t n, uint64_t seed) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  uint64_t le[SHINGLE_K_MAX];
+  for (size_t i = 0; i < n; i++)
+    le[i] = __builtin_bswap64(tok[i]);
+  return XXH3_64bits_withSeed(le, n * sizeof(*le), seed);
+#else
+  return XXH3_64bits_withSeed(tok, n * sizeof(*tok), seed);
+#endif
+}
+
+/* ==== Shingling ==== */
+
+void wd_shingle_text(wd_shingle_t *sh, const char *text, size_t text_len) {
+  sh->tok_cnt = 0;
+  size_t i = 0;
+  while (i < text_len) {
+    while (i < text_len && (text[i] == ' ' || text[i] == '\n'))
+      i++;
+    size_t start = i;
+    while (i < text_len && text[i] != ' ' && text[i] != '\n')
+      i++;
+    if (i > start)
+      tok_push(sh, XXH3_64bits_withSeed(text + start, i - start, sh->seed));
+  }
+
+  const size_t n = sh->tok_cnt;
+  const size_t k = sh->k;
+  const size_t positions = n == 0 ? 0 : n < k ? 1 : n - k + 1;
+  seen_begin(sh, positions);
+  if (n == 0)
+    return;
+  if (n < k) {
+    /* A short text still gets a fingerprint: one shingle of all its words. */
+    seen_add(sh, hash_tokens(sh->tok, n, sh->seed));
+    return;
+  }
+  for (size_t p = 0; p < positions; p++)
+    seen_add(sh, hash_tokens(sh->tok + p, k, sh->seed));
+}
+
+const uint64_t *wd_shingle_set(const wd_shingle_t *sh, size_t *cnt) {
+  *cnt = sh->set_cnt;
+  return sh->set;
+}
+
+const uint64_t *wd_shingle_tokens(const wd_shingle_t *sh, size_t *cnt) {
+  *cnt = sh->tok_cnt;
+  return sh->tok;
+}

@@ -1,0 +1,438 @@
+/* simhash.c - Charikar SimHash over tf-idf weighted words, document
+ * frequencies learned online in a bounded table, and a Hamming-distance index.
+ *
+ * Each distinct word adds +w or -w to 64 counters according to the bits of its
+ * feature hash; the sign of each counter is one bit. The index keeps one
+ * exact-match table per block of bits (pigeonhole: d differing bits leave at
+ * least one of d+1 blocks intact). */
+#include "wiredup/simhash.h"
+#include "wiredup/mix.h"
+#include "wiredup/mem.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DF_WINDOW 16u     /* probes before the df table replaces an entry */
+#define TF_MIN_CAP 256u
+#define NIL UINT32_MAX
+
+struct wd_simhash_s {
+  int idf;
+  uint64_t seed_mix;
+  uint64_t ndocs; /* documents observed */
+
+  /* Document frequencies: key 0 marks an empty slot. */
+  uint64_t *df_key;
+  uint32_t *df_cnt;
+  size_t df_mask;
+
+  /* Scratch term-frequency map, cleared by generation. */
+  uint64_t *tf_key;
+  uint32_t *tf_cnt;
+  uint32_t *tf_gen;
+  uint32_t *tf_order; /* slots in first-seen order */
+  size_t tf_mask, tf_distinct;
+  uint32_t gen;
+
+  /* sign_tbl[byte][bit] = +1 or -1: adds a weight to 8 counters at once. */
+  float sign_tbl[256][8];
+};
+
+void wd_simhash_opts_default(wd_simhash_opts_t *opts) {
+  opts->idf = 1;
+  opts->df_capacity = (size_t)1 << 20;
+  opts->seed = 7;
+}
+
+wd_simhash_t *wd_simhash_new(const wd_simhash_opts_t *opts) {
+  wd_simhash_opts_t dflt;
+  if (!opts) {
+    wd_simhash_opts_default(&dflt);
+    opts = &dflt;
+  }
+  const size_t cap = opts->df_capacity;
+  if (cap < DF_WINDOW || (cap & (cap - 1)) != 0)
+    return NULL;
+
+  wd_simhash_t *sm = wd_calloc(1, sizeof(*sm));
+  sm->idf = opts->idf;
+  sm->seed_mix = wd_mix64(opts->seed + 0x9e3779b97f4a7c15ULL);
+  sm->df_key = wd_calloc(cap, sizeof(*sm->df_key));
+  sm->df_cnt = wd_calloc(cap, sizeof(*sm->df_cnt));
+  sm->df_mask = cap - 1;
+  for (int v = 0; v < 256; v++)
+    for (int b = 0; b < 8; b++)
+      sm->sign_tbl[v][b] = (v >> b) & 1 ? 1.0f : -1.0f;
+  return sm;
+}
+
+void wd_simhash_destroy(wd_simhash_t *sm) {
+  if (!sm)
+    return;
+  wd_free(sm->df_key);
+  wd_free(sm->df_cnt);
+  wd_free(sm->tf_key);
+  wd_free(sm->tf_cnt);
+  wd_free(sm->tf_gen);
+  wd_free(sm->tf_order);
+  wd_free(sm);
+}
+
+size_t wd_simhash_bytes(const wd_simhash_t *sm) {
+  const size_t df = (sm->df_mask + 1) * (sizeof(uint64_t) + sizeof(uint32_t));
+  const size_t tf = sm->tf_key ? (sm->tf_mask + 1) * (sizeof(uint64_t) +
+                                                      3 * sizeof(uint32_t))
+                               : 0;
+  return sizeof(*sm) + df + tf;
+}
+
+double wd_simhash_cosine(int distance) { return cos(M_PI * distance / 64.0); }
+
+/* ==== Document frequencies ==== */
+
+static inline uint64_t df_keyof(uint64_t tok) { return tok ? tok : 1; }
+
+/* A key never sits after an empty slot of its window: keys go into the first
+ * empty slot, replacement happens only in a window with no empty slot, and
+ * slots never empty again. So a lookup may stop at the first empty slot. */
+static uint32_t df_get(const wd_simhash_t *sm, uint64_t tok) {
+  const uint64_t key = df_keyof(tok);
+  size_t i = (size_t)wd_mix64(key) & sm->df_mask;
+  for (unsigned p = 0; p < DF_WINDOW; p++, i = (i + 1) & sm->df_mask) {
+    if (sm->df_key[i] == key)
+      return sm->df_cnt[i];
+    if (sm->df_key[i] == 0)
+      return 0;
+  }
+  return 0;
+}
+
+static void df_add(wd_simhash_t *sm, uint64_t tok) {
+  const uint64_t key = df_keyof(tok);
+  size_t i = (size_t)wd_mix64(key) & sm->df_mask;
+  size_t victim = i;
+  for (unsigned p = 0; p < DF_WINDOW; p++, i = (i + 1) & sm->df_mask) {
+    if (sm->df_key[i] == key) {
+      if (sm->df_cnt[i] < UINT32_MAX)
+        sm->df_cnt[i]++;
+      return;
+    }
+    if (sm->df_key[i] == 0) {
+      sm->df_key[i] = key;
+      sm->df_cnt[i] = 1;
+      return;
+    }
+    if (sm->df_cnt[i] < sm->df_cnt[victim])
+      victim = i;
+  }
+  /* Window full: the rarest word makes room (first one on ties). A word that
+   * comes back starts again from 1, which errs towards "rare". */
+  sm->df_key[victim] = key;
+  sm->df_cnt[victim] = 1;
+}
+
+/* ==== Term frequencies (scratch) ==== */
+
+/* Count the distinct tokens of one document into the scratch map;
+ * tf_order lists their slots in first-seen order. */
+static void tf_count(wd_simhash_t *sm, const uint64_t *tokens, size_t cnt) {
+  size_t cap = sm->tf_key ? sm->tf_mask + 1 : 0;
+  if (cap < 2 * cnt || cap == 0) {
+    size_t ncap = cap ? cap : TF_MIN_CAP;
+    while (ncap < 2 * cnt)
+      ncap *= 2;
+    wd_free(sm->tf_key);
+    wd_free(sm->tf_cnt);
+    wd_free(sm->tf_gen);
+    wd_free(sm->tf_order);
+    sm->tf_key = wd_malloc(ncap * sizeof(*sm->tf_key));
+    sm->tf_cnt = wd_malloc(ncap * sizeof(*sm->tf_cnt));
+    sm->tf_gen = wd_calloc(ncap, sizeof(*sm->tf_gen));
+    sm->tf_order = wd_malloc(ncap * sizeof(*sm->tf_order));
+    sm->tf_mask = ncap - 1;
+    sm->gen = 0;
+  }
+  if (++sm->gen == 0) {
+    memset(sm->tf_gen, 0, (sm->tf_mask + 1) * sizeof(*sm->tf_gen));
+    sm->gen = 1;
+  }
+  sm->tf_distinct = 0;
+  for (size_t n = 0; n < cnt; n++) {
+    const uint64_t key = tokens[n];
+    size_t i = (size_t)wd_mix64(key) & sm->tf_mask;
+    for (;;) {
+      if (sm->tf_gen[i] != sm->gen) {
+        sm->tf_gen[i] = sm->gen;
+        sm->tf_key[i] = key;
+        sm->tf_cnt[i] = 1;
+        sm->tf_order[sm->tf_distinct++] = (uint32_t)i;
+        break;
+      }
+      if (sm->tf_key[i] == key) {
+        sm->tf_cnt[i]++;
+        break;
+      }
+      i = (i + 1) & sm->tf_mask;
+    }
+  }
+}
+
+/* ==== Signing ==== */
+
+uint64_t wd_simhash_sign(wd_simhash_t *sm, const uint64_t *tokens, size_t cnt) {
+  float acc[64] = {0};
+  tf_count(sm, tokens, cnt);
+  const double n1 = (double)sm->ndocs + 1.0;
+  for (size_t d = 0; d < sm->tf_distinct; d++) {
+    const uint32_t slot = sm->tf_order[d];
+    const uint64_t tok = sm->tf_key[slot];
+    double w = 1.0 + log((double)sm->tf_cnt[slot]);
+    if (sm->idf)
+      w *= log(n1 / ((double)df_get(sm, tok) + 1.0)) + 1.0;
+    const float wf = (float)w;
+    const uint64_t fh = wd_mix64(tok ^ sm->seed_mix);
+    for (int byte = 0; byte < 8; byte++) {
+      const float *sgn = sm->sign_tbl[(fh >> (8 * byte)) & 0xff];
+      float *a = acc + 8 * byte;
+      for (int b = 0; b < 8; b++)
+        a[b] += wf * sgn[b];
+    }
+  }
+  uint64_t h = 0;
+  for (int b = 0; b < 64; b++)
+    h |= (uint64_t)(acc[b] > 0.0f) << b;
+  return h;
+}
+
+void wd_simhash_observe(wd_simhash_t *sm, const uint64_t *tokens, size_t cnt) {
+  tf_count(sm, tokens, cnt);
+  for (size_t d = 0; d < sm->tf_distinct; d++)
+    df_add(sm, sm->tf_key[sm->tf_order[d]]);
+  sm->ndocs++;
+}
+
+/* ==== Hamming index ==== */
+
+/* Entries live in one pool; each entry is on one chain per block (next[e*nb+b])
+ * hanging off head[b*cap + slot], slot chosen by the block's value. Chains,
+ * not linear probing: with narrow blocks (8 bits at max_distance 7) many
+ * entries share a block value, and equal-key runs in a linear-probing table
+ * merge into long clusters that every query would have to walk. */
+struct wd_simhash_index_s {
+  int md, nb;
+  unsigned shift[8];
+  uint64_t bmask[8];
+  uint64_t *hash;
+  uint32_t *doc;
+  uint32_t *next;
+  uint32_t *head;
+  size_t cap;  /* pool entries == chain heads per block, power of two */
+  size_t used; /* pool high-water mark */
+  size_t live;
+  uint32_t free_head; /* freed entries, linked through next[e*nb] */
+};
+
+static inline size_t si_slot(const wd_simhash_index_t *si, int b, uint64_t v) {
+  return (size_t)wd_mix64(v + (uint64_t)(b + 1) * 0x9e3779b97f4a7c15ULL) &
+         (si->cap - 1);
+}
+
+static inline uint64_t si_block(const wd_simhash_index_t *si, int b,
+                                uint64_t h) {
+  return (h >> si->shift[b]) & si->bmask[b];
+}
+
+wd_simhash_index_t *wd_simhash_index_new(int max_distance) {
+  if (max_distance < 0 || max_distance > 7)
+    return NULL;
+  wd_simhash_index_t *si = wd_calloc(1, sizeof(*si));
+  si->md = max_distance;
+  si->nb = max_distance + 1;
+  unsigned shift = 0;
+  for (int b = 0; b < si->nb; b++) {
+    const unsigned width = 64 / si->nb + ((unsigned)b < 64 % si->nb);
+    si->shift[b] = shift;
+    si->bmask[b] = width == 64 ? UINT64_MAX : (1ULL << width) - 1;
+    shift += width;
+  }
+  assert(shift == 64);
+  si->free_head = NIL;
+  return si;
+}
+
+void wd_simhash_index_destroy(wd_simhash_index_t *si) {
+  if (!si)
+    return;
+  wd_free(si->hash);
+  wd_free(si->doc);
+  wd_free(si->next);
+  wd_free(si->head);
+  wd_free(si);
+}
+
+size_t wd_simhash_index_bytes(const wd_simhash_index_t *si) {
+  const size_t per = sizeof(uint64_t) + sizeof(uint32_t) +
+                     2 * (size_t)si->nb * sizeof(uint32_t);
+  return sizeof(*si) + si->cap * per;
+}
+
+static void si_link(wd_simhash_index_t *si, uint32_t e) {
+  for (int b = 0; b < si->nb; b++) {
+    uint32_t *h = si->head + (size_t)b * si->cap +
+                  si_slot(si, b, si_block(si, b, si->hash[e]));
+    si->next[(size_t)e * si->nb + b] = *h;
+    *h = e;
+  }
+}
+
+/* Double the pool and rebuild the chains. Called only when the free list is
+ * empty, so entries [0, used) are all live. */
+static void si_grow(wd_simhash_index_t *si) {
+  assert(si->free_head == NIL && si->used == si->cap);
+  const size_t ncap = si->cap ? si->cap * 2 : 64;
+  assert(ncap <= (size_t)NIL);
+  si->hash = wd_realloc(si->hash, ncap * sizeof(*si->hash));
+  si->doc = wd_realloc(si->doc, ncap * sizeof(*si->doc));
+  si->next = wd_realloc(si->next, ncap * si->nb * sizeof(*si->next));
+  wd_free(si->head);
+  si->head = wd_malloc(ncap * si->nb * sizeof(*si->head));
+  memset(si->head, 0xff, ncap * si->nb * sizeof(*si->head));
+  si->cap = ncap;
+  for (size_t e = 0; e < si->used; e++)
+    si_link(si, (uint32_t)e);
+}
+
+void wd_simhash_index_insert(wd_simhash_index_t *si, uint64_t hash,
+                             uint32_t doc) {
+  uint32_t e;
+  if (si->free_head != NIL) {
+    e = si->free_head;
+    si->free_head = si->next[(size_t)e * si->nb];
+  } else {
+    if (si->used == si->cap)
+      si_grow(si);
+    e = (uint32_t)si->used++;
+  }
+  si->hash[e] = hash;
+  si->doc[e] = doc;
+  si_link(si, e);
+  si->live++;
+}
+
+void wd_simhash_index_remove(wd_simhash_index_t *si, uint64_t hash,
+                             uint32_t doc) {
+  if (si->live == 0)
+    return;
+  uint32_t e = si->head[si_slot(si, 0, si_block(si, 0, hash))];
+  while (e != NIL && !(si->hash[e] == hash && si->doc[e] == doc))
+    e = si->next[(size_t)e * si->nb];
+  if (e == NIL)
+    return;
+  for (int b = 0; b < si->nb; b++) {
+    uint32_t *p = si->head + (size_t)b * si->cap +
+                  si_slot(si, b, si_block(si, b, hash));
+    while (*p != e) {
+      assert(*p != NIL);
+      p = &si->next[(size_t)*p * si->nb + b];
+    }
+    *p = si->next[(size_t)e * si->nb + b];
+  }
+  si->next[(size_t)e * si->nb] = si->free_head;
+  si->free_head = e;
+  si->live--;
+}
+
+/* Sorted segment [lo, hi) of out: is doc in it? */
+static int seg_has(const uint32_t *out, size_t lo, size_t hi, uint32_t doc) {
+  while (lo < hi) {
+    const size_t mid = lo + (hi - lo) / 2;
+    if (out[mid] < doc)
+      lo = mid + 1;
+    else if (out[mid] > doc)
+      hi = mid;
+    else
+      return 1;
+  }
+  return 0;
+}
+
+typedef struct si_collect_s {
+  uint32_t *out;
+  size_t cap, n;
+  int want;            /* distance collected in this pass, -1 = count only */
+  size_t seg[9];       /* seg[d]: where distance d's docs start in out */
+  size_t per_dist[8];  /* count-only pass: candidates per distance */
+} si_collect_t;
+
+/* Put doc into the current segment, kept sorted asc and distinct; when out is
+ * full the largest doc of the segment gives way to a smaller one. */
+static void collect_doc(si_collect_t *c, uint32_t doc) {
+  const size_t lo = c->seg[c->want];
+  for (int d = 0; d < c->want; d++)
+    if (seg_has(c->out, c->seg[d], c->seg[d + 1], doc))
+      return; /* already reported closer (doc stored under two hashes) */
+  size_t a = lo, z = c->n;
+  while (a < z) {
+    const size_t mid = a + (z - a) / 2;
+    if (c->out[mid] < doc)
+      a = mid + 1;
+    else
+      z = mid;
+  }
+  if (a < c->n && c->out[a] == doc)
+    return;
+  if (c->n == c->cap) {
+    if (a == c->n)
+      return;
+    c->n--; /* drop the largest */
+  }
+  memmove(c->out + a + 1, c->out + a, (c->n - a) * sizeof(*c->out));
+  c->out[a] = doc;
+  c->n++;
+}
+
+static void si_scan(const wd_simhash_index_t *si, uint64_t q, si_collect_t *c) {
+  uint64_t qb[8];
+  for (int b = 0; b < si->nb; b++)
+    qb[b] = si_block(si, b, q);
+  for (int b = 0; b < si->nb; b++) {
+    uint32_t e = si->head[(size_t)b * si->cap + si_slot(si, b, qb[b])];
+    for (; e != NIL; e = si->next[(size_t)e * si->nb + b]) {
+      const uint64_t h = si->hash[e];
+      if (si_block(si, b, h) != qb[b])
+        continue; /* another block value hashed to this chain */
+      int seen = 0; /* a pair equal on an earlier block was met there */
+      for (int p = 0; p < b && !seen; p++)
+        seen = si_block(si, p, h) == qb[p];
+      if (seen)
+        continue;
+      const int d = wd_simhash_distance(h, q);
+      if (d > si->md)
+        continue;
+      if (c->want < 0)
+        c->per_dist[d]++;
+      else if (d == c->want)
+        collect_doc(c, si->doc[e]);
+    }
+  }
+}
+
+size_t wd_simhash_index_query(const wd_simhash_index_t *si, uint64_t hash,
+                              uint32_t *out, size_t out_cap) {
+  if (si->live == 0 || out_cap == 0)
+    return 0;
+  si_collect_t c = {.out = out, .cap = out_cap, .n = 0, .want = -1};
+  si_scan(si, hash, &c);
+  /* One pass per distance that has candidates, closest first, so out holds
+   * (distance asc, doc asc) without any scratch beyond out itself. */
+  for (int d = 0; d <= si->md; d++) {
+    c.seg[d] = c.n;
+    if (c.per_dist[d] == 0 || c.n == c.cap)
+      continue;
+    c.want = d;
+    si_scan(si, hash, &c);
+  }
+  return c.n;
+}

@@ -1,0 +1,199 @@
+# helpers.sh - shared by tests/kafka/NNNN-*.sh (kcat tests/ style).
+#
+# Each test starts its own wiredup-mock-broker on loopback, drives wiredup in
+# stream mode against it with kcat and kafka-python, and always cleans up
+# (broker, wiredup processes, temp dir) through the EXIT trap. Every wait is
+# bounded. Exit 77 = skipped (ctest SKIP_RETURN_CODE).
+#
+# Environment (set by tests/CMakeLists.txt): WIREDUP, WD_MOCK_BROKER,
+# WD_SOURCE_DIR, WD_BUILD_DIR. WD_KEEP=1 keeps the temp dir for a post-mortem.
+
+set -u
+
+PY=/usr/bin/python3 # the Debian python has kafka-python; a pyenv one may not
+TEST_NAME=$(basename "$0" .sh)
+T0=$SECONDS
+
+skip() { echo "skip: $*"; exit 77; }
+fail() {
+  echo "FAIL [$TEST_NAME]: $*" >&2
+  for f in "$T"/*.log "$T"/broker.err "$T"/kcat.err; do
+    [ -s "$f" ] && { echo "--- tail of $f" >&2; tail -n 15 "$f" >&2; }
+  done
+  exit 1
+}
+info() { echo "[$TEST_NAME +$((SECONDS - T0))s] $*"; }
+
+[ -n "${WIREDUP:-}" ] && [ -x "$WIREDUP" ] || skip "WIREDUP not set or not executable"
+[ -n "${WD_MOCK_BROKER:-}" ] && [ -x "$WD_MOCK_BROKER" ] || skip "wiredup-mock-broker not built"
+command -v kcat >/dev/null || skip "kcat not installed"
+"$PY" -c 'import kafka' 2>/dev/null || skip "kafka-python (python3-kafka) not installed"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/wd-kafka-$TEST_NAME.XXXXXX")
+PIDS=()
+BROKER_PID=
+BOOTSTRAP=
+
+cleanup() {
+  local rc=$?
+  set +e
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  for p in "${PIDS[@]}"; do
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+  done
+  exec 7>&- 2>/dev/null
+  if [ "${WD_KEEP:-0}" = 1 ] || { [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ -n "${WD_KEEP_ON_FAIL:-}" ]; }; then
+    echo "kept $T"
+  else
+    rm -rf "$T"
+  fi
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# start_broker [wiredup-mock-broker args...]: sets BOOTSTRAP and BROKER_PID.
+# Commands go to its stdin through fd 7 (see broker_cmd).
+start_broker() {
+  mkfifo "$T/broker.in"
+  "$WD_MOCK_BROKER" "$@" <"$T/broker.in" >"$T/broker.out" 2>"$T/broker.err" &
+  BROKER_PID=$!
+  PIDS+=("$BROKER_PID")
+  exec 7>"$T/broker.in" # opening the write end lets the broker's open finish
+  for _ in $(seq 100); do
+    BOOTSTRAP=$(head -n 1 "$T/broker.out" 2>/dev/null | sed -n 's/^bootstrap\.servers=//p')
+    [ -n "$BOOTSTRAP" ] && break
+    kill -0 "$BROKER_PID" 2>/dev/null || fail "mock broker exited: $(cat "$T/broker.err")"
+    sleep 0.1
+  done
+  [ -n "$BOOTSTRAP" ] || fail "mock broker printed no bootstrap line in 10 s"
+  info "mock broker at $BOOTSTRAP"
+}
+
+# broker_cmd CMD...: send a fault-injection command and wait for its answer.
+broker_cmd() {
+  local before
+  before=$(wc -l <"$T/broker.out")
+  echo "$*" >&7
+  for _ in $(seq 50); do
+    [ "$(wc -l <"$T/broker.out")" -gt "$before" ] && break
+    sleep 0.1
+  done
+  local answer
+  answer=$(tail -n 1 "$T/broker.out")
+  [ "$answer" = "ok $*" ] || fail "broker command '$*': ${answer:-no answer}"
+  info "broker: $*"
+}
+
+# kc ARGS...: kcat consumer against the mock with short fetch waits.
+kc() { kcat -b "$BOOTSTRAP" -X fetch.wait.max.ms=10 "$@"; }
+
+# produce_keyed TOPIC FILE: FILE holds "key<TAB>value" lines.
+produce_keyed() {
+  kcat -b "$BOOTSTRAP" -P -t "$1" -K $'\t' -l "$2" 2>>"$T/kcat.err" ||
+    fail "kcat could not produce $2 to $1: $(tail -n 2 "$T/kcat.err")"
+}
+
+# keyed_from_jsonl IN OUT: "id<TAB>line" per JSON line (the Kafka key is the id).
+keyed_from_jsonl() {
+  "$PY" - "$1" "$2" <<'EOF' || fail "could not key $1"
+import json, sys
+with open(sys.argv[1], encoding="utf-8") as f, open(sys.argv[2], "w", encoding="utf-8") as out:
+    for line in f:
+        line = line.strip()
+        if line:
+            out.write("%s\t%s\n" % (json.loads(line)["id"], line))
+EOF
+}
+
+# gen_articles N PREFIX SEED OUT.jsonl: N synthetic articles, about a third
+# of them near-duplicates of an earlier story (one word changed). Any two
+# copies of a story are far above the clustering threshold and different
+# stories share nothing, so the clusters do not depend on arrival order.
+gen_articles() {
+  "$PY" - "$@" <<'EOF' || fail "could not generate articles"
+import json, random, sys
+n, prefix, seed, out = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+rng = random.Random(seed)
+vocab = ["w%04d" % i for i in range(5000)]
+stories = []
+with open(out, "w") as f:
+    for i in range(n):
+        if stories and rng.random() < 0.35:
+            words = list(rng.choice(stories))
+            words[rng.randrange(len(words))] = rng.choice(vocab)
+        else:
+            words = [rng.choice(vocab) for _ in range(rng.randint(60, 120))]
+            stories.append(words)
+        f.write(json.dumps({"id": "%s%06d" % (prefix, i), "title": " ".join(words[:8]),
+                            "body": " ".join(words), "source": "src%d.example" % (i % 7),
+                            "published_at": "2025-06-%02dT%02d:%02d:00Z"
+                            % (1 + i // 1440 % 28, i // 60 % 24, i % 60)}) + "\n")
+EOF
+}
+
+# start_wiredup NAME [wiredup run args...]: stream mode against the mock,
+# stderr to $T/NAME.log; sets WD_PID.
+start_wiredup() {
+  local name=$1
+  shift
+  "$WIREDUP" run --set kafka.bootstrap.servers="$BOOTSTRAP" \
+    --set kafka.session.timeout.ms=6000 --set kafka.heartbeat.interval.ms=1000 \
+    --set kafka.fetch.wait.max.ms=10 "$@" 2>"$T/$name.log" &
+  WD_PID=$!
+  PIDS+=("$WD_PID")
+  info "started wiredup $name (pid $WD_PID)"
+}
+
+# stop_wiredup PID [TIMEOUT_S]: SIGTERM, wait (bounded); sets WD_RC.
+stop_wiredup() {
+  local pid=$1 limit=${2:-30}
+  kill -TERM "$pid" 2>/dev/null
+  for _ in $(seq $((limit * 10))); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$pid" 2>/dev/null && fail "wiredup (pid $pid) still running ${limit}s after SIGTERM"
+  wait "$pid"
+  WD_RC=$?
+}
+
+# count_keys TOPIC: distinct message keys in TOPIC now.
+count_keys() {
+  kc -C -t "$1" -o beginning -e -q -f '%k\n' 2>/dev/null | sort -u | grep -c .
+}
+
+# wait_keys TOPIC N TIMEOUT_S: until TOPIC holds N distinct keys.
+wait_keys() {
+  local have=0
+  for _ in $(seq $(($3 * 2))); do
+    have=$(count_keys "$1")
+    [ "$have" -ge "$2" ] && return 0
+    sleep 0.5
+  done
+  fail "$1 has $have distinct keys after $3 s, want $2"
+}
+
+# dump_values TOPIC OUT: every value of TOPIC, one per line.
+dump_values() {
+  kc -C -t "$1" -o beginning -e -q -f '%s\n' >"$2" 2>/dev/null || fail "kcat could not read $1"
+}
+
+# py_committed GROUP TOPIC: "partition offset" lines, the group's committed
+# offsets read back with kafka-python (-1 = none).
+py_committed() {
+  "$PY" - "$BOOTSTRAP" "$1" "$2" <<'EOF'
+import sys
+from kafka import KafkaConsumer, TopicPartition
+bs, group, topic = sys.argv[1], sys.argv[2], sys.argv[3]
+c = KafkaConsumer(bootstrap_servers=bs.split(","), group_id=group,
+                  enable_auto_commit=False, api_version_auto_timeout_ms=10000)
+parts = sorted(c.partitions_for_topic(topic) or [])
+for p in parts:
+    off = c.committed(TopicPartition(topic, p))
+    print(p, -1 if off is None else off)
+c.close(autocommit=False)
+EOF
+}

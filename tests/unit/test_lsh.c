@@ -1,0 +1,417 @@
+/* test_lsh.c - banded LSH: round trips, exact band counts against brute force,
+ * collision rates against the S-curve, removal, churn, and the scan cap. */
+#include "wd_test.h"
+#include "wiredup/lsh.h"
+#include "wiredup/mem.h"
+#include "wiredup/minhash.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#define KMAX 128
+
+static void rand_sig(unsigned long long *rng, uint32_t *sig, uint32_t k) {
+  for (uint32_t i = 0; i < k; i++)
+    sig[i] = (uint32_t)wd_t_rand(rng);
+}
+
+/* A value guaranteed to differ from v. */
+static uint32_t other(unsigned long long *rng, uint32_t v) {
+  return v ^ ((uint32_t)wd_t_rand(rng) | 1u);
+}
+
+static uint32_t bands_equal(const uint32_t *a, const uint32_t *b,
+                            uint32_t bands, uint32_t rows) {
+  uint32_t n = 0;
+  for (uint32_t bd = 0; bd < bands; bd++)
+    n += memcmp(a + bd * rows, b + bd * rows, rows * sizeof(*a)) == 0;
+  return n;
+}
+
+static int find_doc(const wd_lsh_hit_t *h, size_t n, uint32_t doc) {
+  for (size_t i = 0; i < n; i++)
+    if (h[i].doc == doc)
+      return (int)i;
+  return -1;
+}
+
+static int test_basics(void) {
+  WD_T_ASSERT(wd_lsh_new(0, 4) == NULL && wd_lsh_new(32, 0) == NULL,
+              "zero bands or rows rejected");
+  wd_lsh_destroy(NULL);
+  WD_T_ASSERT(wd_lsh_collision_prob(0.0, 32, 4) == 0.0, "s=0 never collides");
+  WD_T_ASSERT(wd_lsh_collision_prob(1.0, 32, 4) == 1.0, "s=1 always");
+  const double want = 1.0 - pow(1.0 - 1.0 / 16.0, 32);
+  WD_T_ASSERT(fabs(wd_lsh_collision_prob(0.5, 32, 4) - want) < 1e-12,
+              "S-curve 1-(1-s^r)^b at s=0.5, b=32, r=4");
+  WD_T_ASSERT(wd_lsh_collision_prob(0.3, 16, 8) <
+                  wd_lsh_collision_prob(0.3, 32, 4),
+              "more rows per band is stricter");
+  wd_lsh_t *lsh = wd_lsh_new(32, 4);
+  uint32_t sig[128] = {0};
+  wd_lsh_hit_t hit[4];
+  WD_T_ASSERT(wd_lsh_query(lsh, sig, hit, 4) == 0, "empty index");
+  WD_T_ASSERT(wd_lsh_count(lsh) == 0 && wd_lsh_bytes(lsh) > 0, "count/bytes");
+  wd_lsh_remove(lsh, sig, 3); /* absent: no-op */
+  WD_T_ASSERT(wd_lsh_count(lsh) == 0, "removing an absent doc is a no-op");
+  wd_lsh_destroy(lsh);
+  return 0;
+}
+
+static int test_round_trip(void) {
+  unsigned long long rng = wd_t_seed(123);
+  enum { N = 3000, B = 32, R = 4 };
+  uint32_t(*sig)[B * R] = wd_malloc(N * sizeof(*sig));
+  wd_lsh_t *lsh = wd_lsh_new(B, R);
+  wd_lsh_hit_t hit[8];
+  for (uint32_t i = 0; i < N; i++) {
+    rand_sig(&rng, sig[i], B * R);
+    wd_lsh_insert(lsh, sig[i], 7 * i + 1);
+  }
+  WD_T_ASSERT(wd_lsh_count(lsh) == N, "count %zu", wd_lsh_count(lsh));
+  const size_t full = wd_lsh_bytes(lsh);
+  for (uint32_t i = 0; i < N; i++) {
+    const size_t n = wd_lsh_query(lsh, sig[i], hit, 8);
+    WD_T_ASSERT(n >= 1 && hit[0].doc == 7 * i + 1 && hit[0].bands == B,
+                "doc %u: top hit %u with %u bands (n=%zu), want itself with "
+                "all %d", 7 * i + 1, n ? hit[0].doc : 0, n ? hit[0].bands : 0,
+                n, B);
+  }
+  for (uint32_t i = 0; i < N; i++)
+    wd_lsh_remove(lsh, sig[i], 7 * i + 1);
+  WD_T_ASSERT(wd_lsh_count(lsh) == 0, "count after removing all: %zu",
+              wd_lsh_count(lsh));
+  for (uint32_t i = 0; i < N; i += 7)
+    WD_T_ASSERT(wd_lsh_query(lsh, sig[i], hit, 8) == 0,
+                "removed doc %u still found", 7 * i + 1);
+  WD_T_ASSERT(wd_lsh_bytes(lsh) < full / 4, "tables shrink after removing "
+              "everything: %zu -> %zu bytes", full, wd_lsh_bytes(lsh));
+  wd_free(sig);
+  wd_lsh_destroy(lsh);
+  return 0;
+}
+
+/* Families of near-duplicates (shared band keys, so multi-doc buckets),
+ * half removed at random: every query returns exactly the live docs that
+ * share a band, with the right band counts, sorted (bands desc, doc asc). */
+static int test_exact_against_brute_force(void) {
+  unsigned long long rng = wd_t_seed(777);
+  enum { FAM = 150, PER = 12, N = FAM * PER, B = 16, R = 8 };
+  uint32_t(*sig)[B * R] = wd_malloc(N * sizeof(*sig));
+  uint8_t live[N];
+  wd_lsh_hit_t *hit = wd_malloc(N * sizeof(*hit));
+  wd_lsh_t *lsh = wd_lsh_new(B, R);
+  for (uint32_t f = 0; f < FAM; f++) {
+    uint32_t base[B * R];
+    rand_sig(&rng, base, B * R);
+    for (uint32_t v = 0; v < PER; v++) {
+      uint32_t *s = sig[f * PER + v];
+      for (uint32_t i = 0; i < B * R; i++) /* ~96% equal positions */
+        s[i] = wd_t_rand(&rng) % 100 < 96 ? base[i] : other(&rng, base[i]);
+    }
+  }
+  for (uint32_t i = 0; i < N; i++) {
+    wd_lsh_insert(lsh, sig[i], i);
+    live[i] = 1;
+  }
+  for (int phase = 0; phase < 2; phase++) {
+    if (phase == 1)
+      for (uint32_t i = 0; i < N; i++)
+        if (wd_t_rand(&rng) % 2) {
+          wd_lsh_remove(lsh, sig[i], i);
+          live[i] = 0;
+        }
+    size_t nlive = 0;
+    for (uint32_t i = 0; i < N; i++)
+      nlive += live[i];
+    WD_T_ASSERT(wd_lsh_count(lsh) == nlive, "count %zu, live %zu",
+                wd_lsh_count(lsh), nlive);
+    for (uint32_t q = 0; q < N; q += 3) {
+      const size_t n = wd_lsh_query(lsh, sig[q], hit, N);
+      size_t want = 0;
+      for (uint32_t d = 0; d < N; d++) {
+        const uint32_t be = live[d] ? bands_equal(sig[q], sig[d], B, R) : 0;
+        const int at = find_doc(hit, n, d);
+        WD_T_ASSERT(!(be == 0 && at >= 0), "phase %d query %u: doc %u "
+                    "returned (%u bands) but %s", phase, q, d,
+                    hit[at].bands, live[d] ? "shares no band" : "was removed");
+        if (be) {
+          want++;
+          WD_T_ASSERT(at >= 0 && hit[at].bands == be, "phase %d query %u: doc "
+                      "%u shares %u bands, returned with %d", phase, q, d, be,
+                      at >= 0 ? (int)hit[at].bands : -1);
+        }
+      }
+      WD_T_ASSERT(n == want, "phase %d query %u: %zu hits, want %zu", phase, q,
+                  n, want);
+      for (size_t i = 1; i < n; i++)
+        WD_T_ASSERT(hit[i - 1].bands > hit[i].bands ||
+                        (hit[i - 1].bands == hit[i].bands &&
+                         hit[i - 1].doc < hit[i].doc),
+                    "query %u: hits %zu,%zu out of order", q, i - 1, i);
+    }
+  }
+  wd_free(sig);
+  wd_free(hit);
+  wd_lsh_destroy(lsh);
+  return 0;
+}
+
+static int test_order_and_cap(void) {
+  enum { B = 32, R = 4 };
+  unsigned long long rng = 5;
+  uint32_t q[B * R], y[B * R], z[B * R];
+  rand_sig(&rng, q, B * R);
+  for (uint32_t i = 0; i < B * R; i++) {
+    y[i] = (i / R) % 2 ? other(&rng, q[i]) : q[i]; /* even bands equal */
+    z[i] = i < R ? q[i] : other(&rng, q[i]);      /* band 0 only */
+  }
+  wd_lsh_t *lsh = wd_lsh_new(B, R);
+  wd_lsh_insert(lsh, z, 30);
+  wd_lsh_insert(lsh, y, 20);
+  wd_lsh_insert(lsh, q, 10);
+  wd_lsh_insert(lsh, q, 40);
+  wd_lsh_hit_t hit[8];
+  size_t n = wd_lsh_query(lsh, q, hit, 8);
+  WD_T_ASSERT(n == 4, "4 hits, got %zu", n);
+  WD_T_ASSERT(hit[0].doc == 10 && hit[0].bands == 32 && hit[1].doc == 40 &&
+                  hit[1].bands == 32 && hit[2].doc == 20 &&
+                  hit[2].bands == 16 && hit[3].doc == 30 && hit[3].bands == 1,
+              "order (bands desc, doc asc): got %u/%u %u/%u %u/%u %u/%u",
+              hit[0].doc, hit[0].bands, hit[1].doc, hit[1].bands, hit[2].doc,
+              hit[2].bands, hit[3].doc, hit[3].bands);
+  n = wd_lsh_query(lsh, q, hit, 2);
+  WD_T_ASSERT(n == 2 && hit[0].doc == 10 && hit[1].doc == 40,
+              "out_cap 2 keeps the best two");
+  /* The same doc inserted twice counts once per band. */
+  wd_lsh_insert(lsh, z, 30);
+  n = wd_lsh_query(lsh, z, hit, 8);
+  WD_T_ASSERT(n >= 1 && hit[0].doc == 30 && hit[0].bands == 32,
+              "doubly inserted doc: %u bands, want 32", hit[0].bands);
+  wd_lsh_remove(lsh, z, 30);
+  n = wd_lsh_query(lsh, z, hit, 8);
+  WD_T_ASSERT(n >= 1 && hit[0].doc == 30 && hit[0].bands == 32,
+              "one copy left after one removal");
+  wd_lsh_destroy(lsh);
+  return 0;
+}
+
+/* Number of ways to pick m of the b*r positions with no band fully picked,
+ * over C(b*r, m): the exact no-collision probability when exactly m
+ * positions are equal (bands are then not independent, so the S-curve is
+ * only an approximation of this). */
+static double exact_count_prob(uint32_t m, uint32_t bands, uint32_t rows) {
+  double ways[KMAX + 1] = {1.0};
+  double binr[KMAX + 1];
+  for (uint32_t j = 0; j <= rows; j++)
+    binr[j] =
+        exp(lgamma(rows + 1.0) - lgamma(j + 1.0) - lgamma(rows - j + 1.0));
+  for (uint32_t b = 0; b < bands; b++) {
+    double nw[KMAX + 1] = {0};
+    for (uint32_t t = 0; t <= b * rows; t++)
+      for (uint32_t j = 0; j < rows; j++) /* j < rows: band not all equal */
+        nw[t + j] += ways[t] * binr[j];
+    memcpy(ways, nw, sizeof(ways));
+  }
+  const uint32_t k = bands * rows;
+  const double total =
+      exp(lgamma(k + 1.0) - lgamma(m + 1.0) - lgamma(k - m + 1.0));
+  return 1.0 - ways[m] / total;
+}
+
+/* Collision rate of pairs whose signatures agree (a) at each position
+ * independently with probability s (then the S-curve is exact) and (b) at
+ * exactly round(s*K) positions (exact probability by counting). Binomial
+ * tolerance: 4.5 sd over T pairs + 1/T. */
+static int test_collision_rate_banding(void) {
+  unsigned long long rng = wd_t_seed(4242);
+  static const double ss[] = {0.2, 0.4, 0.6, 0.8};
+  static const uint32_t cfg[][2] = {{32, 4}, {16, 8}};
+  enum { T = 2000 };
+  uint32_t(*a)[KMAX] = wd_malloc(T * sizeof(*a));
+  uint32_t b[KMAX], pos[KMAX];
+  wd_lsh_hit_t *hit = wd_malloc(T * sizeof(*hit));
+  for (int c = 0; c < 2; c++) {
+    const uint32_t bands = cfg[c][0], rows = cfg[c][1], k = bands * rows;
+    for (int si = 0; si < 4; si++) {
+      for (int mode = 0; mode < 2; mode++) {
+        const double s = ss[si];
+        const uint32_t m = (uint32_t)lround(s * k);
+        wd_lsh_t *lsh = wd_lsh_new(bands, rows);
+        for (uint32_t t = 0; t < T; t++) {
+          rand_sig(&rng, a[t], k);
+          wd_lsh_insert(lsh, a[t], t);
+        }
+        int coll = 0;
+        for (uint32_t t = 0; t < T; t++) {
+          if (mode == 0) {
+            for (uint32_t i = 0; i < k; i++)
+              b[i] = (double)(wd_t_rand(&rng) >> 11) / 9007199254740992.0 < s
+                         ? a[t][i] : other(&rng, a[t][i]);
+          } else {
+            for (uint32_t i = 0; i < k; i++)
+              pos[i] = i;
+            for (uint32_t i = 0; i < k; i++) { /* shuffle; first m equal */
+              const uint32_t j = i + (uint32_t)(wd_t_rand(&rng) % (k - i));
+              const uint32_t tmp = pos[i];
+              pos[i] = pos[j], pos[j] = tmp;
+            }
+            for (uint32_t i = 0; i < k; i++)
+              b[pos[i]] = i < m ? a[t][pos[i]] : other(&rng, a[t][pos[i]]);
+          }
+          const size_t n = wd_lsh_query(lsh, b, hit, T);
+          coll += find_doc(hit, n, t) >= 0;
+        }
+        const double p = mode == 0 ? wd_lsh_collision_prob(s, bands, rows)
+                                   : exact_count_prob(m, bands, rows);
+        const double rate = (double)coll / T;
+        const double tol = 4.5 * sqrt(p * (1 - p) / T) + 1.0 / T;
+        fprintf(stderr, "  b=%u r=%u s=%.1f %s: rate %.4f, expected %.4f "
+                "(tol %.4f)\n", bands, rows, s,
+                mode ? "exact-count" : "bernoulli  ", rate, p, tol);
+        WD_T_ASSERT(fabs(rate - p) <= tol, "b=%u r=%u s=%.1f mode %d: "
+                    "collision rate %.4f vs %.4f, tolerance %.4f", bands, rows,
+                    s, mode, rate, p, tol);
+        wd_lsh_destroy(lsh);
+      }
+    }
+  }
+  wd_free(a);
+  wd_free(hit);
+  return 0;
+}
+
+/* The same through real MinHash (OPH, the default) of sets with exact
+ * Jaccard s. OPH positions are not independent, so the slack is wider:
+ * 4.5 binomial sd + 0.03. */
+static int test_collision_rate_minhash(void) {
+  unsigned long long rng = wd_t_seed(9090);
+  static const double ss[] = {0.2, 0.4, 0.6, 0.8};
+  enum { T = 1500, NS = 300, B = 32, R = 4 };
+  wd_minhash_t *mh = wd_minhash_new(NULL);
+  uint64_t x[NS], y[NS];
+  uint32_t(*a)[B * R] = wd_malloc(T * sizeof(*a));
+  uint32_t b[B * R];
+  wd_lsh_hit_t *hit = wd_malloc(T * sizeof(*hit));
+  for (int si = 0; si < 4; si++) {
+    const double s = ss[si];
+    const size_t c = (size_t)lround(2.0 * NS * s / (1.0 + s));
+    const double j = (double)c / (2.0 * NS - (double)c);
+    wd_lsh_t *lsh = wd_lsh_new(B, R);
+    int coll = 0;
+    for (uint32_t t = 0; t < T; t++) {
+      for (size_t i = 0; i < NS; i++) { /* |x| = |y| = NS, |x & y| = c */
+        x[i] = wd_t_rand(&rng);
+        y[i] = i < c ? x[i] : wd_t_rand(&rng);
+      }
+      wd_minhash_sign(mh, x, NS, a[t]);
+      wd_minhash_sign(mh, y, NS, b);
+      wd_lsh_insert(lsh, a[t], t);
+      const size_t n = wd_lsh_query(lsh, b, hit, T);
+      coll += find_doc(hit, n, t) >= 0;
+    }
+    const double p = wd_lsh_collision_prob(j, B, R);
+    const double rate = (double)coll / T;
+    const double tol = 4.5 * sqrt(p * (1 - p) / T) + 0.03;
+    fprintf(stderr, "  minhash J=%.3f: rate %.4f, S-curve %.4f (tol %.4f)\n",
+            j, rate, p, tol);
+    WD_T_ASSERT(fabs(rate - p) <= tol, "J=%.3f: MinHash+LSH collision rate "
+                "%.4f vs S-curve %.4f, tolerance %.4f", j, rate, p, tol);
+    wd_lsh_destroy(lsh);
+  }
+  wd_free(a);
+  wd_free(hit);
+  wd_minhash_destroy(mh);
+  return 0;
+}
+
+/* Sliding window of 2000 docs over 60k inserts, with families of near
+ * duplicates so multi-doc buckets are created and freed: the count stays at
+ * the window and memory at its early level. */
+static int test_churn_bounded(void) {
+  unsigned long long rng = wd_t_seed(5150);
+  enum { W = 2000, TOTAL = 60000, B = 32, R = 4 };
+  uint32_t(*ring)[B * R] = wd_malloc(W * sizeof(*ring));
+  uint32_t base[B * R];
+  wd_lsh_t *lsh = wd_lsh_new(B, R);
+  size_t early = 0, peak = 0;
+  for (uint32_t i = 0; i < TOTAL; i++) {
+    uint32_t *s = ring[i % W];
+    if (i >= W)
+      wd_lsh_remove(lsh, s, i - W);
+    if (i % 8 == 0)
+      rand_sig(&rng, base, B * R);
+    for (uint32_t p = 0; p < B * R; p++)
+      s[p] = wd_t_rand(&rng) % 10 ? base[p] : other(&rng, base[p]);
+    wd_lsh_insert(lsh, s, i);
+    if (i == 3 * W)
+      early = wd_lsh_bytes(lsh);
+    if (i > 3 * W && wd_lsh_bytes(lsh) > peak)
+      peak = wd_lsh_bytes(lsh);
+  }
+  WD_T_ASSERT(wd_lsh_count(lsh) == W, "count %zu, want %d", wd_lsh_count(lsh),
+              W);
+  WD_T_ASSERT(peak <= early * 3 / 2, "memory under churn: %zu bytes at 3W, "
+              "peak %zu later", early, peak);
+  wd_lsh_hit_t hit[16];
+  const size_t n = wd_lsh_query(lsh, ring[(TOTAL - W - 1) % W], hit, 16);
+  WD_T_ASSERT(find_doc(hit, n, TOTAL - W - 1) < 0, "evicted doc still found");
+  for (uint32_t i = TOTAL - W; i < TOTAL; i++)
+    wd_lsh_remove(lsh, ring[i % W], i);
+  WD_T_ASSERT(wd_lsh_count(lsh) == 0, "all removed");
+  wd_free(ring);
+  wd_lsh_destroy(lsh);
+  return 0;
+}
+
+/* 10,000 identical signatures: a query reads only the newest max_bucket_scan
+ * per band. */
+static int test_scan_cap(void) {
+  enum { N = 10000, B = 32, R = 4 };
+  unsigned long long rng = 31;
+  uint32_t sig[B * R];
+  rand_sig(&rng, sig, B * R);
+  wd_lsh_t *lsh = wd_lsh_new(B, R);
+  wd_lsh_hit_t *hit = wd_malloc(N * sizeof(*hit));
+  for (uint32_t i = 0; i < N; i++)
+    wd_lsh_insert(lsh, sig, i);
+  size_t n = wd_lsh_query(lsh, sig, hit, N);
+  WD_T_ASSERT(n == 256, "default cap 256 per band: %zu hits", n);
+  for (size_t i = 0; i < n; i++)
+    WD_T_ASSERT(hit[i].doc == N - 256 + i && hit[i].bands == B,
+                "hit %zu: doc %u (%u bands), want the newest 256 in doc order",
+                i, hit[i].doc, hit[i].bands);
+  wd_lsh_set_max_bucket_scan(lsh, 10);
+  n = wd_lsh_query(lsh, sig, hit, N);
+  WD_T_ASSERT(n == 10 && hit[0].doc == N - 10, "cap 10: %zu hits", n);
+  wd_lsh_set_max_bucket_scan(lsh, 0);
+  n = wd_lsh_query(lsh, sig, hit, N);
+  WD_T_ASSERT(n == N, "cap 0 = unlimited: %zu hits", n);
+  for (uint32_t i = 0; i < N / 2; i++)
+    wd_lsh_remove(lsh, sig, i);
+  n = wd_lsh_query(lsh, sig, hit, N);
+  WD_T_ASSERT(n == N / 2 && hit[0].doc == N / 2 && hit[n - 1].doc == N - 1,
+              "after removing the older half: %zu hits from %u", n,
+              n ? hit[0].doc : 0);
+  for (uint32_t i = N / 2; i < N; i++)
+    wd_lsh_remove(lsh, sig, i);
+  WD_T_ASSERT(wd_lsh_query(lsh, sig, hit, N) == 0 && wd_lsh_count(lsh) == 0,
+              "all removed");
+  wd_free(hit);
+  wd_lsh_destroy(lsh);
+  return 0;
+}
+
+int main(void) {
+  WD_T_RUN(test_basics);
+  WD_T_RUN(test_round_trip);
+  WD_T_RUN(test_exact_against_brute_force);
+  WD_T_RUN(test_order_and_cap);
+  WD_T_RUN(test_collision_rate_banding);
+  WD_T_RUN(test_collision_rate_minhash);
+  WD_T_RUN(test_churn_bounded);
+  WD_T_RUN(test_scan_cap);
+  return WD_T_DONE();
+}

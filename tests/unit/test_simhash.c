@@ -1,0 +1,435 @@
+/* test_simhash.c - SimHash tracks the tf-idf weighted cosine; learned IDF
+ * separates shared common words from shared rare words; the Hamming index
+ * agrees with brute force. */
+#include "wd_test.h"
+#include "wiredup/mem.h"
+#include "wiredup/simhash.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#define VOCAB 20000
+
+/* Token hash of word id w (any fixed 64-bit injection will do). */
+static uint64_t tok(uint64_t w) {
+  unsigned long long s = w * 0x2545f4914f6cdd1dULL + 12345;
+  return wd_t_rand(&s);
+}
+
+/* Roughly Zipfian word ids in [0, VOCAB): log-uniform. */
+static uint32_t zipf_word(unsigned long long *rng) {
+  const double u = (double)(wd_t_rand(rng) >> 11) / 9007199254740992.0;
+  uint32_t w = (uint32_t)floor(pow((double)VOCAB, u)) - 1;
+  return w < VOCAB ? w : VOCAB - 1;
+}
+
+static wd_simhash_t *mk(int idf) {
+  wd_simhash_opts_t o;
+  wd_simhash_opts_default(&o);
+  o.idf = idf;
+  return wd_simhash_new(&o);
+}
+
+static uint64_t sign_words(wd_simhash_t *sm, const uint32_t *w, size_t n) {
+  uint64_t *t = wd_malloc((n ? n : 1) * sizeof(*t));
+  for (size_t i = 0; i < n; i++)
+    t[i] = tok(w[i]);
+  const uint64_t h = wd_simhash_sign(sm, t, n);
+  wd_free(t);
+  return h;
+}
+
+static void observe_words(wd_simhash_t *sm, const uint32_t *w, size_t n) {
+  uint64_t *t = wd_malloc((n ? n : 1) * sizeof(*t));
+  for (size_t i = 0; i < n; i++)
+    t[i] = tok(w[i]);
+  wd_simhash_observe(sm, t, n);
+  wd_free(t);
+}
+
+static int test_basics(void) {
+  wd_simhash_opts_t o;
+  wd_simhash_opts_default(&o);
+  WD_T_ASSERT(o.idf == 1 && o.df_capacity == (1u << 20) && o.seed == 7,
+              "defaults idf=1 df_capacity=2^20 seed=7");
+  o.df_capacity = 1000;
+  WD_T_ASSERT(wd_simhash_new(&o) == NULL, "df_capacity must be a power of 2");
+  wd_simhash_destroy(NULL);
+  WD_T_ASSERT(fabs(wd_simhash_cosine(0) - 1.0) < 1e-12, "cos(0) = 1");
+  WD_T_ASSERT(fabs(wd_simhash_cosine(32)) < 1e-12, "32 bits = orthogonal");
+  WD_T_ASSERT(fabs(wd_simhash_cosine(64) + 1.0) < 1e-12, "64 bits = opposite");
+  WD_T_ASSERT(wd_simhash_distance(0, UINT64_MAX) == 64, "distance popcount");
+
+  unsigned long long rng = 5;
+  wd_simhash_t *sm = mk(1);
+  uint32_t a[200], b[200];
+  for (int i = 0; i < 200; i++)
+    a[i] = zipf_word(&rng);
+  for (int i = 0; i < 200; i++)
+    b[i] = a[199 - i];
+  const uint64_t ha = sign_words(sm, a, 200);
+  WD_T_ASSERT(ha == sign_words(sm, a, 200), "identical docs: distance 0");
+  WD_T_ASSERT(ha == sign_words(sm, b, 200), "bag of words: order is ignored");
+  WD_T_ASSERT(sign_words(sm, a, 0) == 0, "empty doc hashes to 0");
+  wd_simhash_destroy(sm);
+  return 0;
+}
+
+/* Over many trials, the mean distance grows with the share of replaced words
+ * (0% -> exactly 0; then 10%, 30%, 60% strictly increasing by >= 1 bit). */
+static int test_edit_monotone(void) {
+  unsigned long long rng = wd_t_seed(31337);
+  wd_simhash_t *sm = mk(1);
+  uint32_t doc[300], ed[300];
+  for (int d = 0; d < 500; d++) { /* learn some document frequencies */
+    for (int i = 0; i < 300; i++)
+      doc[i] = zipf_word(&rng);
+    observe_words(sm, doc, 300);
+  }
+  static const double frac[] = {0.0, 0.1, 0.3, 0.6};
+  double mean[4] = {0};
+  const int trials = 300;
+  for (int t = 0; t < trials; t++) {
+    for (int i = 0; i < 300; i++)
+      doc[i] = zipf_word(&rng);
+    const uint64_t h = sign_words(sm, doc, 300);
+    for (int f = 0; f < 4; f++) {
+      memcpy(ed, doc, sizeof(doc));
+      for (int i = 0; i < 300; i++)
+        if ((double)(wd_t_rand(&rng) % 10000) < frac[f] * 10000)
+          ed[i] = zipf_word(&rng);
+      mean[f] += wd_simhash_distance(h, sign_words(sm, ed, 300));
+    }
+  }
+  for (int f = 0; f < 4; f++)
+    mean[f] /= trials;
+  fprintf(stderr, "  mean distance at 0/10/30/60%% edits: %.2f %.2f %.2f "
+          "%.2f\n", mean[0], mean[1], mean[2], mean[3]);
+  WD_T_ASSERT(mean[0] == 0.0, "no edit, distance %.2f", mean[0]);
+  for (int f = 1; f < 4; f++)
+    WD_T_ASSERT(mean[f] >= mean[f - 1] + 1.0, "mean distance must grow with "
+                "edits: %.0f%% -> %.2f, %.0f%% -> %.2f", frac[f - 1] * 100,
+                mean[f - 1], frac[f] * 100, mean[f]);
+  wd_simhash_destroy(sm);
+  return 0;
+}
+
+/* A corpus where 50 words occur in every document. Two documents that share
+ * only those are far apart with IDF (expected ~31 bits) but fairly close
+ * without it (~16); two that share 20 unseen rare words stay close (~4). */
+static int test_idf_common_vs_rare(void) {
+  unsigned long long rng = wd_t_seed(1001);
+  wd_simhash_t *idf = mk(1), *tf = mk(0);
+  uint32_t doc[100];
+  for (int d = 0; d < 1000; d++) {
+    for (int i = 0; i < 50; i++)
+      doc[i] = 900000 + i; /* common to all */
+    for (int i = 50; i < 100; i++)
+      doc[i] = 1000000 + (uint32_t)(wd_t_rand(&rng) % 1000000);
+    observe_words(idf, doc, 100);
+    observe_words(tf, doc, 100);
+  }
+  const int trials = 60;
+  double ab_idf = 0, ac_idf = 0, ab_tf = 0;
+  uint32_t a[70], b[70], c[45];
+  for (int t = 0; t < trials; t++) {
+    for (int i = 0; i < 50; i++)
+      a[i] = b[i] = 900000 + i;
+    for (int i = 0; i < 25; i++)
+      c[i] = 900000 + 2 * i;
+    for (int i = 0; i < 20; i++) {
+      a[50 + i] = c[25 + i] = 3000000 + (uint32_t)(wd_t_rand(&rng) % 1000000);
+      b[50 + i] = 3000000 + (uint32_t)(wd_t_rand(&rng) % 1000000);
+    }
+    const uint64_t ha = sign_words(idf, a, 70);
+    ab_idf += wd_simhash_distance(ha, sign_words(idf, b, 70));
+    ac_idf += wd_simhash_distance(ha, sign_words(idf, c, 45));
+    ab_tf += wd_simhash_distance(sign_words(tf, a, 70), sign_words(tf, b, 70));
+  }
+  ab_idf /= trials, ac_idf /= trials, ab_tf /= trials;
+  fprintf(stderr, "  common-only pair: %.2f bits (idf) vs %.2f (tf only); "
+          "rare-sharing pair: %.2f bits (idf)\n", ab_idf, ab_tf, ac_idf);
+  WD_T_ASSERT(ab_idf > 24.0, "sharing only common words must be far with "
+              "IDF: mean %.2f bits, want > 24 (expected ~31)", ab_idf);
+  WD_T_ASSERT(ac_idf < 9.0, "sharing rare words must be close with IDF: "
+              "mean %.2f bits, want < 9 (expected ~4)", ac_idf);
+  WD_T_ASSERT(ab_idf > ab_tf + 8.0, "IDF must push the common-only pair "
+              "apart: %.2f (idf) vs %.2f (tf)", ab_idf, ab_tf);
+  wd_simhash_destroy(idf);
+  wd_simhash_destroy(tf);
+  return 0;
+}
+
+/* Estimated cosine cos(pi d / 64) against the exact tf-idf cosine computed
+ * here with the documented weights and exactly counted document frequencies.
+ * Per pair the distance is noisy: ideally d ~ Binomial(64, theta/pi), sd up to
+ * 4 bits. So over 400 pairs (edit share 0..100%) the test checks that the
+ * angle estimate is unbiased (|mean(d/64 - theta/pi)| < 0.02) and that the
+ * mean |cos error| is within 1.25x (+0.01) of what that ideal binomial model
+ * predicts for the same pairs (about 0.11 here). */
+static double binom_expected_abs_err(double cosine) {
+  const double p = acos(cosine > 1 ? 1 : cosine < -1 ? -1 : cosine) / M_PI;
+  double e = 0;
+  for (int d = 0; d <= 64; d++) {
+    const double lp = lgamma(65.0) - lgamma(d + 1.0) - lgamma(65.0 - d) +
+                      (d ? d * log(p) : 0) +
+                      (d < 64 ? (64 - d) * log1p(-p) : 0);
+    e += exp(lp) * fabs(cos(M_PI * d / 64.0) - cosine);
+  }
+  return e;
+}
+
+static int test_cosine_tracks_exact(void) {
+  unsigned long long rng = wd_t_seed(2718);
+  wd_simhash_t *sm = mk(1);
+  uint32_t *df = wd_calloc(VOCAB, sizeof(*df));
+  uint32_t *tfx = wd_calloc(VOCAB, sizeof(*tfx));
+  uint32_t *tfy = wd_calloc(VOCAB, sizeof(*tfy));
+  uint8_t *mark = wd_calloc(VOCAB, 1);
+  uint32_t doc[600], ed[600];
+  const int ndocs = 400;
+  for (int d = 0; d < ndocs; d++) {
+    for (int i = 0; i < 300; i++)
+      doc[i] = zipf_word(&rng);
+    observe_words(sm, doc, 300);
+    memset(mark, 0, VOCAB);
+    for (int i = 0; i < 300; i++)
+      if (!mark[doc[i]]++)
+        df[doc[i]]++;
+  }
+  memset(mark, 0, VOCAB);
+  const int pairs = 400;
+  double sum_abs = 0, sum_bias = 0, sum_model = 0;
+  for (int p = 0; p < pairs; p++) {
+    const int len = 100 + (int)(wd_t_rand(&rng) % 501);
+    const double frac = (double)(wd_t_rand(&rng) % 1000) / 1000.0;
+    for (int i = 0; i < len; i++) {
+      doc[i] = zipf_word(&rng);
+      ed[i] = (double)(wd_t_rand(&rng) % 1000) < frac * 1000
+                  ? zipf_word(&rng) : doc[i];
+    }
+    for (int i = 0; i < len; i++)
+      tfx[doc[i]]++, tfy[ed[i]]++;
+    double dot = 0, nx = 0, ny = 0;
+    for (int i = 0; i < 2 * len; i++) {
+      const uint32_t w = i < len ? doc[i] : ed[i - len];
+      if (mark[w] == 0xff)
+        continue; /* each distinct word once */
+      mark[w] = 0xff;
+      const double idf = log((ndocs + 1.0) / (df[w] + 1.0)) + 1.0;
+      const double wx = tfx[w] ? (1 + log(tfx[w])) * idf : 0;
+      const double wy = tfy[w] ? (1 + log(tfy[w])) * idf : 0;
+      dot += wx * wy, nx += wx * wx, ny += wy * wy;
+    }
+    for (int i = 0; i < len; i++)
+      tfx[doc[i]] = tfy[ed[i]] = 0, mark[doc[i]] = mark[ed[i]] = 0;
+    const double cosine = dot / sqrt(nx * ny);
+    const int dist = wd_simhash_distance(sign_words(sm, doc, (size_t)len),
+                                         sign_words(sm, ed, (size_t)len));
+    sum_abs += fabs(wd_simhash_cosine(dist) - cosine);
+    sum_model += binom_expected_abs_err(cosine);
+    sum_bias += dist / 64.0 - acos(cosine > 1 ? 1 : cosine) / M_PI;
+  }
+  const double mae = sum_abs / pairs, bias = sum_bias / pairs;
+  const double model = sum_model / pairs;
+  fprintf(stderr, "  cosine: mean |est - exact| %.4f (binomial model %.4f), "
+          "mean (d/64 - theta/pi) %+.4f over %d pairs\n", mae, model, bias,
+          pairs);
+  WD_T_ASSERT(mae < 1.25 * model + 0.01, "mean |estimated - exact cosine| = "
+              "%.4f, want < 1.25 * %.4f + 0.01", mae, model);
+  WD_T_ASSERT(fabs(bias) < 0.02, "angle bias %.4f, want |bias| < 0.02", bias);
+  wd_free(df), wd_free(tfx), wd_free(tfy), wd_free(mark);
+  wd_simhash_destroy(sm);
+  return 0;
+}
+
+/* observe() counts a word once per document however often it occurs: after
+ * one document of 100 x A, idf(A) = ln(2/2)+1 = 1 > 0. Counted 100 times, the
+ * idf would be negative and the hash of {A} would come out inverted. */
+static int test_observe_once_per_doc(void) {
+  wd_simhash_t *fresh = mk(1), *sm = mk(1);
+  uint32_t many[100];
+  for (int i = 0; i < 100; i++)
+    many[i] = 77;
+  observe_words(sm, many, 100);
+  const uint32_t one = 77;
+  WD_T_ASSERT(sign_words(sm, &one, 1) == sign_words(fresh, &one, 1),
+              "a word repeated in one document counts once in df");
+  wd_simhash_destroy(fresh);
+  wd_simhash_destroy(sm);
+  return 0;
+}
+
+/* A tiny df table under a stream of 100k distinct words stays the same size
+ * and keeps the word that is in every document (replacement takes the
+ * lowest count): {C, R} still hashes like {R} alone since idf(C) = 1 while
+ * an unseen R weighs ln(N+1)+1. */
+static int test_df_bounded(void) {
+  unsigned long long rng = wd_t_seed(4096);
+  wd_simhash_opts_t o;
+  wd_simhash_opts_default(&o);
+  o.df_capacity = 1024;
+  wd_simhash_t *sm = wd_simhash_new(&o);
+  uint32_t doc[21];
+  doc[0] = 5;
+  for (int i = 1; i < 21; i++)
+    doc[i] = 100 + (uint32_t)(wd_t_rand(&rng) % 10000000);
+  observe_words(sm, doc, 21);
+  const size_t bytes = wd_simhash_bytes(sm);
+  for (int d = 0; d < 5000; d++) {
+    for (int i = 1; i < 21; i++)
+      doc[i] = 100 + (uint32_t)(wd_t_rand(&rng) % 10000000);
+    observe_words(sm, doc, 21);
+  }
+  WD_T_ASSERT(wd_simhash_bytes(sm) == bytes, "df table grew: %zu -> %zu",
+              bytes, wd_simhash_bytes(sm));
+  const uint32_t cr[2] = {5, 20000000}, r = 20000000;
+  WD_T_ASSERT(sign_words(sm, cr, 2) == sign_words(sm, &r, 1),
+              "the every-document word must keep its df (idf 1) in a full "
+              "table");
+  wd_simhash_destroy(sm);
+  return 0;
+}
+
+/* ==== Hamming index ==== */
+
+typedef struct pair_s {
+  int d;
+  uint32_t doc;
+} pair_t;
+
+static int pair_cmp(const void *pa, const void *pb) {
+  const pair_t *a = pa, *b = pb;
+  if (a->d != b->d)
+    return a->d - b->d;
+  return (a->doc > b->doc) - (a->doc < b->doc);
+}
+
+static uint64_t flip(unsigned long long *rng, uint64_t h, int bits) {
+  for (int i = 0; i < bits; i++)
+    h ^= 1ULL << (wd_t_rand(rng) % 64);
+  return h;
+}
+
+/* Brute force over live[]: docs within md, min distance per doc, sorted. */
+static size_t brute(const uint64_t *hash, const uint32_t *doc,
+                    const uint8_t *live, size_t n, uint64_t q, int md,
+                    pair_t *out) {
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!live[i])
+      continue;
+    const int d = wd_simhash_distance(hash[i], q);
+    if (d <= md)
+      out[k++] = (pair_t){d, doc[i]};
+  }
+  qsort(out, k, sizeof(*out), pair_cmp);
+  size_t u = 0; /* keep each doc's closest entry */
+  for (size_t i = 0; i < k; i++) {
+    int dup = 0;
+    for (size_t j = 0; j < u && !dup; j++)
+      dup = out[j].doc == out[i].doc;
+    if (!dup)
+      out[u++] = out[i];
+  }
+  return u;
+}
+
+static int test_index_vs_brute_force(void) {
+  unsigned long long rng = wd_t_seed(6464);
+  enum { N = 3000, NB = 200, Q = 300 };
+  uint64_t *hash = wd_malloc(N * sizeof(*hash)), base[NB];
+  uint32_t *doc = wd_malloc(N * sizeof(*doc)), *got = wd_malloc(N * 4);
+  uint8_t *live = wd_malloc(N);
+  pair_t *want = wd_malloc(N * sizeof(*want));
+  static const int mds[] = {0, 1, 3, 5, 7};
+  WD_T_ASSERT(wd_simhash_index_new(-1) == NULL && wd_simhash_index_new(8) ==
+              NULL, "max_distance outside 0..7 is rejected");
+  for (int mi = 0; mi < 5; mi++) {
+    const int md = mds[mi];
+    for (int i = 0; i < NB; i++)
+      base[i] = wd_t_rand(&rng);
+    wd_simhash_index_t *si = wd_simhash_index_new(md);
+    WD_T_ASSERT(wd_simhash_index_query(si, 1, got, N) == 0, "empty index");
+    for (uint32_t i = 0; i < N; i++) {
+      hash[i] = flip(&rng, base[wd_t_rand(&rng) % NB],
+                     (int)(wd_t_rand(&rng) % 11));
+      /* every 10th entry re-uses an earlier doc id under another hash */
+      doc[i] = i % 10 == 9 ? doc[wd_t_rand(&rng) % i] : 1000000 + i;
+      live[i] = 1;
+      wd_simhash_index_insert(si, hash[i], doc[i]);
+    }
+    for (int phase = 0; phase < 2; phase++) {
+      if (phase == 1) { /* remove a random half, and some absent pairs */
+        for (uint32_t i = 0; i < N; i++) {
+          if (wd_t_rand(&rng) % 2) {
+            wd_simhash_index_remove(si, hash[i], doc[i]);
+            live[i] = 0;
+          }
+          wd_simhash_index_remove(si, hash[i] ^ 1, doc[i] | 0x80000000u);
+        }
+      }
+      for (int q = 0; q < Q; q++) {
+        const uint64_t qh = q % 4 == 3 ? wd_t_rand(&rng)
+                                       : flip(&rng, base[wd_t_rand(&rng) % NB],
+                                              (int)(wd_t_rand(&rng) % 5));
+        const size_t nw = brute(hash, doc, live, N, qh, md, want);
+        const size_t ng = wd_simhash_index_query(si, qh, got, N);
+        WD_T_ASSERT(ng == nw, "md=%d phase %d query %d: %zu docs, brute force "
+                    "%zu", md, phase, q, ng, nw);
+        for (size_t i = 0; i < nw; i++)
+          WD_T_ASSERT(got[i] == want[i].doc, "md=%d phase %d query %d: "
+                      "result %zu is doc %u, want %u (distance %d)", md, phase,
+                      q, i, got[i], want[i].doc, want[i].d);
+        const size_t cap = 3;
+        const size_t nc = wd_simhash_index_query(si, qh, got, cap);
+        WD_T_ASSERT(nc == (nw < cap ? nw : cap), "capped query count %zu", nc);
+        for (size_t i = 0; i < nc; i++)
+          WD_T_ASSERT(got[i] == want[i].doc, "md=%d capped query %d: result "
+                      "%zu is doc %u, want %u", md, q, i, got[i], want[i].doc);
+      }
+    }
+    WD_T_ASSERT(wd_simhash_index_bytes(si) > 0, "bytes");
+    wd_simhash_index_destroy(si);
+  }
+  wd_free(hash), wd_free(doc), wd_free(got), wd_free(live), wd_free(want);
+  return 0;
+}
+
+/* Insert/remove churn at a steady size leaves the index at a steady size. */
+static int test_index_churn(void) {
+  unsigned long long rng = 77;
+  enum { W = 1000 };
+  uint64_t ring[W];
+  wd_simhash_index_t *si = wd_simhash_index_new(3);
+  size_t peak = 0;
+  for (uint32_t i = 0; i < 50 * W; i++) {
+    if (i >= W)
+      wd_simhash_index_remove(si, ring[i % W], i - W);
+    ring[i % W] = wd_t_rand(&rng);
+    wd_simhash_index_insert(si, ring[i % W], i);
+    if (i == 2 * W)
+      peak = wd_simhash_index_bytes(si);
+  }
+  WD_T_ASSERT(wd_simhash_index_bytes(si) == peak, "churn grew the index: "
+              "%zu -> %zu bytes", peak, wd_simhash_index_bytes(si));
+  uint32_t out[4];
+  WD_T_ASSERT(wd_simhash_index_query(si, ring[0], out, 4) >= 1 &&
+                  out[0] == 49 * W, "newest entries still found");
+  wd_simhash_index_destroy(si);
+  return 0;
+}
+
+int main(void) {
+  WD_T_RUN(test_basics);
+  WD_T_RUN(test_edit_monotone);
+  WD_T_RUN(test_idf_common_vs_rare);
+  WD_T_RUN(test_cosine_tracks_exact);
+  WD_T_RUN(test_observe_once_per_doc);
+  WD_T_RUN(test_df_bounded);
+  WD_T_RUN(test_index_vs_brute_force);
+  WD_T_RUN(test_index_churn);
+  return WD_T_DONE();
+}
