@@ -179,18 +179,25 @@ static double verify(const wd_cluster_t *cs, const wd_doc_t *doc, uint32_t c) {
     return 0.0;
   if (j >= o->threshold)
     best = j;
-  if (nmin >= o->containment_min_shingles) {
-    double inter = j * ((double)na + (double)nb) / (1.0 + j);
-    double cont = inter / (double)nmin;
-    if (cont > 1.0)
-      cont = 1.0;
-    if (cont >= o->containment && cont > best)
-      best = cont;
-  }
+  /* Shared shingles estimated from J and the exact set sizes. */
+  double inter = j * ((double)na + (double)nb) / (1.0 + j);
+  double cont = inter / (double)nmin;
+  if (cont > 1.0)
+    cont = 1.0;
+  if (nmin >= o->containment_min_shingles && inter >= (double)o->containment_min_shared &&
+      cont >= o->containment && cont > best)
+    best = cont;
   if (cs->si) {
     double cos = wd_simhash_cosine(wd_simhash_distance(doc->simhash, cs->simhashes[c]));
     if (cos >= o->cosine && cos > best)
       best = cos;
+    /* Phrase reuse (containment) and shared rare vocabulary (cosine) are
+     * different evidence; when both agree, each may be weaker. */
+    if (cont >= o->joint_containment && cos >= o->joint_cosine) {
+      double s = cont > cos ? cont : cos;
+      if (s > best)
+        best = s;
+    }
   }
   return best;
 }

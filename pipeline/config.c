@@ -169,19 +169,31 @@ static const conf_prop_t conf_props[] = {
     P_BOOL("simhash.idf", simhash_idf, "true",
            "Weight words by inverse document frequency learned from the "
            "stream; false weighs by term frequency only."),
-    P_DOUBLE("cluster.threshold", cluster_threshold, "0.3", 0, 1,
+    P_DOUBLE("cluster.threshold", cluster_threshold, "0.35", 0, 1,
              "An article joins the cluster of a match whose estimated "
              "Jaccard similarity is at least this ..."),
-    P_DOUBLE("cluster.containment", cluster_containment, "0.8", 0, 1,
+    P_DOUBLE("cluster.containment", cluster_containment, "0.7", 0, 1,
              "... or whose estimated containment (share of the smaller "
              "article found in the larger) is at least this."),
     P_INT("cluster.containment_min_shingles", cluster_containment_min_shingles,
-          "40", 0, 1e6,
+          "0", 0, 1e6,
           "Containment counts only when the smaller article has at least "
-          "this many shingles."),
+          "this many shingles (0: no minimum; see "
+          "cluster.containment_min_shared)."),
     P_DOUBLE("cluster.cosine", cluster_cosine, "0.9", 0, 1,
              "... or whose SimHash cosine estimate is at least this (when "
              "simhash.enabled)."),
+    P_INT("cluster.containment_min_shared", cluster_containment_min_shared,
+          "10", 0, 1e6,
+          "Containment counts only when the two articles share at least "
+          "this many shingles (estimated): a short article needs a higher "
+          "share to give the same evidence."),
+    P_DOUBLE("cluster.joint_containment", cluster_joint_containment, "0.6",
+             0, 1,
+             "... or whose estimated containment is at least this while ..."),
+    P_DOUBLE("cluster.joint_cosine", cluster_joint_cosine, "0.7", 0, 1,
+             "... its SimHash cosine estimate is at least this: two "
+             "independent signals agreeing (when simhash.enabled)."),
     P_ENUM("log.level", log_level, "info", "debug|info|warn|error",
            "Least severe log level written to stderr."),
 };
@@ -1342,7 +1354,9 @@ wd_err_t wd_config_validate(const wd_config_t *cfg, char *errstr,
     double v;
   } unit[] = {{"cluster.threshold", cfg->cluster_threshold},
               {"cluster.containment", cfg->cluster_containment},
-              {"cluster.cosine", cfg->cluster_cosine}};
+              {"cluster.cosine", cfg->cluster_cosine},
+              {"cluster.joint_containment", cfg->cluster_joint_containment},
+              {"cluster.joint_cosine", cfg->cluster_joint_cosine}};
   for (size_t i = 0; i < sizeof(unit) / sizeof(unit[0]); i++)
     WD_RETURN_IF(!(unit[i].v >= 0 && unit[i].v <= 1), WD_ERR_CONFIG, errstr,
                  errstr_size, "%s: must be in [0,1], got %g", unit[i].name,

@@ -120,6 +120,9 @@ wd_engine_t *wd_engine_new(const wd_config_t *cfg, char *errstr, size_t errstr_s
       .containment = cfg->cluster_containment,
       .containment_min_shingles = (uint32_t)cfg->cluster_containment_min_shingles,
       .cosine = cfg->cluster_cosine,
+      .containment_min_shared = (uint32_t)cfg->cluster_containment_min_shared,
+      .joint_containment = cfg->cluster_joint_containment,
+      .joint_cosine = cfg->cluster_joint_cosine,
   };
   eng->cs = wd_cluster_new(&co);
 

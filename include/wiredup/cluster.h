@@ -45,6 +45,9 @@ typedef struct wd_cluster_opts_s {
   double containment;       /**< ... or estimated containment >= this */
   uint32_t containment_min_shingles; /**< ... and the smaller doc has >= this many shingles */
   double cosine;            /**< ... or SimHash cosine >= this (when enabled) */
+  uint32_t containment_min_shared; /**< containment needs >= this many shared shingles */
+  double joint_containment; /**< ... or containment >= this and ... */
+  double joint_cosine;      /**< ... SimHash cosine >= this (when enabled) */
 } wd_cluster_opts_t;
 
 /** One article's fingerprint, as computed by the fingerprint stages. */

@@ -59,6 +59,9 @@ typedef struct wd_config_s {
   double cluster_containment;   /**< cluster.containment: estimated containment */
   int64_t cluster_containment_min_shingles; /**< cluster.containment_min_shingles */
   double cluster_cosine;        /**< cluster.cosine: SimHash-estimated weighted cosine */
+  int64_t cluster_containment_min_shared; /**< cluster.containment_min_shared */
+  double cluster_joint_containment; /**< cluster.joint_containment */
+  double cluster_joint_cosine;  /**< cluster.joint_cosine */
   /* logging */
   char *log_level;              /**< log.level */
   /* kafka.* pass-through, in the order set (a later set of a key replaces it) */

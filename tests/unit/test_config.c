@@ -143,11 +143,16 @@ static int test_defaults(void) {
   WD_T_ASSERT(cfg->simhash_enabled == 1 && cfg->simhash_idf == 1, "simhash");
   WD_T_ASSERT(cfg->simhash_max_distance == 3, "%" PRId64,
               cfg->simhash_max_distance);
-  WD_T_ASSERT(cfg->cluster_threshold == 0.3, "%g", cfg->cluster_threshold);
-  WD_T_ASSERT(cfg->cluster_containment == 0.8, "%g", cfg->cluster_containment);
-  WD_T_ASSERT(cfg->cluster_containment_min_shingles == 40, "%" PRId64,
+  WD_T_ASSERT(cfg->cluster_threshold == 0.35, "%g", cfg->cluster_threshold);
+  WD_T_ASSERT(cfg->cluster_containment == 0.7, "%g", cfg->cluster_containment);
+  WD_T_ASSERT(cfg->cluster_containment_min_shingles == 0, "%" PRId64,
               cfg->cluster_containment_min_shingles);
   WD_T_ASSERT(cfg->cluster_cosine == 0.9, "%g", cfg->cluster_cosine);
+  WD_T_ASSERT(cfg->cluster_containment_min_shared == 10, "%" PRId64,
+              cfg->cluster_containment_min_shared);
+  WD_T_ASSERT(cfg->cluster_joint_containment == 0.6, "%g",
+              cfg->cluster_joint_containment);
+  WD_T_ASSERT(cfg->cluster_joint_cosine == 0.7, "%g", cfg->cluster_joint_cosine);
   WD_T_ASSERT(!strcmp(cfg->log_level, "info"), "%s", cfg->log_level);
   WD_T_ASSERT(cfg->kafka_keys.cnt == 0 && cfg->kafka_values.cnt == 0, "kafka");
   WD_T_ASSERT(wd_config_validate(cfg, errstr, sizeof(errstr)) == WD_OK,
@@ -1013,7 +1018,7 @@ static int test_print_roundtrip(void) {
   wd_buf_t keys = WD_BUF_INIT;
   int leaves = 0;
   flatten(root, "", &keys, &leaves);
-  WD_T_ASSERT(leaves == 30, "expected 30 keys, printed %d:\n%s", leaves,
+  WD_T_ASSERT(leaves == 33, "expected 33 keys, printed %d:\n%s", leaves,
               keys.p);
   /* No key printed twice (a non-contiguous section would reopen it). */
   for (char *line = keys.p; *line;) {
@@ -1146,7 +1151,7 @@ static int test_doc(void) {
       "| `input.max_bytes` | size 1KiB..256MiB | `\"1MiB\"` | ",
       "| `minhash.method` | enum oph\\|mix | `\"oph\"` | ",
       "| `input.fields.text` | string list | `[\"body\"]` | ",
-      "| `cluster.threshold` | number 0..1 | `0.3` | ",
+      "| `cluster.threshold` | number 0..1 | `0.35` | ",
       "| `normalize.html` | bool | `true` | ",
       "| `kafka.<property>` | string | | ",
       NULL};

@@ -1,0 +1,176 @@
+/* test_cluster.c - the near-duplicate decision: Jaccard, containment with a
+ * minimum of shared shingles, SimHash cosine, the joint containment+cosine
+ * rule, and redelivery answers. Fingerprints are built from synthetic
+ * shingle sets so each rule can be switched on and off around one pair. */
+#include "wd_test.h"
+#include "wiredup/cluster.h"
+#include "wiredup/minhash.h"
+#include "wiredup/simhash.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#define NP 128
+#define MAXSET 512
+
+static wd_cluster_opts_t defaults(void) {
+  wd_cluster_opts_t o = {
+      .num_perm = NP,
+      .bands = 64,
+      .max_candidates = 64,
+      .simhash_enabled = 1,
+      .simhash_max_distance = 3,
+      .threshold = 0.35,
+      .containment = 0.7,
+      .containment_min_shingles = 0,
+      .cosine = 0.9,
+      .containment_min_shared = 10,
+      .joint_containment = 0.6,
+      .joint_cosine = 0.7,
+  };
+  return o;
+}
+
+/* Shingles [lo, hi) as hashes. */
+static size_t range(uint64_t *set, size_t n, uint64_t lo, uint64_t hi) {
+  for (uint64_t v = lo; v < hi; v++)
+    set[n++] = v * 0x9e3779b97f4a7c15ULL + 12345;
+  return n;
+}
+
+/* A 64-bit hash that differs from h in exactly d bits. */
+static uint64_t flip(uint64_t h, int d) {
+  for (int b = 0; b < d; b++)
+    h ^= 1ULL << (b * 5 % 64);
+  return h;
+}
+
+typedef struct pair_s {
+  uint64_t a[MAXSET], b[MAXSET];
+  size_t na, nb;
+  uint64_t sha, shb;
+} pair_t;
+
+/* Assign a then b in a fresh store with \p o; b's answer in *out.
+ * Returns 1 when b joined a. */
+static int decide(const wd_cluster_opts_t *o, const pair_t *p, wd_assign_t *out) {
+  wd_minhash_t *mh = wd_minhash_new(NULL);
+  wd_cluster_t *cs = wd_cluster_new(o);
+  uint32_t sa[NP], sb[NP];
+  wd_minhash_sign(mh, p->a, p->na, sa);
+  wd_minhash_sign(mh, p->b, p->nb, sb);
+  wd_doc_t da = {.id = "a", .id_len = 1, .sig = sa, .shingle_cnt = (uint32_t)p->na,
+                 .simhash = p->sha};
+  wd_doc_t db = {.id = "b", .id_len = 1, .sig = sb, .shingle_cnt = (uint32_t)p->nb,
+                 .simhash = p->shb};
+  wd_assign_t a;
+  wd_cluster_assign(cs, &da, &a);
+  wd_cluster_assign(cs, &db, out);
+  int joined = out->duplicate_of && strcmp(out->duplicate_of, "a") == 0;
+  /* The answer outlives the store only as far as the test reads it. */
+  static char dup[8];
+  if (out->duplicate_of) {
+    snprintf(dup, sizeof(dup), "%s", out->duplicate_of);
+    out->duplicate_of = dup;
+  }
+  out->cluster_id = NULL;
+  wd_cluster_destroy(cs);
+  wd_minhash_destroy(mh);
+  return joined;
+}
+
+/* A trimmed copy: b is the first 60 of a's 200 shingles (Jaccard 0.3, below
+ * the threshold; containment 1). Far SimHashes isolate the MinHash rules. */
+static int test_containment_min_shared(void) {
+  static pair_t p;
+  p.na = range(p.a, 0, 0, 200);
+  p.nb = range(p.b, 0, 0, 60);
+  p.sha = 0x0123456789abcdefULL;
+  p.shb = ~p.sha;
+  wd_cluster_opts_t o = defaults();
+  wd_assign_t r;
+  WD_T_ASSERT(decide(&o, &p, &r), "trimmed copy joins by containment");
+  WD_T_ASSERT(r.similarity >= 0.7 && r.similarity <= 1.0, "similarity %g", r.similarity);
+  o.containment_min_shared = 100; /* 60 shared < 100 */
+  WD_T_ASSERT(!decide(&o, &p, &r), "too few shared shingles: no containment match");
+  o = defaults();
+  o.containment_min_shingles = 61; /* the smaller doc has 60 */
+  WD_T_ASSERT(!decide(&o, &p, &r), "containment_min_shingles still applies");
+
+  /* The minimum counts shared shingles, not the smaller article's size:
+   * 40 of a's 200 inside b (Jaccard 0.2) is enough at 10, not at 60. */
+  p.na = range(p.a, 0, 1000, 1200);
+  p.nb = range(p.b, 0, 1000, 1040);
+  o = defaults();
+  WD_T_ASSERT(decide(&o, &p, &r), "40 shared shingles: a copy (sim %g)", r.similarity);
+  o.containment_min_shared = 60;
+  WD_T_ASSERT(!decide(&o, &p, &r), "fewer shared shingles than the minimum: no join");
+  return 0;
+}
+
+/* Partial reuse: b shares 65 of its 100 shingles with a's 182 (Jaccard 0.3,
+ * containment 0.65: neither rule alone), SimHash distance 12 (cosine 0.83,
+ * under cluster.cosine 0.9). Only the joint rule joins them. */
+static int test_joint_rule(void) {
+  static pair_t p;
+  p.na = range(p.a, 0, 0, 182);
+  p.nb = range(p.b, range(p.b, 0, 0, 65), 5000, 5035);
+  p.sha = 0xfeedfacecafebeefULL;
+  p.shb = flip(p.sha, 12);
+  WD_T_ASSERT(fabs(wd_simhash_cosine(12) - 0.8315) < 1e-3, "cos(12 bits)");
+  wd_cluster_opts_t o = defaults();
+  wd_assign_t r;
+  WD_T_ASSERT(decide(&o, &p, &r), "containment and cosine agree: join (sim %g)", r.similarity);
+  WD_T_ASSERT(r.similarity >= 0.6 && r.similarity < 0.9, "similarity %g", r.similarity);
+  o.joint_cosine = 0.9;
+  WD_T_ASSERT(!decide(&o, &p, &r), "cosine below joint_cosine: no join");
+  o = defaults();
+  o.joint_containment = 0.95;
+  WD_T_ASSERT(!decide(&o, &p, &r), "containment below joint_containment: no join");
+  o = defaults();
+  o.simhash_enabled = 0;
+  WD_T_ASSERT(!decide(&o, &p, &r), "no SimHash, no joint rule");
+  p.shb = flip(p.sha, 20); /* cosine 0.56 */
+  o = defaults();
+  WD_T_ASSERT(!decide(&o, &p, &r), "unrelated vocabulary: no join");
+  return 0;
+}
+
+/* Near-identical texts join by Jaccard; the answer is stored for redelivery. */
+static int test_jaccard_and_lookup(void) {
+  wd_minhash_t *mh = wd_minhash_new(NULL);
+  wd_cluster_opts_t o = defaults();
+  wd_cluster_t *cs = wd_cluster_new(&o);
+  static uint64_t a[MAXSET], b[MAXSET];
+  size_t na = range(a, 0, 0, 100), nb = range(b, range(b, 0, 0, 90), 700, 710);
+  uint32_t sa[NP], sb[NP];
+  wd_minhash_sign(mh, a, na, sa);
+  wd_minhash_sign(mh, b, nb, sb);
+  wd_doc_t da = {.id = "x1", .id_len = 2, .sig = sa, .shingle_cnt = (uint32_t)na,
+                 .simhash = 1};
+  wd_doc_t db = {.id = "x2", .id_len = 2, .sig = sb, .shingle_cnt = (uint32_t)nb,
+                 .simhash = ~1ULL};
+  wd_assign_t r;
+  wd_cluster_assign(cs, &da, &r);
+  WD_T_ASSERT(r.duplicate_of == NULL && r.cluster_size == 1, "first starts a cluster");
+  wd_cluster_assign(cs, &db, &r);
+  WD_T_ASSERT(r.duplicate_of && !strcmp(r.duplicate_of, "x1"), "joined by Jaccard");
+  WD_T_ASSERT(!strcmp(r.cluster_id, "x1") && r.cluster_size == 2, "cluster x1 of 2");
+  WD_T_ASSERT(wd_cluster_lookup(cs, "x2", 2, &r) && r.redelivered &&
+                  !strcmp(r.cluster_id, "x1"),
+              "redelivery answered from memory");
+  WD_T_ASSERT(!wd_cluster_lookup(cs, "x3", 2, &r), "unknown id");
+  WD_T_ASSERT(wd_cluster_count(cs) == 2 && wd_cluster_clusters(cs) == 1, "counts");
+  wd_cluster_destroy(cs);
+  wd_minhash_destroy(mh);
+  return 0;
+}
+
+int main(void) {
+  WD_T_RUN(test_containment_min_shared);
+  WD_T_RUN(test_joint_rule);
+  WD_T_RUN(test_jaccard_and_lookup);
+  return WD_T_DONE();
+}
