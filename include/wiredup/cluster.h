@@ -10,7 +10,13 @@
  * Containment: from the Jaccard estimate J and the exact set sizes |A|, |B|,
  * |A n B| = J (|A| + |B|) / (1 + J), so the share of the smaller set found in
  * the larger one is estimated without storing the sets. A copy that printed
- * only the first half of a story therefore still joins it.
+ * only the first half of a story therefore still joins it. Containment
+ * counts only with at least containment_min_shared shared shingles: the
+ * evidence is the number shared, so a short article needs a higher share.
+ *
+ * Joint rule: containment >= joint_containment together with SimHash cosine
+ * >= joint_cosine also joins; phrase reuse and shared rare vocabulary are
+ * different evidence, so when both agree each may be weaker than alone.
  *
  * Articles are numbered in arrival order (doc numbers); the cluster id is the
  * id of its first article. Deterministic: the same calls in the same order
