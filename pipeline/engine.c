@@ -383,9 +383,9 @@ static wd_err_t load_conf(wd_engine_t *eng, wd_state_r_t *r, char *why, size_t w
 
 wd_err_t wd_engine_load_section(wd_engine_t *eng, const char *tag, wd_state_r_t *r,
                                 char *why, size_t why_size) {
-  WD_RETURN_IF(eng->st.records || eng->st.invalid, WD_ERR_INTERNAL, why, why_size,
-               "engine has processed records already");
   if (strcmp(tag, "CONF") == 0) {
+    WD_RETURN_IF(eng->loaded || eng->st.records || eng->st.invalid, WD_ERR_INTERNAL, why,
+                 why_size, "engine has processed records or loaded a checkpoint already");
     eng->loaded |= SEC_CONF;
     return load_conf(eng, r, why, why_size);
   }

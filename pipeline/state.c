@@ -389,7 +389,7 @@ wd_err_t wd_state_save(const char *dir, const wd_engine_t *eng,
     return WD_ERR_IO;
   }
   memset(&w, 0, sizeof(w));
-  w.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  w.fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (w.fd < 0) {
     wd_errstr_set(errstr, errstr_size, "%s: %s", tmp, strerror(errno));
     return WD_ERR_IO;
