@@ -660,6 +660,7 @@ wd_err_t wd_cluster_load(wd_cluster_t *cs, wd_state_r_t *r, char *errstr,
     err = WD_ERR_STATE;
     wd_errstr_set(errstr, errstr_size, "truncated or inconsistent article table");
   } else {
+    wd_lsh_reserve(cs->lsh, cs->cnt);
     for (size_t i = 0; i < cs->cnt; i++)
       index_add(cs, cs->base + (uint32_t)i);
   }

@@ -299,6 +299,15 @@ static void band_delete_at(lsh_band_t *bt, uint32_t hole) {
   }
 }
 
+void wd_lsh_reserve(wd_lsh_t *lsh, size_t docs) {
+  /* Load 2/3 after a bulk load: room to grow before the first rehash. */
+  const uint64_t want = (uint64_t)docs * 3 / 2 + BAND_MIN_CAP;
+  assert(want <= (uint64_t)1 << 31);
+  for (uint32_t b = 0; b < lsh->bands; b++)
+    if (lsh->band[b].cap < want)
+      band_rehash(&lsh->band[b], (uint32_t)want);
+}
+
 void wd_lsh_insert(wd_lsh_t *lsh, const uint32_t *sig, uint32_t doc) {
   for (uint32_t b = 0; b < lsh->bands; b++) {
     lsh_band_t *bt = &lsh->band[b];

@@ -44,6 +44,10 @@ void wd_lsh_destroy(wd_lsh_t *lsh);
 /** @brief Per-band scan cap for queries (default 256; 0 = no cap). */
 void wd_lsh_set_max_bucket_scan(wd_lsh_t *lsh, uint32_t max_scan);
 
+/** @brief Size every band table for \p docs docs at once, so a bulk load
+ *  (a checkpoint being restored) does not rehash on the way. */
+void wd_lsh_reserve(wd_lsh_t *lsh, size_t docs);
+
 /** @brief Index \p doc under each band of \p sig. O(bands) amortised. */
 void wd_lsh_insert(wd_lsh_t *lsh, const uint32_t *sig, uint32_t doc);
 
