@@ -108,34 +108,24 @@ void wd_state_w_str(wd_state_w_t *w, const char *s, size_t len) {
 #define WD_HOST_LE 1
 #endif
 
-void wd_state_w_u16v(wd_state_w_t *w, const uint16_t *v, size_t cnt) {
+/* \p cnt elements of \p width bytes, little-endian on disk. */
+static void w_vec(wd_state_w_t *w, const void *v, size_t cnt, size_t width) {
   if (WD_HOST_LE) {
-    wd_state_w_bytes(w, v, cnt * 2);
+    wd_state_w_bytes(w, v, cnt * width);
     return;
   }
-  for (size_t i = 0; i < cnt; i++) {
-    uint8_t b[2] = {(uint8_t)v[i], (uint8_t)(v[i] >> 8)};
-    wd_state_w_bytes(w, b, 2);
+  const uint8_t *p = v;
+  for (size_t i = 0; i < cnt; i++, p += width) {
+    uint8_t b[8];
+    for (size_t k = 0; k < width; k++)
+      b[k] = p[width - 1 - k];
+    wd_state_w_bytes(w, b, width);
   }
 }
 
-void wd_state_w_u32v(wd_state_w_t *w, const uint32_t *v, size_t cnt) {
-  if (WD_HOST_LE) {
-    wd_state_w_bytes(w, v, cnt * 4);
-    return;
-  }
-  for (size_t i = 0; i < cnt; i++)
-    wd_state_w_u32(w, v[i]);
-}
-
-void wd_state_w_u64v(wd_state_w_t *w, const uint64_t *v, size_t cnt) {
-  if (WD_HOST_LE) {
-    wd_state_w_bytes(w, v, cnt * 8);
-    return;
-  }
-  for (size_t i = 0; i < cnt; i++)
-    wd_state_w_u64(w, v[i]);
-}
+void wd_state_w_u16v(wd_state_w_t *w, const uint16_t *v, size_t cnt) { w_vec(w, v, cnt, 2); }
+void wd_state_w_u32v(wd_state_w_t *w, const uint32_t *v, size_t cnt) { w_vec(w, v, cnt, 4); }
+void wd_state_w_u64v(wd_state_w_t *w, const uint64_t *v, size_t cnt) { w_vec(w, v, cnt, 8); }
 
 void wd_state_w_begin(wd_state_w_t *w, const char tag[4]) {
   wd_state_w_bytes(w, tag, 4);
@@ -210,45 +200,26 @@ int wd_state_r_fits(const wd_state_r_t *r, uint64_t cnt, size_t item_len) {
   return !r->err && item_len && cnt <= (uint64_t)(r->end - r->p) / item_len;
 }
 
-int wd_state_r_u16v(wd_state_r_t *r, uint16_t *dst, size_t cnt) {
-  const uint8_t *b = wd_state_r_bytes(r, cnt * 2);
-  if (!b)
-    return -1;
-  if (WD_HOST_LE)
-    memcpy(dst, b, cnt * 2);
-  else
-    for (size_t i = 0; i < cnt; i++)
-      dst[i] = (uint16_t)(b[2 * i] | b[2 * i + 1] << 8);
-  return 0;
-}
-
-int wd_state_r_u32v(wd_state_r_t *r, uint32_t *dst, size_t cnt) {
-  if (!wd_state_r_fits(r, cnt, 4)) {
+static int r_vec(wd_state_r_t *r, void *dst, size_t cnt, size_t width) {
+  if (!wd_state_r_fits(r, cnt, width)) {
     r->err = 1;
     return -1;
   }
+  const uint8_t *b = wd_state_r_bytes(r, cnt * width);
   if (WD_HOST_LE) {
-    memcpy(dst, wd_state_r_bytes(r, cnt * 4), cnt * 4);
+    memcpy(dst, b, cnt * width);
     return 0;
   }
-  for (size_t i = 0; i < cnt; i++)
-    dst[i] = wd_state_r_u32(r);
+  uint8_t *p = dst;
+  for (size_t i = 0; i < cnt; i++, p += width, b += width)
+    for (size_t k = 0; k < width; k++)
+      p[k] = b[width - 1 - k];
   return 0;
 }
 
-int wd_state_r_u64v(wd_state_r_t *r, uint64_t *dst, size_t cnt) {
-  if (!wd_state_r_fits(r, cnt, 8)) {
-    r->err = 1;
-    return -1;
-  }
-  if (WD_HOST_LE) {
-    memcpy(dst, wd_state_r_bytes(r, cnt * 8), cnt * 8);
-    return 0;
-  }
-  for (size_t i = 0; i < cnt; i++)
-    dst[i] = wd_state_r_u64(r);
-  return 0;
-}
+int wd_state_r_u16v(wd_state_r_t *r, uint16_t *dst, size_t cnt) { return r_vec(r, dst, cnt, 2); }
+int wd_state_r_u32v(wd_state_r_t *r, uint32_t *dst, size_t cnt) { return r_vec(r, dst, cnt, 4); }
+int wd_state_r_u64v(wd_state_r_t *r, uint64_t *dst, size_t cnt) { return r_vec(r, dst, cnt, 8); }
 
 /* ==== Offsets ==== */
 

@@ -28,12 +28,11 @@ check_split() { # FILE: split in halves, compare with one run
 
 check_split "$WD_SOURCE_DIR/tests/golden/sample.in.jsonl"
 check_split "$WD_SOURCE_DIR/tests/golden/edge.in.jsonl"
-check_split "$WD_SOURCE_DIR/config/sample-articles.jsonl"
 
 ck=$STATE/wiredup.state
 cp "$ck" "$T_TMP/good.state"
 size=$(stat -c %s "$ck")
-in=$WD_SOURCE_DIR/config/sample-articles.jsonl
+in=$WD_SOURCE_DIR/tests/golden/edge.in.jsonl
 
 head -c $((size - 7)) "$T_TMP/good.state" >"$ck"
 t_expect_exit 1 "truncated checkpoint refused" -- "$WIREDUP" run --set state.dir="$STATE" --input "$in"
