@@ -361,6 +361,34 @@ static void index_add(wd_cluster_t *cs, uint32_t d) {
     wd_simhash_index_insert(cs->si, cs->simhashes[s], d);
 }
 
+/* index_add for every live doc, as if they arrived again in order, but band
+ * by band: one band table is hot at a time instead of all of them. */
+static void index_rebuild(wd_cluster_t *cs) {
+  const uint32_t rows = cs->opts.num_perm / cs->opts.bands;
+  uint32_t *docs = wd_malloc((cs->cnt ? cs->cnt : 1) * sizeof(*docs));
+  uint32_t *vals = wd_malloc((cs->cnt ? cs->cnt : 1) * rows * sizeof(*vals));
+  size_t n = 0;
+  for (size_t i = 0; i < cs->cnt; i++) {
+    const uint32_t d = cs->base + (uint32_t)i;
+    if (cs->nshingles[slot_of(cs, d)] > 0)
+      docs[n++] = d;
+  }
+  wd_lsh_reserve(cs->lsh, n);
+  for (uint32_t b = 0; b < cs->opts.bands; b++) {
+    for (size_t k = 0; k < n; k++) {
+      const uint16_t *row = sig_row(cs, docs[k]) + (size_t)b * rows;
+      for (uint32_t r = 0; r < rows; r++)
+        vals[k * rows + r] = row[r];
+    }
+    wd_lsh_load_band(cs->lsh, b, vals, docs, n);
+  }
+  wd_lsh_count_add(cs->lsh, n);
+  for (size_t k = 0; k < n && cs->si; k++)
+    wd_simhash_index_insert(cs->si, cs->simhashes[slot_of(cs, docs[k])], docs[k]);
+  wd_free(docs);
+  wd_free(vals);
+}
+
 static void evict_front(wd_cluster_t *cs) {
   const uint32_t d = cs->base;
   const size_t s = slot_of(cs, d);
@@ -660,9 +688,7 @@ wd_err_t wd_cluster_load(wd_cluster_t *cs, wd_state_r_t *r, char *errstr,
     err = WD_ERR_STATE;
     wd_errstr_set(errstr, errstr_size, "truncated or inconsistent article table");
   } else {
-    wd_lsh_reserve(cs->lsh, cs->cnt);
-    for (size_t i = 0; i < cs->cnt; i++)
-      index_add(cs, cs->base + (uint32_t)i);
+    index_rebuild(cs);
   }
   wd_free(cl_s);
   wd_free(cl_len);

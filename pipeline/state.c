@@ -478,7 +478,8 @@ wd_err_t wd_state_load(const char *dir, wd_engine_t *eng, wd_state_offsets_t *of
              (long long)sb.st_size);
     goto fail;
   }
-  map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+  /* populate: the whole file is read anyway, one fault per page costs more */
+  map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
   if (map == MAP_FAILED) {
     snprintf(why, sizeof(why), "%s", strerror(errno));
     goto fail;
