@@ -623,7 +623,6 @@ wd_err_t wd_cluster_load(wd_cluster_t *cs, wd_state_r_t *r, char *errstr,
     cap *= 2;
   cs->base = base;
   ring_resize(cs, cap);
-  idmap_rebuild(cs, cs->idmap_cap);
   size_t icap = IDMAP_MIN_CAP;
   while ((cnt + 1) * 2 > icap)
     icap *= 2;

@@ -804,8 +804,10 @@ static void handle_message(stream_t *st, const rd_kafka_message_t *rkm) {
   }
   st->consumed++;
   /* The engine sees this record now (a dead letter changes no state, but the
-   * position still moves past it). */
-  if (st->state_dir)
+   * position still moves past it). A redelivery of an earlier record does
+   * not move it back: the state still reflects everything below it. */
+  if (st->state_dir &&
+      wd_state_offsets_get(&st->processed, topic, rkm->partition) < rkm->offset + 1)
     wd_state_offsets_set(&st->processed, topic, rkm->partition, rkm->offset + 1);
   uint64_t token = wd_stream_track_push(st->trk, rkm->partition, rkm->offset);
   const char *key = rkm->key_len ? rkm->key : NULL;
