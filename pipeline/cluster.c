@@ -582,10 +582,12 @@ void wd_cluster_save(const wd_cluster_t *cs, wd_state_w_t *w) {
       wd_state_w_str(w, cs->dups[s]->s, cs->dups[s]->len);
   }
   /* Rows are contiguous in the ring except where it wraps: two runs. */
-  const size_t first = slot_of(cs, cs->base);
-  const size_t run1 = cs->cnt < cs->cap - first ? cs->cnt : cs->cap - first;
-  wd_state_w_u16v(w, cs->sigs + first * np, run1 * np);
-  wd_state_w_u16v(w, cs->sigs, (cs->cnt - run1) * np);
+  if (cs->cnt) {
+    const size_t first = slot_of(cs, cs->base);
+    const size_t run1 = cs->cnt < cs->cap - first ? cs->cnt : cs->cap - first;
+    wd_state_w_u16v(w, cs->sigs + first * np, run1 * np);
+    wd_state_w_u16v(w, cs->sigs, (cs->cnt - run1) * np);
+  }
   wd_state_w_end(w);
   wd_free(renum);
 }

@@ -185,6 +185,25 @@ static int test_round_trip(void) {
   return 0;
 }
 
+/* An engine that saw nothing saves and loads too (a stream stopped before
+ * its first record still writes its final checkpoint). */
+static int test_empty_round_trip(void) {
+  char e[256], dir[300];
+  wd_config_t *cfg = wd_config_new();
+  snprintf(dir, sizeof(dir), "%s/empty", tmpdir);
+  wd_engine_t *eng = wd_engine_new(cfg, e, sizeof(e));
+  WD_T_ASSERT(wd_state_save(dir, eng, NULL, NULL, e, sizeof(e)) == WD_OK, "%s", e);
+  wd_engine_destroy(eng);
+  eng = wd_engine_new(cfg, e, sizeof(e));
+  WD_T_ASSERT(wd_state_load(dir, eng, NULL, NULL, e, sizeof(e)) == WD_OK, "%s", e);
+  wd_result_t r;
+  WD_T_ASSERT(feed(eng, "e1", 1, 0, T0, &r) == WD_OK && !r.duplicate_of, "works after");
+  wd_engine_destroy(eng);
+  rm_state(dir);
+  wd_config_destroy(cfg);
+  return 0;
+}
+
 static int load_expect(const wd_config_t *cfg, const char *dir, const char *want) {
   char e[512];
   wd_engine_t *eng = wd_engine_new(cfg, e, sizeof(e));
@@ -313,6 +332,7 @@ int main(void) {
   WD_T_RUN(test_evict_by_event_time);
   WD_T_RUN(test_evict_by_cap);
   WD_T_RUN(test_round_trip);
+  WD_T_RUN(test_empty_round_trip);
   WD_T_RUN(test_refuse_bad_checkpoints);
   WD_T_RUN(test_bbit_error);
   rmdir(tmpdir);
