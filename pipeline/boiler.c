@@ -5,6 +5,7 @@
 #include "wiredup/boiler.h"
 #include "wiredup/log.h"
 #include "wiredup/norm.h"
+#include "wiredup/state.h"
 
 #include <assert.h>
 #include <string.h>
@@ -646,5 +647,53 @@ wd_err_t wd_boiler_filter(wd_boiler_t *bp, const char *source,
   dst->p[dst->len] = '\0';
   if (line_cnt)
     *line_cnt = nlines;
+  return WD_OK;
+}
+
+/* ==== Checkpoint ==== */
+
+/* BOIL section body: u64 table capacity (0 = learning off), u64 used slots N,
+ * then N x {u32 slot index, u64 key, u32 last cluster, u32 count}. Slot
+ * positions are kept: lookups stop at the first empty slot of a window. */
+void wd_boiler_save(const wd_boiler_t *bp, wd_state_w_t *w) {
+  const size_t cap = bp->slot ? bp->slot_mask + 1 : 0;
+  uint64_t used = 0;
+  for (size_t i = 0; i < cap; i++)
+    used += bp->slot[i].key != 0;
+  wd_state_w_begin(w, "BOIL");
+  wd_state_w_u64(w, cap);
+  wd_state_w_u64(w, used);
+  for (size_t i = 0; i < cap; i++) {
+    const boil_slot_t *s = &bp->slot[i];
+    if (!s->key)
+      continue;
+    wd_state_w_u32(w, (uint32_t)i);
+    wd_state_w_u64(w, s->key);
+    wd_state_w_u32(w, s->last);
+    wd_state_w_u32(w, s->count);
+  }
+  wd_state_w_end(w);
+}
+
+wd_err_t wd_boiler_load(wd_boiler_t *bp, wd_state_r_t *r, char *errstr,
+                        size_t errstr_size) {
+  const size_t cap = bp->slot ? bp->slot_mask + 1 : 0;
+  const uint64_t rcap = wd_state_r_u64(r), used = wd_state_r_u64(r);
+  WD_RETURN_IF(r->err || !wd_state_r_fits(r, used, 20), WD_ERR_STATE, errstr,
+               errstr_size, "truncated");
+  WD_RETURN_IF(rcap != cap, WD_ERR_STATE, errstr, errstr_size,
+               "settings differ: learned boilerplate table of %llu entries, "
+               "config gives %zu (normalize.boilerplate.learn changed?)",
+               (unsigned long long)rcap, cap);
+  for (uint64_t n = 0; n < used; n++) {
+    const uint32_t i = wd_state_r_u32(r);
+    const uint64_t key = wd_state_r_u64(r);
+    const uint32_t last = wd_state_r_u32(r), count = wd_state_r_u32(r);
+    WD_RETURN_IF(r->err || i >= cap || !key, WD_ERR_STATE, errstr, errstr_size,
+                 "bad learned-line entry %llu", (unsigned long long)n);
+    bp->slot[i].key = key;
+    bp->slot[i].last = last;
+    bp->slot[i].count = count;
+  }
   return WD_OK;
 }

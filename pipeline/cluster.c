@@ -1,39 +1,75 @@
 /* cluster.c - the cluster store and the near-duplicate decision.
  *
- * Layout: struct-of-arrays indexed by doc number, so a candidate's
- * verification touches only its signature row and two small fields. Ids are
- * found through an open-addressing table of doc numbers keyed by XXH3(id). */
+ * Layout: struct-of-arrays over a ring of doc numbers. Docs are numbered in
+ * arrival order (uint32, wrapping); live docs are the contiguous range
+ * [base, base + cnt) and doc d lives in ring slot d & (ring_cap - 1), so
+ * eviction from the front and insertion at the back are O(1) and a
+ * candidate's verification touches only its signature row and two small
+ * fields. Ids are found through an open-addressing table of ring slots keyed
+ * by XXH3(id), with backward-shift deletion.
+ *
+ * Signatures are stored as 16-bit b-bit MinHash values (Li & Koenig 2010):
+ * the low 16 bits of each 32-bit value. Two different values agree on them
+ * with probability 2^-16, so the Jaccard estimate gains a bias of at most
+ * 1.5e-5 (measured in tests/unit/test_cluster.c), and the store holds 256
+ * bytes per article instead of 512 at 128 values. The LSH band keys are made
+ * from the same 16-bit values, so a stored row is enough to remove a doc from
+ * the LSH index on eviction and to rebuild every index after a checkpoint.
+ *
+ * Ids are refcounted strings: a doc's own id, the duplicate_of of docs that
+ * matched it and the cluster table entry of a cluster it started share one
+ * copy, which outlives the doc while anything still names it. */
 #include "wiredup/cluster.h"
 #include "wiredup/lsh.h"
 #include "wiredup/mem.h"
 #include "wiredup/minhash.h"
 #include "wiredup/simhash.h"
+#include "wiredup/state.h"
 
 #include <assert.h>
+#include <stdio.h>
 #include <string.h>
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #define NO_DOC UINT32_MAX
+#define RING_MIN_CAP 1024u
+#define IDMAP_MIN_CAP 1024u
+
+typedef struct idstr_s {
+  uint32_t refs;
+  uint32_t len;
+  char s[];
+} idstr_t;
 
 struct wd_cluster_s {
   wd_cluster_opts_t opts;
-  size_t cnt, cap;   /* docs stored, arrays' capacity */
-  uint32_t *sigs;    /* cap * num_perm */
+  uint32_t base;     /* oldest live doc number */
+  size_t cnt;        /* live docs */
+  size_t cap;        /* ring capacity, power of two */
+  uint16_t *sigs;    /* cap * num_perm, b-bit (low 16 bits) values */
   uint32_t *nshingles;
   uint64_t *simhashes;
   int64_t *ts;
-  uint32_t *root;    /* doc number of the cluster's first article */
-  uint32_t *csize;   /* cluster size, valid at root docs */
-  uint32_t *dup;     /* best match at assignment, NO_DOC when new */
+  uint32_t *cl;      /* cluster table index */
   float *sim;        /* similarity to dup */
   uint32_t *size_at; /* cluster size right after assignment */
-  char **ids;
-  size_t clusters;
+  idstr_t **ids;
+  idstr_t **dups;    /* best match at assignment, NULL when new */
   size_t id_bytes;   /* bytes of id strings */
 
-  uint32_t *idmap;   /* doc + 1, 0 = empty */
+  /* Clusters with live members; a free entry has id NULL and links the free
+   * list through size. */
+  idstr_t **cl_id;
+  uint32_t *cl_size; /* articles ever assigned (the cluster_size answer) */
+  uint32_t *cl_live; /* live members */
+  uint32_t cl_cnt, cl_cap, cl_free;
+  size_t clusters;      /* clusters started */
+  size_t clusters_live; /* clusters with a live member */
+  uint64_t evicted;
+
+  uint32_t *idmap; /* ring slot + 1, 0 = empty */
   size_t idmap_cap;
 
   wd_lsh_t *lsh;
@@ -41,7 +77,66 @@ struct wd_cluster_s {
   wd_lsh_hit_t *hits; /* scratch: max_candidates */
   uint32_t *near;     /* scratch: SimHash neighbours */
   size_t near_cap;
+  uint32_t *band;     /* scratch: a signature's 16-bit values widened for LSH */
 };
+
+static inline size_t slot_of(const wd_cluster_t *cs, uint32_t doc) {
+  return doc & (cs->cap - 1);
+}
+
+static inline const uint16_t *sig_row(const wd_cluster_t *cs, uint32_t doc) {
+  return cs->sigs + slot_of(cs, doc) * cs->opts.num_perm;
+}
+
+/* Arrival order of two live docs, robust to doc numbers wrapping. */
+static inline int earlier(const wd_cluster_t *cs, uint32_t a, uint32_t b) {
+  return (uint32_t)(a - cs->base) < (uint32_t)(b - cs->base);
+}
+
+/* Fraction of positions where \p a's low 16 bits equal \p b's. */
+static double jaccard16(const uint32_t *a, const uint16_t *b, uint32_t num_perm) {
+  uint32_t eq = 0;
+  for (uint32_t i = 0; i < num_perm; i++)
+    eq += (uint16_t)a[i] == b[i];
+  return (double)eq / (double)num_perm;
+}
+
+/* The LSH sees the b-bit values only, so that what is stored can index. */
+static const uint32_t *band_view32(wd_cluster_t *cs, const uint32_t *sig) {
+  for (uint32_t i = 0; i < cs->opts.num_perm; i++)
+    cs->band[i] = (uint16_t)sig[i];
+  return cs->band;
+}
+
+static const uint32_t *band_view16(wd_cluster_t *cs, const uint16_t *row) {
+  for (uint32_t i = 0; i < cs->opts.num_perm; i++)
+    cs->band[i] = row[i];
+  return cs->band;
+}
+
+/* ==== Id strings ==== */
+
+static idstr_t *idstr_new(wd_cluster_t *cs, const char *s, size_t len) {
+  idstr_t *id = wd_malloc(sizeof(*id) + len + 1);
+  id->refs = 1;
+  id->len = (uint32_t)len;
+  memcpy(id->s, s, len);
+  id->s[len] = '\0';
+  cs->id_bytes += sizeof(*id) + len + 1;
+  return id;
+}
+
+static idstr_t *idstr_ref(idstr_t *id) {
+  id->refs++;
+  return id;
+}
+
+static void idstr_unref(wd_cluster_t *cs, idstr_t *id) {
+  if (id && --id->refs == 0) {
+    cs->id_bytes -= sizeof(*id) + id->len + 1;
+    wd_free(id);
+  }
+}
 
 wd_cluster_t *wd_cluster_new(const wd_cluster_opts_t *opts) {
   if (!opts->num_perm || !opts->bands || opts->num_perm % opts->bands ||
@@ -60,32 +155,46 @@ wd_cluster_t *wd_cluster_new(const wd_cluster_opts_t *opts) {
     cs->near = wd_malloc(cs->near_cap * sizeof(*cs->near));
   }
   cs->hits = wd_malloc(opts->max_candidates * sizeof(*cs->hits));
-  cs->idmap_cap = 1024;
+  cs->band = wd_malloc(opts->num_perm * sizeof(*cs->band));
+  cs->idmap_cap = IDMAP_MIN_CAP;
   cs->idmap = wd_calloc(cs->idmap_cap, sizeof(*cs->idmap));
+  cs->cl_free = NO_DOC;
   return cs;
 err:
   wd_cluster_destroy(cs);
   return NULL;
 }
 
-void wd_cluster_destroy(wd_cluster_t *cs) {
-  if (!cs)
-    return;
-  for (size_t i = 0; i < cs->cnt; i++)
-    wd_free(cs->ids[i]);
-  wd_free(cs->ids);
+static void ring_free(wd_cluster_t *cs) {
   wd_free(cs->sigs);
   wd_free(cs->nshingles);
   wd_free(cs->simhashes);
   wd_free(cs->ts);
-  wd_free(cs->root);
-  wd_free(cs->csize);
-  wd_free(cs->dup);
+  wd_free(cs->cl);
   wd_free(cs->sim);
   wd_free(cs->size_at);
+  wd_free(cs->ids);
+  wd_free(cs->dups);
+}
+
+void wd_cluster_destroy(wd_cluster_t *cs) {
+  if (!cs)
+    return;
+  for (size_t i = 0; i < cs->cnt; i++) {
+    size_t s = slot_of(cs, cs->base + (uint32_t)i);
+    idstr_unref(cs, cs->ids[s]);
+    idstr_unref(cs, cs->dups[s]);
+  }
+  for (uint32_t c = 0; c < cs->cl_cnt; c++)
+    idstr_unref(cs, cs->cl_id[c]);
+  ring_free(cs);
+  wd_free(cs->cl_id);
+  wd_free(cs->cl_size);
+  wd_free(cs->cl_live);
   wd_free(cs->idmap);
   wd_free(cs->hits);
   wd_free(cs->near);
+  wd_free(cs->band);
   wd_lsh_destroy(cs->lsh);
   wd_simhash_index_destroy(cs->si);
   wd_free(cs);
@@ -105,53 +214,222 @@ static size_t idmap_find(const wd_cluster_t *cs, const char *id, size_t id_len) 
     uint32_t v = cs->idmap[i];
     if (v == 0)
       return i;
-    const char *s = cs->ids[v - 1];
-    if (strlen(s) == id_len && memcmp(s, id, id_len) == 0)
+    const idstr_t *s = cs->ids[v - 1];
+    if (s->len == id_len && memcmp(s->s, id, id_len) == 0)
       return i;
     i = (i + 1) & mask;
   }
 }
 
-static void idmap_grow(wd_cluster_t *cs) {
-  uint32_t *old = cs->idmap;
-  size_t old_cap = cs->idmap_cap;
-  cs->idmap_cap *= 2;
-  cs->idmap = wd_calloc(cs->idmap_cap, sizeof(*cs->idmap));
-  for (size_t i = 0; i < old_cap; i++) {
-    if (!old[i])
-      continue;
-    const char *s = cs->ids[old[i] - 1];
-    cs->idmap[idmap_find(cs, s, strlen(s))] = old[i];
+/* Re-enter every live doc (after the ring moved, or to grow). */
+static void idmap_rebuild(wd_cluster_t *cs, size_t cap) {
+  wd_free(cs->idmap);
+  cs->idmap_cap = cap;
+  cs->idmap = wd_calloc(cap, sizeof(*cs->idmap));
+  for (size_t i = 0; i < cs->cnt; i++) {
+    size_t s = slot_of(cs, cs->base + (uint32_t)i);
+    cs->idmap[idmap_find(cs, cs->ids[s]->s, cs->ids[s]->len)] = (uint32_t)s + 1;
   }
-  wd_free(old);
+}
+
+/* Backward-shift deletion (as in lsh.c): no tombstones under churn. */
+static void idmap_delete(wd_cluster_t *cs, const idstr_t *id) {
+  const size_t mask = cs->idmap_cap - 1;
+  size_t hole = idmap_find(cs, id->s, id->len);
+  assert(cs->idmap[hole] != 0);
+  size_t j = hole;
+  for (;;) {
+    j = (j + 1) & mask;
+    uint32_t v = cs->idmap[j];
+    if (!v)
+      break;
+    const idstr_t *e = cs->ids[v - 1];
+    size_t k = (size_t)id_hash(e->s, e->len) & mask;
+    int home_between = hole <= j ? (hole < k && k <= j) : (hole < k || k <= j);
+    if (home_between)
+      continue;
+    cs->idmap[hole] = v;
+    hole = j;
+  }
+  cs->idmap[hole] = 0;
 }
 
 /* ==== Store ==== */
 
-static void store_grow(wd_cluster_t *cs) {
-  size_t cap = cs->cap ? cs->cap * 2 : 1024;
-  size_t np = cs->opts.num_perm;
-  cs->sigs = wd_realloc(cs->sigs, cap * np * sizeof(*cs->sigs));
-  cs->nshingles = wd_realloc(cs->nshingles, cap * sizeof(*cs->nshingles));
-  cs->simhashes = wd_realloc(cs->simhashes, cap * sizeof(*cs->simhashes));
-  cs->ts = wd_realloc(cs->ts, cap * sizeof(*cs->ts));
-  cs->root = wd_realloc(cs->root, cap * sizeof(*cs->root));
-  cs->csize = wd_realloc(cs->csize, cap * sizeof(*cs->csize));
-  cs->dup = wd_realloc(cs->dup, cap * sizeof(*cs->dup));
-  cs->sim = wd_realloc(cs->sim, cap * sizeof(*cs->sim));
-  cs->size_at = wd_realloc(cs->size_at, cap * sizeof(*cs->size_at));
-  cs->ids = wd_realloc(cs->ids, cap * sizeof(*cs->ids));
-  cs->cap = cap;
+/* Move the live docs into a ring of \p ncap slots (grow or shrink). */
+static void ring_resize(wd_cluster_t *cs, size_t ncap) {
+  wd_cluster_t o = *cs; /* the old arrays */
+  const size_t np = cs->opts.num_perm;
+  assert(ncap >= cs->cnt && (ncap & (ncap - 1)) == 0);
+  cs->cap = ncap;
+  cs->sigs = wd_malloc(ncap * np * sizeof(*cs->sigs));
+  cs->nshingles = wd_malloc(ncap * sizeof(*cs->nshingles));
+  cs->simhashes = wd_malloc(ncap * sizeof(*cs->simhashes));
+  cs->ts = wd_malloc(ncap * sizeof(*cs->ts));
+  cs->cl = wd_malloc(ncap * sizeof(*cs->cl));
+  cs->sim = wd_malloc(ncap * sizeof(*cs->sim));
+  cs->size_at = wd_malloc(ncap * sizeof(*cs->size_at));
+  cs->ids = wd_malloc(ncap * sizeof(*cs->ids));
+  cs->dups = wd_malloc(ncap * sizeof(*cs->dups));
+  for (size_t i = 0; i < cs->cnt; i++) {
+    const uint32_t d = cs->base + (uint32_t)i;
+    const size_t f = slot_of(&o, d), t = slot_of(cs, d);
+    memcpy(cs->sigs + t * np, o.sigs + f * np, np * sizeof(*cs->sigs));
+    cs->nshingles[t] = o.nshingles[f];
+    cs->simhashes[t] = o.simhashes[f];
+    cs->ts[t] = o.ts[f];
+    cs->cl[t] = o.cl[f];
+    cs->sim[t] = o.sim[f];
+    cs->size_at[t] = o.size_at[f];
+    cs->ids[t] = o.ids[f];
+    cs->dups[t] = o.dups[f];
+  }
+  ring_free(&o);
+  idmap_rebuild(cs, cs->idmap_cap);
+}
+
+static uint32_t cluster_alloc(wd_cluster_t *cs, idstr_t *id) {
+  uint32_t c = cs->cl_free;
+  if (c != NO_DOC) {
+    cs->cl_free = cs->cl_size[c];
+  } else {
+    if (cs->cl_cnt == cs->cl_cap) {
+      cs->cl_cap = cs->cl_cap ? cs->cl_cap + cs->cl_cap / 2 : 1024;
+      cs->cl_id = wd_realloc(cs->cl_id, cs->cl_cap * sizeof(*cs->cl_id));
+      cs->cl_size = wd_realloc(cs->cl_size, cs->cl_cap * sizeof(*cs->cl_size));
+      cs->cl_live = wd_realloc(cs->cl_live, cs->cl_cap * sizeof(*cs->cl_live));
+    }
+    c = cs->cl_cnt++;
+  }
+  cs->cl_id[c] = idstr_ref(id);
+  cs->cl_size[c] = 0;
+  cs->cl_live[c] = 0;
+  cs->clusters_live++;
+  return c;
+}
+
+static void cluster_release(wd_cluster_t *cs, uint32_t c) {
+  assert(cs->cl_live[c] > 0);
+  if (--cs->cl_live[c])
+    return;
+  idstr_unref(cs, cs->cl_id[c]);
+  cs->cl_id[c] = NULL;
+  cs->cl_size[c] = cs->cl_free;
+  cs->cl_free = c;
+  cs->clusters_live--;
+}
+
+/* Append a doc at the back of the ring; \p cluster NO_DOC starts one. */
+static uint32_t store_append(wd_cluster_t *cs, const wd_doc_t *doc, uint32_t cluster,
+                             uint32_t dup, double sim) {
+  if (cs->cnt == cs->cap)
+    ring_resize(cs, cs->cap ? cs->cap * 2 : RING_MIN_CAP);
+  if ((cs->cnt + 1) * 2 > cs->idmap_cap)
+    idmap_rebuild(cs, cs->idmap_cap * 2);
+  assert(cs->cnt < (size_t)UINT32_MAX);
+  const uint32_t d = cs->base + (uint32_t)cs->cnt++;
+  const size_t s = slot_of(cs, d), np = cs->opts.num_perm;
+  for (size_t i = 0; i < np; i++)
+    cs->sigs[s * np + i] = (uint16_t)doc->sig[i];
+  cs->nshingles[s] = doc->shingle_cnt;
+  cs->simhashes[s] = doc->simhash;
+  cs->ts[s] = doc->ts_ms;
+  cs->ids[s] = idstr_new(cs, doc->id, doc->id_len);
+  cs->idmap[idmap_find(cs, doc->id, doc->id_len)] = (uint32_t)s + 1;
+  if (cluster == NO_DOC) {
+    cluster = cluster_alloc(cs, cs->ids[s]);
+    cs->clusters++;
+  }
+  cs->cl[s] = cluster;
+  cs->cl_size[cluster]++;
+  cs->cl_live[cluster]++;
+  cs->dups[s] = dup == NO_DOC ? NULL : idstr_ref(cs->ids[slot_of(cs, dup)]);
+  cs->sim[s] = dup == NO_DOC ? 0.0f : (float)sim;
+  cs->size_at[s] = cs->cl_size[cluster];
+  return d;
+}
+
+/* Put doc \p d into the LSH and SimHash indexes. An empty document is stored
+ * (so its id answers redeliveries) but not indexed: it would collide with
+ * every other empty document. */
+static void index_add(wd_cluster_t *cs, uint32_t d) {
+  const size_t s = slot_of(cs, d);
+  if (cs->nshingles[s] == 0)
+    return;
+  wd_lsh_insert(cs->lsh, band_view16(cs, sig_row(cs, d)), d);
+  if (cs->si)
+    wd_simhash_index_insert(cs->si, cs->simhashes[s], d);
+}
+
+/* index_add for every live doc, as if they arrived again in order, but band
+ * by band: one band table is hot at a time instead of all of them. */
+static void index_rebuild(wd_cluster_t *cs) {
+  const uint32_t rows = cs->opts.num_perm / cs->opts.bands;
+  uint32_t *docs = wd_malloc((cs->cnt ? cs->cnt : 1) * sizeof(*docs));
+  uint32_t *vals = wd_malloc((cs->cnt ? cs->cnt : 1) * rows * sizeof(*vals));
+  size_t n = 0;
+  for (size_t i = 0; i < cs->cnt; i++) {
+    const uint32_t d = cs->base + (uint32_t)i;
+    if (cs->nshingles[slot_of(cs, d)] > 0)
+      docs[n++] = d;
+  }
+  wd_lsh_reserve(cs->lsh, n);
+  for (uint32_t b = 0; b < cs->opts.bands; b++) {
+    for (size_t k = 0; k < n; k++) {
+      const uint16_t *row = sig_row(cs, docs[k]) + (size_t)b * rows;
+      for (uint32_t r = 0; r < rows; r++)
+        vals[k * rows + r] = row[r];
+    }
+    wd_lsh_load_band(cs->lsh, b, vals, docs, n);
+  }
+  wd_lsh_count_add(cs->lsh, n);
+  for (size_t k = 0; k < n && cs->si; k++)
+    wd_simhash_index_insert(cs->si, cs->simhashes[slot_of(cs, docs[k])], docs[k]);
+  wd_free(docs);
+  wd_free(vals);
+}
+
+static void evict_front(wd_cluster_t *cs) {
+  const uint32_t d = cs->base;
+  const size_t s = slot_of(cs, d);
+  assert(cs->cnt > 0);
+  if (cs->nshingles[s] > 0) {
+    wd_lsh_remove(cs->lsh, band_view16(cs, sig_row(cs, d)), d);
+    if (cs->si)
+      wd_simhash_index_remove(cs->si, cs->simhashes[s], d);
+  }
+  idmap_delete(cs, cs->ids[s]);
+  idstr_unref(cs, cs->ids[s]);
+  idstr_unref(cs, cs->dups[s]);
+  cs->ids[s] = cs->dups[s] = NULL;
+  cluster_release(cs, cs->cl[s]);
+  cs->base++;
+  cs->cnt--;
+  cs->evicted++;
+}
+
+size_t wd_cluster_evict(wd_cluster_t *cs, int64_t horizon_ms, size_t max_docs) {
+  size_t n = 0;
+  while (cs->cnt > 0 &&
+         (cs->cnt > max_docs || cs->ts[slot_of(cs, cs->base)] < horizon_ms)) {
+    evict_front(cs);
+    n++;
+  }
+  /* Give memory back after a burst, with hysteresis against flapping. */
+  if (n && cs->cap > RING_MIN_CAP && cs->cnt < cs->cap / 4)
+    ring_resize(cs, cs->cap / 2);
+  return n;
 }
 
 static void fill_answer(const wd_cluster_t *cs, uint32_t doc, wd_assign_t *out) {
-  uint32_t r = cs->root[doc];
+  const size_t s = slot_of(cs, doc);
+  const idstr_t *cid = cs->cl_id[cs->cl[s]];
   out->doc = doc;
-  out->cluster_id = cs->ids[r];
-  out->duplicate_of = cs->dup[doc] == NO_DOC ? NULL : cs->ids[cs->dup[doc]];
-  out->similarity = cs->sim[doc];
-  out->cluster_size = cs->size_at[doc];
-  out->cluster_key = id_hash(cs->ids[r], strlen(cs->ids[r]));
+  out->cluster_id = cid->s;
+  out->duplicate_of = cs->dups[s] ? cs->dups[s]->s : NULL;
+  out->similarity = cs->sim[s];
+  out->cluster_size = cs->size_at[s];
+  out->cluster_key = id_hash(cid->s, cid->len);
   out->redelivered = 0;
 }
 
@@ -159,7 +437,10 @@ int wd_cluster_lookup(wd_cluster_t *cs, const char *id, size_t id_len, wd_assign
   uint32_t v = cs->idmap[idmap_find(cs, id, id_len)];
   if (!v)
     return 0;
-  fill_answer(cs, v - 1, out);
+  const uint32_t slot = v - 1;
+  /* slot -> doc number: the live doc whose ring slot this is */
+  const uint32_t doc = cs->base + (uint32_t)((slot - slot_of(cs, cs->base)) & (cs->cap - 1));
+  fill_answer(cs, doc, out);
   out->redelivered = 1;
   return 1;
 }
@@ -169,10 +450,9 @@ int wd_cluster_lookup(wd_cluster_t *cs, const char *id, size_t id_len, wd_assign
 /* Score candidate \p c against \p doc; 0 when it does not qualify. */
 static double verify(const wd_cluster_t *cs, const wd_doc_t *doc, uint32_t c) {
   const wd_cluster_opts_t *o = &cs->opts;
-  const uint32_t *csig = cs->sigs + (size_t)c * o->num_perm;
-  double j = wd_minhash_jaccard(doc->sig, csig, o->num_perm);
+  double j = jaccard16(doc->sig, sig_row(cs, c), o->num_perm);
   double best = 0.0;
-  uint32_t na = doc->shingle_cnt, nb = cs->nshingles[c];
+  uint32_t na = doc->shingle_cnt, nb = cs->nshingles[slot_of(cs, c)];
   uint32_t nmin = na < nb ? na : nb;
 
   if (nmin == 0)
@@ -188,7 +468,8 @@ static double verify(const wd_cluster_t *cs, const wd_doc_t *doc, uint32_t c) {
       cont >= o->containment && cont > best)
     best = cont;
   if (cs->si) {
-    double cos = wd_simhash_cosine(wd_simhash_distance(doc->simhash, cs->simhashes[c]));
+    double cos = wd_simhash_cosine(
+        wd_simhash_distance(doc->simhash, cs->simhashes[slot_of(cs, c)]));
     if (cos >= o->cosine && cos > best)
       best = cos;
     /* Phrase reuse (containment) and shared rare vocabulary (cosine) are
@@ -209,11 +490,12 @@ wd_err_t wd_cluster_assign(wd_cluster_t *cs, const wd_doc_t *doc, wd_assign_t *o
 
   assert(cs->idmap[idmap_find(cs, doc->id, doc->id_len)] == 0);
   if (doc->shingle_cnt > 0) {
-    size_t n = wd_lsh_query(cs->lsh, doc->sig, cs->hits, o->max_candidates);
+    size_t n = wd_lsh_query(cs->lsh, band_view32(cs, doc->sig), cs->hits,
+                            o->max_candidates);
     for (size_t i = 0; i < n; i++) {
       uint32_t c = cs->hits[i].doc;
       double s = verify(cs, doc, c);
-      if (s > best_sim || (s == best_sim && s > 0.0 && c < best))
+      if (s > best_sim || (s == best_sim && s > 0.0 && earlier(cs, c, best)))
         best = c, best_sim = s;
     }
     if (cs->si) {
@@ -221,62 +503,202 @@ wd_err_t wd_cluster_assign(wd_cluster_t *cs, const wd_doc_t *doc, wd_assign_t *o
       for (size_t i = 0; i < m; i++) {
         uint32_t c = cs->near[i];
         double s = verify(cs, doc, c);
-        if (s > best_sim || (s == best_sim && s > 0.0 && c < best))
+        if (s > best_sim || (s == best_sim && s > 0.0 && earlier(cs, c, best)))
           best = c, best_sim = s;
       }
     }
   }
 
-  if (cs->cnt == cs->cap)
-    store_grow(cs);
-  if ((cs->cnt + 1) * 2 > cs->idmap_cap)
-    idmap_grow(cs);
-  assert(cs->cnt < NO_DOC);
-  uint32_t d = (uint32_t)cs->cnt++;
-  memcpy(cs->sigs + (size_t)d * o->num_perm, doc->sig, o->num_perm * sizeof(uint32_t));
-  cs->nshingles[d] = doc->shingle_cnt;
-  cs->simhashes[d] = doc->simhash;
-  cs->ts[d] = doc->ts_ms;
-  cs->ids[d] = wd_strndup(doc->id, doc->id_len);
-  cs->id_bytes += doc->id_len + 1;
-  cs->idmap[idmap_find(cs, doc->id, doc->id_len)] = d + 1;
-
-  if (best == NO_DOC) {
-    cs->root[d] = d;
-    cs->csize[d] = 1;
-    cs->dup[d] = NO_DOC;
-    cs->sim[d] = 0.0f;
-    cs->clusters++;
-  } else {
-    uint32_t r = cs->root[best];
-    cs->root[d] = r;
-    cs->csize[r]++;
-    cs->dup[d] = best;
-    cs->sim[d] = (float)best_sim;
-  }
-  cs->size_at[d] = cs->csize[cs->root[d]];
-
-  /* An empty document is stored (so its id answers redeliveries) but not
-   * indexed: it would collide with every other empty document. */
-  if (doc->shingle_cnt > 0) {
-    wd_lsh_insert(cs->lsh, doc->sig, d);
-    if (cs->si)
-      wd_simhash_index_insert(cs->si, doc->simhash, d);
-  }
+  /* best_sim > 0 exactly when a candidate qualified (best is then live). */
+  const int found = best_sim > 0.0;
+  const uint32_t cluster = found ? cs->cl[slot_of(cs, best)] : NO_DOC;
+  const uint32_t d = store_append(cs, doc, cluster, found ? best : NO_DOC, best_sim);
+  index_add(cs, d);
   fill_answer(cs, d, out);
   return WD_OK;
 }
 
 size_t wd_cluster_count(const wd_cluster_t *cs) { return cs->cnt; }
 size_t wd_cluster_clusters(const wd_cluster_t *cs) { return cs->clusters; }
+size_t wd_cluster_clusters_live(const wd_cluster_t *cs) { return cs->clusters_live; }
+uint64_t wd_cluster_evicted(const wd_cluster_t *cs) { return cs->evicted; }
 
 size_t wd_cluster_bytes(const wd_cluster_t *cs) {
-  size_t per = cs->opts.num_perm * sizeof(uint32_t) + 4 + 8 + 8 + 4 + 4 + 4 + 4 + 4 +
-               sizeof(char *);
-  size_t b = sizeof(*cs) + cs->cap * per + cs->idmap_cap * sizeof(uint32_t) +
-             cs->id_bytes;
+  const size_t per = cs->opts.num_perm * sizeof(*cs->sigs) + sizeof(*cs->nshingles) +
+                     sizeof(*cs->simhashes) + sizeof(*cs->ts) + sizeof(*cs->cl) +
+                     sizeof(*cs->sim) + sizeof(*cs->size_at) + sizeof(*cs->ids) +
+                     sizeof(*cs->dups);
+  const size_t per_cluster = sizeof(*cs->cl_id) + sizeof(*cs->cl_size) + sizeof(*cs->cl_live);
+  size_t b = sizeof(*cs) + cs->cap * per + cs->idmap_cap * sizeof(*cs->idmap) +
+             cs->cl_cap * per_cluster + cs->id_bytes;
   b += wd_lsh_bytes(cs->lsh);
   if (cs->si)
     b += wd_simhash_index_bytes(cs->si);
   return b;
+}
+
+/* ==== Checkpoint ==== */
+
+/* CLUS section body (little-endian):
+ *   u32 num_perm, u32 value bits (16), u32 bands
+ *   u32 base (doc number of the oldest live article), u64 live articles
+ *   u64 clusters started, u64 articles evicted
+ *   u32 live clusters C, then C x {str id, u32 size (articles ever assigned)}
+ *   per live article, oldest first:
+ *     str id; u32 cluster (index into the C above); u32 shingle count;
+ *     u64 simhash; i64 event time ms; u32 similarity (IEEE float bits);
+ *     u32 cluster size after it joined; u8 has duplicate_of; [str duplicate_of]
+ *   then all signatures, oldest first: live x num_perm u16 values.
+ * The indexes (LSH, SimHash, ids) are rebuilt from this on load. */
+void wd_cluster_save(const wd_cluster_t *cs, wd_state_w_t *w) {
+  const size_t np = cs->opts.num_perm;
+  uint32_t *renum = wd_malloc((cs->cl_cnt ? cs->cl_cnt : 1) * sizeof(*renum));
+  uint32_t live = 0;
+  for (uint32_t c = 0; c < cs->cl_cnt; c++)
+    renum[c] = cs->cl_id[c] ? live++ : NO_DOC;
+  assert(live == cs->clusters_live);
+
+  wd_state_w_begin(w, "CLUS");
+  wd_state_w_u32(w, (uint32_t)np);
+  wd_state_w_u32(w, 16);
+  wd_state_w_u32(w, cs->opts.bands);
+  wd_state_w_u32(w, cs->base);
+  wd_state_w_u64(w, cs->cnt);
+  wd_state_w_u64(w, cs->clusters);
+  wd_state_w_u64(w, cs->evicted);
+  wd_state_w_u32(w, live);
+  for (uint32_t c = 0; c < cs->cl_cnt; c++) {
+    if (!cs->cl_id[c])
+      continue;
+    wd_state_w_str(w, cs->cl_id[c]->s, cs->cl_id[c]->len);
+    wd_state_w_u32(w, cs->cl_size[c]);
+  }
+  for (size_t i = 0; i < cs->cnt; i++) {
+    const size_t s = slot_of(cs, cs->base + (uint32_t)i);
+    uint32_t simbits;
+    memcpy(&simbits, &cs->sim[s], 4);
+    wd_state_w_str(w, cs->ids[s]->s, cs->ids[s]->len);
+    wd_state_w_u32(w, renum[cs->cl[s]]);
+    wd_state_w_u32(w, cs->nshingles[s]);
+    wd_state_w_u64(w, cs->simhashes[s]);
+    wd_state_w_i64(w, cs->ts[s]);
+    wd_state_w_u32(w, simbits);
+    wd_state_w_u32(w, cs->size_at[s]);
+    wd_state_w_u8(w, cs->dups[s] != NULL);
+    if (cs->dups[s])
+      wd_state_w_str(w, cs->dups[s]->s, cs->dups[s]->len);
+  }
+  /* Rows are contiguous in the ring except where it wraps: two runs. */
+  if (cs->cnt) {
+    const size_t first = slot_of(cs, cs->base);
+    const size_t run1 = cs->cnt < cs->cap - first ? cs->cnt : cs->cap - first;
+    wd_state_w_u16v(w, cs->sigs + first * np, run1 * np);
+    wd_state_w_u16v(w, cs->sigs, (cs->cnt - run1) * np);
+  }
+  wd_state_w_end(w);
+  wd_free(renum);
+}
+
+/* An id string equal to \p s: the live doc's own copy if there is one. */
+static idstr_t *idstr_intern(wd_cluster_t *cs, const char *s, size_t len) {
+  uint32_t v = cs->idmap[idmap_find(cs, s, len)];
+  return v ? idstr_ref(cs->ids[v - 1]) : idstr_new(cs, s, len);
+}
+
+wd_err_t wd_cluster_load(wd_cluster_t *cs, wd_state_r_t *r, char *errstr,
+                         size_t errstr_size) {
+  const size_t np = cs->opts.num_perm;
+  uint32_t r_np = wd_state_r_u32(r), bits = wd_state_r_u32(r), bands = wd_state_r_u32(r);
+  WD_RETURN_IF(r->err, WD_ERR_STATE, errstr, errstr_size, "truncated");
+  WD_RETURN_IF(cs->cnt || cs->cl_cnt, WD_ERR_INTERNAL, errstr, errstr_size,
+               "cluster store not empty");
+  WD_RETURN_IF(r_np != np || bits != 16 || bands != cs->opts.bands, WD_ERR_STATE, errstr,
+               errstr_size,
+               "settings differ: checkpoint has minhash.num_perm=%u lsh.bands=%u, "
+               "config has %zu and %u (use --fresh-state to start over)",
+               r_np, bands, np, cs->opts.bands);
+  const uint32_t base = wd_state_r_u32(r);
+  const uint64_t cnt = wd_state_r_u64(r);
+  cs->clusters = (size_t)wd_state_r_u64(r);
+  cs->evicted = wd_state_r_u64(r);
+  const uint32_t ncl = wd_state_r_u32(r);
+  WD_RETURN_IF(!wd_state_r_fits(r, ncl, 8) || !wd_state_r_fits(r, cnt, 2 * np + 30) ||
+                   cnt >= UINT32_MAX,
+               WD_ERR_STATE, errstr, errstr_size, "truncated");
+
+  /* Ring large enough, then the docs in order at their doc numbers. */
+  size_t cap = RING_MIN_CAP;
+  while (cap < cnt)
+    cap *= 2;
+  cs->base = base;
+  ring_resize(cs, cap);
+  size_t icap = IDMAP_MIN_CAP;
+  while ((cnt + 1) * 2 > icap)
+    icap *= 2;
+  idmap_rebuild(cs, icap);
+
+  /* Cluster ids first as plain strings; shared with their live root below. */
+  const char **cl_s = wd_malloc((ncl ? ncl : 1) * sizeof(*cl_s));
+  uint32_t *cl_len = wd_malloc((ncl ? ncl : 1) * sizeof(*cl_len));
+  for (uint32_t c = 0; c < ncl; c++) {
+    size_t len;
+    cl_s[c] = wd_state_r_str(r, &len);
+    cl_len[c] = (uint32_t)len;
+    if (cs->cl_cnt == cs->cl_cap) {
+      cs->cl_cap = cs->cl_cap ? cs->cl_cap + cs->cl_cap / 2 : 1024;
+      cs->cl_id = wd_realloc(cs->cl_id, cs->cl_cap * sizeof(*cs->cl_id));
+      cs->cl_size = wd_realloc(cs->cl_size, cs->cl_cap * sizeof(*cs->cl_size));
+      cs->cl_live = wd_realloc(cs->cl_live, cs->cl_cap * sizeof(*cs->cl_live));
+    }
+    cs->cl_id[c] = NULL;
+    cs->cl_size[c] = wd_state_r_u32(r);
+    cs->cl_live[c] = 0;
+    cs->cl_cnt++;
+  }
+  wd_err_t err = WD_OK;
+  for (uint64_t i = 0; i < cnt && !r->err; i++) {
+    size_t len, dlen;
+    const char *id = wd_state_r_str(r, &len);
+    const uint32_t c = wd_state_r_u32(r);
+    if (r->err || c >= ncl || cs->idmap[idmap_find(cs, id, len)] != 0) {
+      r->err = 1;
+      break;
+    }
+    const uint32_t d = cs->base + (uint32_t)cs->cnt++;
+    const size_t s = slot_of(cs, d);
+    cs->ids[s] = idstr_new(cs, id, len);
+    cs->idmap[idmap_find(cs, id, len)] = (uint32_t)s + 1;
+    cs->cl[s] = c;
+    cs->nshingles[s] = wd_state_r_u32(r);
+    cs->simhashes[s] = wd_state_r_u64(r);
+    cs->ts[s] = wd_state_r_i64(r);
+    uint32_t simbits = wd_state_r_u32(r);
+    memcpy(&cs->sim[s], &simbits, 4);
+    cs->size_at[s] = wd_state_r_u32(r);
+    const int has_dup = wd_state_r_u8(r);
+    const char *dup = has_dup ? wd_state_r_str(r, &dlen) : NULL;
+    cs->dups[s] = dup && !r->err ? idstr_intern(cs, dup, dlen) : NULL;
+    if (!cs->cl_live[c]++) {
+      cs->cl_id[c] = idstr_intern(cs, cl_s[c], cl_len[c]);
+      cs->clusters_live++;
+    }
+  }
+  for (uint32_t c = 0; c < ncl && !r->err; c++)
+    if (!cs->cl_live[c])
+      r->err = 1; /* a cluster with no live member is never saved */
+  if (!r->err) {
+    const size_t first = slot_of(cs, cs->base);
+    const size_t run1 = cs->cnt < cs->cap - first ? cs->cnt : cs->cap - first;
+    wd_state_r_u16v(r, cs->sigs + first * np, run1 * np);
+    wd_state_r_u16v(r, cs->sigs, (cs->cnt - run1) * np);
+  }
+  if (r->err) {
+    err = WD_ERR_STATE;
+    wd_errstr_set(errstr, errstr_size, "truncated or inconsistent article table");
+  } else {
+    index_rebuild(cs);
+  }
+  wd_free(cl_s);
+  wd_free(cl_len);
+  return err;
 }

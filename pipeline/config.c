@@ -77,6 +77,11 @@ typedef struct conf_prop_s {
     .name = nm, .type = CT_SIZE, .offset = FIELD(fld, int64_t), .dflt = def,   \
     .ranged = true, .vmin = lo, .vmax = hi, .doc = d                           \
   }
+#define P_DUR(nm, fld, def, lo, hi, d)                                         \
+  {                                                                            \
+    .name = nm, .type = CT_DURATION_MS, .offset = FIELD(fld, int64_t),         \
+    .dflt = def, .ranged = true, .vmin = lo, .vmax = hi, .doc = d              \
+  }
 #define P_STR(nm, fld, def, d)                                                 \
   {                                                                            \
     .name = nm, .type = CT_STRING, .offset = FIELD(fld, char *), .dflt = def,  \
@@ -194,6 +199,26 @@ static const conf_prop_t conf_props[] = {
     P_DOUBLE("cluster.joint_cosine", cluster_joint_cosine, "0.7", 0, 1,
              "... its SimHash cosine estimate is at least this: two "
              "independent signals agreeing (when simhash.enabled)."),
+    P_DUR("index.window", index_window_ms, "72h", 60000, 31536000000.0,
+          "Event time an article stays in the similarity memory, measured "
+          "back from the watermark; older articles are evicted."),
+    P_DUR("index.allowed_lateness", index_allowed_lateness_ms, "1h", 0, 31536000000.0,
+          "The watermark trails the newest event time seen by this much; an "
+          "article older than the watermark is late (counted, still "
+          "answered)."),
+    P_INT("index.max_articles", index_max_articles, "2000000", 1, 4e9,
+          "Most articles kept in the similarity memory, oldest evicted first "
+          "(about 1 KB of memory each)."),
+    P_BOOL("state.enabled", state_enabled, "true",
+           "Keep the similarity memory across restarts and crashes in "
+           "checkpoints (stream mode; file mode when state.dir is set)."),
+    P_STR("state.dir", state_dir, "",
+          "Checkpoint directory; empty means `wiredup-state` in stream mode "
+          "and no checkpoints in file mode."),
+    P_DUR("state.checkpoint_interval", state_checkpoint_interval_ms, "60s",
+          100, 86400000,
+          "Time between checkpoints in stream mode (one is also written at "
+          "shutdown)."),
     P_ENUM("log.level", log_level, "info", "debug|info|warn|error",
            "Least severe log level written to stderr."),
 };
@@ -1362,6 +1387,14 @@ wd_err_t wd_config_validate(const wd_config_t *cfg, char *errstr,
                  errstr_size, "%s: must be in [0,1], got %g", unit[i].name,
                  unit[i].v);
   return WD_OK;
+}
+
+const char *wd_config_state_dir(const wd_config_t *cfg, int stream) {
+  if (!cfg->state_enabled)
+    return NULL;
+  if (cfg->state_dir && *cfg->state_dir)
+    return cfg->state_dir;
+  return stream ? "wiredup-state" : NULL;
 }
 
 const char *wd_config_kafka_get(const wd_config_t *cfg,

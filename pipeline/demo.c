@@ -413,7 +413,9 @@ wd_err_t wd_demo_run(const wd_config_t *cfg, FILE *out, char *errstr,
                            .kafka_values = values,
                            .kafka_cnt = sizeof(keys) / sizeof(keys[0]),
                            .on_tick = demo_tick,
-                           .opaque = &d};
+                           .opaque = &d,
+                           /* a throwaway broker: nothing worth remembering */
+                           .no_state = 1};
   if ((ret = wd_stream_run_opts(cfg, &opts, errstr, errstr_size)) != WD_OK)
     goto done;
   if (d.timed_out) {

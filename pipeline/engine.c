@@ -12,8 +12,10 @@
 #include "wiredup/record.h"
 #include "wiredup/shingle.h"
 #include "wiredup/simhash.h"
+#include "wiredup/state.h"
 
 #include <cjson/cJSON.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -39,6 +41,7 @@ struct wd_engine_s {
   wd_buf_t source; /* copy of the record's source for the result */
   int64_t last_ts; /* event time for records without one (deterministic) */
   int has_last_ts;
+  unsigned loaded; /* checkpoint sections seen by wd_engine_load_section */
 
   wd_engine_stats_t st;
 };
@@ -166,6 +169,26 @@ static void fill_result(wd_engine_t *eng, const wd_record_t *rec, const wd_assig
   res->redelivered = a->redelivered;
 }
 
+/* Bound the similarity memory. Before a decision (\p after 0): drop what the
+ * watermark has left behind, so the article is compared with the window.
+ * After it (\p after 1): enforce index.max_articles. The watermark is the
+ * newest event time seen minus index.allowed_lateness. */
+static void engine_evict(wd_engine_t *eng, int after) {
+  const wd_config_t *cfg = eng->cfg;
+  if (after) {
+    wd_cluster_evict(eng->cs, INT64_MIN, (size_t)cfg->index_max_articles);
+    return;
+  }
+  if (!eng->has_last_ts)
+    return;
+  /* saturating: event times near the int64 limits must not wrap */
+  int64_t horizon = eng->last_ts;
+  const int64_t back[2] = {cfg->index_allowed_lateness_ms, cfg->index_window_ms};
+  for (int i = 0; i < 2; i++)
+    horizon = horizon < INT64_MIN + back[i] ? INT64_MIN : horizon - back[i];
+  wd_cluster_evict(eng->cs, horizon, SIZE_MAX);
+}
+
 wd_err_t wd_engine_process(wd_engine_t *eng, const char *json, size_t len,
                            const char *key, size_t key_len, int64_t msg_ts_ms,
                            wd_result_t *res, char *errstr, size_t errstr_size) {
@@ -182,6 +205,8 @@ wd_err_t wd_engine_process(wd_engine_t *eng, const char *json, size_t len,
     return err;
   }
   if (rec.has_ts) {
+    if (eng->has_last_ts && rec.ts_ms < eng->last_ts - eng->cfg->index_allowed_lateness_ms)
+      eng->st.late++; /* behind the watermark: answered all the same */
     if (!eng->has_last_ts || rec.ts_ms > eng->last_ts)
       eng->last_ts = rec.ts_ms;
     eng->has_last_ts = 1;
@@ -215,7 +240,9 @@ wd_err_t wd_engine_process(wd_engine_t *eng, const char *json, size_t len,
       .simhash = simhash,
       .ts_ms = rec.ts_ms,
   };
+  engine_evict(eng, 0);
   wd_cluster_assign(eng->cs, &doc, &a);
+  engine_evict(eng, 1);
 
   wd_boiler_learn(eng->bp, rec.source, rec.source_len, eng->lines, nlines, a.cluster_key);
   wd_simhash_observe(eng->sm, tok, ntok);
@@ -280,6 +307,129 @@ void wd_result_format(const wd_result_t *res, const wd_coords_t *coords, wd_buf_
 void wd_engine_stats(const wd_engine_t *eng, wd_engine_stats_t *st) {
   *st = eng->st;
   st->index_docs = wd_cluster_count(eng->cs);
+  st->evicted = wd_cluster_evicted(eng->cs);
+  st->clusters_open = wd_cluster_clusters_live(eng->cs);
+  st->watermark_ms = eng->has_last_ts ? eng->last_ts - eng->cfg->index_allowed_lateness_ms
+                                      : INT64_MIN;
   st->index_bytes = wd_cluster_bytes(eng->cs) + wd_boiler_bytes(eng->bp) +
                     wd_simhash_bytes(eng->sm);
+}
+
+/* ==== Checkpoint ==== */
+
+/* Settings that change what a stored fingerprint means: a checkpoint made
+ * with other values cannot be compared with new articles. Decision
+ * thresholds may change freely between runs. */
+static void settings_of(const wd_config_t *cfg, char vals[5][64]) {
+  snprintf(vals[0], 64, "%lld", (long long)cfg->shingle_k);
+  snprintf(vals[1], 64, "%lld", (long long)cfg->minhash_num_perm);
+  snprintf(vals[2], 64, "%s", cfg->minhash_method);
+  snprintf(vals[3], 64, "%lld", (long long)cfg->minhash_seed);
+  snprintf(vals[4], 64, "%lld", (long long)cfg->lsh_bands);
+}
+
+static const char *const settings_keys[5] = {"shingle.size", "minhash.num_perm",
+                                             "minhash.method", "minhash.seed",
+                                             "lsh.bands"};
+
+enum { SEC_CONF = 1, SEC_ENGN = 2, SEC_CLUS = 4, SEC_SIMH = 8, SEC_BOIL = 16 };
+
+/* CONF: u32 count, then count x {str key, str value}.
+ * ENGN: u8 has event time, i64 newest event time ms, then u64 counters:
+ *       records, duplicates, clusters, redelivered, invalid, late. */
+void wd_engine_save(const wd_engine_t *eng, wd_state_w_t *w) {
+  char vals[5][64];
+  settings_of(eng->cfg, vals);
+  wd_state_w_begin(w, "CONF");
+  wd_state_w_u32(w, 5);
+  for (int i = 0; i < 5; i++) {
+    wd_state_w_str(w, settings_keys[i], strlen(settings_keys[i]));
+    wd_state_w_str(w, vals[i], strlen(vals[i]));
+  }
+  wd_state_w_end(w);
+
+  wd_state_w_begin(w, "ENGN");
+  wd_state_w_u8(w, (uint8_t)eng->has_last_ts);
+  wd_state_w_i64(w, eng->last_ts);
+  const uint64_t c[6] = {eng->st.records,     eng->st.duplicates, eng->st.clusters,
+                         eng->st.redelivered, eng->st.invalid,    eng->st.late};
+  wd_state_w_u64v(w, c, 6);
+  wd_state_w_end(w);
+
+  wd_cluster_save(eng->cs, w);
+  wd_simhash_save(eng->sm, w);
+  wd_boiler_save(eng->bp, w);
+}
+
+static wd_err_t load_conf(wd_engine_t *eng, wd_state_r_t *r, char *why, size_t why_size) {
+  char vals[5][64];
+  settings_of(eng->cfg, vals);
+  uint32_t n = wd_state_r_u32(r);
+  WD_RETURN_IF(!wd_state_r_fits(r, n, 8), WD_ERR_STATE, why, why_size, "truncated");
+  for (uint32_t k = 0; k < n; k++) {
+    size_t klen, vlen;
+    const char *key = wd_state_r_str(r, &klen);
+    const char *val = wd_state_r_str(r, &vlen);
+    WD_RETURN_IF(r->err, WD_ERR_STATE, why, why_size, "truncated");
+    for (int i = 0; i < 5; i++) {
+      if (strlen(settings_keys[i]) != klen || memcmp(settings_keys[i], key, klen) != 0)
+        continue;
+      WD_RETURN_IF(strlen(vals[i]) != vlen || memcmp(vals[i], val, vlen) != 0,
+                   WD_ERR_STATE, why, why_size,
+                   "settings differ: made with %s=%.*s, config has %s "
+                   "(use --fresh-state to start over)",
+                   settings_keys[i], (int)vlen, val, vals[i]);
+    }
+  }
+  return WD_OK;
+}
+
+wd_err_t wd_engine_load_section(wd_engine_t *eng, const char *tag, wd_state_r_t *r,
+                                char *why, size_t why_size) {
+  if (strcmp(tag, "CONF") == 0) {
+    WD_RETURN_IF(eng->loaded || eng->st.records || eng->st.invalid, WD_ERR_INTERNAL, why,
+                 why_size, "engine has processed records or loaded a checkpoint already");
+    eng->loaded |= SEC_CONF;
+    return load_conf(eng, r, why, why_size);
+  }
+  WD_RETURN_IF(!(eng->loaded & SEC_CONF), WD_ERR_STATE, why, why_size,
+               "section %s before the settings section", tag);
+  if (strcmp(tag, "ENGN") == 0) {
+    uint64_t c[6];
+    eng->has_last_ts = wd_state_r_u8(r) != 0;
+    eng->last_ts = wd_state_r_i64(r);
+    WD_RETURN_IF(wd_state_r_u64v(r, c, 6) != 0, WD_ERR_STATE, why, why_size, "truncated");
+    eng->st.records = c[0], eng->st.duplicates = c[1], eng->st.clusters = c[2];
+    eng->st.redelivered = c[3], eng->st.invalid = c[4], eng->st.late = c[5];
+    eng->loaded |= SEC_ENGN;
+    return WD_OK;
+  }
+  if (strcmp(tag, "CLUS") == 0) {
+    eng->loaded |= SEC_CLUS;
+    return wd_cluster_load(eng->cs, r, why, why_size);
+  }
+  if (strcmp(tag, "SIMH") == 0) {
+    eng->loaded |= SEC_SIMH;
+    WD_RETURN_IF(wd_simhash_load(eng->sm, r) != 0, WD_ERR_STATE, why, why_size,
+                 "truncated or made with another document-frequency table size");
+    return WD_OK;
+  }
+  if (strcmp(tag, "BOIL") == 0) {
+    eng->loaded |= SEC_BOIL;
+    return wd_boiler_load(eng->bp, r, why, why_size);
+  }
+  wd_errstr_set(why, why_size, "unknown section %s", tag);
+  return WD_ERR_STATE;
+}
+
+wd_err_t wd_engine_load_finish(wd_engine_t *eng, char *why, size_t why_size) {
+  static const struct {
+    unsigned bit;
+    const char *tag;
+  } need[] = {{SEC_CONF, "CONF"}, {SEC_ENGN, "ENGN"}, {SEC_CLUS, "CLUS"},
+              {SEC_SIMH, "SIMH"}, {SEC_BOIL, "BOIL"}};
+  for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+    WD_RETURN_IF(!(eng->loaded & need[i].bit), WD_ERR_STATE, why, why_size,
+                 "section %s missing", need[i].tag);
+  return WD_OK;
 }

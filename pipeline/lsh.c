@@ -23,6 +23,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define NIL UINT32_MAX
 #define TAG_LIST 0x80000000u /* val is a list id, not a doc */
@@ -83,8 +84,8 @@ static inline uint32_t next_of(uint32_t i, uint32_t cap) {
   return i + 1 == cap ? 0 : i + 1;
 }
 
-static uint32_t band_fp(const wd_lsh_t *lsh, const uint32_t *sig, uint32_t b) {
-  const uint32_t *rows = sig + (size_t)b * lsh->rows;
+/* Fingerprint of band \p b whose rows are \p rows (rows values). */
+static uint32_t band_fp_rows(const wd_lsh_t *lsh, const uint32_t *rows, uint32_t b) {
   const uint64_t seed = 0x9e3779b97f4a7c15ULL * (b + 1);
   uint64_t key;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
@@ -97,6 +98,10 @@ static uint32_t band_fp(const wd_lsh_t *lsh, const uint32_t *sig, uint32_t b) {
 #endif
   const uint32_t fp = (uint32_t)(key >> 33);
   return fp ? fp : 1;
+}
+
+static uint32_t band_fp(const wd_lsh_t *lsh, const uint32_t *sig, uint32_t b) {
+  return band_fp_rows(lsh, sig + (size_t)b * lsh->rows, b);
 }
 
 wd_lsh_t *wd_lsh_new(uint32_t bands, uint32_t rows) {
@@ -245,10 +250,28 @@ static uint32_t band_find(const lsh_band_t *bt, uint32_t fp) {
   return NIL;
 }
 
+/* Ask for transparent huge pages on a large table before it is first
+ * touched: lookups land anywhere in it, and with 4 KiB pages nearly every
+ * one is a TLB miss (and, for a fresh table, a page fault). Advisory only. */
+static void advise_huge(void *p, size_t len) {
+#ifdef MADV_HUGEPAGE
+  const uintptr_t page = 4096;
+  if (len < ((size_t)4 << 20))
+    return;
+  const uintptr_t a = ((uintptr_t)p + page - 1) & ~(page - 1);
+  const uintptr_t e = ((uintptr_t)p + len) & ~(page - 1);
+  if (e > a)
+    madvise((void *)a, e - a, MADV_HUGEPAGE);
+#else
+  (void)p, (void)len;
+#endif
+}
+
 static void band_rehash(lsh_band_t *bt, uint32_t ncap) {
   lsh_slot_t *old = bt->slot;
   const uint32_t ocap = bt->cap;
   bt->slot = wd_calloc(ncap, sizeof(*bt->slot));
+  advise_huge(bt->slot, (size_t)ncap * sizeof(*bt->slot));
   bt->cap = ncap;
   for (uint32_t o = 0; o < ocap; o++) {
     if (!old[o].tag)
@@ -299,10 +322,18 @@ static void band_delete_at(lsh_band_t *bt, uint32_t hole) {
   }
 }
 
-void wd_lsh_insert(wd_lsh_t *lsh, const uint32_t *sig, uint32_t doc) {
-  for (uint32_t b = 0; b < lsh->bands; b++) {
+void wd_lsh_reserve(wd_lsh_t *lsh, size_t docs) {
+  /* Load 2/3 after a bulk load: room to grow before the first rehash. */
+  const uint64_t want = (uint64_t)docs * 3 / 2 + BAND_MIN_CAP;
+  assert(want <= (uint64_t)1 << 31);
+  for (uint32_t b = 0; b < lsh->bands; b++)
+    if (lsh->band[b].cap < want)
+      band_rehash(&lsh->band[b], (uint32_t)want);
+}
+
+static void band_insert(wd_lsh_t *lsh, uint32_t b, uint32_t fp, uint32_t doc) {
+  {
     lsh_band_t *bt = &lsh->band[b];
-    const uint32_t fp = band_fp(lsh, sig, b);
     band_reserve_one(bt);
     uint32_t i = home_of(fp, bt->cap);
     while (bt->slot[i].tag && (bt->slot[i].tag & TAG_FP) != fp)
@@ -319,8 +350,40 @@ void wd_lsh_insert(wd_lsh_t *lsh, const uint32_t *sig, uint32_t doc) {
       s->tag |= TAG_LIST;
     }
   }
+}
+
+void wd_lsh_insert(wd_lsh_t *lsh, const uint32_t *sig, uint32_t doc) {
+  for (uint32_t b = 0; b < lsh->bands; b++)
+    band_insert(lsh, b, band_fp(lsh, sig, b), doc);
   lsh->count++;
 }
+
+void wd_lsh_load_band(wd_lsh_t *lsh, uint32_t band, const uint32_t *rows,
+                      const uint32_t *docs, size_t cnt) {
+  enum { AHEAD = 16 }; /* table slots requested from memory ahead of use */
+  lsh_band_t *bt = &lsh->band[band];
+  uint32_t fp[AHEAD];
+  assert(band < lsh->bands);
+  if (cnt == 0)
+    return;
+  /* Room for all of them first, so the prefetched slots stay where they are. */
+  if ((uint64_t)(bt->used + cnt) * 4 > (uint64_t)bt->cap * 3) {
+    const uint64_t want = (uint64_t)(bt->used + cnt) * 3 / 2 + BAND_MIN_CAP;
+    assert(want <= (uint64_t)1 << 31);
+    band_rehash(bt, (uint32_t)want);
+  }
+  for (size_t i = 0; i < cnt + AHEAD; i++) {
+    /* fp[i % AHEAD] holds doc i - AHEAD's until it is inserted here */
+    if (i >= AHEAD)
+      band_insert(lsh, band, fp[i % AHEAD], docs[i - AHEAD]);
+    if (i < cnt) {
+      fp[i % AHEAD] = band_fp_rows(lsh, rows + i * lsh->rows, band);
+      __builtin_prefetch(&bt->slot[home_of(fp[i % AHEAD], bt->cap)], 1);
+    }
+  }
+}
+
+void wd_lsh_count_add(wd_lsh_t *lsh, size_t docs) { lsh->count += docs; }
 
 void wd_lsh_remove(wd_lsh_t *lsh, const uint32_t *sig, uint32_t doc) {
   int found = 0;

@@ -41,11 +41,17 @@ static const char usage_main[] =
 
 static const char usage_run[] =
     "Usage: wiredup run [-c FILE] [--set KEY=VALUE]... [--input PATH|-] [--output PATH|-]\n"
+    "                   [--fresh-state]\n"
     "\n"
     "With --input (file mode): read JSON Lines articles, write one result line per\n"
     "valid article (default stdout). Bad lines are reported on stderr with their\n"
     "line number and skipped. Without --input (stream mode): consume input.topic,\n"
-    "publish to output.topic until SIGINT/SIGTERM, then drain, flush and commit.\n";
+    "publish to output.topic until SIGINT/SIGTERM, then drain, flush and commit.\n"
+    "\n"
+    "The similarity memory is checkpointed in state.dir (stream mode: wiredup-state\n"
+    "by default; file mode: only when state.dir is set) and loaded at start. A\n"
+    "corrupt checkpoint stops the start (exit 1); --fresh-state starts empty and\n"
+    "replaces it at the next checkpoint.\n";
 
 static const char usage_eval[] =
     "Usage: wiredup eval [-c FILE] [--set KEY=VALUE]... --input LABELLED.jsonl\n"
@@ -69,7 +75,7 @@ static const char usage_config[] =
 
 typedef struct opts_s {
   const char *input, *output, *label_field;
-  int sweep, json, print, doc;
+  int sweep, json, print, doc, fresh_state;
 } opts_t;
 
 static int fail(wd_err_t err, const char *msg) {
@@ -135,6 +141,8 @@ static int parse_args(int argc, char **argv, const char *usage, wd_config_t *cfg
     } else if (!strcmp(a, "--label-field") && usage == usage_eval) {
       NEED_ARG();
       o->label_field = argv[++i];
+    } else if (!strcmp(a, "--fresh-state") && usage == usage_run) {
+      o->fresh_state = 1;
     } else if (!strcmp(a, "--sweep") && usage == usage_eval) {
       o->sweep = 1;
     } else if (!strcmp(a, "--json") && usage == usage_eval) {
@@ -164,7 +172,8 @@ static int cmd_run(wd_config_t *cfg, const opts_t *o) {
       return usage_error(usage_run, "%s", "--output needs --input (file mode)");
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    err = wd_stream_run(cfg, errstr, sizeof(errstr));
+    wd_stream_opts_t so = {.fresh_state = o->fresh_state};
+    err = wd_stream_run_opts(cfg, &so, errstr, sizeof(errstr));
     return err == WD_OK ? 0 : fail(err, errstr);
   }
 
@@ -178,7 +187,9 @@ static int cmd_run(wd_config_t *cfg, const opts_t *o) {
   static char obuf[1 << 16];
   setvbuf(out, obuf, _IOFBF, sizeof(obuf));
   wd_file_summary_t sum;
-  err = wd_pipeline_run_file(cfg, o->input, out, NULL, NULL, &sum, errstr, sizeof(errstr));
+  err = wd_pipeline_run_file_state(cfg, o->input, out, NULL, NULL,
+                                   wd_config_state_dir(cfg, 0), o->fresh_state, &sum,
+                                   errstr, sizeof(errstr));
   if (out != stdout && fclose(out) != 0 && err == WD_OK) {
     snprintf(errstr, sizeof(errstr), "%s: %s", o->output, strerror(errno));
     err = WD_ERR_IO;

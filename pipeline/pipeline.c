@@ -7,6 +7,7 @@
 #include "wiredup/pipeline.h"
 #include "wiredup/log.h"
 #include "wiredup/mem.h"
+#include "wiredup/state.h"
 
 #include <errno.h>
 #include <string.h>
@@ -89,9 +90,58 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Load the checkpoint in \p dir into \p eng unless \p fresh; a missing one
+ * is a first run. Anything else that goes wrong stops the run. */
+wd_err_t wd_pipeline_state_open(wd_engine_t *eng, const char *dir, int fresh,
+                                wd_state_offsets_t *offs, char *errstr,
+                                size_t errstr_size) {
+  char path[4096];
+  wd_state_info_t info;
+  wd_state_path(path, sizeof(path), dir);
+  if (fresh) {
+    WD_LOG(WD_LOG_INFO, "starting with empty state (--fresh-state)", "checkpoint=%s%s",
+           path, wd_state_exists(dir) ? " replaced_at_next_checkpoint=true" : "");
+    return WD_OK;
+  }
+  if (!wd_state_exists(dir)) {
+    WD_LOG(WD_LOG_INFO, "no checkpoint yet: starting with empty state", "checkpoint=%s",
+           path);
+    return WD_OK;
+  }
+  wd_err_t err = wd_state_load(dir, eng, offs, &info, errstr, errstr_size);
+  if (err != WD_OK)
+    return err == WD_ERR_IO ? WD_ERR_STATE : err;
+  WD_LOG(WD_LOG_INFO, "checkpoint loaded",
+         "checkpoint=%s articles=%llu bytes=%llu seconds=%.3f", path,
+         (unsigned long long)info.articles, (unsigned long long)info.bytes, info.seconds);
+  return WD_OK;
+}
+
+wd_err_t wd_pipeline_state_save(const wd_engine_t *eng, const char *dir,
+                                const wd_state_offsets_t *offs, char *errstr,
+                                size_t errstr_size) {
+  wd_state_info_t info;
+  wd_err_t err = wd_state_save(dir, eng, offs, &info, errstr, errstr_size);
+  if (err == WD_OK)
+    WD_LOG(WD_LOG_INFO, "checkpoint written",
+           "dir=%s articles=%llu bytes=%llu seconds=%.3f", dir,
+           (unsigned long long)info.articles, (unsigned long long)info.bytes,
+           info.seconds);
+  return err;
+}
+
 wd_err_t wd_pipeline_run_file(const wd_config_t *cfg, const char *in, FILE *out,
                               wd_line_cb_t *cb, void *opaque, wd_file_summary_t *sum,
                               char *errstr, size_t errstr_size) {
+  return wd_pipeline_run_file_state(cfg, in, out, cb, opaque, NULL, 0, sum, errstr,
+                                    errstr_size);
+}
+
+wd_err_t wd_pipeline_run_file_state(const wd_config_t *cfg, const char *in, FILE *out,
+                                    wd_line_cb_t *cb, void *opaque,
+                                    const char *state_dir, int fresh,
+                                    wd_file_summary_t *sum, char *errstr,
+                                    size_t errstr_size) {
   linereader_t lr;
   wd_engine_t *eng = NULL;
   wd_buf_t obuf = WD_BUF_INIT;
@@ -113,6 +163,10 @@ wd_err_t wd_pipeline_run_file(const wd_config_t *cfg, const char *in, FILE *out,
     err = WD_ERR_CONFIG;
     goto done;
   }
+  if (state_dir &&
+      (err = wd_pipeline_state_open(eng, state_dir, fresh, NULL, errstr, errstr_size)) !=
+          WD_OK)
+    goto done;
 
   for (;;) {
     int too_long;
@@ -173,6 +227,9 @@ wd_err_t wd_pipeline_run_file(const wd_config_t *cfg, const char *in, FILE *out,
     wd_errstr_set(errstr, errstr_size, "write error: %s", strerror(errno));
     err = WD_ERR_IO;
   }
+  /* Only after every result is out: the checkpoint says "done up to here". */
+  if (err == WD_OK && state_dir)
+    err = wd_pipeline_state_save(eng, state_dir, NULL, errstr, errstr_size);
 
 done:
   sum->seconds = now_s() - t0;

@@ -8,6 +8,7 @@
 #include "wiredup/simhash.h"
 #include "wiredup/mix.h"
 #include "wiredup/mem.h"
+#include "wiredup/state.h"
 
 #include <assert.h>
 #include <math.h>
@@ -211,6 +212,49 @@ void wd_simhash_observe(wd_simhash_t *sm, const uint64_t *tokens, size_t cnt) {
   for (size_t d = 0; d < sm->tf_distinct; d++)
     df_add(sm, sm->tf_key[sm->tf_order[d]]);
   sm->ndocs++;
+}
+
+/* ==== Checkpoint ==== */
+
+/* SIMH section body: u64 documents observed, u64 df table capacity, u64 used
+ * slots N, then N x {u32 slot index, u64 word key, u32 document frequency}.
+ * Slot positions are kept: lookups stop at the first empty slot. */
+void wd_simhash_save(const wd_simhash_t *sm, wd_state_w_t *w) {
+  const size_t cap = sm->df_mask + 1;
+  uint64_t used = 0;
+  for (size_t i = 0; i < cap; i++)
+    used += sm->df_key[i] != 0;
+  wd_state_w_begin(w, "SIMH");
+  wd_state_w_u64(w, sm->ndocs);
+  wd_state_w_u64(w, cap);
+  wd_state_w_u64(w, used);
+  for (size_t i = 0; i < cap; i++) {
+    if (!sm->df_key[i])
+      continue;
+    wd_state_w_u32(w, (uint32_t)i);
+    wd_state_w_u64(w, sm->df_key[i]);
+    wd_state_w_u32(w, sm->df_cnt[i]);
+  }
+  wd_state_w_end(w);
+}
+
+int wd_simhash_load(wd_simhash_t *sm, wd_state_r_t *r) {
+  const size_t cap = sm->df_mask + 1;
+  const uint64_t ndocs = wd_state_r_u64(r), rcap = wd_state_r_u64(r),
+                 used = wd_state_r_u64(r);
+  if (r->err || rcap != cap || !wd_state_r_fits(r, used, 16))
+    return -1;
+  sm->ndocs = ndocs;
+  for (uint64_t n = 0; n < used; n++) {
+    const uint32_t i = wd_state_r_u32(r);
+    const uint64_t key = wd_state_r_u64(r);
+    const uint32_t cnt = wd_state_r_u32(r);
+    if (r->err || i >= cap || !key)
+      return -1;
+    sm->df_key[i] = key;
+    sm->df_cnt[i] = cnt;
+  }
+  return 0;
 }
 
 /* ==== Hamming index ==== */

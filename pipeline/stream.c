@@ -8,6 +8,8 @@
 #include "wiredup/stream.h"
 #include "wiredup/log.h"
 #include "wiredup/mem.h"
+#include "wiredup/pipeline.h"
+#include "wiredup/state.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -188,6 +190,7 @@ size_t wd_stream_track_take_dirty(wd_stream_track_t *trk, int32_t *dst,
 #define FLUSH_TIMEOUT_MS 10000
 #define STORE_INTERVAL_MS 100
 #define METADATA_TIMEOUT_MS 2000
+#define COMMITTED_TIMEOUT_MS 10000
 
 static volatile sig_atomic_t stream_stop;
 
@@ -210,6 +213,11 @@ typedef struct stream_s {
   int fatal;           /* stop now: errstr holds why */
   char fatal_msg[512];
   uint64_t consumed, published, dead, acked;
+  /* Durable state: where checkpoints go (NULL = none) and, per input
+   * partition, the offset after the last record the engine has seen. */
+  const char *state_dir;
+  wd_state_offsets_t processed;
+  double last_checkpoint;
 } stream_t;
 
 static double now_ms(void) {
@@ -402,6 +410,57 @@ static void commit_revoked(stream_t *st,
   rd_kafka_topic_partition_list_destroy(lst);
 }
 
+/* Where to start each newly assigned partition, given the committed offset C
+ * (outputs acknowledged up to there) and the offset S the similarity memory
+ * reflects (from the checkpoint, or from this run):
+ *  - S >= C, or no commit yet: start at the committed offset (or
+ *    auto.offset.reset). Records in [C, S) are in the memory already, so
+ *    they get their stored answers again (the redelivery rule): no input
+ *    without a result, and the same result.
+ *  - S < C: the process died after committing records its last checkpoint
+ *    did not include. Start at S: records in [S, C) are processed again
+ *    against the state they were first processed against, so they get the
+ *    same answers (republished, keyed by id) and are back in the memory.
+ * Never start after C: outputs past it may not have been delivered. */
+static void start_at_state(stream_t *st, rd_kafka_t *rk,
+                           rd_kafka_topic_partition_list_t *parts) {
+  rd_kafka_topic_partition_list_t *q = rd_kafka_topic_partition_list_new(parts->cnt);
+  for (int i = 0; i < parts->cnt; i++) {
+    const rd_kafka_topic_partition_t *p = &parts->elems[i];
+    if (strcmp(p->topic, st->cfg->input_topic) == 0 &&
+        wd_state_offsets_get(&st->processed, p->topic, p->partition) >= 0)
+      rd_kafka_topic_partition_list_add(q, p->topic, p->partition);
+  }
+  if (q->cnt == 0) {
+    rd_kafka_topic_partition_list_destroy(q);
+    return;
+  }
+  rd_kafka_resp_err_t err = rd_kafka_committed(rk, q, COMMITTED_TIMEOUT_MS);
+  if (err) {
+    /* Starting at the committed offset loses no result; only memory of
+     * the records between checkpoint and commit is missing. */
+    WD_LOG(WD_LOG_WARN, "could not read committed offsets: starting at them",
+           "error=%s", rd_kafka_err2name(err));
+    rd_kafka_topic_partition_list_destroy(q);
+    return;
+  }
+  for (int i = 0; i < q->cnt; i++) {
+    const rd_kafka_topic_partition_t *c = &q->elems[i];
+    int64_t have = wd_state_offsets_get(&st->processed, c->topic, c->partition);
+    if (c->err || c->offset < 0 || have >= c->offset)
+      continue;
+    for (int k = 0; k < parts->cnt; k++) {
+      rd_kafka_topic_partition_t *p = &parts->elems[k];
+      if (p->partition == c->partition && strcmp(p->topic, c->topic) == 0)
+        p->offset = have;
+    }
+    WD_LOG(WD_LOG_INFO, "partition starts at the checkpoint, before the commit",
+           "topic=%s partition=%d checkpoint_offset=%lld committed=%lld", c->topic,
+           (int)c->partition, (long long)have, (long long)c->offset);
+  }
+  rd_kafka_topic_partition_list_destroy(q);
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque) {
   stream_t *st = opaque;
@@ -414,10 +473,13 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
   case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
     log_partitions("partitions assigned", parts, protocol ? protocol : "NONE",
                    0);
-    /* Fresh trackers: consumption resumes at the committed offset. */
+    /* Fresh trackers: consumption resumes at the committed offset, or
+     * earlier where the similarity memory is behind it. */
     for (int i = 0; i < parts->cnt; i++)
       if (strcmp(parts->elems[i].topic, st->cfg->input_topic) == 0)
         wd_stream_track_reset(st->trk, parts->elems[i].partition);
+    if (st->state_dir)
+      start_at_state(st, rk, parts);
     if (st->cooperative)
       error = rd_kafka_incremental_assign(rk, parts);
     else
@@ -741,6 +803,12 @@ static void handle_message(stream_t *st, const rd_kafka_message_t *rkm) {
     return;
   }
   st->consumed++;
+  /* The engine sees this record now (a dead letter changes no state, but the
+   * position still moves past it). A redelivery of an earlier record does
+   * not move it back: the state still reflects everything below it. */
+  if (st->state_dir &&
+      wd_state_offsets_get(&st->processed, topic, rkm->partition) < rkm->offset + 1)
+    wd_state_offsets_set(&st->processed, topic, rkm->partition, rkm->offset + 1);
   uint64_t token = wd_stream_track_push(st->trk, rkm->partition, rkm->offset);
   const char *key = rkm->key_len ? rkm->key : NULL;
   wd_err_t err = wd_engine_process(
@@ -763,6 +831,18 @@ static void handle_message(stream_t *st, const rd_kafka_message_t *rkm) {
   if (produce(st, st->cfg->output_topic, res.id, strlen(res.id), st->out.p,
               st->out.len, NULL, token) == 0)
     st->published++;
+}
+
+/* ==== Checkpoints ==== */
+
+static wd_err_t checkpoint(stream_t *st, char *errstr, size_t errstr_size) {
+  st->last_checkpoint = now_ms();
+  wd_err_t err = wd_pipeline_state_save(st->eng, st->state_dir, &st->processed, errstr,
+                                        errstr_size);
+  /* Saving can take seconds at millions of articles: do not let it delay
+   * the next one into back-to-back saves. */
+  st->last_checkpoint = now_ms();
+  return err;
 }
 
 /* ==== Run ==== */
@@ -814,6 +894,7 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
   wd_err_t ret = WD_OK;
   rd_kafka_resp_err_t err;
   double t0 = now_ms(), last_store = t0;
+  char cerr2[600];
 
   memset(&st, 0, sizeof(st));
   st.cfg = cfg;
@@ -827,6 +908,12 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
     ret = WD_ERR_CONFIG;
     goto done;
   }
+  st.state_dir = opts && opts->no_state ? NULL : wd_config_state_dir(cfg, 1);
+  if (st.state_dir &&
+      (ret = wd_pipeline_state_open(st.eng, st.state_dir, opts && opts->fresh_state,
+                                    &st.processed, errstr, errstr_size)) != WD_OK)
+    goto done;
+  st.last_checkpoint = now_ms();
   if (!(conf = build_conf(&st, RD_KAFKA_PRODUCER, errstr, errstr_size))) {
     ret = WD_ERR_CONFIG;
     goto done;
@@ -888,6 +975,13 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
       store_dirty(&st);
       last_store = t;
     }
+    if (st.state_dir &&
+        t - st.last_checkpoint >= (double)cfg->state_checkpoint_interval_ms) {
+      char cerr[512];
+      if (checkpoint(&st, cerr, sizeof(cerr)) != WD_OK)
+        WD_LOG(WD_LOG_ERROR, "checkpoint failed: the previous one stays",
+               "reason=%s", wd_log_quote(cerr2, sizeof(cerr2), cerr));
+    }
   }
   shutdown_clients(&st);
   if (st.fatal) {
@@ -898,14 +992,27 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
      * afresh. A signal that came before this run still stopped it. */
     stream_stop = 0;
   }
+  /* Last, after the consumer has closed: the state then reflects every
+   * record this run will ever see. */
+  if (st.state_dir) {
+    char cerr[512];
+    if (checkpoint(&st, cerr, sizeof(cerr)) != WD_OK) {
+      WD_LOG(WD_LOG_ERROR, "final checkpoint failed", "reason=%s",
+             wd_log_quote(cerr2, sizeof(cerr2), cerr));
+      if (ret == WD_OK) {
+        wd_errstr_set(errstr, errstr_size, "%s", cerr);
+        ret = WD_ERR_IO;
+      }
+    }
+  }
   wd_engine_stats_t es;
   wd_engine_stats(st.eng, &es);
   WD_LOG(WD_LOG_INFO, "stream mode stopped",
          "consumed=%" PRIu64 " published=%" PRIu64 " dead_lettered=%" PRIu64
          " acked=%" PRIu64 " duplicates=%" PRIu64 " redelivered=%" PRIu64
-         " seconds=%.3f",
+         " late=%" PRIu64 " index_articles=%" PRIu64 " seconds=%.3f",
          st.consumed, st.published, st.dead, st.acked, es.duplicates,
-         es.redelivered, (now_ms() - t0) / 1e3);
+         es.redelivered, es.late, es.index_docs, (now_ms() - t0) / 1e3);
 
 done:
   if (st.consumer)
@@ -917,6 +1024,7 @@ done:
     rd_kafka_destroy(st.producer);
   }
   wd_engine_destroy(st.eng);
+  wd_state_offsets_clear(&st.processed);
   wd_stream_track_destroy(st.trk);
   wd_buf_free(&st.out);
   return ret;

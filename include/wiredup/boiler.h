@@ -99,4 +99,13 @@ void wd_boiler_learn(wd_boiler_t *bp, const char *source, size_t source_len,
 /** @brief Bytes held by \p bp. */
 size_t wd_boiler_bytes(const wd_boiler_t *bp);
 
+struct wd_state_w_s;
+struct wd_state_r_s;
+/** @brief Write the learned lines as a "BOIL" checkpoint section (state.h). */
+void wd_boiler_save(const wd_boiler_t *bp, struct wd_state_w_s *w);
+/** @brief Restore learned lines into a fresh \p bp with the same capacity.
+ *  @returns WD_OK or WD_ERR_STATE (errstr says why). */
+wd_err_t wd_boiler_load(wd_boiler_t *bp, struct wd_state_r_s *r, char *errstr,
+                        size_t errstr_size);
+
 #endif

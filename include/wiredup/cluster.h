@@ -19,7 +19,8 @@
  * different evidence, so when both agree each may be weaker than alone.
  *
  * Articles are numbered in arrival order (doc numbers); the cluster id is the
- * id of its first article. Deterministic: the same calls in the same order
+ * id of its first article. The store is bounded (wd_cluster_evict drops the
+ * oldest articles) and can be saved to and loaded from a checkpoint. Deterministic: the same calls in the same order
  * give the same answers. Sees only libc, xxhash and the sketch modules.
  *
  * @code
@@ -88,11 +89,48 @@ int wd_cluster_lookup(wd_cluster_t *cs, const char *id, size_t id_len, wd_assign
  *  in the store (check with wd_cluster_lookup first). @returns WD_OK. */
 wd_err_t wd_cluster_assign(wd_cluster_t *cs, const wd_doc_t *doc, wd_assign_t *out);
 
-/** @brief Articles stored. */
+/** @brief Articles stored (live). */
 size_t wd_cluster_count(const wd_cluster_t *cs);
-/** @brief Clusters started. */
+/** @brief Clusters started since the store was created (checkpoints keep it). */
 size_t wd_cluster_clusters(const wd_cluster_t *cs);
+/** @brief Clusters with at least one live article. */
+size_t wd_cluster_clusters_live(const wd_cluster_t *cs);
+/** @brief Articles evicted so far. */
+uint64_t wd_cluster_evicted(const wd_cluster_t *cs);
 /** @brief Bytes held by the store and its indexes. */
 size_t wd_cluster_bytes(const wd_cluster_t *cs);
+
+/* ==== Bounded memory ==== */
+
+/**
+ * @brief Evict from the oldest end: while the oldest article's event time is
+ *        before \p horizon_ms, or more than \p max_docs articles are stored.
+ *        An evicted article leaves the LSH and SimHash indexes and the id
+ *        table (a redelivery of it is then processed as new); its cluster
+ *        leaves the cluster table once no live article is in it. Answers
+ *        already given keep their ids (duplicate_of, cluster_id): the strings
+ *        are shared and live as long as something names them.
+ * @returns how many were evicted. O(evicted * bands).
+ * @remark Eviction follows arrival order: an article is evicted once it and
+ *         every article that arrived before it are behind the horizon, so an
+ *         out-of-order article may stay up to the disorder of the stream
+ *         longer than the window.
+ */
+size_t wd_cluster_evict(wd_cluster_t *cs, int64_t horizon_ms, size_t max_docs);
+
+/* ==== Checkpoints (state.h) ==== */
+
+struct wd_state_w_s;
+struct wd_state_r_s;
+
+/** @brief Write the store as one "CLUS" section (layout in cluster.c). */
+void wd_cluster_save(const wd_cluster_t *cs, struct wd_state_w_s *w);
+
+/** @brief Fill an empty store from a "CLUS" section body and rebuild its
+ *  indexes. @returns WD_OK; WD_ERR_STATE (errstr says why) for a truncated or
+ *  inconsistent section or one made with other num_perm / bands. On error
+ *  the store must be destroyed. */
+wd_err_t wd_cluster_load(wd_cluster_t *cs, struct wd_state_r_s *r, char *errstr,
+                         size_t errstr_size);
 
 #endif

@@ -62,6 +62,13 @@ typedef struct wd_config_s {
   int64_t cluster_containment_min_shared; /**< cluster.containment_min_shared */
   double cluster_joint_containment; /**< cluster.joint_containment */
   double cluster_joint_cosine;  /**< cluster.joint_cosine */
+  /* similarity memory */
+  int64_t index_window_ms;      /**< index.window */
+  int64_t index_allowed_lateness_ms; /**< index.allowed_lateness */
+  int64_t index_max_articles;   /**< index.max_articles */
+  int state_enabled;            /**< state.enabled */
+  char *state_dir;              /**< state.dir ("" = wiredup-state in stream mode, none in file mode) */
+  int64_t state_checkpoint_interval_ms; /**< state.checkpoint_interval */
   /* logging */
   char *log_level;              /**< log.level */
   /* kafka.* pass-through, in the order set (a later set of a key replaces it) */
@@ -108,6 +115,11 @@ const char *wd_config_kafka_get(const wd_config_t *cfg, const char *rdkafka_key)
 /** @brief The effective dead-letter topic (output.dead_letter_topic or <input.topic>.dlq).
  *  @remark Valid until \p cfg is next changed or destroyed. */
 const char *wd_config_dlq_topic(const wd_config_t *cfg);
+
+/** @brief The checkpoint directory for this mode (\p stream 1 = stream mode),
+ *  or NULL when checkpoints are off (state.enabled false, or file mode with
+ *  no state.dir). Valid while \p cfg is. */
+const char *wd_config_state_dir(const wd_config_t *cfg, int stream);
 
 /** @brief Print the effective config as nested JSON; values of secret keys
  *  (kafka *password*, *secret*, ssl.key.*) printed as "***". */

@@ -3,7 +3,9 @@
  * (pipeline.c), stream mode and replay, so every mode gives the same answers.
  *
  * The engine owns all per-record scratch (no allocation per record once warm)
- * and the similarity memory (cluster store and indexes). It never includes
+ * and the similarity memory (cluster store and indexes), which it keeps
+ * within index.window of event time behind the watermark and within
+ * index.max_articles, and which state.h saves and loads. It never includes
  * rdkafka.h: Kafka modes hand it the message value, key and timestamp.
  *
  * @code
@@ -79,10 +81,32 @@ typedef struct wd_engine_stats_s {
   uint64_t clusters;    /**< clusters started */
   uint64_t redelivered; /**< ids seen before */
   uint64_t invalid;     /**< malformed records */
+  uint64_t late;        /**< records behind the watermark (answered anyway) */
   uint64_t index_docs;  /**< articles in the index now */
   uint64_t index_bytes; /**< bytes held by the similarity memory */
+  uint64_t evicted;     /**< articles evicted by index.window / index.max_articles */
+  uint64_t clusters_open; /**< clusters with an article still in the index */
+  int64_t watermark_ms; /**< newest event time - index.allowed_lateness; INT64_MIN before any */
 } wd_engine_stats_t;
 
 void wd_engine_stats(const wd_engine_t *eng, wd_engine_stats_t *st);
+
+/* ==== Checkpoints (see state.h for the file around these) ==== */
+
+struct wd_state_w_s;
+struct wd_state_r_s;
+
+/** @brief Write the engine's sections (settings, counters, cluster store,
+ *  document frequencies, learned boilerplate) to \p w. */
+void wd_engine_save(const wd_engine_t *eng, struct wd_state_w_s *w);
+
+/** @brief Restore one section \p tag into a fresh engine (no record
+ *  processed yet). @returns WD_OK; WD_ERR_STATE with the reason in \p why
+ *  (a section made with other fingerprint settings names the key). */
+wd_err_t wd_engine_load_section(wd_engine_t *eng, const char *tag,
+                                struct wd_state_r_s *r, char *why, size_t why_size);
+
+/** @brief After the last section: WD_ERR_STATE if one was missing. */
+wd_err_t wd_engine_load_finish(wd_engine_t *eng, char *why, size_t why_size);
 
 #endif

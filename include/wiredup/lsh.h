@@ -44,8 +44,27 @@ void wd_lsh_destroy(wd_lsh_t *lsh);
 /** @brief Per-band scan cap for queries (default 256; 0 = no cap). */
 void wd_lsh_set_max_bucket_scan(wd_lsh_t *lsh, uint32_t max_scan);
 
+/** @brief Size every band table for \p docs docs at once, so a bulk load
+ *  (a checkpoint being restored) does not rehash on the way. */
+void wd_lsh_reserve(wd_lsh_t *lsh, size_t docs);
+
 /** @brief Index \p doc under each band of \p sig. O(bands) amortised. */
 void wd_lsh_insert(wd_lsh_t *lsh, const uint32_t *sig, uint32_t doc);
+
+/**
+ * @brief Bulk load, band by band: index \p docs (\p cnt of them, in arrival
+ *        order) in band \p band only; \p rows holds each doc's `rows` values
+ *        of that band, doc after doc. Loading band 0 with every doc, then
+ *        band 1, and so on, then wd_lsh_count_add(cnt), gives an index that
+ *        answers exactly as cnt wd_lsh_insert calls would (slot positions may
+ *        differ; buckets list docs in the same order). One band's table is
+ *        hot at a time and slots are prefetched ahead, so a checkpoint of a
+ *        million docs loads several times faster.
+ */
+void wd_lsh_load_band(wd_lsh_t *lsh, uint32_t band, const uint32_t *rows,
+                      const uint32_t *docs, size_t cnt);
+/** @brief Count \p docs bulk-loaded docs (see wd_lsh_load_band). */
+void wd_lsh_count_add(wd_lsh_t *lsh, size_t docs);
 
 /** @brief Remove \p doc from the buckets of \p sig. No-op where absent. */
 void wd_lsh_remove(wd_lsh_t *lsh, const uint32_t *sig, uint32_t doc);

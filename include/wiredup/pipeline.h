@@ -11,6 +11,7 @@
 #include "wiredup/config.h"
 #include "wiredup/engine.h"
 #include "wiredup/err.h"
+#include "wiredup/state.h"
 
 typedef struct wd_file_summary_s {
   uint64_t lines;      /**< lines read (blank ones included) */
@@ -35,5 +36,34 @@ typedef void(wd_line_cb_t)(void *opaque, uint64_t line, const char *json, size_t
 wd_err_t wd_pipeline_run_file(const wd_config_t *cfg, const char *in, FILE *out,
                               wd_line_cb_t *cb, void *opaque, wd_file_summary_t *sum,
                               char *errstr, size_t errstr_size);
+
+/**
+ * @brief wd_pipeline_run_file that keeps its similarity memory in \p state_dir
+ *        (NULL = none): the checkpoint there is loaded first (unless \p fresh
+ *        or there is none yet) and a new one is written after the last
+ *        result, so a second run continues where the first stopped, with the
+ *        answers one run over both files would give.
+ * @returns as wd_pipeline_run_file, plus WD_ERR_STATE when the checkpoint is
+ *          unreadable or corrupt (errstr names the file); WD_ERR_IO when the
+ *          new one cannot be written.
+ */
+wd_err_t wd_pipeline_run_file_state(const wd_config_t *cfg, const char *in, FILE *out,
+                                    wd_line_cb_t *cb, void *opaque,
+                                    const char *state_dir, int fresh,
+                                    wd_file_summary_t *sum, char *errstr,
+                                    size_t errstr_size);
+
+/** @brief Start-up step shared by every mode: load \p dir's checkpoint into
+ *  the fresh \p eng (and its input positions into \p offs, may be NULL),
+ *  or start empty when \p fresh or when there is no checkpoint yet (logged).
+ *  @returns WD_OK or WD_ERR_STATE (errstr names the file and the fault). */
+wd_err_t wd_pipeline_state_open(wd_engine_t *eng, const char *dir, int fresh,
+                                wd_state_offsets_t *offs, char *errstr,
+                                size_t errstr_size);
+
+/** @brief wd_state_save plus the "checkpoint written" log line. */
+wd_err_t wd_pipeline_state_save(const wd_engine_t *eng, const char *dir,
+                                const wd_state_offsets_t *offs, char *errstr,
+                                size_t errstr_size);
 
 #endif

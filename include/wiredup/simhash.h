@@ -60,6 +60,15 @@ double wd_simhash_cosine(int distance);
 
 size_t wd_simhash_bytes(const wd_simhash_t *sm);
 
+struct wd_state_w_s;
+struct wd_state_r_s;
+/** @brief Write the learned document frequencies as a "SIMH" checkpoint
+ *  section (state.h). */
+void wd_simhash_save(const wd_simhash_t *sm, struct wd_state_w_s *w);
+/** @brief Restore them into a fresh \p sm of the same df_capacity.
+ *  @returns 0, or -1 for a truncated section or another capacity. */
+int wd_simhash_load(wd_simhash_t *sm, struct wd_state_r_s *r);
+
 /* ==== Hamming index ==== */
 
 typedef struct wd_simhash_index_s wd_simhash_index_t;

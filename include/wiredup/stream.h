@@ -75,6 +75,8 @@ typedef struct wd_stream_opts_s {
   wd_stream_ack_cb_t *on_ack;   /**< may be NULL */
   wd_stream_tick_cb_t *on_tick; /**< may be NULL */
   void *opaque;                 /**< passed to both callbacks */
+  int fresh_state;              /**< ignore the checkpoint (--fresh-state) */
+  int no_state;                 /**< no checkpoints at all (the demo) */
 } wd_stream_opts_t;
 
 /**

@@ -135,11 +135,11 @@ EOF
 }
 
 # start_wiredup NAME [wiredup run args...]: stream mode against the mock,
-# stderr to $T/NAME.log; sets WD_PID.
+# stderr to $T/NAME.log, checkpoints in $T/state; sets WD_PID.
 start_wiredup() {
   local name=$1
   shift
-  "$WIREDUP" run --set kafka.bootstrap.servers="$BOOTSTRAP" \
+  "$WIREDUP" run --set kafka.bootstrap.servers="$BOOTSTRAP" --set state.dir="$T/state" \
     --set kafka.session.timeout.ms=6000 --set kafka.heartbeat.interval.ms=1000 \
     --set kafka.fetch.wait.max.ms=10 "$@" 2>"$T/$name.log" &
   WD_PID=$!

@@ -153,6 +153,17 @@ static int test_defaults(void) {
   WD_T_ASSERT(cfg->cluster_joint_containment == 0.6, "%g",
               cfg->cluster_joint_containment);
   WD_T_ASSERT(cfg->cluster_joint_cosine == 0.7, "%g", cfg->cluster_joint_cosine);
+  WD_T_ASSERT(cfg->index_window_ms == 72 * 3600000LL, "%lld",
+              (long long)cfg->index_window_ms);
+  WD_T_ASSERT(cfg->index_allowed_lateness_ms == 3600000, "%lld",
+              (long long)cfg->index_allowed_lateness_ms);
+  WD_T_ASSERT(cfg->index_max_articles == 2000000, "%lld",
+              (long long)cfg->index_max_articles);
+  WD_T_ASSERT(cfg->state_enabled && !strcmp(cfg->state_dir, ""), "%s", cfg->state_dir);
+  WD_T_ASSERT(cfg->state_checkpoint_interval_ms == 60000, "%lld",
+              (long long)cfg->state_checkpoint_interval_ms);
+  WD_T_ASSERT(!strcmp(wd_config_state_dir(cfg, 1), "wiredup-state"), "stream default");
+  WD_T_ASSERT(wd_config_state_dir(cfg, 0) == NULL, "file mode: no state by default");
   WD_T_ASSERT(!strcmp(cfg->log_level, "info"), "%s", cfg->log_level);
   WD_T_ASSERT(cfg->kafka_keys.cnt == 0 && cfg->kafka_values.cnt == 0, "kafka");
   WD_T_ASSERT(wd_config_validate(cfg, errstr, sizeof(errstr)) == WD_OK,
@@ -1018,7 +1029,7 @@ static int test_print_roundtrip(void) {
   wd_buf_t keys = WD_BUF_INIT;
   int leaves = 0;
   flatten(root, "", &keys, &leaves);
-  WD_T_ASSERT(leaves == 33, "expected 33 keys, printed %d:\n%s", leaves,
+  WD_T_ASSERT(leaves == 39, "expected 39 keys, printed %d:\n%s", leaves,
               keys.p);
   /* No key printed twice (a non-contiguous section would reopen it). */
   for (char *line = keys.p; *line;) {
