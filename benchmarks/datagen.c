@@ -408,7 +408,7 @@ static void render_body(wd_datagen_t *g, const story_t *st, const uint32_t *para
   if (rd->html)
     wd_buf_append(b, "<article>\n", 10);
   if (sc->header_byline) {
-    char by[160];
+    char by[256];
     char first[64], last[64];
     first[token_text(g, F_CAP, 600 + st->num % 500, 0, first)] = '\0';
     last[token_text(g, F_CAP, 1200 + st->num % 700, 0, last)] = '\0';
