@@ -14,6 +14,12 @@ double wd_bench_now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+double wd_bench_cpu_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 long wd_bench_peak_rss_kb(void) {
   struct rusage ru;
   if (getrusage(RUSAGE_SELF, &ru) != 0)
@@ -26,8 +32,14 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+static void best_median(double *t, unsigned n, double *best, double *median) {
+  qsort(t, n, sizeof(t[0]), cmp_double);
+  *best = t[0];
+  *median = n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+}
+
 void wd_bench_run(const wd_bench_params_t *p, wd_bench_outcome_t *out) {
-  double t[REPS_MAX];
+  double t[REPS_MAX], c[REPS_MAX];
   unsigned reps = p->reps < 1 ? 1 : p->reps > REPS_MAX ? REPS_MAX : p->reps;
   /* the warm-up pass grows every scratch buffer to its high-water mark */
   if (p->reset)
@@ -36,13 +48,13 @@ void wd_bench_run(const wd_bench_params_t *p, wd_bench_outcome_t *out) {
   for (unsigned i = 0; i < reps; i++) {
     if (p->reset)
       p->reset(p->ctx);
-    double t0 = wd_bench_now();
+    double t0 = wd_bench_now(), c0 = wd_bench_cpu_now();
     p->run(p->ctx);
     t[i] = wd_bench_now() - t0;
+    c[i] = wd_bench_cpu_now() - c0;
   }
-  qsort(t, reps, sizeof(t[0]), cmp_double);
-  out->best_s = t[0];
-  out->median_s = reps % 2 ? t[reps / 2] : (t[reps / 2 - 1] + t[reps / 2]) / 2;
+  best_median(t, reps, &out->best_s, &out->median_s);
+  best_median(c, reps, &out->cpu_best_s, &out->cpu_median_s);
 }
 
 void wd_bench_print(FILE *fp, const wd_bench_params_t *p, const wd_bench_outcome_t *out,
@@ -53,9 +65,11 @@ void wd_bench_print(FILE *fp, const wd_bench_params_t *p, const wd_bench_outcome
   fprintf(fp,
           "bench=%s docs=%zu reps=%u bytes_per_doc=%.0f ns_per_doc=%.1f "
           "ns_per_doc_median=%.1f docs_per_s=%.0f docs_per_s_median=%.0f "
-          "mb_per_s=%.1f mb_per_s_median=%.1f%s%s\n",
+          "mb_per_s=%.1f mb_per_s_median=%.1f cpu_ns_per_doc=%.1f "
+          "cpu_ns_per_doc_median=%.1f%s%s\n",
           p->name, p->docs, p->reps, (double)p->bytes / docs, best * 1e9 / docs,
           med * 1e9 / docs, docs / best, docs / med, (double)p->bytes / best / 1e6,
-          (double)p->bytes / med / 1e6, extra ? " " : "", extra ? extra : "");
+          (double)p->bytes / med / 1e6, out->cpu_best_s * 1e9 / docs,
+          out->cpu_median_s * 1e9 / docs, extra ? " " : "", extra ? extra : "");
   fflush(fp);
 }

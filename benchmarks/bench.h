@@ -8,8 +8,11 @@
  *   bench=stage.minhash.oph docs=2000 reps=5 bytes_per_doc=4410 ns_per_doc=812.4
  *   ns_per_doc_median=830.1 docs_per_s=1230920 docs_per_s_median=1204675
  *   mb_per_s=5428.4 mb_per_s_median=5312.6
+ * cpu_ns_per_doc=... cpu_ns_per_doc_median=...
  * (one line), where MB/s counts input record bytes (10^6 bytes) for every
- * stage, so stages compare directly. */
+ * stage, so stages compare directly. The wall-clock figures are the primary
+ * ones; the cpu_ ones (process CPU time) are the steadier figures when other
+ * jobs load the machine. */
 #ifndef WD_BENCH_H
 #define WD_BENCH_H
 
@@ -29,12 +32,18 @@ typedef struct wd_bench_params_s {
 } wd_bench_params_t;
 
 typedef struct wd_bench_outcome_s {
-  double best_s;   /**< fastest pass */
-  double median_s; /**< median pass */
+  double best_s;       /**< fastest pass (wall clock) */
+  double median_s;     /**< median pass (wall clock) */
+  double cpu_best_s;   /**< least process CPU time of a pass */
+  double cpu_median_s; /**< median process CPU time of a pass */
 } wd_bench_outcome_t;
 
 /** @brief Monotonic clock, seconds. */
 double wd_bench_now(void);
+
+/** @brief CPU time of this process, seconds: on a shared machine it leaves
+ *  out the time other processes held the core. */
+double wd_bench_cpu_now(void);
 
 /** @brief Peak resident set size of this process in KiB (getrusage). */
 long wd_bench_peak_rss_kb(void);

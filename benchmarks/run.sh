@@ -26,7 +26,7 @@ done
 if [ "$mode" = quick ]; then
   STAGE_DOCS=1000 STAGE_REPS=3 E2E_DOCS=5000 E2E_REPS=3 STREAM_DOCS=4000 SCALE_MAX=50000
 else
-  STAGE_DOCS=4000 STAGE_REPS=7 E2E_DOCS=50000 E2E_REPS=5 STREAM_DOCS=12000 SCALE_MAX=1000000
+  STAGE_DOCS=4000 STAGE_REPS=7 E2E_DOCS=30000 E2E_REPS=5 STREAM_DOCS=12000 SCALE_MAX=1000000
 fi
 
 "$here/scripts/build.sh" release "$build" >/dev/null
@@ -48,7 +48,7 @@ log() { echo "[run.sh $(date -u +%H:%M:%S)] $*" >&2; }
 {
   echo "mode=$mode"
   echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "commit=$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "commit=$(git -C "$here" describe --always --dirty 2>/dev/null || echo unknown)"
   echo "nproc=$(nproc)"
   echo "cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
   echo "kernel=$(uname -r)"
@@ -66,21 +66,28 @@ log "stages: $STAGE_DOCS docs x $STAGE_REPS"
 
 log "file mode end to end, one core: $E2E_DOCS docs x $E2E_REPS"
 bytes=$(wc -c <"$T/gen.jsonl")
-times=() rss=0
+times=() cpus=() rss=0
 for _ in $(seq "$E2E_REPS"); do
   t0=$(date +%s%N)
-  /usr/bin/time -f '%M' -o "$T/rss" "${PIN[@]}" "$build/wiredup" run --input "$T/gen.jsonl" \
-    --output /dev/null --set log.level=warn
+  /usr/bin/time -f '%M %U %S' -o "$T/rss" "${PIN[@]}" "$build/wiredup" run \
+    --input "$T/gen.jsonl" --output /dev/null --set log.level=warn
   t1=$(date +%s%N)
   times+=($((t1 - t0)))
-  r=$(tail -n 1 "$T/rss")
+  read -r r u s < <(tail -n 1 "$T/rss")
+  cpus+=("$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.0f", (u + s) * 1e9 }')")
   [ "$r" -gt "$rss" ] && rss=$r
 done
-printf '%s\n' "${times[@]}" | sort -n | awk -v n="$E2E_DOCS" -v b="$bytes" -v reps="$E2E_REPS" \
-  -v rss="$rss" '{v[NR] = $1} END {
-  best = v[1]; med = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-  printf "bench=e2e.file.1core docs=%d reps=%d bytes_per_doc=%.0f ns_per_doc=%.1f ns_per_doc_median=%.1f docs_per_s=%.0f docs_per_s_median=%.0f mb_per_s=%.1f mb_per_s_median=%.1f peak_rss_kb=%d\n",
-    n, reps, b / n, best / n, med / n, n / (best / 1e9), n / (med / 1e9), b / (best / 1e3), b / (med / 1e3), rss }' |
+# best_median VALUES...: "best median" of the numbers given
+best_median() {
+  printf '%s\n' "$@" | sort -n | awk '{v[NR] = $1} END {
+    printf "%s %s\n", v[1], NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+read -r best med < <(best_median "${times[@]}")
+read -r cbest cmed < <(best_median "${cpus[@]}")
+awk -v n="$E2E_DOCS" -v b="$bytes" -v reps="$E2E_REPS" -v rss="$rss" -v best="$best" \
+  -v med="$med" -v cbest="$cbest" -v cmed="$cmed" 'BEGIN {
+  printf "bench=e2e.file.1core docs=%d reps=%d bytes_per_doc=%.0f ns_per_doc=%.1f ns_per_doc_median=%.1f docs_per_s=%.0f docs_per_s_median=%.0f mb_per_s=%.1f mb_per_s_median=%.1f cpu_ns_per_doc=%.1f cpu_ns_per_doc_median=%.1f peak_rss_kb=%d\n",
+    n, reps, b / n, best / n, med / n, n / (best / 1e9), n / (med / 1e9), b / (best / 1e3), b / (med / 1e3), cbest / n, cmed / n, rss }' |
   tee -a "$res"
 
 log "stream mode through the mock broker: $STREAM_DOCS docs"

@@ -25,7 +25,7 @@ grep -Eq '^datagen records=60 copies=[1-9][0-9]* ' "$T/a.err" || fail "no copies
 num='[0-9]+(\.[0-9]+)?'
 for s in stage.decode stage.normalise stage.boilerplate stage.shingle stage.minhash.oph \
          stage.minhash.mix stage.simhash stage.lsh stage.cluster stage.output engine.inprocess; do
-  n=$(grep -Ec "^bench=$s docs=40 reps=2 bytes_per_doc=$num ns_per_doc=$num ns_per_doc_median=$num docs_per_s=$num docs_per_s_median=$num mb_per_s=$num mb_per_s_median=$num\$" "$T/stages.txt")
+  n=$(grep -Ec "^bench=$s docs=40 reps=2 bytes_per_doc=$num ns_per_doc=$num ns_per_doc_median=$num docs_per_s=$num docs_per_s_median=$num mb_per_s=$num mb_per_s_median=$num cpu_ns_per_doc=$num cpu_ns_per_doc_median=$num\$" "$T/stages.txt")
   [ "$n" -eq 1 ] || fail "stage $s: $n well-formed lines in: $(cat "$T/stages.txt")"
 done
 grep -Eq "^bench=stages.summary docs=40 bytes=[0-9]+ peak_rss_kb=[0-9]+$" "$T/stages.txt" ||
