@@ -194,7 +194,7 @@ def main():
         "set grid ytics",
         "set key top right",
         "set arrow from graph 0, first 100000 to graph 1, first 100000 nohead dt 2 lc rgb 'red'",
-        "set label 'target 100k docs/s' at graph 0.01, first 120000 tc rgb 'red'",
+        "set label 'target 100k docs/s' at graph 0.45, first 120000 tc rgb 'red' front",
         f"plot '{os.path.join(out, 'stages.dat')}' using 2:xtic(1) title 'best (wall)', '' using 3 title 'median (wall)', '' using 4 title 'best (CPU time)'",
     ]
     if scale:
