@@ -267,6 +267,17 @@ static void append_similarity(wd_buf_t *dst, double s) {
   wd_buf_append(dst, tmp, (size_t)n);
 }
 
+/* Decimal digits of \p v; snprintf costs more than the rest of the line. */
+static void append_u64(wd_buf_t *dst, uint64_t v) {
+  char tmp[24];
+  size_t n = sizeof(tmp);
+  do {
+    tmp[--n] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  wd_buf_append(dst, tmp + n, sizeof(tmp) - n);
+}
+
 void wd_result_format(const wd_result_t *res, const wd_coords_t *coords, wd_buf_t *dst) {
   char ts[40];
   wd_buf_append(dst, "{\"id\":", 6);
@@ -280,7 +291,8 @@ void wd_result_format(const wd_result_t *res, const wd_coords_t *coords, wd_buf_
     wd_buf_append(dst, "null", 4);
   wd_buf_append(dst, ",\"similarity\":", 14);
   append_similarity(dst, res->duplicate_of ? res->similarity : 0.0);
-  wd_buf_printf(dst, ",\"cluster_size\":%u", res->cluster_size);
+  wd_buf_append(dst, ",\"cluster_size\":", 16);
+  append_u64(dst, res->cluster_size);
   wd_buf_append(dst, ",\"source\":", 10);
   if (res->source)
     wd_json_append_string(dst, res->source, strlen(res->source));
@@ -299,7 +311,8 @@ void wd_result_format(const wd_result_t *res, const wd_coords_t *coords, wd_buf_
     wd_buf_printf(dst, ",\"partition\":%d,\"offset\":%lld}", (int)coords->partition,
                   (long long)coords->offset);
   } else if (coords) {
-    wd_buf_printf(dst, ",\"line\":%llu", (unsigned long long)coords->line);
+    wd_buf_append(dst, ",\"line\":", 8);
+    append_u64(dst, coords->line);
   }
   wd_buf_appendc(dst, '}');
 }

@@ -1,26 +1,60 @@
 /* record.c - JSON record decoding (cJSON), timestamps, JSON string escaping.
  *
  * Validation happens before parsing where it is cheap (size, UTF-8), so a
- * hostile record is refused without building a tree for it. */
+ * hostile record is refused without building a tree for it.
+ *
+ * Records are first tried by a single-pass scanner that validates strict JSON
+ * and copies only the wanted fields, straight into the decoder's buffers (no
+ * tree, no allocation). It accepts a subset of what cJSON accepts and yields
+ * the same values; anything else (an invalid or unusual record, any field
+ * error) goes to the cJSON path, which alone produces the error messages. So
+ * the answers, and the errors, are those of the cJSON path. */
 #include "wiredup/record.h"
 #include "wiredup/norm.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+/* A field the scanner looks for: its name and, per record, where its value
+ * is. Slots: id, source, timestamp, then one per text field. */
+typedef struct fslot_s {
+  const char *name;
+  size_t name_len;
+  const char *val; /* first occurrence's value (NULL: absent) */
+  const char *val_end;
+} fslot_t;
+
+enum { SLOT_ID, SLOT_SOURCE, SLOT_TS, SLOT_TEXT };
 
 struct wd_decoder_s {
   const wd_config_t *cfg;
   wd_buf_t id;
   wd_buf_t text;
   wd_buf_t source;
+  wd_buf_t scratch; /* the timestamp string */
+  fslot_t *slots;
+  size_t nslots;
 };
 
 wd_decoder_t *wd_decoder_new(const wd_config_t *cfg) {
   wd_decoder_t *dec = wd_calloc(1, sizeof(*dec));
   dec->cfg = cfg;
+  dec->nslots = SLOT_TEXT + cfg->field_text.cnt;
+  dec->slots = wd_calloc(dec->nslots, sizeof(*dec->slots));
+  dec->slots[SLOT_ID].name = cfg->field_id;
+  dec->slots[SLOT_SOURCE].name = cfg->field_source;
+  dec->slots[SLOT_TS].name = cfg->field_timestamp;
+  for (size_t i = 0; i < cfg->field_text.cnt; i++)
+    dec->slots[SLOT_TEXT + i].name = cfg->field_text.v[i];
+  for (size_t i = 0; i < dec->nslots; i++)
+    dec->slots[i].name_len = dec->slots[i].name ? strlen(dec->slots[i].name) : 0;
   return dec;
 }
 
@@ -30,6 +64,8 @@ void wd_decoder_destroy(wd_decoder_t *dec) {
   wd_buf_free(&dec->id);
   wd_buf_free(&dec->text);
   wd_buf_free(&dec->source);
+  wd_buf_free(&dec->scratch);
+  wd_free(dec->slots);
   wd_free(dec);
 }
 
@@ -238,6 +274,381 @@ static wd_err_t decode_ts(const wd_config_t *cfg, const cJSON *v, int64_t *ms,
   return WD_OK;
 }
 
+/* The last step of both paths: the Kafka time when the record has none, and
+ * the decoder's buffers into \p rec. */
+static void finish_record(const wd_decoder_t *dec, int64_t msg_ts_ms, wd_record_t *rec) {
+  if (!rec->has_ts && msg_ts_ms >= 0) {
+    rec->ts_ms = msg_ts_ms;
+    rec->has_ts = 1;
+  }
+  rec->id = dec->id.p;
+  rec->id_len = dec->id.len;
+  rec->text = dec->text.p;
+  rec->text_len = dec->text.len;
+}
+
+/* ==== Fast path ==== */
+
+/* Deeper nesting goes to cJSON (its own limit is CJSON_NESTING_LIMIT). */
+#define FAST_MAX_DEPTH 64
+/* cJSON reads at most 63 characters of a number. */
+#define FAST_MAX_NUMBER 63
+
+static const char *skip_ws(const char *p, const char *end) {
+  while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+    p++;
+  return p;
+}
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+static int hex4(const char *p, const char *end, uint32_t *out) {
+  uint32_t v = 0;
+  if (end - p < 4)
+    return -1;
+  for (int i = 0; i < 4; i++) {
+    int h = hexval(p[i]);
+    if (h < 0)
+      return -1;
+    v = v << 4 | (uint32_t)h;
+  }
+  *out = v;
+  return 0;
+}
+
+/* Whether any of the 8 bytes in \p v is '"', '\\' or a control character
+ * (the classic "has zero byte" / "has byte less than" tests; exact as a
+ * yes/no answer), so plain text is skipped a word at a time. */
+static inline int special8(uint64_t v) {
+  const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+  const uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
+  return ((((q - ones) & ~q) | ((b - ones) & ~b) | ((v - ones * 0x20) & ~v)) & highs) != 0;
+}
+
+/* Scan the string whose opening quote is at \p p. When \p dst is not NULL the
+ * decoded bytes are appended to it. Returns the byte after the closing quote,
+ * or NULL for anything the fast path leaves to cJSON: raw control
+ * characters, bad escapes, lone surrogates (cJSON fails on them) and \u0000
+ * (cJSON's C strings end there). */
+static const char *scan_string(const char *p, const char *end, wd_buf_t *dst) {
+  p++;
+  for (;;) {
+    const char *run = p;
+    while (p < end) {
+      uint64_t v;
+#ifdef __SSE2__
+      if (end - p >= 16) {
+        const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+        const __m128i hit = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                         _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+            /* x < 0x20 unsigned: max(x, 0x20) != x */
+            _mm_xor_si128(_mm_cmpeq_epi8(_mm_max_epu8(x, _mm_set1_epi8(0x20)), x),
+                          _mm_set1_epi8(-1)));
+        const int mask = _mm_movemask_epi8(hit);
+        if (!mask) {
+          p += 16;
+          continue;
+        }
+        p += __builtin_ctz((unsigned)mask);
+        break;
+      }
+#endif
+      if (end - p >= 8) {
+        memcpy(&v, p, 8);
+        if (!special8(v)) {
+          p += 8;
+          continue;
+        }
+      }
+      if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+        break;
+      p++;
+    }
+    if (dst && p > run)
+      wd_buf_append(dst, run, (size_t)(p - run));
+    if (p >= end || (unsigned char)*p < 0x20)
+      return NULL;
+    if (*p == '"')
+      return p + 1;
+    if (++p >= end)
+      return NULL;
+    char c;
+    switch (*p++) {
+    case '"': c = '"'; break;
+    case '\\': c = '\\'; break;
+    case '/': c = '/'; break;
+    case 'b': c = '\b'; break;
+    case 'f': c = '\f'; break;
+    case 'n': c = '\n'; break;
+    case 'r': c = '\r'; break;
+    case 't': c = '\t'; break;
+    case 'u': {
+      uint32_t cp, lo;
+      if (hex4(p, end, &cp))
+        return NULL;
+      p += 4;
+      if (cp == 0 || (cp >= 0xDC00 && cp <= 0xDFFF))
+        return NULL;
+      if (cp >= 0xD800 && cp <= 0xDBFF) {
+        if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, end, &lo) ||
+            lo < 0xDC00 || lo > 0xDFFF)
+          return NULL;
+        p += 6;
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+      }
+      if (dst) {
+        char u[4];
+        size_t n;
+        if (cp < 0x80) {
+          u[0] = (char)cp, n = 1;
+        } else if (cp < 0x800) {
+          u[0] = (char)(0xC0 | cp >> 6), u[1] = (char)(0x80 | (cp & 0x3F)), n = 2;
+        } else if (cp < 0x10000) {
+          u[0] = (char)(0xE0 | cp >> 12), u[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+          u[2] = (char)(0x80 | (cp & 0x3F)), n = 3;
+        } else {
+          u[0] = (char)(0xF0 | cp >> 18), u[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+          u[2] = (char)(0x80 | (cp >> 6 & 0x3F)), u[3] = (char)(0x80 | (cp & 0x3F));
+          n = 4;
+        }
+        wd_buf_append(dst, u, n);
+      }
+      continue;
+    }
+    default:
+      return NULL;
+    }
+    if (dst)
+      wd_buf_appendc(dst, c);
+  }
+}
+
+/* A strict JSON number; NULL if malformed or longer than cJSON reads. */
+static const char *scan_number(const char *p, const char *end) {
+  const char *start = p;
+  if (p < end && *p == '-')
+    p++;
+  if (p < end && *p == '0') {
+    p++;
+  } else {
+    if (p >= end || *p < '1' || *p > '9')
+      return NULL;
+    while (p < end && *p >= '0' && *p <= '9')
+      p++;
+  }
+  if (p < end && *p == '.') {
+    if (++p >= end || *p < '0' || *p > '9')
+      return NULL;
+    while (p < end && *p >= '0' && *p <= '9')
+      p++;
+  }
+  if (p < end && (*p == 'e' || *p == 'E')) {
+    if (++p < end && (*p == '+' || *p == '-'))
+      p++;
+    if (p >= end || *p < '0' || *p > '9')
+      return NULL;
+    while (p < end && *p >= '0' && *p <= '9')
+      p++;
+  }
+  return p - start > FAST_MAX_NUMBER ? NULL : p;
+}
+
+static const char *scan_value(const char *p, const char *end, int depth);
+
+static const char *scan_container(const char *p, const char *end, int depth) {
+  const char close = *p == '{' ? '}' : ']';
+  const int is_obj = close == '}';
+  if (depth > FAST_MAX_DEPTH)
+    return NULL;
+  p = skip_ws(p + 1, end);
+  if (p < end && *p == close)
+    return p + 1;
+  for (;;) {
+    if (is_obj) {
+      if (p >= end || *p != '"' || !(p = scan_string(p, end, NULL)))
+        return NULL;
+      p = skip_ws(p, end);
+      if (p >= end || *p != ':')
+        return NULL;
+      p = skip_ws(p + 1, end);
+    }
+    if (!(p = scan_value(p, end, depth + 1)))
+      return NULL;
+    p = skip_ws(p, end);
+    if (p < end && *p == ',') {
+      p = skip_ws(p + 1, end);
+      continue;
+    }
+    return p < end && *p == close ? p + 1 : NULL;
+  }
+}
+
+static const char *scan_literal(const char *p, const char *end, const char *lit,
+                                size_t n) {
+  return (size_t)(end - p) >= n && memcmp(p, lit, n) == 0 ? p + n : NULL;
+}
+
+static const char *scan_value(const char *p, const char *end, int depth) {
+  if (p >= end)
+    return NULL;
+  switch (*p) {
+  case '"': return scan_string(p, end, NULL);
+  case '{':
+  case '[': return scan_container(p, end, depth);
+  case 't': return scan_literal(p, end, "true", 4);
+  case 'f': return scan_literal(p, end, "false", 5);
+  case 'n': return scan_literal(p, end, "null", 4);
+  default: return scan_number(p, end);
+  }
+}
+
+/* The top-level object: validate it all and note where each wanted field's
+ * first value is. Returns 0, or -1 to leave the record to cJSON. */
+static int scan_record(wd_decoder_t *dec, const char *json, size_t len) {
+  const char *end = json + len;
+  const char *p = skip_ws(json, end);
+  for (size_t i = 0; i < dec->nslots; i++)
+    dec->slots[i].val = NULL;
+  if (p >= end || *p != '{')
+    return -1;
+  p = skip_ws(p + 1, end);
+  if (p < end && *p == '}') {
+    p++;
+  } else {
+    for (;;) {
+      if (p >= end || *p != '"')
+        return -1;
+      const char *key = p + 1;
+      if (!(p = scan_string(p, end, NULL)))
+        return -1;
+      const size_t key_len = (size_t)(p - 1 - key);
+      /* a key with escapes is compared unescaped by cJSON: leave it to it */
+      if (memchr(key, '\\', key_len))
+        return -1;
+      p = skip_ws(p, end);
+      if (p >= end || *p != ':')
+        return -1;
+      const char *val = p = skip_ws(p + 1, end);
+      if (!(p = scan_value(p, end, 1)))
+        return -1;
+      for (size_t i = 0; i < dec->nslots; i++) {
+        fslot_t *s = &dec->slots[i];
+        if (!s->val && s->name_len && s->name_len == key_len &&
+            memcmp(s->name, key, key_len) == 0) {
+          s->val = val;
+          s->val_end = p;
+        }
+      }
+      p = skip_ws(p, end);
+      if (p < end && *p == ',') {
+        p = skip_ws(p + 1, end);
+        continue;
+      }
+      if (p >= end || *p != '}')
+        return -1;
+      p++;
+      break;
+    }
+  }
+  return skip_ws(p, end) == end ? 0 : -1;
+}
+
+/* The value of a number slot, as cJSON computes it (strtod of its text). */
+static double slot_number(const fslot_t *s) {
+  char tmp[FAST_MAX_NUMBER + 1];
+  size_t n = (size_t)(s->val_end - s->val);
+  memcpy(tmp, s->val, n);
+  tmp[n] = '\0';
+  return strtod(tmp, NULL);
+}
+
+static int slot_is(const fslot_t *s, char c) { return s->val && *s->val == c; }
+static int slot_is_number(const fslot_t *s) {
+  return s->val && (*s->val == '-' || (*s->val >= '0' && *s->val <= '9'));
+}
+
+/* Decode a record the fast way. Returns 0 with \p rec filled (as the cJSON
+ * path would), or -1 when the record must go the cJSON way. */
+static int fast_decode(wd_decoder_t *dec, const char *json, size_t json_len,
+                       const char *key, size_t key_len, int64_t msg_ts_ms,
+                       wd_record_t *rec) {
+  if (scan_record(dec, json, json_len) != 0)
+    return -1;
+  const fslot_t *sid = &dec->slots[SLOT_ID], *ssrc = &dec->slots[SLOT_SOURCE];
+  const fslot_t *sts = &dec->slots[SLOT_TS];
+
+  wd_buf_clear(&dec->id);
+  if (key && key_len) {
+    wd_buf_append(&dec->id, key, key_len);
+  } else if (slot_is(sid, '"')) {
+    scan_string(sid->val, sid->val_end, &dec->id);
+    if (dec->id.len == 0)
+      return -1;
+  } else if (slot_is_number(sid)) {
+    double d = slot_number(sid);
+    if (!isfinite(d) || d != floor(d) || fabs(d) > 9007199254740992.0)
+      return -1;
+    wd_buf_printf(&dec->id, "%lld", (long long)d);
+  } else {
+    return -1;
+  }
+
+  int found = 0;
+  wd_buf_clear(&dec->text);
+  for (size_t i = SLOT_TEXT; i < dec->nslots; i++) {
+    const fslot_t *s = &dec->slots[i];
+    if (!s->val || *s->val == 'n')
+      continue;
+    if (*s->val != '"')
+      return -1;
+    if (found)
+      wd_buf_append(&dec->text, "\n\n", 2);
+    scan_string(s->val, s->val_end, &dec->text);
+    found = 1;
+  }
+  if (!found)
+    return -1;
+
+  wd_buf_clear(&dec->source);
+  if (slot_is(ssrc, '"')) {
+    scan_string(ssrc->val, ssrc->val_end, &dec->source);
+    if (dec->source.len) {
+      rec->source = dec->source.p;
+      rec->source_len = dec->source.len;
+    }
+  }
+
+  if (slot_is(sts, '"')) {
+    wd_buf_clear(&dec->scratch);
+    scan_string(sts->val, sts->val_end, &dec->scratch);
+    if (wd_time_parse_rfc3339(dec->scratch.p ? dec->scratch.p : "", dec->scratch.len,
+                              &rec->ts_ms) != 0 ||
+        rec->ts_ms < WD_TS_MIN_MS || rec->ts_ms > WD_TS_MAX_MS)
+      return -1;
+    rec->has_ts = 1;
+  } else if (slot_is_number(sts)) {
+    double d = slot_number(sts);
+    if (!isfinite(d) || d != floor(d) || d < (double)WD_TS_MIN_MS ||
+        d > (double)WD_TS_MAX_MS)
+      return -1;
+    rec->ts_ms = (int64_t)d;
+    rec->has_ts = 1;
+  } else if (sts->val && *sts->val != 'n') {
+    return -1;
+  }
+  finish_record(dec, msg_ts_ms, rec);
+  return 0;
+}
+
 wd_err_t wd_record_decode(wd_decoder_t *dec, const char *json, size_t json_len,
                           const char *key, size_t key_len, int64_t msg_ts_ms,
                           wd_record_t *rec, char *errstr, size_t errstr_size) {
@@ -255,6 +666,9 @@ wd_err_t wd_record_decode(wd_decoder_t *dec, const char *json, size_t json_len,
   if (key && key_len)
     WD_RETURN_IF(!wd_norm_utf8_valid(key, key_len, &bad_off), WD_ERR_INPUT,
                  errstr, errstr_size, "key is not valid UTF-8");
+  if (fast_decode(dec, json, json_len, key, key_len, msg_ts_ms, rec) == 0)
+    return WD_OK;
+  memset(rec, 0, sizeof(*rec));
 
   const char *end = NULL;
   obj = cJSON_ParseWithLengthOpts(json, json_len, &end, 0);
@@ -300,14 +714,7 @@ wd_err_t wd_record_decode(wd_decoder_t *dec, const char *json, size_t json_len,
   if ((err = decode_ts(cfg, field(obj, cfg->field_timestamp), &rec->ts_ms,
                        &rec->has_ts, errstr, errstr_size)))
     goto done;
-  if (!rec->has_ts && msg_ts_ms >= 0) {
-    rec->ts_ms = msg_ts_ms;
-    rec->has_ts = 1;
-  }
-  rec->id = dec->id.p;
-  rec->id_len = dec->id.len;
-  rec->text = dec->text.p;
-  rec->text_len = dec->text.len;
+  finish_record(dec, msg_ts_ms, rec);
 
 done:
   cJSON_Delete(obj);

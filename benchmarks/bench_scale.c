@@ -1,0 +1,149 @@
+/* bench_scale.c - wd-bench-scale: per-article cost and index bytes per
+ * article as the similarity memory grows (10k -> 100k -> 1M articles).
+ *
+ * One engine takes a generated stream in batches; each batch is generated
+ * first (untimed), then processed and formatted (timed), so the cost of a
+ * batch is the engine's cost at that index size. At each checkpoint the last
+ * batch's cost, the engine's index_bytes / index_docs (and the marginal bytes
+ * per article since the previous checkpoint) and the peak RSS are printed as
+ * one bench=scale line. The cost is thread CPU time (ns_per_doc) beside wall
+ * time (wall_ns_per_doc): on a shared 2-core machine one timed pass per batch
+ * cannot take a best-of-N, and CPU time leaves out the time other processes
+ * held the core. */
+#include "bench.h"
+#include "datagen.h"
+
+#include "wiredup/config.h"
+#include "wiredup/engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double cpu_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void usage(FILE *fp) {
+  fprintf(fp,
+          "usage: wd-bench-scale [--max N] [--batch N] [--seed S] [--dup-share F]\n"
+          "Feeds N generated articles (default 1000000) to one engine and reports\n"
+          "the cost of the batch (default 10000) ending at each checkpoint\n"
+          "(1, 2, 5 x 10^k from one batch up to N).\n");
+}
+
+int main(int argc, char **argv) {
+  size_t max = 1000000, batch = 10000;
+  wd_datagen_opts_t go;
+  wd_datagen_opts_default(&go);
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      usage(stdout);
+      return 0;
+    }
+    if (!v) {
+      usage(stderr);
+      return 2;
+    }
+    i++;
+    if (!strcmp(a, "--max"))
+      max = strtoull(v, NULL, 10);
+    else if (!strcmp(a, "--batch"))
+      batch = strtoull(v, NULL, 10);
+    else if (!strcmp(a, "--seed"))
+      go.seed = strtoull(v, NULL, 10);
+    else if (!strcmp(a, "--dup-share"))
+      go.dup_share = atof(v);
+    else {
+      usage(stderr);
+      return 2;
+    }
+  }
+  if (batch == 0 || max < batch) {
+    usage(stderr);
+    return 2;
+  }
+
+  char err[256];
+  wd_config_t *cfg = wd_config_new();
+  wd_engine_t *eng = wd_engine_new(cfg, err, sizeof(err));
+  wd_datagen_t *g = wd_datagen_new(&go);
+  if (!eng || !g) {
+    fprintf(stderr, "wd-bench-scale: %s\n", eng ? "bad generator options" : err);
+    return 1;
+  }
+  wd_buf_t lines = WD_BUF_INIT, out = WD_BUF_INIT;
+  size_t *off = wd_malloc((batch + 1) * sizeof(*off));
+  size_t done = 0, next_cp = batch, decade = batch;
+  double total_s = 0, total_cpu = 0;
+  uint64_t prev_docs = 0, prev_bytes = 0;
+  int step = 0; /* checkpoints at 1, 2, 5 x decade */
+
+  while (done < max) {
+    size_t n = max - done < batch ? max - done : batch;
+    wd_buf_clear(&lines);
+    off[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+      wd_datagen_next(g, &lines);
+      off[i + 1] = lines.len;
+    }
+    double t0 = wd_bench_now(), c0 = cpu_now();
+    for (size_t i = 0; i < n; i++) {
+      wd_result_t res;
+      if (wd_engine_process(eng, lines.p + off[i], off[i + 1] - off[i], NULL, 0, -1, &res,
+                            err, sizeof(err)) != WD_OK) {
+        fprintf(stderr, "wd-bench-scale: record %zu: %s\n", done + i + 1, err);
+        return 1;
+      }
+      wd_coords_t coords = {.line = done + i + 1};
+      wd_buf_clear(&out);
+      wd_result_format(&res, &coords, &out);
+    }
+    double dt = wd_bench_now() - t0, dc = cpu_now() - c0;
+    total_s += dt;
+    total_cpu += dc;
+    done += n;
+    if (done >= next_cp || done == max) {
+      wd_engine_stats_t st;
+      wd_engine_stats(eng, &st);
+      printf("bench=scale docs=%zu batch=%zu ns_per_doc=%.1f wall_ns_per_doc=%.1f "
+             "docs_per_s=%.0f mb_per_s=%.1f index_docs=%llu index_bytes=%llu "
+             "index_bytes_per_doc=%.0f index_bytes_marginal=%.0f "
+             "peak_rss_kb=%ld rss_per_doc=%.0f duplicates=%llu\n",
+             done, n, dc * 1e9 / (double)n, dt * 1e9 / (double)n, (double)n / dc,
+             (double)lines.len / dc / 1e6, (unsigned long long)st.index_docs,
+             (unsigned long long)st.index_bytes,
+             st.index_docs ? (double)st.index_bytes / (double)st.index_docs : 0.0,
+             st.index_docs > prev_docs ? (double)(st.index_bytes - prev_bytes) /
+                                             (double)(st.index_docs - prev_docs)
+                                       : 0.0,
+             wd_bench_peak_rss_kb(), (double)wd_bench_peak_rss_kb() * 1024.0 / (double)done,
+             (unsigned long long)st.duplicates);
+      fflush(stdout);
+      prev_docs = st.index_docs;
+      prev_bytes = st.index_bytes;
+      static const int mult[3] = {2, 5, 10};
+      while (next_cp <= done) {
+        next_cp = decade * (size_t)mult[step];
+        if (++step == 3) {
+          step = 0;
+          decade *= 10;
+        }
+      }
+    }
+  }
+  printf("bench=scale.total docs=%zu cpu_seconds=%.3f wall_seconds=%.3f docs_per_s=%.0f "
+         "peak_rss_kb=%ld\n",
+         done, total_cpu, total_s, (double)done / total_cpu, wd_bench_peak_rss_kb());
+  wd_free(off);
+  wd_buf_free(&lines);
+  wd_buf_free(&out);
+  wd_datagen_destroy(g);
+  wd_engine_destroy(eng);
+  wd_config_destroy(cfg);
+  return 0;
+}

@@ -1,0 +1,535 @@
+/* bench_stages.c - wd-bench-stages: throughput of every pipeline stage alone,
+ * through the public headers, plus the whole engine in process.
+ *
+ * One untimed preparation pass runs the stages in engine order and keeps each
+ * stage's input (decoded text, normalised text, kept text, shingle sets,
+ * tokens, signatures, answers), so every stage is then timed on exactly what
+ * it sees in the pipeline. Stages with memory (LSH, cluster store, engine)
+ * start empty on every pass; boilerplate and SimHash keep what they learned
+ * (their steady state). The table of stages is {name, run, reset}: adding a
+ * variant is one row. */
+#include "bench.h"
+#include "datagen.h"
+
+#include "wiredup/boiler.h"
+#include "wiredup/cluster.h"
+#include "wiredup/config.h"
+#include "wiredup/engine.h"
+#include "wiredup/lsh.h"
+#include "wiredup/minhash.h"
+#include "wiredup/norm.h"
+#include "wiredup/record.h"
+#include "wiredup/shingle.h"
+#include "wiredup/simhash.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_LINES 4096
+
+/* A set of byte strings in one buffer. */
+typedef struct strs_s {
+  wd_buf_t buf;
+  size_t *off; /* cnt + 1 offsets */
+  size_t cnt, cap;
+} strs_t;
+
+static void strs_push(strs_t *s, const char *p, size_t n) {
+  if (s->cnt + 2 > s->cap) {
+    s->cap = s->cap ? s->cap * 2 : 1024;
+    s->off = wd_realloc(s->off, s->cap * sizeof(*s->off));
+  }
+  if (s->cnt == 0)
+    s->off[0] = 0;
+  wd_buf_append(&s->buf, p, n);
+  s->off[++s->cnt] = s->buf.len;
+}
+static const char *strs_at(const strs_t *s, size_t i, size_t *n) {
+  *n = s->off[i + 1] - s->off[i];
+  return s->buf.p + s->off[i];
+}
+static void strs_free(strs_t *s) {
+  wd_buf_free(&s->buf);
+  wd_free(s->off);
+}
+
+typedef struct u64s_s { /* arrays of uint64 in one block */
+  uint64_t *v;
+  size_t *off;
+  size_t len, cap, cnt, ocap;
+} u64s_t;
+
+static void u64s_push(u64s_t *s, const uint64_t *p, size_t n) {
+  if (s->cnt + 2 > s->ocap) {
+    s->ocap = s->ocap ? s->ocap * 2 : 1024;
+    s->off = wd_realloc(s->off, s->ocap * sizeof(*s->off));
+  }
+  if (s->len + n > s->cap) {
+    while (s->len + n > s->cap)
+      s->cap = s->cap ? s->cap * 2 : 65536;
+    s->v = wd_realloc(s->v, s->cap * sizeof(*s->v));
+  }
+  if (s->cnt == 0)
+    s->off[0] = 0;
+  if (n)
+    memcpy(s->v + s->len, p, n * sizeof(*p));
+  s->len += n;
+  s->off[++s->cnt] = s->len;
+}
+static const uint64_t *u64s_at(const u64s_t *s, size_t i, size_t *n) {
+  *n = s->off[i + 1] - s->off[i];
+  return s->v + s->off[i];
+}
+static void u64s_free(u64s_t *s) {
+  wd_free(s->v);
+  wd_free(s->off);
+}
+
+/* Everything the timed passes read and the stage objects they use. */
+typedef struct ctx_s {
+  wd_config_t *cfg;
+  size_t docs, bytes;
+  strs_t lines, ids, texts, sources, norms, kepts, clusters, dups;
+  u64s_t sets, toks, linehashes;
+  uint64_t *cluster_keys;
+  uint32_t *sigs; /* docs * num_perm */
+  uint64_t *simhashes;
+  double *sims;
+  uint32_t *sizes;
+  int64_t *ts;
+  uint32_t num_perm;
+
+  wd_decoder_t *dec;
+  wd_norm_t *nm;
+  wd_boiler_t *bp;
+  wd_shingle_t *sh;
+  wd_minhash_t *mh_oph, *mh_mix;
+  wd_simhash_t *sm;
+  wd_lsh_t *lsh;
+  wd_cluster_t *cs;
+  wd_cluster_opts_t copts;
+  wd_engine_t *eng;
+  wd_buf_t out, out2;
+  uint32_t *sig;
+  wd_lsh_hit_t *hits;
+  volatile uint64_t sink; /* keeps results alive */
+} ctx_t;
+
+static const char **phrases_of(const wd_config_t *cfg) {
+  /* the built-in list, as the engine uses with default settings */
+  (void)cfg;
+  return (const char **)wd_boiler_default_phrases;
+}
+
+/* ==== Preparation: the stages in engine order, keeping every input ==== */
+
+static int prepare(ctx_t *c) {
+  char err[256];
+  wd_record_t rec;
+  uint64_t lh[MAX_LINES];
+  wd_buf_t norm = WD_BUF_INIT, kept = WD_BUF_INIT;
+  const wd_config_t *cfg = c->cfg;
+
+  c->dec = wd_decoder_new(cfg);
+  wd_norm_opts_t no;
+  wd_norm_opts_default(&no);
+  c->nm = wd_norm_new(&no);
+  wd_boiler_opts_t bo;
+  wd_boiler_opts_default(&bo);
+  bo.phrases = phrases_of(cfg);
+  c->bp = wd_boiler_new(&bo);
+  wd_shingle_opts_t so;
+  wd_shingle_opts_default(&so);
+  so.k = (uint32_t)cfg->shingle_k;
+  c->sh = wd_shingle_new(&so);
+  wd_minhash_opts_t mo;
+  wd_minhash_opts_default(&mo);
+  mo.num_perm = (uint32_t)cfg->minhash_num_perm;
+  mo.seed = (uint64_t)cfg->minhash_seed;
+  c->mh_oph = wd_minhash_new(&mo);
+  mo.method = WD_MINHASH_MIX;
+  c->mh_mix = wd_minhash_new(&mo);
+  c->num_perm = mo.num_perm;
+  wd_simhash_opts_t smo;
+  wd_simhash_opts_default(&smo);
+  c->sm = wd_simhash_new(&smo);
+  c->copts = (wd_cluster_opts_t){
+      .num_perm = mo.num_perm,
+      .bands = (uint32_t)cfg->lsh_bands,
+      .max_candidates = (uint32_t)cfg->lsh_max_candidates,
+      .simhash_enabled = cfg->simhash_enabled,
+      .simhash_max_distance = (int)cfg->simhash_max_distance,
+      .threshold = cfg->cluster_threshold,
+      .containment = cfg->cluster_containment,
+      .containment_min_shingles = (uint32_t)cfg->cluster_containment_min_shingles,
+      .cosine = cfg->cluster_cosine,
+  };
+  wd_cluster_t *cs = wd_cluster_new(&c->copts);
+  if (!c->nm || !c->bp || !c->sh || !c->mh_oph || !c->mh_mix || !c->sm || !cs)
+    return -1;
+
+  c->sigs = wd_malloc(c->docs * c->num_perm * sizeof(uint32_t));
+  c->simhashes = wd_malloc(c->docs * sizeof(uint64_t));
+  c->cluster_keys = wd_malloc(c->docs * sizeof(uint64_t));
+  c->sims = wd_malloc(c->docs * sizeof(double));
+  c->sizes = wd_malloc(c->docs * sizeof(uint32_t));
+  c->ts = wd_malloc(c->docs * sizeof(int64_t));
+  c->sig = wd_malloc(c->num_perm * sizeof(uint32_t));
+  c->hits = wd_malloc(c->copts.max_candidates * sizeof(*c->hits));
+
+  for (size_t i = 0; i < c->docs; i++) {
+    size_t n, nlines = 0, nset, ntok;
+    const char *line = strs_at(&c->lines, i, &n);
+    if (wd_record_decode(c->dec, line, n, NULL, 0, -1, &rec, err, sizeof(err)) != WD_OK) {
+      fprintf(stderr, "wd-bench-stages: record %zu: %s\n", i + 1, err);
+      return -1;
+    }
+    strs_push(&c->ids, rec.id, rec.id_len + 1); /* with its NUL */
+    strs_push(&c->texts, rec.text, rec.text_len);
+    strs_push(&c->sources, rec.source ? rec.source : "", rec.source ? rec.source_len : 0);
+    c->ts[i] = rec.ts_ms;
+    wd_norm_text(c->nm, rec.text, rec.text_len, &norm);
+    strs_push(&c->norms, norm.p ? norm.p : "", norm.len);
+    wd_boiler_filter(c->bp, rec.source, rec.source_len, norm.p, norm.len, &kept, lh,
+                     &nlines, MAX_LINES);
+    strs_push(&c->kepts, kept.p ? kept.p : "", kept.len);
+    u64s_push(&c->linehashes, lh, nlines);
+    wd_shingle_text(c->sh, kept.p ? kept.p : "", kept.len);
+    const uint64_t *set = wd_shingle_set(c->sh, &nset);
+    const uint64_t *tok = wd_shingle_tokens(c->sh, &ntok);
+    u64s_push(&c->sets, set, nset);
+    u64s_push(&c->toks, tok, ntok);
+    uint32_t *sig = c->sigs + i * c->num_perm;
+    wd_minhash_sign(c->mh_oph, set, nset, sig);
+    c->simhashes[i] = wd_simhash_sign(c->sm, tok, ntok);
+    wd_doc_t doc = {.id = rec.id, .id_len = rec.id_len, .sig = sig,
+                    .shingle_cnt = (uint32_t)nset, .simhash = c->simhashes[i],
+                    .ts_ms = rec.ts_ms};
+    wd_assign_t a;
+    wd_cluster_assign(cs, &doc, &a);
+    c->cluster_keys[i] = a.cluster_key;
+    strs_push(&c->clusters, a.cluster_id, strlen(a.cluster_id) + 1);
+    strs_push(&c->dups, a.duplicate_of ? a.duplicate_of : "",
+              a.duplicate_of ? strlen(a.duplicate_of) + 1 : 0);
+    c->sims[i] = a.similarity;
+    c->sizes[i] = a.cluster_size;
+    wd_boiler_learn(c->bp, rec.source, rec.source_len, lh, nlines, a.cluster_key);
+    wd_simhash_observe(c->sm, tok, ntok);
+  }
+  wd_cluster_destroy(cs);
+  wd_buf_free(&norm);
+  wd_buf_free(&kept);
+  return 0;
+}
+
+/* ==== The stages ==== */
+
+static void run_decode(void *v) {
+  ctx_t *c = v;
+  char err[256];
+  wd_record_t rec;
+  for (size_t i = 0; i < c->docs; i++) {
+    size_t n;
+    const char *line = strs_at(&c->lines, i, &n);
+    wd_record_decode(c->dec, line, n, NULL, 0, -1, &rec, err, sizeof(err));
+    c->sink += rec.text_len;
+  }
+}
+
+static void run_norm(void *v) {
+  ctx_t *c = v;
+  for (size_t i = 0; i < c->docs; i++) {
+    size_t n;
+    const char *t = strs_at(&c->texts, i, &n);
+    wd_norm_text(c->nm, t, n, &c->out);
+    c->sink += c->out.len;
+  }
+}
+
+static void run_boiler(void *v) {
+  ctx_t *c = v;
+  uint64_t lh[MAX_LINES];
+  for (size_t i = 0; i < c->docs; i++) {
+    size_t n, sn, nl = 0;
+    const char *t = strs_at(&c->norms, i, &n);
+    const char *s = strs_at(&c->sources, i, &sn);
+    wd_boiler_filter(c->bp, sn ? s : NULL, sn, t, n, &c->out, lh, &nl, MAX_LINES);
+    wd_boiler_learn(c->bp, sn ? s : NULL, sn, lh, nl, c->cluster_keys[i]);
+    c->sink += c->out.len;
+  }
+}
+
+static void run_shingle(void *v) {
+  ctx_t *c = v;
+  for (size_t i = 0; i < c->docs; i++) {
+    size_t n, m;
+    const char *t = strs_at(&c->kepts, i, &n);
+    wd_shingle_text(c->sh, t, n);
+    c->sink += (uintptr_t)wd_shingle_set(c->sh, &m) + m;
+  }
+}
+
+static void sign_all(ctx_t *c, const wd_minhash_t *mh) {
+  for (size_t i = 0; i < c->docs; i++) {
+    size_t n;
+    const uint64_t *set = u64s_at(&c->sets, i, &n);
+    wd_minhash_sign(mh, set, n, c->sig);
+    c->sink += c->sig[0];
+  }
+}
+static void run_minhash_oph(void *v) { sign_all(v, ((ctx_t *)v)->mh_oph); }
+static void run_minhash_mix(void *v) { sign_all(v, ((ctx_t *)v)->mh_mix); }
+
+static void run_simhash(void *v) {
+  ctx_t *c = v;
+  for (size_t i = 0; i < c->docs; i++) {
+    size_t n;
+    const uint64_t *tok = u64s_at(&c->toks, i, &n);
+    c->sink += wd_simhash_sign(c->sm, tok, n);
+    wd_simhash_observe(c->sm, tok, n);
+  }
+}
+
+static void reset_lsh(void *v) {
+  ctx_t *c = v;
+  wd_lsh_destroy(c->lsh);
+  c->lsh = wd_lsh_new(c->copts.bands, c->num_perm / c->copts.bands);
+}
+static void run_lsh(void *v) {
+  ctx_t *c = v;
+  for (size_t i = 0; i < c->docs; i++) {
+    const uint32_t *sig = c->sigs + i * c->num_perm;
+    c->sink += wd_lsh_query(c->lsh, sig, c->hits, c->copts.max_candidates);
+    wd_lsh_insert(c->lsh, sig, (uint32_t)i);
+  }
+}
+
+static void reset_cluster(void *v) {
+  ctx_t *c = v;
+  wd_cluster_destroy(c->cs);
+  c->cs = wd_cluster_new(&c->copts);
+}
+static void run_cluster(void *v) {
+  ctx_t *c = v;
+  for (size_t i = 0; i < c->docs; i++) {
+    size_t idn;
+    const char *id = strs_at(&c->ids, i, &idn);
+    wd_doc_t doc = {.id = id, .id_len = idn - 1, .sig = c->sigs + i * c->num_perm,
+                    .shingle_cnt = (uint32_t)(c->sets.off[i + 1] - c->sets.off[i]),
+                    .simhash = c->simhashes[i], .ts_ms = c->ts[i]};
+    wd_assign_t a;
+    wd_cluster_assign(c->cs, &doc, &a);
+    c->sink += a.cluster_size;
+  }
+}
+
+static void run_output(void *v) {
+  ctx_t *c = v;
+  for (size_t i = 0; i < c->docs; i++) {
+    size_t n, dn, sn;
+    const char *src = strs_at(&c->sources, i, &sn);
+    const char *dup = strs_at(&c->dups, i, &dn);
+    /* sources are stored without their NUL: format from a NUL-terminated copy */
+    wd_buf_clear(&c->out2);
+    wd_buf_append(&c->out2, src, sn);
+    wd_result_t res = {.id = strs_at(&c->ids, i, &n),
+                       .cluster_id = strs_at(&c->clusters, i, &n),
+                       .duplicate_of = dn ? dup : NULL,
+                       .similarity = c->sims[i],
+                       .cluster_size = c->sizes[i],
+                       .source = sn ? c->out2.p : NULL,
+                       .ts_ms = c->ts[i],
+                       .has_ts = 1};
+    wd_coords_t coords = {.line = i + 1};
+    wd_buf_clear(&c->out);
+    wd_result_format(&res, &coords, &c->out);
+    wd_buf_appendc(&c->out, '\n');
+    c->sink += c->out.len;
+  }
+}
+
+static void reset_engine(void *v) {
+  ctx_t *c = v;
+  char err[256];
+  wd_engine_destroy(c->eng);
+  c->eng = wd_engine_new(c->cfg, err, sizeof(err));
+  if (!c->eng) {
+    fprintf(stderr, "wd-bench-stages: engine: %s\n", err);
+    exit(1);
+  }
+}
+static void run_engine(void *v) {
+  ctx_t *c = v;
+  char err[256];
+  for (size_t i = 0; i < c->docs; i++) {
+    size_t n;
+    const char *line = strs_at(&c->lines, i, &n);
+    wd_result_t res;
+    if (wd_engine_process(c->eng, line, n, NULL, 0, -1, &res, err, sizeof(err)) != WD_OK)
+      continue;
+    wd_coords_t coords = {.line = i + 1};
+    wd_buf_clear(&c->out);
+    wd_result_format(&res, &coords, &c->out);
+    wd_buf_appendc(&c->out, '\n');
+    c->sink += c->out.len;
+  }
+}
+
+typedef struct stage_s {
+  const char *name;
+  wd_bench_fn_t *run;
+  wd_bench_fn_t *reset;
+} stage_t;
+
+static const stage_t stages[] = {
+    {"stage.decode", run_decode, NULL},
+    {"stage.normalise", run_norm, NULL},
+    {"stage.boilerplate", run_boiler, NULL},
+    {"stage.shingle", run_shingle, NULL},
+    {"stage.minhash.oph", run_minhash_oph, NULL},
+    {"stage.minhash.mix", run_minhash_mix, NULL},
+    {"stage.simhash", run_simhash, NULL},
+    {"stage.lsh", run_lsh, reset_lsh},
+    {"stage.cluster", run_cluster, reset_cluster},
+    {"stage.output", run_output, NULL},
+    {"engine.inprocess", run_engine, reset_engine},
+    {NULL, NULL, NULL},
+};
+
+/* ==== Corpus ==== */
+
+static int load_file(ctx_t *c, const char *path, size_t max_docs) {
+  FILE *fp = fopen(path, "rb");
+  if (!fp) {
+    perror(path);
+    return -1;
+  }
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n;
+  while ((max_docs == 0 || c->lines.cnt < max_docs) &&
+         (n = getline(&line, &cap, fp)) > 0) {
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+      n--;
+    if (n == 0)
+      continue;
+    strs_push(&c->lines, line, (size_t)n);
+  }
+  free(line);
+  fclose(fp);
+  return 0;
+}
+
+static void usage(FILE *fp) {
+  fprintf(fp,
+          "usage: wd-bench-stages [--docs N] [--reps N] [--seed S] [--dup-share F]\n"
+          "                       [--input FILE.jsonl] [--filter SUBSTRING]\n"
+          "Times every stage over N documents (default 2000; generated unless --input)\n"
+          "and prints one bench=... line per stage.\n");
+}
+
+int main(int argc, char **argv) {
+  ctx_t c;
+  size_t docs = 2000;
+  unsigned reps = 5;
+  const char *input = NULL, *filter = NULL;
+  wd_datagen_opts_t go;
+  wd_datagen_opts_default(&go);
+  memset(&c, 0, sizeof(c));
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      usage(stdout);
+      return 0;
+    }
+    if (!v) {
+      usage(stderr);
+      return 2;
+    }
+    i++;
+    if (!strcmp(a, "--docs"))
+      docs = strtoull(v, NULL, 10);
+    else if (!strcmp(a, "--reps"))
+      reps = (unsigned)atoi(v);
+    else if (!strcmp(a, "--seed"))
+      go.seed = strtoull(v, NULL, 10);
+    else if (!strcmp(a, "--dup-share"))
+      go.dup_share = atof(v);
+    else if (!strcmp(a, "--input"))
+      input = v;
+    else if (!strcmp(a, "--filter"))
+      filter = v;
+    else {
+      usage(stderr);
+      return 2;
+    }
+  }
+
+  if (input) {
+    if (load_file(&c, input, docs) != 0)
+      return 1;
+  } else {
+    wd_datagen_t *g = wd_datagen_new(&go);
+    wd_buf_t line = WD_BUF_INIT;
+    for (size_t i = 0; i < docs; i++) {
+      wd_buf_clear(&line);
+      wd_datagen_next(g, &line);
+      strs_push(&c.lines, line.p, line.len);
+    }
+    wd_buf_free(&line);
+    wd_datagen_destroy(g);
+  }
+  c.docs = c.lines.cnt;
+  c.bytes = c.lines.buf.len;
+  if (c.docs == 0) {
+    fprintf(stderr, "wd-bench-stages: no documents\n");
+    return 1;
+  }
+  c.cfg = wd_config_new();
+  if (prepare(&c) != 0)
+    return 1;
+
+  for (const stage_t *s = stages; s->name; s++) {
+    if (filter && !strstr(s->name, filter))
+      continue;
+    wd_bench_params_t p = {.name = s->name, .run = s->run, .reset = s->reset,
+                           .ctx = &c, .docs = c.docs, .bytes = c.bytes, .reps = reps};
+    wd_bench_outcome_t out;
+    wd_bench_run(&p, &out);
+    wd_bench_print(stdout, &p, &out, NULL);
+  }
+  char extra[64];
+  snprintf(extra, sizeof(extra), "peak_rss_kb=%ld", wd_bench_peak_rss_kb());
+  fprintf(stdout, "bench=stages.summary docs=%zu bytes=%zu %s\n", c.docs, c.bytes, extra);
+
+  wd_engine_destroy(c.eng);
+  wd_cluster_destroy(c.cs);
+  wd_lsh_destroy(c.lsh);
+  wd_decoder_destroy(c.dec);
+  wd_norm_destroy(c.nm);
+  wd_boiler_destroy(c.bp);
+  wd_shingle_destroy(c.sh);
+  wd_minhash_destroy(c.mh_oph);
+  wd_minhash_destroy(c.mh_mix);
+  wd_simhash_destroy(c.sm);
+  strs_t *ss[] = {&c.lines, &c.ids, &c.texts, &c.sources, &c.norms, &c.kepts,
+                  &c.clusters, &c.dups};
+  for (size_t i = 0; i < sizeof(ss) / sizeof(ss[0]); i++)
+    strs_free(ss[i]);
+  u64s_free(&c.sets);
+  u64s_free(&c.toks);
+  u64s_free(&c.linehashes);
+  wd_free(c.sigs);
+  wd_free(c.simhashes);
+  wd_free(c.cluster_keys);
+  wd_free(c.sims);
+  wd_free(c.sizes);
+  wd_free(c.ts);
+  wd_free(c.sig);
+  wd_free(c.hits);
+  wd_buf_free(&c.out);
+  wd_buf_free(&c.out2);
+  wd_config_destroy(c.cfg);
+  return 0;
+}

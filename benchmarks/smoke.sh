@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# smoke.sh - ctest bench.smoke: the benchmarks build and run, and print a
+# well-formed bench= line for every stage. No speed is asserted.
+# Environment: WIREDUP (the binary), WD_BENCH_DIR (where wd-* are built).
+set -u
+fail() { echo "FAIL [bench.smoke]: $*" >&2; exit 1; }
+B=${WD_BENCH_DIR:?}
+for f in "$B/wd-datagen" "$B/wd-bench-stages" "$B/wd-bench-scale" "${WIREDUP:?}"; do
+  [ -x "$f" ] || fail "$f not built"
+done
+T=$(mktemp -d "${TMPDIR:-/tmp}/wd-bench-smoke.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+
+# The generator is deterministic and wiredup accepts every record it writes.
+"$B/wd-datagen" --count 60 --seed 7 --output "$T/a.jsonl" 2>"$T/a.err" || fail "wd-datagen failed"
+"$B/wd-datagen" --count 60 --seed 7 >"$T/b.jsonl" 2>/dev/null || fail "wd-datagen to stdout failed"
+cmp -s "$T/a.jsonl" "$T/b.jsonl" || fail "wd-datagen is not deterministic for one seed"
+[ "$(grep -c . "$T/a.jsonl")" -eq 60 ] || fail "wd-datagen wrote $(grep -c . "$T/a.jsonl") records, want 60"
+grep -Eq '^datagen records=60 copies=[1-9][0-9]* ' "$T/a.err" || fail "no copies in: $(cat "$T/a.err")"
+"$WIREDUP" run --input "$T/a.jsonl" --output "$T/out.jsonl" 2>"$T/run.err" || fail "wiredup run failed"
+[ "$(grep -c . "$T/out.jsonl")" -eq 60 ] || fail "wiredup answered $(grep -c . "$T/out.jsonl") of 60: $(cat "$T/run.err")"
+
+# Every stage prints one line with positive numbers in every field.
+"$B/wd-bench-stages" --docs 40 --reps 2 >"$T/stages.txt" || fail "wd-bench-stages failed"
+num='[0-9]+(\.[0-9]+)?'
+for s in stage.decode stage.normalise stage.boilerplate stage.shingle stage.minhash.oph \
+         stage.minhash.mix stage.simhash stage.lsh stage.cluster stage.output engine.inprocess; do
+  n=$(grep -Ec "^bench=$s docs=40 reps=2 bytes_per_doc=$num ns_per_doc=$num ns_per_doc_median=$num docs_per_s=$num docs_per_s_median=$num mb_per_s=$num mb_per_s_median=$num cpu_ns_per_doc=$num cpu_ns_per_doc_median=$num\$" "$T/stages.txt")
+  [ "$n" -eq 1 ] || fail "stage $s: $n well-formed lines in: $(cat "$T/stages.txt")"
+done
+grep -Eq "^bench=stages.summary docs=40 bytes=[0-9]+ peak_rss_kb=[0-9]+$" "$T/stages.txt" ||
+  fail "no summary line"
+if grep -Ev '^bench=[a-z0-9_.]+( [a-z0-9_]+=[^ =]+)+$' "$T/stages.txt"; then
+  fail "lines above are not bench=NAME key=value..."
+fi
+
+"$B/wd-bench-scale" --max 300 --batch 100 >"$T/scale.txt" || fail "wd-bench-scale failed"
+[ "$(grep -Ec "^bench=scale docs=(100|200|300) batch=100 ns_per_doc=$num wall_ns_per_doc=$num docs_per_s=$num .*index_docs=(100|200|300) index_bytes=[0-9]+ .*peak_rss_kb=[0-9]+ " "$T/scale.txt")" -eq 3 ] ||
+  fail "scale lines: $(cat "$T/scale.txt")"
+grep -Eq "^bench=scale.total docs=300 " "$T/scale.txt" || fail "no scale total"
+echo "bench.smoke: ok"
