@@ -6,6 +6,7 @@
 #include "wiredup/demo.h"
 #include "wiredup/eval.h"
 #include "wiredup/log.h"
+#include "wiredup/metrics.h"
 #include "wiredup/pipeline.h"
 #include "wiredup/stream.h"
 
@@ -156,6 +157,33 @@ static int parse_args(int argc, char **argv, const char *usage, wd_config_t *cfg
   return 0;
 }
 
+/* Stream mode, with the metrics endpoint around it when metrics.listen is
+ * set: it comes up before the consumer (a bad address fails at once) and
+ * goes down after the final commit, so a last scrape sees the totals. */
+static int run_stream(const wd_config_t *cfg) {
+  char errstr[512];
+  wd_err_t err = WD_OK;
+  wd_metrics_t *m = wd_metrics_new();
+  wd_metrics_http_t *srv = NULL;
+  wd_stream_opts_t sopts;
+  memset(&sopts, 0, sizeof(sopts));
+  sopts.metrics = m;
+  if (*cfg->metrics_listen) {
+    err = wd_metrics_http_start(m, cfg->metrics_listen,
+                                cfg->metrics_health_timeout_ms, &srv, errstr,
+                                sizeof(errstr));
+    if (err == WD_OK)
+      WD_LOG(WD_LOG_INFO, "metrics endpoint listening",
+             "listen=%s port=%u paths=/metrics,/healthz", cfg->metrics_listen,
+             (unsigned)wd_metrics_http_port(srv));
+  }
+  if (err == WD_OK)
+    err = wd_stream_run_opts(cfg, &sopts, errstr, sizeof(errstr));
+  wd_metrics_http_stop(srv);
+  wd_metrics_destroy(m);
+  return err == WD_OK ? 0 : fail(err, errstr);
+}
+
 static int cmd_run(wd_config_t *cfg, const opts_t *o) {
   char errstr[512];
   wd_err_t err;
@@ -164,8 +192,7 @@ static int cmd_run(wd_config_t *cfg, const opts_t *o) {
       return usage_error(usage_run, "%s", "--output needs --input (file mode)");
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    err = wd_stream_run(cfg, errstr, sizeof(errstr));
-    return err == WD_OK ? 0 : fail(err, errstr);
+    return run_stream(cfg);
   }
 
   FILE *out = stdout;

@@ -23,6 +23,7 @@
 #include "wiredup/config.h"
 #include "wiredup/engine.h"
 #include "wiredup/err.h"
+#include "wiredup/metrics.h"
 
 struct rd_kafka_s; /* rd_kafka_t, so that this header needs no rdkafka.h */
 
@@ -75,6 +76,9 @@ typedef struct wd_stream_opts_s {
   wd_stream_ack_cb_t *on_ack;   /**< may be NULL */
   wd_stream_tick_cb_t *on_tick; /**< may be NULL */
   void *opaque;                 /**< passed to both callbacks */
+  /** Counted into when set (records, latency, heartbeat, engine stats,
+   *  consumer lag via statistics.interval.ms), or NULL. Borrowed. */
+  wd_metrics_t *metrics;
 } wd_stream_opts_t;
 
 /**
