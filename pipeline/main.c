@@ -208,11 +208,11 @@ static int run_stream(const wd_config_t *cfg) {
   wd_metrics_http_t *srv = NULL;
   wd_stream_opts_t sopts;
   memset(&sopts, 0, sizeof(sopts));
-  sopts.metrics = m;
   if (*cfg->metrics_listen) {
     err = wd_metrics_http_start(m, cfg->metrics_listen,
                                 cfg->metrics_health_timeout_ms, &srv, errstr,
                                 sizeof(errstr));
+    sopts.metrics = m; /* nobody reads them otherwise: not even counted */
     if (err == WD_OK)
       WD_LOG(WD_LOG_INFO, "metrics endpoint listening",
              "listen=%s port=%u paths=/metrics,/healthz", cfg->metrics_listen,

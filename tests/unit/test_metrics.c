@@ -6,6 +6,7 @@
 #include "wiredup/metrics.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -404,6 +405,78 @@ static int test_http(void) {
   return 0;
 }
 
+/* The poll loop's side: counters, histogram, snapshots, as fast as it can. */
+#define WRITER_RECORDS 200000
+static void *writer(void *arg) {
+  wd_metrics_t *m = arg;
+  wd_engine_stats_t es = {0};
+  char json[160];
+  for (uint64_t i = 1; i <= WRITER_RECORDS; i++) {
+    wd_metrics_add(m, WD_METRIC_RECORDS_IN, 1);
+    wd_metrics_observe_latency(m, (double)(i % 1000) * 1e-6);
+    wd_metrics_heartbeat(m);
+    if (i % 1000 == 0) {
+      es.records = es.index_docs = i;
+      wd_metrics_publish_engine(m, &es);
+      int n = snprintf(json, sizeof(json),
+                       "{\"topics\":{\"t\":{\"partitions\":{\"0\":{"
+                       "\"partition\":0,\"consumer_lag\":%d}}}}}",
+                       (int)(WRITER_RECORDS - i));
+      wd_metrics_publish_kafka_stats(m, json, (size_t)n);
+    }
+  }
+  return NULL;
+}
+
+/* Scrapes while the writer runs: every exposition is consistent (_count ==
+ * +Inf bucket, buckets cumulative) and counters never go backwards. */
+static int test_concurrent(void) {
+  wd_metrics_t *m = wd_metrics_new();
+  wd_buf_t b = WD_BUF_INIT;
+  pthread_t th;
+  double last_in = 0, last_count = 0;
+  int scrapes = 0;
+  WD_T_ASSERT(pthread_create(&th, NULL, writer, m) == 0, "thread");
+  for (;;) {
+    int done = wd_metrics_get(m, WD_METRIC_RECORDS_IN) == WRITER_RECORDS;
+    wd_buf_clear(&b);
+    wd_metrics_render(m, &b);
+    scrapes++;
+    const char *t = text(&b);
+    double in = sample(t, "wiredup_records_in_total");
+    double count = sample(t, "wiredup_processing_latency_seconds_count");
+    double inf = sample(
+        t, "wiredup_processing_latency_seconds_bucket{le=\"+Inf\"}");
+    double le1 =
+        sample(t, "wiredup_processing_latency_seconds_bucket{le=\"0.0001\"}");
+    WD_T_ASSERT(count == inf, "scrape %d: count %g != +Inf %g", scrapes, count,
+                inf);
+    WD_T_ASSERT(le1 <= inf, "scrape %d: not cumulative", scrapes);
+    WD_T_ASSERT(in >= last_in && count >= last_count,
+                "scrape %d: went backwards", scrapes);
+    last_in = in, last_count = count;
+    if (done)
+      break;
+  }
+  pthread_join(th, NULL);
+  wd_buf_clear(&b);
+  wd_metrics_render(m, &b);
+  WD_T_ASSERT(sample(text(&b), "wiredup_records_in_total") == WRITER_RECORDS,
+              "final in");
+  WD_T_ASSERT(sample(text(&b), "wiredup_processing_latency_seconds_count") ==
+                  WRITER_RECORDS,
+              "final count");
+  WD_T_ASSERT(sample(text(&b), "wiredup_index_articles") == WRITER_RECORDS,
+              "final snapshot");
+  WD_T_ASSERT(
+      sample(text(&b), "wiredup_consumer_lag{topic=\"t\",partition=\"0\"}") ==
+          0,
+      "final lag");
+  wd_buf_free(&b);
+  wd_metrics_destroy(m);
+  return 0;
+}
+
 int main(void) {
   WD_T_RUN(test_escape);
   WD_T_RUN(test_values);
@@ -411,5 +484,6 @@ int main(void) {
   WD_T_RUN(test_render);
   WD_T_RUN(test_parse_listen);
   WD_T_RUN(test_http);
+  WD_T_RUN(test_concurrent);
   return WD_T_DONE();
 }
