@@ -196,8 +196,8 @@ static const conf_prop_t conf_props[] = {
           "serving Prometheus metrics at `/metrics` and liveness at "
           "`/healthz` in stream mode; empty disables. File mode and eval "
           "never serve it."),
-    P_DURATION("metrics.health_timeout", metrics_health_timeout_ms, "30s",
-               1000, 86400000,
+    P_DURATION("metrics.health_timeout", metrics_health_timeout_ms, "30s", 1000,
+               86400000,
                "`/healthz` answers 503 once the poll loop has not turned for "
                "this long (it turns at least every 100 ms when healthy)."),
 };

@@ -23,10 +23,9 @@
 
 /* Processing time of one record: decode to producer hand-off. Most records
  * take tens of microseconds; the top buckets catch stalls. */
-static const double latency_bounds[] = {0.00005, 0.0001, 0.00025, 0.0005,
-                                        0.001,   0.0025, 0.005,   0.01,
-                                        0.025,   0.05,   0.1,     0.25,
-                                        1.0};
+static const double latency_bounds[] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001,
+                                        0.0025,  0.005,  0.01,    0.025,  0.05,
+                                        0.1,     0.25,   1.0};
 #define LATENCY_BOUND_CNT (sizeof(latency_bounds) / sizeof(latency_bounds[0]))
 
 static const struct {
@@ -83,7 +82,7 @@ struct wd_metrics_s {
   _Atomic uint64_t counters[WD_METRIC_COUNTER_CNT];
   _Atomic uint64_t lat_counts[LATENCY_BOUND_CNT + 1];
   _Atomic uint64_t lat_sum_ns;
-  _Atomic int64_t heartbeat_ns; /* CLOCK_MONOTONIC */
+  _Atomic int64_t heartbeat_ns;  /* CLOCK_MONOTONIC */
   _Atomic int64_t checkpoint_ms; /* wall clock, 0 = none yet */
 
   pthread_mutex_t mu; /* guards everything below */
@@ -189,8 +188,8 @@ int wd_metrics_publish_kafka_stats(wd_metrics_t *m, const char *json,
       /* consumer_lag_stored counts from the offset stored for commit, which
        * wiredup advances only behind acknowledged outputs: the records not
        * yet safely done. Older librdkafka has only consumer_lag. */
-      int64_t lag = json_i64(p, "consumer_lag_stored",
-                             json_i64(p, "consumer_lag", -1));
+      int64_t lag =
+          json_i64(p, "consumer_lag_stored", json_i64(p, "consumer_lag", -1));
       const cJSON *fs = cJSON_GetObjectItemCaseSensitive(p, "fetch_state");
       /* -1 is the internal UA partition; a lag of -1 is unknown, and a
        * partition no longer fetched (revoked) keeps a stale one. */
@@ -351,8 +350,7 @@ void wd_metrics_render(wd_metrics_t *m, wd_buf_t *dst) {
 
   uint64_t counts[LATENCY_BOUND_CNT + 1];
   for (size_t i = 0; i <= LATENCY_BOUND_CNT; i++)
-    counts[i] =
-        atomic_load_explicit(&m->lat_counts[i], memory_order_relaxed);
+    counts[i] = atomic_load_explicit(&m->lat_counts[i], memory_order_relaxed);
   double sum =
       (double)atomic_load_explicit(&m->lat_sum_ns, memory_order_relaxed) / 1e9;
   wd_prom_header(dst, "wiredup_processing_latency_seconds",

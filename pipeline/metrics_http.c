@@ -63,8 +63,8 @@ int wd_metrics_parse_listen(const char *listen, char *host, size_t host_cap,
 static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status,
                                const char *ctype, char *body, size_t len,
                                void (*free_body)(void *)) {
-  struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(
-      len, body, free_body);
+  struct MHD_Response *r =
+      MHD_create_response_from_buffer_with_free_callback(len, body, free_body);
   if (!r) {
     if (free_body)
       free_body(body);
@@ -100,8 +100,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     wd_buf_t b = WD_BUF_INIT;
     wd_metrics_render(srv->m, &b);
     /* The buffer is handed over: freed by libmicrohttpd after sending. */
-    return respond(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
-                   b.p, b.len, wd_free);
+    return respond(conn, MHD_HTTP_OK,
+                   "text/plain; version=0.0.4; charset=utf-8", b.p, b.len,
+                   wd_free);
   }
   if (strcmp(url, "/healthz") == 0) {
     double age = wd_metrics_heartbeat_age(srv->m);
@@ -139,10 +140,10 @@ wd_err_t wd_metrics_http_start(wd_metrics_t *m, const char *listen,
   struct addrinfo hints, *ai = NULL;
 
   *srv_out = NULL;
-  WD_RETURN_IF(wd_metrics_parse_listen(listen, host, sizeof(host), &port,
-                                       &why) != 0,
-               WD_ERR_CONFIG, errstr, errstr_size,
-               "metrics.listen: \"%s\": %s", listen, why);
+  WD_RETURN_IF(
+      wd_metrics_parse_listen(listen, host, sizeof(host), &port, &why) != 0,
+      WD_ERR_CONFIG, errstr, errstr_size, "metrics.listen: \"%s\": %s", listen,
+      why);
   memset(&hints, 0, sizeof(hints));
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -170,8 +171,8 @@ wd_err_t wd_metrics_http_start(wd_metrics_t *m, const char *listen,
   freeaddrinfo(ai);
   if (!srv->daemon) {
     wd_free(srv);
-    wd_errstr_set(errstr, errstr_size, "metrics.listen: cannot listen on %s: %s",
-                  listen,
+    wd_errstr_set(errstr, errstr_size,
+                  "metrics.listen: cannot listen on %s: %s", listen,
                   bind_errno ? strerror(bind_errno) : "libmicrohttpd failed");
     return WD_ERR_IO;
   }

@@ -295,8 +295,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
 
 /* librdkafka statistics (statistics.interval.ms), on the poll thread:
  * the per-partition consumer lag for the metrics endpoint. */
-static int on_stats(rd_kafka_t *rk, char *json, size_t json_len,
-                    void *opaque) {
+static int on_stats(rd_kafka_t *rk, char *json, size_t json_len, void *opaque) {
   stream_t *st = opaque;
   (void)rk;
   if (st->metrics)
@@ -791,7 +790,8 @@ static void handle_message(stream_t *st, const rd_kafka_message_t *rkm) {
 /* ==== Run ==== */
 
 /* Per record: one relaxed atomic add and a histogram observation. */
-static void handle_message_counted(stream_t *st, const rd_kafka_message_t *rkm) {
+static void handle_message_counted(stream_t *st,
+                                   const rd_kafka_message_t *rkm) {
   if (!st->metrics || rkm->err) {
     handle_message(st, rkm);
     return;

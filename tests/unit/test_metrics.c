@@ -17,7 +17,9 @@
 #include <unistd.h>
 
 /* The buffer's text, "" when nothing was appended. */
-static const char *text(const wd_buf_t *b) { return b->p ? b->p : ""; }
+static const char *text(const wd_buf_t *b) {
+  return b->p ? b->p : "";
+}
 
 static int test_escape(void) {
   static const struct {
@@ -131,7 +133,8 @@ static int test_histogram(void) {
  * or NAN when there is none. */
 static double sample(const char *exposition, const char *prefix) {
   size_t n = strlen(prefix);
-  for (const char *l = exposition; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : l)
+  for (const char *l = exposition; l && *l;
+       l = strchr(l, '\n'), l = l ? l + 1 : l)
     if (strncmp(l, prefix, n) == 0 && l[n] == ' ')
       return strtod(l + n + 1, NULL);
   return NAN;
@@ -150,14 +153,14 @@ static int well_formed(const char *t, char *why, size_t why_cap) {
     if (strncmp(l, "# HELP ", 7) == 0) {
       size_t k = strcspn(l + 7, " \n");
       snprintf(family, sizeof(family), "%.*s", (int)k, l + 7);
-      if (strncmp(e + 1, "# TYPE ", 7) != 0 ||
-          strncmp(e + 8, family, k) != 0)
+      if (strncmp(e + 1, "# TYPE ", 7) != 0 || strncmp(e + 8, family, k) != 0)
         return snprintf(why, why_cap, "line %d: HELP without TYPE", lineno), 0;
     } else if (l[0] != '#') {
       size_t k = strspn(l, "abcdefghijklmnopqrstuvwxyz_:0123456789");
       if (k == 0 || strncmp(l, family, strlen(family)) != 0)
         return snprintf(why, why_cap, "line %d: sample outside its family",
-                        lineno), 0;
+                        lineno),
+               0;
       const char *v = l + k;
       if (*v == '{') {
         v = strstr(v, "} ");
@@ -200,19 +203,23 @@ static int test_render(void) {
   WD_T_ASSERT(well_formed(text(&b), why, sizeof(why)), "%s\n%s", why, text(&b));
   WD_T_ASSERT(sample(text(&b), "wiredup_records_in_total") == 0, "in");
   WD_T_ASSERT(isnan(sample(text(&b), "wiredup_index_articles")), "no engine");
-  WD_T_ASSERT(strstr(text(&b), "# TYPE wiredup_consumer_lag gauge"), "lag TYPE");
+  WD_T_ASSERT(strstr(text(&b), "# TYPE wiredup_consumer_lag gauge"),
+              "lag TYPE");
   WD_T_ASSERT(!strstr(text(&b), "wiredup_consumer_lag{"), "no lag samples");
   WD_T_ASSERT(!strstr(text(&b), "checkpoint"), "no checkpoint age yet");
 
   wd_metrics_add(m, WD_METRIC_RECORDS_IN, 5);
   wd_metrics_add(m, WD_METRIC_RECORDS_OUT, 4);
   wd_metrics_add(m, WD_METRIC_RECORDS_DEAD, 1);
-  wd_metrics_observe_latency(m, 0.00002);  /* first bucket */
-  wd_metrics_observe_latency(m, 0.0003);   /* le=0.0005 */
-  wd_metrics_observe_latency(m, 0.0005);   /* le=0.0005: bounds inclusive */
-  wd_metrics_observe_latency(m, 3.0);      /* above every bound */
-  wd_engine_stats_t es = {.records = 4, .duplicates = 2, .clusters = 2,
-                          .index_docs = 4, .index_bytes = 123456};
+  wd_metrics_observe_latency(m, 0.00002); /* first bucket */
+  wd_metrics_observe_latency(m, 0.0003);  /* le=0.0005 */
+  wd_metrics_observe_latency(m, 0.0005);  /* le=0.0005: bounds inclusive */
+  wd_metrics_observe_latency(m, 3.0);     /* above every bound */
+  wd_engine_stats_t es = {.records = 4,
+                          .duplicates = 2,
+                          .clusters = 2,
+                          .index_docs = 4,
+                          .index_bytes = 123456};
   wd_metrics_publish_engine(m, &es);
   WD_T_ASSERT(wd_metrics_publish_kafka_stats(m, stats_json,
                                              sizeof(stats_json) - 1) == 0,
@@ -308,8 +315,8 @@ static int test_parse_listen(void) {
     char host[64] = "untouched";
     uint16_t port = 0;
     const char *why = NULL;
-    int rc = wd_metrics_parse_listen(rows[i].in, host, sizeof(host), &port,
-                                     &why);
+    int rc =
+        wd_metrics_parse_listen(rows[i].in, host, sizeof(host), &port, &why);
     if (rows[i].port < 0 ? (rc != -1 || !why)
                          : (rc != 0 || strcmp(host, rows[i].host) != 0 ||
                             port != rows[i].port)) {
@@ -356,7 +363,8 @@ static int test_http(void) {
   WD_T_ASSERT(port != 0, "bound port");
 
   wd_metrics_add(m, WD_METRIC_RECORDS_IN, 3);
-  WD_T_ASSERT(http_get(port, "GET", "/metrics", resp, sizeof(resp)) == 0, "get");
+  WD_T_ASSERT(http_get(port, "GET", "/metrics", resp, sizeof(resp)) == 0,
+              "get");
   WD_T_ASSERT(strncmp(resp, "HTTP/1.", 7) == 0 && strstr(resp, " 200 "), "%s",
               resp);
   WD_T_ASSERT(strstr(resp, "text/plain; version=0.0.4"), "content type: %s",
@@ -364,8 +372,10 @@ static int test_http(void) {
   WD_T_ASSERT(strstr(resp, "\r\n\r\n# HELP wiredup_"), "body: %s", resp);
   WD_T_ASSERT(strstr(resp, "\nwiredup_records_in_total 3\n"), "%s", resp);
 
-  WD_T_ASSERT(http_get(port, "GET", "/healthz", resp, sizeof(resp)) == 0, "get");
-  WD_T_ASSERT(strstr(resp, " 200 ") && strstr(resp, "\r\n\r\nok\n"), "%s", resp);
+  WD_T_ASSERT(http_get(port, "GET", "/healthz", resp, sizeof(resp)) == 0,
+              "get");
+  WD_T_ASSERT(strstr(resp, " 200 ") && strstr(resp, "\r\n\r\nok\n"), "%s",
+              resp);
   WD_T_ASSERT(http_get(port, "GET", "/nope", resp, sizeof(resp)) == 0, "get");
   WD_T_ASSERT(strstr(resp, " 404 "), "%s", resp);
   WD_T_ASSERT(http_get(port, "DELETE", "/metrics", resp, sizeof(resp)) == 0,
@@ -392,7 +402,8 @@ static int test_http(void) {
   wd_metrics_heartbeat(m);
   struct timespec ts = {0, 20 * 1000 * 1000};
   nanosleep(&ts, NULL);
-  WD_T_ASSERT(http_get(port, "GET", "/healthz", resp, sizeof(resp)) == 0, "get");
+  WD_T_ASSERT(http_get(port, "GET", "/healthz", resp, sizeof(resp)) == 0,
+              "get");
   WD_T_ASSERT(strstr(resp, " 503 ") && strstr(resp, "stale"), "%s", resp);
   wd_metrics_http_stop(srv);
   wd_metrics_http_stop(NULL);
@@ -445,8 +456,8 @@ static int test_concurrent(void) {
     const char *t = text(&b);
     double in = sample(t, "wiredup_records_in_total");
     double count = sample(t, "wiredup_processing_latency_seconds_count");
-    double inf = sample(
-        t, "wiredup_processing_latency_seconds_bucket{le=\"+Inf\"}");
+    double inf =
+        sample(t, "wiredup_processing_latency_seconds_bucket{le=\"+Inf\"}");
     double le1 =
         sample(t, "wiredup_processing_latency_seconds_bucket{le=\"0.0001\"}");
     WD_T_ASSERT(count == inf, "scrape %d: count %g != +Inf %g", scrapes, count,
@@ -468,10 +479,9 @@ static int test_concurrent(void) {
               "final count");
   WD_T_ASSERT(sample(text(&b), "wiredup_index_articles") == WRITER_RECORDS,
               "final snapshot");
-  WD_T_ASSERT(
-      sample(text(&b), "wiredup_consumer_lag{topic=\"t\",partition=\"0\"}") ==
-          0,
-      "final lag");
+  WD_T_ASSERT(sample(text(&b),
+                     "wiredup_consumer_lag{topic=\"t\",partition=\"0\"}") == 0,
+              "final lag");
   wd_buf_free(&b);
   wd_metrics_destroy(m);
   return 0;
