@@ -192,7 +192,8 @@ static const conf_prop_t conf_props[] = {
     P_ENUM("log.level", log_level, "info", "debug|info|warn|error",
            "Least severe log level written to stderr."),
     P_STR("metrics.listen", metrics_listen, "127.0.0.1:9464",
-          "Address (`host:port`, `[v6]:port`, `:port` for all interfaces) "
+          "Address (`host:port`, `[v6]:port`, `:port` for every IPv4 "
+          "interface) "
           "serving Prometheus metrics at `/metrics` and liveness at "
           "`/healthz` in stream mode; empty disables. File mode and eval "
           "never serve it."),

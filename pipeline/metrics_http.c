@@ -145,7 +145,8 @@ wd_err_t wd_metrics_http_start(wd_metrics_t *m, const char *listen,
       WD_ERR_CONFIG, errstr, errstr_size, "metrics.listen: \"%s\": %s", listen,
       why);
   memset(&hints, 0, sizeof(hints));
-  hints.ai_family = AF_UNSPEC;
+  /* ":port" means every IPv4 interface; "[::]:port" every IPv6 one. */
+  hints.ai_family = *host ? AF_UNSPEC : AF_INET;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
   snprintf(portstr, sizeof(portstr), "%u", (unsigned)port);
