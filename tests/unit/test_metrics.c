@@ -408,6 +408,16 @@ static int test_http(void) {
   wd_metrics_http_stop(srv);
   wd_metrics_http_stop(NULL);
 
+  /* ":port" is every IPv4 interface, loopback included. */
+  WD_T_ASSERT(wd_metrics_http_start(m, ":0", 60000, &srv, errstr,
+                                    sizeof(errstr)) == WD_OK,
+              "%s", errstr);
+  WD_T_ASSERT(http_get(wd_metrics_http_port(srv), "GET", "/healthz", resp,
+                       sizeof(resp)) == 0,
+              "get on :port");
+  WD_T_ASSERT(strstr(resp, " 200 "), "%s", resp);
+  wd_metrics_http_stop(srv);
+
   WD_T_ASSERT(wd_metrics_http_start(m, "127.0.0.1", 1, &srv, errstr,
                                     sizeof(errstr)) == WD_ERR_CONFIG,
               "no port");
