@@ -8,6 +8,7 @@
 #include "wiredup/config.h"
 #include "wiredup/log.h"
 #include "wiredup/mem.h"
+#include "wiredup/metrics.h"
 
 #include <cjson/cJSON.h>
 
@@ -96,6 +97,12 @@ typedef struct conf_prop_s {
   {                                                                            \
     .name = nm, .type = CT_ENUM, .offset = FIELD(fld, char *), .dflt = def,    \
     .choices = ch, .doc = d                                                    \
+  }
+
+#define P_DURATION(nm, fld, def, lo, hi, d)                                    \
+  {                                                                            \
+    .name = nm, .type = CT_DURATION_MS, .offset = FIELD(fld, int64_t),         \
+    .dflt = def, .ranged = true, .vmin = lo, .vmax = hi, .doc = d              \
   }
 
 #define KiB 1024.0
@@ -221,6 +228,16 @@ static const conf_prop_t conf_props[] = {
           "shutdown)."),
     P_ENUM("log.level", log_level, "info", "debug|info|warn|error",
            "Least severe log level written to stderr."),
+    P_STR("metrics.listen", metrics_listen, "127.0.0.1:9464",
+          "Address (`host:port`, `[v6]:port`, `:port` for every IPv4 "
+          "interface) "
+          "serving Prometheus metrics at `/metrics` and liveness at "
+          "`/healthz` in stream mode; empty disables. File mode and eval "
+          "never serve it."),
+    P_DURATION("metrics.health_timeout", metrics_health_timeout_ms, "30s", 1000,
+               86400000,
+               "`/healthz` answers 503 once the poll loop has not turned for "
+               "this long (it turns at least every 100 ms when healthy)."),
 };
 
 #define CONF_PROP_CNT (sizeof(conf_props) / sizeof(conf_props[0]))
@@ -1386,6 +1403,15 @@ wd_err_t wd_config_validate(const wd_config_t *cfg, char *errstr,
     WD_RETURN_IF(!(unit[i].v >= 0 && unit[i].v <= 1), WD_ERR_CONFIG, errstr,
                  errstr_size, "%s: must be in [0,1], got %g", unit[i].name,
                  unit[i].v);
+  if (*cfg->metrics_listen) {
+    char host[256];
+    uint16_t port;
+    const char *why = NULL;
+    WD_RETURN_IF(wd_metrics_parse_listen(cfg->metrics_listen, host,
+                                         sizeof(host), &port, &why) != 0,
+                 WD_ERR_CONFIG, errstr, errstr_size,
+                 "metrics.listen: \"%s\": %s", cfg->metrics_listen, why);
+  }
   return WD_OK;
 }
 

@@ -6,6 +6,7 @@
 #include "wiredup/demo.h"
 #include "wiredup/eval.h"
 #include "wiredup/log.h"
+#include "wiredup/metrics.h"
 #include "wiredup/pipeline.h"
 #include "wiredup/stream.h"
 
@@ -31,47 +32,85 @@ static const char usage_main[] =
     "  demo     embedded broker + bundled sample articles; prints the clusters\n"
     "  config   print the effective configuration (--print) or its reference (--doc)\n"
     "\n"
-    "Common options:\n"
+    "Common options (every command):\n"
     "  -c, --config FILE    JSON config file (config/wiredup.json documents every key)\n"
-    "  --set KEY=VALUE      override one key (dotted path; kafka.* go to librdkafka)\n"
+    "  --set KEY=VALUE      override one key (dotted path; kafka.* go to librdkafka);\n"
+    "                       repeatable, and wins over -c whatever the order\n"
     "  -h, --help           help for a command: wiredup COMMAND --help\n"
-    "  --version            print the version\n"
+    "  -V, --version        print the version\n"
     "\n"
-    "Exit status: 0 success, 2 usage or configuration error, 1 runtime failure.\n";
+    "Exit status: 0 success, 2 usage or configuration error, 1 runtime failure.\n"
+    "Logs go to stderr, one line per event: level=... msg=\"...\" key=value.\n"
+    "More: man wiredup; the README's Operations section.\n";
 
 static const char usage_run[] =
     "Usage: wiredup run [-c FILE] [--set KEY=VALUE]... [--input PATH|-] [--output PATH|-]\n"
     "                   [--fresh-state]\n"
     "\n"
-    "With --input (file mode): read JSON Lines articles, write one result line per\n"
-    "valid article (default stdout). Bad lines are reported on stderr with their\n"
-    "line number and skipped. Without --input (stream mode): consume input.topic,\n"
-    "publish to output.topic until SIGINT/SIGTERM, then drain, flush and commit.\n"
+    "File mode (--input): read JSON Lines articles (- is stdin), write one result\n"
+    "line per valid article to --output (default stdout). Bad lines are reported on\n"
+    "stderr with their line number and skipped; a summary is logged at the end.\n"
+    "\n"
+    "Stream mode (no --input): consume input.topic in consumer group\n"
+    "kafka.group.id, publish one result per record to output.topic (invalid\n"
+    "records to the dead-letter topic) and commit an input offset only once its\n"
+    "output is acknowledged. Runs until SIGINT or SIGTERM, then drains, flushes,\n"
+    "commits and exits 0. Serves Prometheus metrics at http://metrics.listen/metrics\n"
+    "and liveness at /healthz (default 127.0.0.1:9464; --set metrics.listen= to\n"
+    "turn off). File mode serves no metrics.\n"
     "\n"
     "The similarity memory is checkpointed in state.dir (stream mode: wiredup-state\n"
     "by default; file mode: only when state.dir is set) and loaded at start. A\n"
     "corrupt checkpoint stops the start (exit 1); --fresh-state starts empty and\n"
-    "replaces it at the next checkpoint.\n";
+    "replaces it at the next checkpoint.\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE    JSON config file\n"
+    "  --set KEY=VALUE      override one config key (see: wiredup config --doc)\n"
+    "  --input PATH|-       file mode: the JSON Lines input\n"
+    "  --output PATH|-      file mode: where results go (default stdout)\n"
+    "  --fresh-state        start with an empty similarity memory\n"
+    "\n"
+    "Examples:\n"
+    "  wiredup run --input articles.jsonl --output clusters.jsonl\n"
+    "  wiredup run -c /etc/wiredup/wiredup.json --set kafka.bootstrap.servers=k1:9092\n";
 
 static const char usage_eval[] =
     "Usage: wiredup eval [-c FILE] [--set KEY=VALUE]... --input LABELLED.jsonl\n"
     "                    [--label-field NAME] [--sweep] [--json]\n"
     "\n"
-    "Cluster the file exactly as `run` would and score it against the label field\n"
-    "(default \"cluster\"): ari, pair_precision, pair_recall, pair_f1, clusters, docs.\n"
-    "--sweep repeats that for cluster.threshold from 0.05 to 0.95.\n";
+    "Cluster the file exactly as `run` would and score it against the label field:\n"
+    "ari, pair_precision, pair_recall, pair_f1, clusters, docs, one key=value a line.\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE    JSON config file\n"
+    "  --set KEY=VALUE      override one config key\n"
+    "  --input PATH         the labelled JSON Lines file (required)\n"
+    "  --label-field NAME   field holding the true cluster label (default \"cluster\")\n"
+    "  --sweep              repeat for cluster.threshold 0.05, 0.10, ... 0.95\n"
+    "  --json               one JSON object per result instead of key=value lines\n";
 
 static const char usage_demo[] =
     "Usage: wiredup demo [-c FILE] [--set KEY=VALUE]...\n"
     "\n"
     "Start an embedded Kafka mock cluster, produce the bundled sample articles, run\n"
-    "stream mode against it and print the clusters. Needs nothing running.\n";
+    "stream mode against it and print the clusters. Needs nothing running; serves\n"
+    "no metrics endpoint.\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE    JSON config file\n"
+    "  --set KEY=VALUE      override one config key\n";
 
 static const char usage_config[] =
     "Usage: wiredup config [-c FILE] [--set KEY=VALUE]... (--print | --doc)\n"
     "\n"
-    "--print  the effective configuration as JSON, defaults included, secrets masked\n"
-    "--doc    the reference of every key (Markdown), as in the README\n";
+    "Options:\n"
+    "  -c, --config FILE    JSON config file to apply before printing\n"
+    "  --set KEY=VALUE      override one config key\n"
+    "  --print              the effective configuration as JSON, every default\n"
+    "                       included; values of secret keys (passwords, secrets,\n"
+    "                       private keys) printed as \"***\"\n"
+    "  --doc                the reference of every key (Markdown), as in the README\n";
 
 typedef struct opts_s {
   const char *input, *output, *label_field;
@@ -103,7 +142,11 @@ static int parse_args(int argc, char **argv, const char *usage, wd_config_t *cfg
   const char *cfg_file = NULL;
   /* -c first, so that --set overrides the file whatever the order */
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) {
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+      /* help wins over anything else on the line, even a broken config */
+      fputs(usage, stdout);
+      return *exit_code = 0, -1;
+    } else if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) {
       if (i + 1 >= argc)
         return *exit_code = usage_error(usage, "%s needs a file", argv[i]), -1;
       cfg_file = argv[++i];
@@ -164,6 +207,34 @@ static int parse_args(int argc, char **argv, const char *usage, wd_config_t *cfg
   return 0;
 }
 
+/* Stream mode, with the metrics endpoint around it when metrics.listen is
+ * set: it comes up before the consumer (a bad address fails at once) and
+ * goes down after the final commit, so a last scrape sees the totals. */
+static int run_stream(const wd_config_t *cfg, int fresh_state) {
+  char errstr[512];
+  wd_err_t err = WD_OK;
+  wd_metrics_t *m = wd_metrics_new();
+  wd_metrics_http_t *srv = NULL;
+  wd_stream_opts_t sopts;
+  memset(&sopts, 0, sizeof(sopts));
+  sopts.fresh_state = fresh_state;
+  if (*cfg->metrics_listen) {
+    err = wd_metrics_http_start(m, cfg->metrics_listen,
+                                cfg->metrics_health_timeout_ms, &srv, errstr,
+                                sizeof(errstr));
+    sopts.metrics = m; /* nobody reads them otherwise: not even counted */
+    if (err == WD_OK)
+      WD_LOG(WD_LOG_INFO, "metrics endpoint listening",
+             "listen=%s port=%u paths=/metrics,/healthz", cfg->metrics_listen,
+             (unsigned)wd_metrics_http_port(srv));
+  }
+  if (err == WD_OK)
+    err = wd_stream_run_opts(cfg, &sopts, errstr, sizeof(errstr));
+  wd_metrics_http_stop(srv);
+  wd_metrics_destroy(m);
+  return err == WD_OK ? 0 : fail(err, errstr);
+}
+
 static int cmd_run(wd_config_t *cfg, const opts_t *o) {
   char errstr[512];
   wd_err_t err;
@@ -172,9 +243,7 @@ static int cmd_run(wd_config_t *cfg, const opts_t *o) {
       return usage_error(usage_run, "%s", "--output needs --input (file mode)");
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    wd_stream_opts_t so = {.fresh_state = o->fresh_state};
-    err = wd_stream_run_opts(cfg, &so, errstr, sizeof(errstr));
-    return err == WD_OK ? 0 : fail(err, errstr);
+    return run_stream(cfg, o->fresh_state);
   }
 
   FILE *out = stdout;

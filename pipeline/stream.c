@@ -191,6 +191,7 @@ size_t wd_stream_track_take_dirty(wd_stream_track_t *trk, int32_t *dst,
 #define STORE_INTERVAL_MS 100
 #define METADATA_TIMEOUT_MS 2000
 #define COMMITTED_TIMEOUT_MS 10000
+#define METRICS_PUBLISH_MS 1000
 
 static volatile sig_atomic_t stream_stop;
 
@@ -204,6 +205,7 @@ typedef struct stream_s {
   rd_kafka_t *consumer;
   rd_kafka_t *producer;
   wd_engine_t *eng;
+  wd_metrics_t *metrics; /* NULL: not counted */
   wd_stream_track_t *trk;
   wd_buf_t out; /* output value, reused for every record */
   const char *dlq_topic;
@@ -290,10 +292,23 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
   if (!wd_stream_track_ack(st->trk, token, 1))
     return; /* from a partition we no longer own: already accounted for */
   st->acked++;
+  int dead = strcmp(rd_kafka_topic_name(rkm->rkt), st->dlq_topic) == 0;
+  if (st->metrics)
+    wd_metrics_add(st->metrics,
+                   dead ? WD_METRIC_RECORDS_DEAD : WD_METRIC_RECORDS_OUT, 1);
   if (st->opts && st->opts->on_ack)
-    st->opts->on_ack(st->opts->opaque,
-                     strcmp(rd_kafka_topic_name(rkm->rkt), st->dlq_topic) == 0,
-                     rkm->key, rkm->key_len, rkm->payload, rkm->len);
+    st->opts->on_ack(st->opts->opaque, dead, rkm->key, rkm->key_len,
+                     rkm->payload, rkm->len);
+}
+
+/* librdkafka statistics (statistics.interval.ms), on the poll thread:
+ * the per-partition consumer lag for the metrics endpoint. */
+static int on_stats(rd_kafka_t *rk, char *json, size_t json_len, void *opaque) {
+  stream_t *st = opaque;
+  (void)rk;
+  if (st->metrics)
+    wd_metrics_publish_kafka_stats(st->metrics, json, json_len);
+  return 0; /* librdkafka frees json */
 }
 
 /* Store the committable offsets of the partitions that moved. */
@@ -656,6 +671,11 @@ static rd_kafka_conf_t *build_conf(stream_t *st, rd_kafka_type_t type,
      * articles published before the first run are clustered too. */
     SET("auto.offset.reset", "earliest");
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    if (st->metrics) {
+      /* Consumer lag for /metrics; a scrape every 15 s or so sees it fresh. */
+      SET("statistics.interval.ms", "5000");
+      rd_kafka_conf_set_stats_cb(conf, on_stats);
+    }
   } else {
     SET("client.id", "wiredup-producer");
     /* Retries without duplicates or reordering within an output partition. */
@@ -747,6 +767,8 @@ static int produce(stream_t *st, const char *topic, const void *key,
       WD_LOG(WD_LOG_WARN, "producer queue full: waiting for the broker",
              "topic=%s in_flight=%d", topic, rd_kafka_outq_len(st->producer));
     rd_kafka_poll(st->producer, 100);
+    if (st->metrics) /* waiting on the broker is alive, not stuck */
+      wd_metrics_heartbeat(st->metrics);
     if (st->fatal || stream_stop ||
         (st->opts && st->opts->on_tick && st->opts->on_tick(st->opts->opaque)))
       break;
@@ -847,6 +869,27 @@ static wd_err_t checkpoint(stream_t *st, char *errstr, size_t errstr_size) {
 
 /* ==== Run ==== */
 
+/* Per record: one relaxed atomic add and a histogram observation. */
+static void handle_message_counted(stream_t *st,
+                                   const rd_kafka_message_t *rkm) {
+  if (!st->metrics || rkm->err) {
+    handle_message(st, rkm);
+    return;
+  }
+  double t0 = now_ms();
+  wd_metrics_add(st->metrics, WD_METRIC_RECORDS_IN, 1);
+  handle_message(st, rkm);
+  wd_metrics_observe_latency(st->metrics, (now_ms() - t0) / 1e3);
+}
+
+static void publish_engine(stream_t *st) {
+  wd_engine_stats_t es;
+  if (!st->metrics)
+    return;
+  wd_engine_stats(st->eng, &es);
+  wd_metrics_publish_engine(st->metrics, &es);
+}
+
 static int want_stop(stream_t *st) {
   return stream_stop || st->fatal ||
          (st->opts && st->opts->on_tick && st->opts->on_tick(st->opts->opaque));
@@ -893,12 +936,13 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
   char rderr[512];
   wd_err_t ret = WD_OK;
   rd_kafka_resp_err_t err;
-  double t0 = now_ms(), last_store = t0;
+  double t0 = now_ms(), last_store = t0, last_publish = t0;
   char cerr2[600];
 
   memset(&st, 0, sizeof(st));
   st.cfg = cfg;
   st.opts = opts;
+  st.metrics = opts ? opts->metrics : NULL;
   st.warned_assigned = -1;
   st.dlq_topic = wd_config_dlq_topic(cfg);
   wd_buf_init(&st.out);
@@ -963,10 +1007,11 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
            grp ? grp : "wiredup", bs ? bs : "localhost:9092");
   }
 
+  publish_engine(&st);
   while (!want_stop(&st)) {
     rd_kafka_message_t *rkm = rd_kafka_consumer_poll(st.consumer, 100);
     if (rkm) {
-      handle_message(&st, rkm);
+      handle_message_counted(&st, rkm);
       rd_kafka_message_destroy(rkm);
     }
     rd_kafka_poll(st.producer, 0); /* delivery reports -> tracker */
@@ -982,8 +1027,16 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
         WD_LOG(WD_LOG_ERROR, "checkpoint failed: the previous one stays",
                "reason=%s", wd_log_quote(cerr2, sizeof(cerr2), cerr));
     }
+    if (st.metrics) {
+      wd_metrics_heartbeat(st.metrics);
+      if (t - last_publish >= METRICS_PUBLISH_MS) {
+        publish_engine(&st);
+        last_publish = t;
+      }
+    }
   }
   shutdown_clients(&st);
+  publish_engine(&st);
   if (st.fatal) {
     wd_errstr_set(errstr, errstr_size, "%s", st.fatal_msg);
     ret = WD_ERR_KAFKA;

@@ -71,6 +71,9 @@ typedef struct wd_config_s {
   int64_t state_checkpoint_interval_ms; /**< state.checkpoint_interval */
   /* logging */
   char *log_level;              /**< log.level */
+  /* observability */
+  char *metrics_listen;         /**< metrics.listen: host:port, "" = off */
+  int64_t metrics_health_timeout_ms; /**< metrics.health_timeout */
   /* kafka.* pass-through, in the order set (a later set of a key replaces it) */
   wd_strlist_t kafka_keys;
   wd_strlist_t kafka_values;

@@ -23,6 +23,7 @@
 #include "wiredup/config.h"
 #include "wiredup/engine.h"
 #include "wiredup/err.h"
+#include "wiredup/metrics.h"
 
 struct rd_kafka_s; /* rd_kafka_t, so that this header needs no rdkafka.h */
 
@@ -77,6 +78,9 @@ typedef struct wd_stream_opts_s {
   void *opaque;                 /**< passed to both callbacks */
   int fresh_state;              /**< ignore the checkpoint (--fresh-state) */
   int no_state;                 /**< no checkpoints at all (the demo) */
+  /** Counted into when set (records, latency, heartbeat, engine stats,
+   *  consumer lag via statistics.interval.ms), or NULL. Borrowed. */
+  wd_metrics_t *metrics;
 } wd_stream_opts_t;
 
 /**

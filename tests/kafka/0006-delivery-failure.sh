@@ -7,10 +7,10 @@
 . "$(dirname "$0")/helpers.sh"
 
 # start-up errors need no broker
-out=$("$WIREDUP" run --set kafka.no.such.property=1 2>&1)
+out=$("$WIREDUP" run --set metrics.listen= --set kafka.no.such.property=1 2>&1)
 [ $? -eq 2 ] || fail "unknown kafka key: want exit 2"
 echo "$out" | grep -q 'kafka.no.such.property' || fail "error does not name the key: $out"
-out=$("$WIREDUP" run --set kafka.session.timeout.ms=soon 2>&1)
+out=$("$WIREDUP" run --set metrics.listen= --set kafka.session.timeout.ms=soon 2>&1)
 [ $? -eq 2 ] || fail "bad kafka value: want exit 2"
 echo "$out" | grep -q 'kafka.session.timeout.ms' || fail "error does not name the key: $out"
 

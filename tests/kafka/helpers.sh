@@ -135,11 +135,14 @@ EOF
 }
 
 # start_wiredup NAME [wiredup run args...]: stream mode against the mock,
-# stderr to $T/NAME.log, checkpoints in $T/state; sets WD_PID.
+# stderr to $T/NAME.log, checkpoints in $T/state; sets WD_PID. The metrics endpoint is off (tests run
+# in parallel and would fight over 127.0.0.1:9464); a test that wants it
+# passes --set metrics.listen=127.0.0.1:$(free_port).
 start_wiredup() {
   local name=$1
   shift
-  "$WIREDUP" run --set kafka.bootstrap.servers="$BOOTSTRAP" --set state.dir="$T/state" \
+  "$WIREDUP" run --set metrics.listen= --set kafka.bootstrap.servers="$BOOTSTRAP" \
+    --set state.dir="$T/state" \
     --set kafka.session.timeout.ms=6000 --set kafka.heartbeat.interval.ms=1000 \
     --set kafka.fetch.wait.max.ms=10 "$@" 2>"$T/$name.log" &
   WD_PID=$!
@@ -196,4 +199,33 @@ for p in parts:
     print(p, -1 if off is None else off)
 c.close(autocommit=False)
 EOF
+}
+
+# free_port: a TCP port free on 127.0.0.1 right now (the kernel's pick).
+free_port() {
+  "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# scrape PORT PATH OUT: GET http://127.0.0.1:PORT/PATH into OUT; prints the
+# HTTP status (000 when nothing answers).
+scrape() {
+  "$PY" - "$1" "$2" "$3" <<'EOF'
+import sys, urllib.request, urllib.error
+port, path, out = sys.argv[1:4]
+try:
+    with urllib.request.urlopen("http://127.0.0.1:%s%s" % (port, path), timeout=5) as r:
+        body, code = r.read(), r.status
+except urllib.error.HTTPError as e:
+    body, code = e.read(), e.code
+except OSError:
+    body, code = b"", 0
+open(out, "wb").write(body)
+print("%03d" % code)
+EOF
+}
+
+# metric FILE NAME{LABELS}: the value of one sample in a scraped exposition
+# (empty when absent).
+metric() {
+  awk -v k="$2" '$1 == k { print $2; exit }' "$1"
 }

@@ -165,6 +165,10 @@ static int test_defaults(void) {
   WD_T_ASSERT(!strcmp(wd_config_state_dir(cfg, 1), "wiredup-state"), "stream default");
   WD_T_ASSERT(wd_config_state_dir(cfg, 0) == NULL, "file mode: no state by default");
   WD_T_ASSERT(!strcmp(cfg->log_level, "info"), "%s", cfg->log_level);
+  WD_T_ASSERT(!strcmp(cfg->metrics_listen, "127.0.0.1:9464"), "%s",
+              cfg->metrics_listen);
+  WD_T_ASSERT(cfg->metrics_health_timeout_ms == 30000, "%" PRId64,
+              cfg->metrics_health_timeout_ms);
   WD_T_ASSERT(cfg->kafka_keys.cnt == 0 && cfg->kafka_values.cnt == 0, "kafka");
   WD_T_ASSERT(wd_config_validate(cfg, errstr, sizeof(errstr)) == WD_OK,
               "defaults must validate: %s", errstr);
@@ -230,6 +234,11 @@ static const struct {
     {"minhash.method", "OPH", "\"oph\""},
     {"log.level", "debug", "\"debug\""},
     {"log.level", "Error", "\"error\""},
+    /* duration */
+    {"metrics.health_timeout", "90s", "\"90s\""},
+    {"metrics.health_timeout", "1500", "\"1500ms\""},
+    {"metrics.listen", "", "\"\""},
+    {"metrics.listen", "[::1]:9464", "\"[::1]:9464\""},
     /* kafka pass-through */
     {"kafka.bootstrap.servers", "localhost:9092", "\"localhost:9092\""},
     {"kafka.sasl.jaas", "a=b=c", "\"a=b=c\""},
@@ -321,6 +330,11 @@ static const struct {
      "minhash.method: expected one of oph|mix, got \"foo\""},
     {"log.level", "loud",
      "log.level: expected one of debug|info|warn|error, got \"loud\""},
+    {"metrics.health_timeout", "10ms",
+     "metrics.health_timeout: 10ms is below the minimum 1s"},
+    {"metrics.health_timeout", "soon",
+     "metrics.health_timeout: expected a duration (milliseconds, or e.g. "
+     "500ms, 30s, 5m, 72h, 7d), got \"soon\""},
     {"input.max_bytes", "x",
      "input.max_bytes: expected a size (bytes, or e.g. 64KiB, 1MiB, 2GiB, "
      "10MB), got \"x\""},
@@ -799,6 +813,25 @@ static int test_validate(void) {
       {{"input.fields.id="}, "input.fields.id: must not be empty"},
       {{"cluster.threshold=0", "cluster.containment=1", "cluster.cosine=1"},
        NULL},
+      {{"metrics.listen="}, NULL},
+      {{"metrics.listen=0.0.0.0:0"}, NULL},
+      {{"metrics.listen=:9464"}, NULL},
+      {{"metrics.listen=localhost:65535"}, NULL},
+      {{"metrics.listen=[::1]:9464"}, NULL},
+      {{"metrics.listen=9464"},
+       "metrics.listen: \"9464\": expected host:port, e.g. 127.0.0.1:9464"},
+      {{"metrics.listen=127.0.0.1:http"},
+       "metrics.listen: \"127.0.0.1:http\": port must be a number 0..65535"},
+      {{"metrics.listen=127.0.0.1:70000"},
+       "metrics.listen: \"127.0.0.1:70000\": port must be a number "
+       "0..65535"},
+      {{"metrics.listen=127.0.0.1:"},
+       "metrics.listen: \"127.0.0.1:\": port must be a number 0..65535"},
+      {{"metrics.listen=::1:9464"},
+       "metrics.listen: \"::1:9464\": an IPv6 address goes in brackets: "
+       "[::1]:9464"},
+      {{"metrics.listen=[::1]9464"},
+       "metrics.listen: \"[::1]9464\": expected [IPv6]:port"},
       {{NULL}, NULL}};
   int failed = 0;
   for (int i = 0; rows[i].sets[0]; i++) {
@@ -1029,7 +1062,7 @@ static int test_print_roundtrip(void) {
   wd_buf_t keys = WD_BUF_INIT;
   int leaves = 0;
   flatten(root, "", &keys, &leaves);
-  WD_T_ASSERT(leaves == 39, "expected 39 keys, printed %d:\n%s", leaves,
+  WD_T_ASSERT(leaves == 41, "expected 41 keys, printed %d:\n%s", leaves,
               keys.p);
   /* No key printed twice (a non-contiguous section would reopen it). */
   for (char *line = keys.p; *line;) {
