@@ -328,12 +328,16 @@ wd_err_t wd_record_decode(wd_decoder_t *dec, const char *json, size_t json_len,
   WD_RETURN_IF(bad < json_len, WD_ERR_INPUT, errstr, errstr_size,
                "not valid JSON (%s at byte %zu)", why, bad);
 
+  /* an empty value (a Kafka tombstone too): cJSON would leave no position */
+  WD_RETURN_IF(json_len == 0, WD_ERR_INPUT, errstr, errstr_size,
+               "not valid JSON (empty record)");
+
   const char *end = NULL;
   obj = cJSON_ParseWithLengthOpts(json, json_len, &end, 0);
   if (!obj) {
+    /* end is set on failure; cJSON_GetErrorPtr() is a global, and may be
+     * another record's (or thread's) pointer */
     size_t at = end ? (size_t)(end - json) : 0;
-    if (!end && cJSON_GetErrorPtr())
-      at = (size_t)(cJSON_GetErrorPtr() - json);
     at = at > json_len ? json_len : at;
     if (json_too_deep(json, at < json_len ? at + 1 : json_len))
       wd_errstr_set(errstr, errstr_size,
