@@ -14,7 +14,7 @@
  * Then the line goes through an engine (wd_engine_process), which must give
  * the same verdict, and its output record (wd_result_format) must be valid
  * UTF-8 and parse back as a JSON object with the same id. Building an engine
- * costs milliseconds (its tables), so one engine per option byte is kept
+ * costs milliseconds (its tables), so one engine per configuration is kept
  * across inputs and rebuilt every ENGINE_RECORDS records: a crash inside the
  * later stages may need the inputs before it (libFuzzer keeps them all in
  * its corpus; replay the corpus to reproduce). */
@@ -90,24 +90,27 @@ static wd_config_t *make_config(unsigned flags) {
   return cfg;
 }
 
-/* One engine per option byte, kept across inputs (see above). */
+/* One engine per configuration (option bits 2-7), kept across inputs (see
+ * above). */
 static struct {
   wd_config_t *cfg;
   wd_engine_t *eng;
   unsigned records;
-} engines[256];
+} engines[64];
 
-static wd_engine_t *engine_for(unsigned flags) {
+static wd_engine_t *engine_for(unsigned flags, unsigned **records) {
   char errstr[256];
-  if (engines[flags].eng && engines[flags].records < ENGINE_RECORDS)
-    return engines[flags].eng;
-  wd_engine_destroy(engines[flags].eng);
-  if (!engines[flags].cfg)
-    engines[flags].cfg = make_config(flags);
-  engines[flags].eng = wd_engine_new(engines[flags].cfg, errstr, sizeof(errstr));
-  FUZZ_CHECK(engines[flags].eng, "engine: %s", errstr);
-  engines[flags].records = 0;
-  return engines[flags].eng;
+  unsigned i = flags >> 2;
+  *records = &engines[i].records;
+  if (engines[i].eng && engines[i].records < ENGINE_RECORDS)
+    return engines[i].eng;
+  wd_engine_destroy(engines[i].eng);
+  if (!engines[i].cfg)
+    engines[i].cfg = make_config(flags);
+  engines[i].eng = wd_engine_new(engines[i].cfg, errstr, sizeof(errstr));
+  FUZZ_CHECK(engines[i].eng, "engine: %s", errstr);
+  engines[i].records = 0;
+  return engines[i].eng;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -155,7 +158,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     wd_decoder_destroy(dec);
 
-    wd_engine_t *eng = engine_for(flags);
+    unsigned *records;
+    wd_engine_t *eng = engine_for(flags, &records);
     wd_result_t res;
     errstr2[0] = '\0';
     wd_err_t err2 = wd_engine_process(eng, copy, len, key, key_len, ts, &res, errstr2,
@@ -164,7 +168,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                "engine says %d \"%s\", decoder %d \"%s\"", (int)err2, errstr2, (int)err,
                errstr);
     if (err2 == WD_OK) {
-      engines[flags].records++;
+      (*records)++;
       check_output(&res, key_len ? key : NULL, key_len);
     }
     free(copy);
