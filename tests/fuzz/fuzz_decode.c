@@ -90,23 +90,38 @@ static wd_config_t *make_config(unsigned flags) {
   return cfg;
 }
 
-/* One engine per configuration (option bits 2-7), kept across inputs (see
- * above). */
+/* Engines for the configurations (option bits 2-7) seen last, kept across
+ * inputs (see above). An engine holds some 30 MiB of tables, so only a few
+ * live at a time: the least recently used gives way. */
+#define ENGINE_SLOTS 6
 static struct {
+  int conf; /* flags >> 2, or -1 */
   wd_config_t *cfg;
   wd_engine_t *eng;
   unsigned records;
-} engines[64];
+  uint64_t used;
+} engines[ENGINE_SLOTS] = {[0 ... ENGINE_SLOTS - 1] = {.conf = -1}};
 
 static wd_engine_t *engine_for(unsigned flags, unsigned **records) {
+  static uint64_t clock;
   char errstr[256];
-  unsigned i = flags >> 2;
+  int conf = (int)(flags >> 2), i, lru = 0;
+  for (i = 0; i < ENGINE_SLOTS && engines[i].conf != conf; i++)
+    if (engines[i].used < engines[lru].used)
+      lru = i;
+  if (i == ENGINE_SLOTS) { /* not cached: replace the least recently used */
+    i = lru;
+    wd_engine_destroy(engines[i].eng);
+    wd_config_destroy(engines[i].cfg);
+    engines[i].eng = NULL;
+    engines[i].cfg = make_config(flags);
+    engines[i].conf = conf;
+  }
+  engines[i].used = ++clock;
   *records = &engines[i].records;
   if (engines[i].eng && engines[i].records < ENGINE_RECORDS)
     return engines[i].eng;
   wd_engine_destroy(engines[i].eng);
-  if (!engines[i].cfg)
-    engines[i].cfg = make_config(flags);
   engines[i].eng = wd_engine_new(engines[i].cfg, errstr, sizeof(errstr));
   FUZZ_CHECK(engines[i].eng, "engine: %s", errstr);
   engines[i].records = 0;
