@@ -43,7 +43,8 @@ for h in "${harnesses[@]}"; do
   log=$dir/fuzz-$h.log
   echo "== fuzz: $h for ${secs}s (log: $log)"
   set +e
-  "$bin" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 \
+  case $h in decode) max_len=16384 ;; text) max_len=8192 ;; *) max_len=4096 ;; esac
+  "$bin" -max_total_time="$secs" -max_len=$max_len -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$dir/crashes/$h/" "$dir/corpus/$h" \
     "$here/tests/fuzz/corpus/$h" "$here/tests/fuzz/regress/$h" >"$log" 2>&1
   rc=$?
