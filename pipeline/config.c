@@ -571,6 +571,25 @@ static const char *describe_text(char *dst, size_t dst_cap, const char *s,
   return dst;
 }
 
+/* A key the user wrote, for the start of an error message: as written, but
+ * control bytes as \xNN (a JSON key may hold "\n"; an error is one line). */
+static const char *describe_key(char *dst, size_t dst_cap, const char *key) {
+  size_t k = 0;
+  assert(dst_cap >= 8);
+  for (const unsigned char *c = (const unsigned char *)key; *c; c++) {
+    if (k + 8 >= dst_cap) {
+      memcpy(dst + k, "...", 3), k += 3;
+      break;
+    }
+    if (*c < 0x20 || *c == 0x7f)
+      k += (size_t)snprintf(dst + k, dst_cap - k, "\\x%02x", *c);
+    else
+      dst[k++] = (char)*c;
+  }
+  dst[k] = '\0';
+  return dst;
+}
+
 /* What a JSON value is, for "expected X, got Y". */
 static const char *describe_json(char *dst, size_t dst_cap, const cJSON *j,
                                  bool secret) {
@@ -995,7 +1014,9 @@ static size_t edit_distance(const char *a, const char *b) {
   return row[lb];
 }
 
-static wd_err_t err_unknown(const char *key, char *errstr, size_t errstr_size) {
+static wd_err_t err_unknown(const char *raw_key, char *errstr, size_t errstr_size) {
+  char key[160];
+  describe_key(key, sizeof(key), raw_key);
   const conf_prop_t *best = NULL;
   size_t best_d = 4; /* further than 3 edits is a different key */
   for (size_t i = 0; i < CONF_PROP_CNT; i++) {
@@ -1044,8 +1065,9 @@ wd_err_t wd_config_set(wd_config_t *cfg, const char *key, const char *value,
 wd_err_t wd_config_set_arg(wd_config_t *cfg, const char *arg, char *errstr,
                            size_t errstr_size) {
   const char *eq = strchr(arg, '=');
+  char shown[160];
   WD_RETURN_IF(!eq, WD_ERR_CONFIG, errstr, errstr_size,
-               "%s: --set expects KEY=VALUE", arg);
+               "%s: --set expects KEY=VALUE", describe_key(shown, sizeof(shown), arg));
   if (eq == arg) {
     char got[128];
     wd_errstr_set(errstr, errstr_size, "--set %s: empty key",
@@ -1134,9 +1156,10 @@ static wd_err_t kafka_from_json(wd_config_t *cfg, const char *key,
                 ? (snprintf(num, sizeof(num), "%" PRId64, i), num)
                 : format_double(num, sizeof(num), j->valuedouble);
   } else {
-    char got[64];
+    char got[64], shown[160];
     wd_errstr_set(errstr, errstr_size,
-                  "%s: expected a string, number or boolean, got %s", key,
+                  "%s: expected a string, number or boolean, got %s",
+                  describe_key(shown, sizeof(shown), key),
                   describe_json(got, sizeof(got), j, true));
     return WD_ERR_CONFIG;
   }

@@ -10,6 +10,7 @@
  * error) goes to the cJSON path, which alone produces the error messages. So
  * the answers, and the errors, are those of the cJSON path. */
 #include "wiredup/record.h"
+#include "wiredup/log.h"
 #include "wiredup/norm.h"
 
 #include <cjson/cJSON.h>
@@ -94,7 +95,12 @@ int wd_time_parse_rfc3339(const char *s, size_t len, int64_t *ms) {
       parse_digits(s + 8, 2, &D) || parse_digits(s + 11, 2, &h) ||
       parse_digits(s + 14, 2, &m) || parse_digits(s + 17, 2, &sec))
     return -1;
-  if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
+  if (M < 1 || M > 12 || D < 1 || h > 23 || m > 59 || sec > 60)
+    return -1;
+  /* timegm would roll "02-30" over into March: a malformed date, refused */
+  static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (D > mdays[M - 1] ||
+      (M == 2 && D == 29 && (Y % 4 != 0 || (Y % 100 == 0 && Y % 400 != 0))))
     return -1;
   i = 19;
   if (i < len && s[i] == '.') {
@@ -194,6 +200,63 @@ void wd_json_append_string(wd_buf_t *dst, const char *s, size_t len) {
 }
 
 /* ==== Decode ==== */
+
+/* Bytes cJSON would take but should not:
+ *  - a byte below 0x20 inside a string, or between tokens other than tab,
+ *    LF and CR (RFC 8259 forbids them; cJSON takes them as blank or text);
+ *  - the escape \u0000 in a string: cJSON's strings end at a NUL, so the
+ *    rest would vanish silently (ids "a\u0000b" and "a\u0000c" would be
+ *    the same article).
+ * @returns the offset of the first, with *why set, or len if there is none. */
+static size_t json_bad_byte(const char *json, size_t len, const char **why) {
+  int in_str = 0;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)json[i];
+    if (c < 0x20) {
+      if (in_str || (c != '\t' && c != '\n' && c != '\r')) {
+        *why = "raw control byte";
+        return i;
+      }
+    } else if (in_str && c == '\\') {
+      if (i + 5 < len && memcmp(json + i + 1, "u0000", 5) == 0) {
+        *why = "\\u0000 (NUL) in a string";
+        return i;
+      }
+      i++; /* the escaped byte: cJSON checks it, but not for < 0x20 */
+      if (i < len && (unsigned char)json[i] < 0x20) {
+        *why = "raw control byte";
+        return i;
+      }
+    } else if (c == '"') {
+      in_str = !in_str;
+    }
+  }
+  return len;
+}
+
+/* Did the text nest arrays/objects deeper than cJSON's limit before byte
+ * \p upto? Only asked after a parse error, to give the real reason. */
+static int json_too_deep(const char *json, size_t upto) {
+  size_t depth = 0;
+  int in_str = 0;
+  for (size_t i = 0; i < upto; i++) {
+    char c = json[i];
+    if (in_str) {
+      if (c == '\\')
+        i++;
+      else if (c == '"')
+        in_str = 0;
+    } else if (c == '"') {
+      in_str = 1;
+    } else if (c == '[' || c == '{') {
+      if (++depth > CJSON_NESTING_LIMIT)
+        return 1;
+    } else if ((c == ']' || c == '}') && depth) {
+      depth--;
+    }
+  }
+  return 0;
+}
 
 static const cJSON *field(const cJSON *obj, const char *name) {
   return name && *name ? cJSON_GetObjectItemCaseSensitive(obj, name) : NULL;
@@ -663,9 +726,23 @@ wd_err_t wd_record_decode(wd_decoder_t *dec, const char *json, size_t json_len,
                json_len, (long long)cfg->input_max_bytes);
   WD_RETURN_IF(!wd_norm_utf8_valid(json, json_len, &bad_off), WD_ERR_INPUT,
                errstr, errstr_size, "not valid UTF-8 (byte offset %zu)", bad_off);
-  if (key && key_len)
+  if (key && key_len) {
     WD_RETURN_IF(!wd_norm_utf8_valid(key, key_len, &bad_off), WD_ERR_INPUT,
                  errstr, errstr_size, "key is not valid UTF-8");
+    /* The id is a C string downstream: a NUL would cut it short. */
+    WD_RETURN_IF(memchr(key, '\0', key_len), WD_ERR_INPUT, errstr, errstr_size,
+                 "key contains a NUL byte");
+  }
+
+  const char *why = NULL;
+  size_t bad = json_bad_byte(json, json_len, &why);
+  WD_RETURN_IF(bad < json_len, WD_ERR_INPUT, errstr, errstr_size,
+               "not valid JSON (%s at byte %zu)", why, bad);
+
+  /* an empty value (a Kafka tombstone too): cJSON would leave no position */
+  WD_RETURN_IF(json_len == 0, WD_ERR_INPUT, errstr, errstr_size,
+               "not valid JSON (empty record)");
+
   if (fast_decode(dec, json, json_len, key, key_len, msg_ts_ms, rec) == 0)
     return WD_OK;
   memset(rec, 0, sizeof(*rec));
@@ -673,11 +750,15 @@ wd_err_t wd_record_decode(wd_decoder_t *dec, const char *json, size_t json_len,
   const char *end = NULL;
   obj = cJSON_ParseWithLengthOpts(json, json_len, &end, 0);
   if (!obj) {
+    /* end is set on failure; cJSON_GetErrorPtr() is a global, and may be
+     * another record's (or thread's) pointer */
     size_t at = end ? (size_t)(end - json) : 0;
-    if (!end && cJSON_GetErrorPtr())
-      at = (size_t)(cJSON_GetErrorPtr() - json);
-    wd_errstr_set(errstr, errstr_size, "not valid JSON (near byte %zu)",
-                  at > json_len ? json_len : at);
+    at = at > json_len ? json_len : at;
+    if (json_too_deep(json, at < json_len ? at + 1 : json_len))
+      wd_errstr_set(errstr, errstr_size,
+                    "not valid JSON (nested deeper than %d levels)", CJSON_NESTING_LIMIT);
+    else
+      wd_errstr_set(errstr, errstr_size, "not valid JSON (near byte %zu)", at);
     return WD_ERR_INPUT;
   }
   /* cJSON stops at the first value: anything but blanks after it is junk */
@@ -711,9 +792,19 @@ wd_err_t wd_record_decode(wd_decoder_t *dec, const char *json, size_t json_len,
     rec->source_len = dec->source.len;
   }
 
-  if ((err = decode_ts(cfg, field(obj, cfg->field_timestamp), &rec->ts_ms,
-                       &rec->has_ts, errstr, errstr_size)))
-    goto done;
+  char ts_err[256];
+  if (decode_ts(cfg, field(obj, cfg->field_timestamp), &rec->ts_ms, &rec->has_ts,
+                ts_err, sizeof(ts_err)) != WD_OK) {
+    /* The contract refuses a record for its JSON, id, text, encoding or
+     * size only; the timestamp is optional, so a malformed or out-of-range
+     * one counts as absent (then the message time, else arrival order). */
+    char qid[128], qreason[300];
+    WD_LOG(WD_LOG_WARN, "ignored bad timestamp", "id=%s reason=%s",
+           wd_log_quote(qid, sizeof(qid), dec->id.p),
+           wd_log_quote(qreason, sizeof(qreason), ts_err));
+    rec->ts_ms = 0;
+    rec->has_ts = 0;
+  }
   finish_record(dec, msg_ts_ms, rec);
 
 done:

@@ -18,3 +18,16 @@ echo "== test: asan+ubsan"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 (cd "$here/build-asan" && ctest --output-on-failure -j "$jobs" -LE slow)
+
+# Fuzzing (tests/fuzz, clang libFuzzer + ASan + UBSan), a short bounded run
+# per harness; scripts/fuzz.sh SECONDS runs longer on demand.
+fuzz_secs=${WD_FUZZ_SECONDS:-20}
+echo "== fuzz: ${fuzz_secs}s per harness"
+fuzz_rc=0
+"$here/scripts/fuzz.sh" "$fuzz_secs" || fuzz_rc=$?
+if [ "$fuzz_rc" -eq 77 ]; then
+  echo "== fuzz: SKIPPED: clang with libFuzzer is not installed (clang-14 libclang-rt-14-dev)"
+elif [ "$fuzz_rc" -ne 0 ]; then
+  echo "== fuzz: FAILED (inputs in build-fuzz/crashes/)" >&2
+  exit "$fuzz_rc"
+fi

@@ -36,8 +36,12 @@ void wd_decoder_destroy(wd_decoder_t *dec);
  * @brief Decode \p json. \p key (Kafka key, may be NULL) is the id when set.
  *        \p msg_ts_ms (>= 0) is the time used when the record has no timestamp.
  * @returns WD_OK, or WD_ERR_INPUT with the reason in errstr: too large, not
- *          UTF-8, not JSON, not an object, missing/invalid id, missing text,
- *          text not a string, bad timestamp.
+ *          UTF-8, not JSON (raw control bytes, a \u0000 escape in a string
+ *          and nesting deeper than 1000 levels included), not an object, missing/invalid id, a Kafka key
+ *          with a NUL byte, missing text, text not a string. A malformed or
+ *          out-of-range timestamp (RFC 3339 with a real date, or integer epoch
+ *          ms, years 1900..9999) is not an error: it is logged as a warning
+ *          and treated as absent.
  */
 wd_err_t wd_record_decode(wd_decoder_t *dec, const char *json, size_t json_len,
                           const char *key, size_t key_len, int64_t msg_ts_ms,

@@ -217,7 +217,8 @@ static int test_render(void) {
   wd_metrics_observe_latency(m, 3.0);     /* above every bound */
   wd_engine_stats_t es = {.records = 4,
                           .duplicates = 2,
-                          .clusters = 2,
+                          .clusters = 3,
+                          .clusters_open = 2,
                           .index_docs = 4,
                           .index_bytes = 123456};
   wd_metrics_publish_engine(m, &es);
