@@ -346,7 +346,8 @@ static void finish_record(const wd_decoder_t *dec, int64_t msg_ts_ms, wd_record_
   }
   rec->id = dec->id.p;
   rec->id_len = dec->id.len;
-  rec->text = dec->text.p;
+  /* an empty text (all text fields "") leaves the buffer unallocated */
+  rec->text = dec->text.p ? dec->text.p : "";
   rec->text_len = dec->text.len;
 }
 
