@@ -2,7 +2,7 @@
 # stream.sh - stream-mode throughput through the mock broker, beside kcat's
 # consume-only rate on the same topic and broker, in the same run.
 #   benchmarks/stream.sh WIREDUP MOCK_BROKER CORPUS.jsonl [REPS]
-# Prints bench=stream.kcat_consume and bench=stream.wiredup lines.
+# Prints bench=stream.kcat_consume, bench=stream.wiredup and bench=stream.replay lines.
 #
 # The corpus is produced once, keyed by id (so it spreads over 16
 # partitions: the mock keeps at most 5 MiB per partition), with kcat. Then:
@@ -35,6 +35,16 @@ trap cleanup EXIT
 
 now_ns() { date +%s%N; }
 
+# report_times NAME: one bench=NAME line from the wall times (ns) in times[]
+report_times() {
+  local best med
+  read -r best med < <(printf '%s\n' "${times[@]}" | sort -n |
+    awk '{v[NR]=$1} END {m = NR % 2 ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2; print v[1], m}')
+  awk -v name="$1" -v n="$N" -v b="$BYTES" -v best="$best" -v med="$med" -v reps="$REPS" 'BEGIN {
+    printf "bench=%s docs=%d reps=%d bytes_per_doc=%.0f ns_per_doc=%.1f ns_per_doc_median=%.1f docs_per_s=%.0f docs_per_s_median=%.0f mb_per_s=%.1f mb_per_s_median=%.1f\n",
+      name, n, reps, b / n, best / n, med / n, n / (best / 1e9), n / (med / 1e9), b / (best / 1e3), b / (med / 1e3) }'
+}
+
 N=$(grep -c . "$CORPUS")
 BYTES=$(wc -c <"$CORPUS")
 "$MOCK" --brokers 1 --topic articles:$PARTS --topic articles.clusters:$PARTS \
@@ -62,11 +72,7 @@ for _ in $(seq "$REPS"); do
   [ "$got" -eq "$N" ] || { echo "stream.sh: kcat read $got of $N" >&2; exit 1; }
   times+=($((t1 - t0)))
 done
-read -r best med < <(printf '%s\n' "${times[@]}" | sort -n |
-  awk '{v[NR]=$1} END {m = NR % 2 ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2; print v[1], m}')
-awk -v n="$N" -v b="$BYTES" -v best="$best" -v med="$med" -v reps="$REPS" 'BEGIN {
-  printf "bench=stream.kcat_consume docs=%d reps=%d bytes_per_doc=%.0f ns_per_doc=%.1f ns_per_doc_median=%.1f docs_per_s=%.0f docs_per_s_median=%.0f mb_per_s=%.1f mb_per_s_median=%.1f\n",
-    n, reps, b / n, best / n, med / n, n / (best / 1e9), n / (med / 1e9), b / (best / 1e3), b / (med / 1e3) }'
+report_times stream.kcat_consume
 
 # ---- wiredup stream mode (one run: the group's offsets move)
 t0=$(now_ns)
@@ -88,3 +94,21 @@ sort -n "$T/ts" | awk -v n="$N" -v b="$BYTES" -v wall="$((t1 - t0))" '
     rate = (n - 1) / span
     printf "bench=stream.wiredup docs=%d reps=1 bytes_per_doc=%.0f ns_per_doc=%.1f docs_per_s=%.0f mb_per_s=%.1f span_s=%.3f wall_s_with_join=%.3f\n",
       n, b / n, 1e9 / rate, rate, rate * b / n / 1e6, span, wall / 1e9 }'
+
+# ---- wiredup replay: the whole topic, --until-end, into a fresh topic each
+# time (no group, nothing committed), REPS times. Wall time of the command,
+# start-up and final flush included; its own summary line gives the rate
+# between its start and its exit too.
+times=()
+for r in $(seq "$REPS"); do
+  t0=$(now_ns)
+  "$WIREDUP" replay --set kafka.bootstrap.servers="$BS" --set kafka.fetch.wait.max.ms=5 \
+    --set metrics.listen= --set log.level=warn --from-beginning --until-end --fresh-state \
+    --output-topic "replay.$r" >"$T/replay.out" 2>"$T/replay.log" ||
+    { echo "stream.sh: replay failed: $(tail -n 3 "$T/replay.log")" >&2; exit 1; }
+  t1=$(now_ns)
+  grep -q "^records=$N " "$T/replay.out" ||
+    { echo "stream.sh: replay: $(cat "$T/replay.out"), want records=$N" >&2; exit 1; }
+  times+=($((t1 - t0)))
+done
+report_times stream.replay

@@ -62,6 +62,8 @@ const char *wd_log_quote(char *dst, size_t cap, const char *s) {
   return dst;
 }
 
+volatile int wd_log_status_shown;
+
 void wd_log_write(wd_log_level_t level, const char *msg, const char *kvfmt, ...) {
   char line[4096];
   char qmsg[1024];
@@ -94,6 +96,13 @@ void wd_log_write(wd_log_level_t level, const char *msg, const char *kvfmt, ...)
   }
   va_end(ap);
   line[n++] = '\n';
+  /* A progress line on the terminal: erase it first (it is redrawn at its
+   * next update), so the log line does not land in the middle of it. */
+  if (wd_log_status_shown) {
+    wd_log_status_shown = 0;
+    ssize_t e = write(STDERR_FILENO, "\r\033[K", 4);
+    (void)e;
+  }
   /* one write: lines from several threads stay whole */
   ssize_t w = write(STDERR_FILENO, line, (size_t)n);
   (void)w;

@@ -7,7 +7,9 @@
 #include "wiredup/eval.h"
 #include "wiredup/log.h"
 #include "wiredup/metrics.h"
+#include "wiredup/mem.h"
 #include "wiredup/pipeline.h"
+#include "wiredup/record.h"
 #include "wiredup/stream.h"
 
 #include <errno.h>
@@ -28,6 +30,7 @@ static const char usage_main[] =
     "\n"
     "Commands:\n"
     "  run      cluster articles: file mode with --input, else stream mode on Kafka\n"
+    "  replay   re-read the input topic from a point (backfill), results to a topic\n"
     "  eval     score the clustering of a labelled JSON Lines file\n"
     "  demo     embedded broker + bundled sample articles; prints the clusters\n"
     "  config   print the effective configuration (--print) or its reference (--doc)\n"
@@ -75,6 +78,43 @@ static const char usage_run[] =
     "  wiredup run --input articles.jsonl --output clusters.jsonl\n"
     "  wiredup run -c /etc/wiredup/wiredup.json --set kafka.bootstrap.servers=k1:9092\n";
 
+static const char usage_replay[] =
+    "Usage: wiredup replay [-c FILE] [--set KEY=VALUE]...\n"
+    "                      (--from-beginning | --from-timestamp RFC3339 | --from-offsets P:O,...)\n"
+    "                      [--until-end] [--output-topic TOPIC] [--fresh-state]\n"
+    "\n"
+    "Backfill: read input.topic again from the given point and publish one result\n"
+    "per record to output.topic (or --output-topic), invalid records to the dead-letter\n"
+    "topic. The partitions are read with a plain assigned consumer: no consumer group\n"
+    "is joined and no offset is committed, so the live service's offsets never move.\n"
+    "Records of all partitions are merged in event-time order (ties: partition, then\n"
+    "offset), so two replays of the same topic publish identical results.\n"
+    "\n"
+    "The similarity memory starts from the checkpoint in state.dir (as the live\n"
+    "service left it) or, with --fresh-state, empty. A replay never writes the\n"
+    "checkpoint. No metrics endpoint; progress (records, rate, lag, ETA) on a\n"
+    "terminal, else a progress log line every 10 s.\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE        JSON config file\n"
+    "  --set KEY=VALUE          override one config key (see: wiredup config --doc)\n"
+    "  --from-beginning         every partition from its first record\n"
+    "  --from-timestamp TIME    from the first record at or after TIME (RFC 3339),\n"
+    "                           per partition, by the broker's offset-for-time lookup;\n"
+    "                           where the broker cannot answer, from the beginning,\n"
+    "                           skipping the earlier records (logged once)\n"
+    "  --from-offsets P:O,...   only the listed partitions, each from offset O\n"
+    "  --until-end              stop at the end offsets seen at start; print a summary\n"
+    "                           (records, duplicates, clusters, seconds, records_per_s)\n"
+    "                           and exit 0. Without it, go on following the topic until\n"
+    "                           SIGINT/SIGTERM.\n"
+    "  --output-topic TOPIC     publish results there instead of output.topic\n"
+    "  --fresh-state            start with an empty similarity memory\n"
+    "\n"
+    "Examples:\n"
+    "  wiredup replay --from-beginning --until-end --fresh-state --output-topic clusters-v2\n"
+    "  wiredup replay --from-timestamp 2026-11-01T00:00:00Z --until-end\n";
+
 static const char usage_eval[] =
     "Usage: wiredup eval [-c FILE] [--set KEY=VALUE]... --input LABELLED.jsonl\n"
     "                    [--label-field NAME] [--sweep] [--json]\n"
@@ -115,6 +155,9 @@ static const char usage_config[] =
 typedef struct opts_s {
   const char *input, *output, *label_field;
   int sweep, json, print, doc, fresh_state;
+  /* replay */
+  const char *from_timestamp, *from_offsets, *output_topic;
+  int from_beginning, until_end;
 } opts_t;
 
 static int fail(wd_err_t err, const char *msg) {
@@ -151,7 +194,9 @@ static int parse_args(int argc, char **argv, const char *usage, wd_config_t *cfg
         return *exit_code = usage_error(usage, "%s needs a file", argv[i]), -1;
       cfg_file = argv[++i];
     } else if (!strcmp(argv[i], "--set") || !strcmp(argv[i], "--input") ||
-               !strcmp(argv[i], "--output") || !strcmp(argv[i], "--label-field")) {
+               !strcmp(argv[i], "--output") || !strcmp(argv[i], "--label-field") ||
+               !strcmp(argv[i], "--from-timestamp") || !strcmp(argv[i], "--from-offsets") ||
+               !strcmp(argv[i], "--output-topic")) {
       i++;
     }
   }
@@ -175,7 +220,8 @@ static int parse_args(int argc, char **argv, const char *usage, wd_config_t *cfg
     } else if (!strncmp(a, "--set=", 6)) {
       if (wd_config_set_arg(cfg, a + 6, errstr, sizeof(errstr)) != WD_OK)
         return *exit_code = fail(WD_ERR_CONFIG, errstr), -1;
-    } else if (!strcmp(a, "--input") && usage != usage_config && usage != usage_demo) {
+    } else if (!strcmp(a, "--input") && usage != usage_config && usage != usage_demo &&
+               usage != usage_replay) {
       NEED_ARG();
       o->input = argv[++i];
     } else if (!strcmp(a, "--output") && usage == usage_run) {
@@ -184,8 +230,21 @@ static int parse_args(int argc, char **argv, const char *usage, wd_config_t *cfg
     } else if (!strcmp(a, "--label-field") && usage == usage_eval) {
       NEED_ARG();
       o->label_field = argv[++i];
-    } else if (!strcmp(a, "--fresh-state") && usage == usage_run) {
+    } else if (!strcmp(a, "--fresh-state") && (usage == usage_run || usage == usage_replay)) {
       o->fresh_state = 1;
+    } else if (!strcmp(a, "--from-beginning") && usage == usage_replay) {
+      o->from_beginning = 1;
+    } else if (!strcmp(a, "--from-timestamp") && usage == usage_replay) {
+      NEED_ARG();
+      o->from_timestamp = argv[++i];
+    } else if (!strcmp(a, "--from-offsets") && usage == usage_replay) {
+      NEED_ARG();
+      o->from_offsets = argv[++i];
+    } else if (!strcmp(a, "--until-end") && usage == usage_replay) {
+      o->until_end = 1;
+    } else if (!strcmp(a, "--output-topic") && usage == usage_replay) {
+      NEED_ARG();
+      o->output_topic = argv[++i];
     } else if (!strcmp(a, "--sweep") && usage == usage_eval) {
       o->sweep = 1;
     } else if (!strcmp(a, "--json") && usage == usage_eval) {
@@ -276,6 +335,73 @@ static int cmd_run(wd_config_t *cfg, const opts_t *o) {
   return 0;
 }
 
+static int cmd_replay(wd_config_t *cfg, const opts_t *o) {
+  char errstr[512];
+  wd_replay_t rp;
+  wd_replay_summary_t sum;
+  int32_t *parts = NULL;
+  int64_t *offs = NULL;
+  wd_err_t err;
+
+  memset(&rp, 0, sizeof(rp));
+  memset(&sum, 0, sizeof(sum));
+  if (!!o->from_beginning + !!o->from_timestamp + !!o->from_offsets != 1)
+    return usage_error(usage_replay, "%s",
+                       "say exactly one of --from-beginning, --from-timestamp, --from-offsets");
+  if (o->from_beginning) {
+    rp.from = WD_REPLAY_FROM_BEGINNING;
+  } else if (o->from_timestamp) {
+    rp.from = WD_REPLAY_FROM_TIMESTAMP;
+    if (wd_time_parse_rfc3339(o->from_timestamp, strlen(o->from_timestamp),
+                              &rp.from_ts_ms) != 0)
+      return usage_error(usage_replay,
+                         "--from-timestamp '%s' is not an RFC 3339 time "
+                         "(e.g. 2026-11-01T00:00:00Z)",
+                         o->from_timestamp);
+  } else {
+    rp.from = WD_REPLAY_FROM_OFFSETS;
+    if (wd_replay_parse_offsets(o->from_offsets, &parts, &offs, &rp.offsets_cnt, errstr,
+                                sizeof(errstr)) != WD_OK)
+      return usage_error(usage_replay, "%s", errstr);
+    rp.partitions = parts;
+    rp.offsets = offs;
+  }
+  if (o->output_topic) {
+    if (!*o->output_topic)
+      return usage_error(usage_replay, "%s", "--output-topic needs a topic name");
+    /* Through the config, so the default dead-letter topic and the logs
+     * follow it. */
+    if (wd_config_set(cfg, "output.topic", o->output_topic, errstr, sizeof(errstr)) !=
+        WD_OK) {
+      wd_free(parts);
+      wd_free(offs);
+      return fail(WD_ERR_CONFIG, errstr);
+    }
+  }
+  rp.until_end = o->until_end;
+  rp.summary = &sum;
+
+  wd_stream_opts_t sopts;
+  memset(&sopts, 0, sizeof(sopts));
+  sopts.fresh_state = o->fresh_state;
+  sopts.replay = &rp;
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  err = wd_stream_run_opts(cfg, &sopts, errstr, sizeof(errstr));
+  wd_free(parts);
+  wd_free(offs);
+  if (err != WD_OK)
+    return fail(err, errstr);
+  printf("records=%llu duplicates=%llu clusters=%llu dead_lettered=%llu skipped=%llu "
+         "seconds=%.3f records_per_s=%.0f\n",
+         (unsigned long long)sum.records, (unsigned long long)sum.duplicates,
+         (unsigned long long)sum.clusters, (unsigned long long)sum.dead,
+         (unsigned long long)sum.skipped, sum.seconds,
+         sum.seconds > 0 ? (double)sum.records / sum.seconds : 0.0);
+  fflush(stdout);
+  return 0;
+}
+
 static int cmd_eval(wd_config_t *cfg, const opts_t *o) {
   char errstr[512];
   wd_eval_scores_t s;
@@ -332,6 +458,7 @@ int main(int argc, char **argv) {
     int (*fn)(wd_config_t *, const opts_t *);
   } cmds[] = {
       {"run", usage_run, cmd_run},
+      {"replay", usage_replay, cmd_replay},
       {"eval", usage_eval, cmd_eval},
       {"demo", usage_demo, cmd_demo},
       {"config", usage_config, cmd_config},

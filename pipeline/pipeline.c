@@ -7,10 +7,12 @@
 #include "wiredup/pipeline.h"
 #include "wiredup/log.h"
 #include "wiredup/mem.h"
+#include "wiredup/progress.h"
 #include "wiredup/state.h"
 
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 typedef struct linereader_s {
@@ -149,9 +151,12 @@ wd_err_t wd_pipeline_run_file_state(const wd_config_t *cfg, const char *in, FILE
   char reason[512];
   double t0 = now_s();
   int rc;
+  wd_progress_t pg;
+  int64_t bytes_total = -1, bytes_done = 0;
 
   memset(sum, 0, sizeof(*sum));
   memset(&lr, 0, sizeof(lr));
+  wd_progress_init(&pg, "file mode", 0);
   lr.max = (size_t)cfg->input_max_bytes;
   if (strcmp(in, "-") == 0) {
     lr.fp = stdin;
@@ -167,6 +172,9 @@ wd_err_t wd_pipeline_run_file_state(const wd_config_t *cfg, const char *in, FILE
       (err = wd_pipeline_state_open(eng, state_dir, fresh, NULL, errstr, errstr_size)) !=
           WD_OK)
     goto done;
+  struct stat sb;
+  if (fstat(fileno(lr.fp), &sb) == 0 && S_ISREG(sb.st_mode))
+    bytes_total = (int64_t)sb.st_size;
 
   for (;;) {
     int too_long;
@@ -181,6 +189,8 @@ wd_err_t wd_pipeline_run_file_state(const wd_config_t *cfg, const char *in, FILE
       goto done;
     }
     sum->lines++;
+    bytes_done += (int64_t)line_len + 1;
+    wd_progress_update_bytes(&pg, sum->records + sum->invalid, bytes_done, bytes_total);
     if (too_long) {
       snprintf(reason, sizeof(reason), "record of %zu bytes exceeds input.max_bytes (%lld)",
                line_len, (long long)cfg->input_max_bytes);
@@ -232,6 +242,7 @@ wd_err_t wd_pipeline_run_file_state(const wd_config_t *cfg, const char *in, FILE
     err = wd_pipeline_state_save(eng, state_dir, NULL, errstr, errstr_size);
 
 done:
+  wd_progress_end(&pg);
   sum->seconds = now_s() - t0;
   wd_engine_destroy(eng);
   wd_buf_free(&obuf);

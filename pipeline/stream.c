@@ -9,16 +9,38 @@
 #include "wiredup/log.h"
 #include "wiredup/mem.h"
 #include "wiredup/pipeline.h"
+#include "wiredup/progress.h"
+#include "wiredup/record.h"
 #include "wiredup/state.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* Double a full ring of \p cnt elements of \p elsz bytes (or make one of
+ * \p first), unrolled so that it starts at index 0 again. */
+static void *ring_grow(void *ring, size_t elsz, size_t *head, size_t cnt, size_t *cap,
+                       size_t first) {
+  size_t ncap = *cap ? *cap * 2 : first;
+  char *dst = wd_malloc(ncap * elsz);
+  const char *src = ring;
+  size_t tail = *cap - *head < cnt ? *cap - *head : cnt; /* before the wrap */
+  if (cnt) {
+    memcpy(dst, src + *head * elsz, tail * elsz);
+    memcpy(dst + tail * elsz, src, (cnt - tail) * elsz);
+  }
+  wd_free(ring);
+  *head = 0;
+  *cap = ncap;
+  return dst;
+}
 
 /* ==== Offset tracker ==== */
 
@@ -103,17 +125,8 @@ void wd_stream_track_reset(wd_stream_track_t *trk, int32_t partition) {
 uint64_t wd_stream_track_push(wd_stream_track_t *trk, int32_t partition,
                               int64_t offset) {
   track_part_t *tp = track_part(trk, partition);
-  if (tp->cnt == tp->cap) {
-    /* Grow to the high-water mark of offsets in flight, unrolling the ring. */
-    size_t cap = tp->cap ? tp->cap * 2 : 256;
-    track_ent_t *ring = wd_malloc(cap * sizeof(*ring));
-    for (size_t i = 0; i < tp->cnt; i++)
-      ring[i] = tp->ring[(tp->head + i) % tp->cap];
-    wd_free(tp->ring);
-    tp->ring = ring;
-    tp->cap = cap;
-    tp->head = 0;
-  }
+  if (tp->cnt == tp->cap) /* grow to the high-water mark of offsets in flight */
+    tp->ring = ring_grow(tp->ring, sizeof(*tp->ring), &tp->head, tp->cnt, &tp->cap, 256);
   assert(tp->cnt == 0 ||
          tp->ring[(tp->head + tp->cnt - 1) % tp->cap].offset < offset);
   tp->ring[(tp->head + tp->cnt) % tp->cap] = (track_ent_t){offset, ENT_PENDING};
@@ -714,6 +727,15 @@ static rd_kafka_conf_t *build_conf(stream_t *st, rd_kafka_type_t type,
     if ((err = conf_set(conf, "enable.auto.offset.store", "false", errstr,
                         errstr_size)))
       goto err;
+    /* A replay reads with rd_kafka_assign and never commits, so the live
+     * group's offsets stay where they are whatever the user's keys say;
+     * partition EOF events tell it where the ends are. */
+    if (st->opts && st->opts->replay &&
+        ((err = conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size)) ||
+         (err = conf_set(conf, "enable.partition.eof", "true", errstr, errstr_size)) ||
+         (!user_value(st, "client.id") &&
+          (err = conf_set(conf, "client.id", "wiredup-replay", errstr, errstr_size)))))
+      goto err;
   }
   return conf;
 
@@ -927,6 +949,445 @@ static void shutdown_clients(stream_t *st) {
     WD_LOG(WD_LOG_WARN, "outputs not delivered at exit", "count=%d", left);
 }
 
+/* ==== Replay ==== */
+
+/* A partition's records waiting to be merged: a FIFO of consumed messages
+ * with their event times. Fetching is paused when a partition holds more
+ * than high_bytes (RP_FETCHES_BUFFERED fetch responses of
+ * max.partition.fetch.bytes, librdkafka's per-partition fetch size, 1 MiB by
+ * default) or RP_HIGH_MSGS records, and resumed below a quarter of that, so
+ * a partition that runs ahead in event time cannot make us buffer without
+ * bound. A pause discards what librdkafka prefetched for the partition, so
+ * the limit sits well above one response: pausing on every batch would fetch
+ * everything twice. */
+#define RP_FETCHES_BUFFERED 16
+#define RP_HIGH_MSGS 65536u
+#define RP_WATERMARK_TIMEOUT_MS 10000
+
+typedef struct rp_msg_s {
+  rd_kafka_message_t *rkm;
+  int64_t ts; /* event time: the record's timestamp, else the message's */
+} rp_msg_t;
+
+typedef struct rp_part_s {
+  int32_t id;
+  int active;      /* being replayed */
+  int64_t end;     /* high watermark at start: --until-end stops before it */
+  int64_t next;    /* offset after the last record taken from librdkafka */
+  int done;        /* --until-end: nothing more to take */
+  int eof;         /* at the broker's end of the partition right now */
+  int paused;
+  int skipping;    /* --from-timestamp without the broker's lookup */
+  rp_msg_t *q;     /* ring of cap entries */
+  size_t head, cnt, cap;
+  size_t bytes;    /* payload bytes queued */
+} rp_part_t;
+
+typedef struct replay_s {
+  stream_t *st;
+  const wd_replay_t *rp;
+  rp_part_t *parts;
+  int32_t part_cnt;
+  wd_decoder_t *dec;
+  uint64_t skipped;
+  size_t high_bytes; /* pause a partition holding this much */
+} replay_t;
+
+wd_err_t wd_replay_parse_offsets(const char *s, int32_t **parts, int64_t **offs,
+                                 size_t *cnt, char *errstr, size_t errstr_size) {
+  size_t n = 1, i = 0;
+  for (const char *c = s; *c; c++)
+    n += *c == ',';
+  *parts = wd_malloc(n * sizeof(**parts));
+  *offs = wd_malloc(n * sizeof(**offs));
+  *cnt = 0;
+  const char *p = s;
+  for (i = 0; i < n; i++) {
+    char *end;
+    const char *item = p;
+    errno = 0;
+    if (*p < '0' || *p > '9') /* strtoll would take blanks and signs */
+      goto bad;
+    long long part = strtoll(p, &end, 10);
+    if (end == p || *end != ':' || errno || part < 0 ||
+        part > WD_STREAM_TRACK_MAX_PARTITION)
+      goto bad;
+    p = end + 1;
+    if (*p < '0' || *p > '9')
+      goto bad;
+    long long off = strtoll(p, &end, 10);
+    if (end == p || (*end != ',' && *end != '\0') || errno || off < 0)
+      goto bad;
+    for (size_t k = 0; k < i; k++)
+      if ((*parts)[k] == (int32_t)part) {
+        wd_errstr_set(errstr, errstr_size, "--from-offsets: partition %lld given twice",
+                      part);
+        goto fail;
+      }
+    (*parts)[i] = (int32_t)part;
+    (*offs)[i] = off;
+    p = *end ? end + 1 : end;
+    continue;
+  bad:
+    wd_errstr_set(errstr, errstr_size,
+                  "--from-offsets: entry %zu ('%.*s') is not PARTITION:OFFSET "
+                  "(both non-negative integers)",
+                  i + 1, (int)strcspn(item, ","), item);
+    goto fail;
+  }
+  *cnt = n;
+  return WD_OK;
+fail:
+  wd_free(*parts);
+  wd_free(*offs);
+  *parts = NULL;
+  *offs = NULL;
+  return WD_ERR_USAGE;
+}
+
+static void rp_pause(replay_t *r, rp_part_t *p, int pause) {
+  if (p->paused == pause)
+    return;
+  rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(l, r->st->cfg->input_topic, p->id);
+  rd_kafka_resp_err_t err = pause ? rd_kafka_pause_partitions(r->st->consumer, l)
+                                  : rd_kafka_resume_partitions(r->st->consumer, l);
+  rd_kafka_topic_partition_list_destroy(l);
+  if (err)
+    WD_LOG(WD_LOG_WARN, pause ? "could not pause a partition" : "could not resume a partition",
+           "partition=%d error=%s", (int)p->id, rd_kafka_err2name(err));
+  else
+    p->paused = pause;
+  WD_LOG(WD_LOG_DEBUG, pause ? "replay: partition paused" : "replay: partition resumed",
+         "partition=%d queued=%zu bytes=%zu", (int)p->id, p->cnt, p->bytes);
+}
+
+static void rp_set_done(replay_t *r, rp_part_t *p) {
+  if (p->done)
+    return;
+  p->done = 1;
+  rp_pause(r, p, 1); /* nothing more is wanted from it */
+  WD_LOG(WD_LOG_DEBUG, "replay: partition read to its end", "partition=%d end=%lld",
+         (int)p->id, (long long)p->end);
+}
+
+/* Take one message from librdkafka into its partition's queue. */
+static void rp_take(replay_t *r, rd_kafka_message_t *rkm) {
+  const wd_replay_t *rp = r->rp;
+  rp_part_t *p = NULL;
+  if (rkm->rkt && strcmp(rd_kafka_topic_name(rkm->rkt), r->st->cfg->input_topic) == 0 &&
+      rkm->partition >= 0 && rkm->partition < r->part_cnt &&
+      r->parts[rkm->partition].active)
+    p = &r->parts[rkm->partition];
+  if (rkm->err) {
+    if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && p) {
+      p->eof = 1;
+      if (rp->until_end && rkm->offset >= p->end)
+        rp_set_done(r, p);
+    } else if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      handle_message(r->st, rkm); /* logs it */
+    }
+    rd_kafka_message_destroy(rkm);
+    return;
+  }
+  if (!p || p->done || (rp->until_end && rkm->offset >= p->end)) {
+    /* past the end seen at start (or a straggler after a pause) */
+    if (p && rp->until_end)
+      rp_set_done(r, p);
+    rd_kafka_message_destroy(rkm);
+    return;
+  }
+  if (rkm->offset < p->next) {
+    /* fetched again after a pause/resume: we have it already */
+    rd_kafka_message_destroy(rkm);
+    return;
+  }
+  p->eof = 0;
+  p->next = rkm->offset + 1;
+  int64_t msg_ts = rd_kafka_message_timestamp(rkm, NULL);
+  if (p->skipping) {
+    /* what the broker's offset-for-time lookup would have answered: the
+     * first record at or after the time, and everything after it */
+    if (msg_ts < rp->from_ts_ms) {
+      r->skipped++;
+      if (rp->until_end && p->next >= p->end)
+        rp_set_done(r, p);
+      rd_kafka_message_destroy(rkm);
+      return;
+    }
+    p->skipping = 0;
+  }
+  wd_record_t rec;
+  char why[256];
+  int64_t ts = msg_ts;
+  if (wd_record_decode(r->dec, rkm->payload ? rkm->payload : "", rkm->len,
+                       rkm->key_len ? rkm->key : NULL, rkm->key_len, msg_ts, &rec, why,
+                       sizeof(why)) == WD_OK && rec.has_ts)
+    ts = rec.ts_ms;
+  if (p->cnt == p->cap)
+    p->q = ring_grow(p->q, sizeof(*p->q), &p->head, p->cnt, &p->cap, 64);
+  p->q[(p->head + p->cnt) % p->cap] = (rp_msg_t){rkm, ts};
+  p->cnt++;
+  p->bytes += rkm->len;
+  if (rp->until_end && p->next >= p->end)
+    rp_set_done(r, p);
+  else if (p->cnt >= RP_HIGH_MSGS || p->bytes >= r->high_bytes)
+    rp_pause(r, p, 1);
+}
+
+/* The partition whose head goes next, or NULL when some partition that may
+ * still deliver an earlier record has nothing queued (wait for it). */
+static rp_part_t *rp_pick(replay_t *r) {
+  rp_part_t *best = NULL;
+  for (int32_t i = 0; i < r->part_cnt; i++) {
+    rp_part_t *p = &r->parts[i];
+    if (!p->active)
+      continue;
+    if (p->cnt == 0) {
+      /* --until-end: a partition not yet at its end must deliver first.
+       * Following the topic: a partition past its start-time end and idle
+       * at the broker's end does not hold the others back. */
+      if (p->done || (!r->rp->until_end && p->eof && p->next >= p->end))
+        continue;
+      return NULL;
+    }
+    const rp_msg_t *m = &p->q[p->head];
+    if (!best || m->ts < best->q[best->head].ts)
+      best = p; /* ties: the lower partition, scanned first; then offset order */
+  }
+  return best;
+}
+
+static int64_t rp_lag(const replay_t *r) {
+  int64_t lag = 0;
+  for (int32_t i = 0; i < r->part_cnt; i++) {
+    const rp_part_t *p = &r->parts[i];
+    if (p->active) {
+      lag += (int64_t)p->cnt;
+      if (p->end > p->next && !p->done)
+        lag += p->end - p->next;
+    }
+  }
+  return lag;
+}
+
+static int rp_finished(const replay_t *r) {
+  for (int32_t i = 0; i < r->part_cnt; i++)
+    if (r->parts[i].active && (!r->parts[i].done || r->parts[i].cnt))
+      return 0;
+  return 1;
+}
+
+/* Start offsets into \p assign (one entry per active partition). */
+static wd_err_t rp_plan(replay_t *r, rd_kafka_topic_partition_list_t *assign,
+                        char *errstr, size_t errstr_size) {
+  stream_t *st = r->st;
+  const wd_replay_t *rp = r->rp;
+  const char *topic = st->cfg->input_topic;
+
+  for (int32_t i = 0; i < r->part_cnt; i++) {
+    rp_part_t *p = &r->parts[i];
+    int64_t lo, hi;
+    p->id = i;
+    rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+        st->consumer, topic, i, &lo, &hi, RP_WATERMARK_TIMEOUT_MS);
+    if (err) {
+      wd_errstr_set(errstr, errstr_size, "%s [%d]: could not read its offsets: %s", topic,
+                    (int)i, rd_kafka_err2str(err));
+      return WD_ERR_KAFKA;
+    }
+    p->end = hi;
+    p->next = lo;
+  }
+
+  if (rp->from == WD_REPLAY_FROM_OFFSETS) {
+    for (size_t k = 0; k < rp->offsets_cnt; k++) {
+      if (rp->partitions[k] >= r->part_cnt) {
+        wd_errstr_set(errstr, errstr_size,
+                      "--from-offsets: %s has no partition %d (it has %d)", topic,
+                      (int)rp->partitions[k], (int)r->part_cnt);
+        return WD_ERR_USAGE;
+      }
+      rp_part_t *p = &r->parts[rp->partitions[k]];
+      p->active = 1;
+      /* below the first offset kept: from the first one there is */
+      if (rp->offsets[k] > p->next)
+        p->next = rp->offsets[k];
+    }
+  } else {
+    for (int32_t i = 0; i < r->part_cnt; i++)
+      r->parts[i].active = 1;
+  }
+
+  if (rp->from == WD_REPLAY_FROM_TIMESTAMP) {
+    rd_kafka_topic_partition_list_t *q = rd_kafka_topic_partition_list_new(r->part_cnt);
+    for (int32_t i = 0; i < r->part_cnt; i++)
+      rd_kafka_topic_partition_list_add(q, topic, i)->offset = rp->from_ts_ms;
+    rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(st->consumer, q,
+                                                         RP_WATERMARK_TIMEOUT_MS);
+    int fallback = 0;
+    for (int i = 0; i < q->cnt; i++) {
+      rp_part_t *p = &r->parts[q->elems[i].partition];
+      int64_t off = q->elems[i].offset;
+      if (err || q->elems[i].err || off < 0) {
+        /* No answer. A broker answers "none at or after that time" with
+         * -1 as well, but so does one that cannot look times up at all
+         * (librdkafka's mock): read the partition from its start and skip
+         * what is earlier. Correct either way; only slower. */
+        if (p->end > p->next) {
+          p->skipping = 1;
+          fallback = 1;
+        }
+      } else if (off > p->next) {
+        p->next = off;
+      }
+    }
+    rd_kafka_topic_partition_list_destroy(q);
+    if (fallback)
+      WD_LOG(WD_LOG_WARN,
+             "the broker did not answer the offset-for-time lookup: reading from the "
+             "beginning and skipping earlier records",
+             "topic=%s from_timestamp_ms=%lld error=%s", topic,
+             (long long)rp->from_ts_ms, rd_kafka_err2name(err));
+  }
+
+  for (int32_t i = 0; i < r->part_cnt; i++) {
+    rp_part_t *p = &r->parts[i];
+    if (!p->active)
+      continue;
+    wd_stream_track_reset(st->trk, i);
+    if (rp->until_end && p->next >= p->end) {
+      p->done = 1; /* nothing to read: not even assigned */
+      continue;
+    }
+    rd_kafka_topic_partition_list_add(assign, topic, i)->offset = p->next;
+  }
+  return WD_OK;
+}
+
+static wd_err_t replay_run(stream_t *st, const wd_replay_t *rp, char *errstr,
+                           size_t errstr_size) {
+  replay_t r;
+  wd_err_t ret = WD_OK;
+  double t0 = now_ms();
+  wd_progress_t pg;
+  rd_kafka_topic_partition_list_t *assign = NULL;
+
+  memset(&r, 0, sizeof(r));
+  r.st = st;
+  r.rp = rp;
+  r.part_cnt = topic_partition_cnt(st);
+  if (r.part_cnt <= 0) {
+    wd_errstr_set(errstr, errstr_size, "input topic %s: not found (or no metadata within %d ms)",
+                  st->cfg->input_topic, METADATA_TIMEOUT_MS);
+    return WD_ERR_KAFKA;
+  }
+  r.parts = wd_calloc((size_t)r.part_cnt, sizeof(*r.parts));
+  const char *fetch = user_value(st, "max.partition.fetch.bytes");
+  long long fetch_bytes = fetch ? atoll(fetch) : 0;
+  r.high_bytes = (size_t)(fetch_bytes > 0 ? fetch_bytes : 1 << 20) * RP_FETCHES_BUFFERED;
+  r.dec = wd_decoder_new(st->cfg);
+  assign = rd_kafka_topic_partition_list_new(r.part_cnt);
+  if ((ret = rp_plan(&r, assign, errstr, errstr_size)) != WD_OK)
+    goto done;
+  {
+    char starts[1024];
+    size_t n = 0;
+    starts[0] = '\0';
+    for (int i = 0; i < assign->cnt && n < sizeof(starts) - 32; i++)
+      n += (size_t)snprintf(starts + n, sizeof(starts) - n, "%s%d:%lld", i ? "," : "",
+                            (int)assign->elems[i].partition,
+                            (long long)assign->elems[i].offset);
+    WD_LOG(WD_LOG_INFO, "replay started",
+           "input=%s output=%s dead_letter=%s partitions=%d starts=%s until_end=%s lag=%lld",
+           st->cfg->input_topic, st->cfg->output_topic, st->dlq_topic, assign->cnt,
+           starts[0] ? starts : "none", rp->until_end ? "true" : "false",
+           (long long)rp_lag(&r));
+  }
+  rd_kafka_resp_err_t aerr = rd_kafka_assign(st->consumer, assign);
+  if (aerr) {
+    wd_errstr_set(errstr, errstr_size, "assign %s: %s", st->cfg->input_topic,
+                  rd_kafka_err2str(aerr));
+    ret = WD_ERR_KAFKA;
+    goto done;
+  }
+
+  wd_progress_init(&pg, "replay", 0);
+  int busy = 0;
+  while (!want_stop(st)) {
+    if (rp->until_end && rp_finished(&r))
+      break;
+    rd_kafka_message_t *rkm = rd_kafka_consumer_poll(st->consumer, busy ? 0 : 100);
+    if (rkm)
+      rp_take(&r, rkm);
+    /* publish what the merge allows */
+    rp_part_t *p;
+    busy = rkm != NULL;
+    while (!st->fatal && (p = rp_pick(&r)) != NULL) {
+      rp_msg_t m = p->q[p->head];
+      p->head = (p->head + 1) % p->cap;
+      p->cnt--;
+      p->bytes -= m.rkm->len;
+      handle_message_counted(st, m.rkm);
+      rd_kafka_message_destroy(m.rkm);
+      if (p->paused && !p->done && p->cnt < RP_HIGH_MSGS / 4 && p->bytes < r.high_bytes / 4)
+        rp_pause(&r, p, 0);
+      rd_kafka_poll(st->producer, 0);
+      wd_progress_update(&pg, st->consumed, rp_lag(&r));
+      busy = 1;
+    }
+    rd_kafka_poll(st->producer, 0);
+    if (st->metrics)
+      wd_metrics_heartbeat(st->metrics);
+  }
+  wd_progress_end(&pg);
+
+  /* Every output acknowledged, or say how many were not. No commit: a
+   * replay never moves a group's offsets. */
+  if (!st->fatal && rd_kafka_flush(st->producer, FLUSH_TIMEOUT_MS) != 0 && !st->fatal)
+    set_fatal(st, "replay: %d outputs not acknowledged within %d ms",
+              rd_kafka_outq_len(st->producer), FLUSH_TIMEOUT_MS);
+  rd_kafka_poll(st->producer, 0);
+  st->closing = 1;
+  rd_kafka_consumer_close(st->consumer);
+
+  wd_engine_stats_t es;
+  wd_engine_stats(st->eng, &es);
+  double secs = (now_ms() - t0) / 1e3;
+  if (rp->summary) {
+    rp->summary->records = st->consumed;
+    rp->summary->duplicates = es.duplicates;
+    rp->summary->clusters = es.clusters;
+    rp->summary->dead = st->dead;
+    rp->summary->skipped = r.skipped;
+    rp->summary->seconds = secs;
+  }
+  WD_LOG(WD_LOG_INFO, "replay stopped",
+         "records=%" PRIu64 " published=%" PRIu64 " dead_lettered=%" PRIu64
+         " duplicates=%" PRIu64 " clusters=%" PRIu64 " skipped=%" PRIu64
+         " lag=%lld seconds=%.3f records_per_s=%.0f",
+         st->consumed, st->published, st->dead, es.duplicates, es.clusters, r.skipped,
+         (long long)rp_lag(&r), secs, secs > 0 ? (double)st->consumed / secs : 0.0);
+  if (st->fatal) {
+    wd_errstr_set(errstr, errstr_size, "%s", st->fatal_msg);
+    ret = WD_ERR_KAFKA;
+  } else {
+    stream_stop = 0;
+  }
+
+done:
+  for (int32_t i = 0; i < r.part_cnt; i++) {
+    for (size_t k = 0; k < r.parts[i].cnt; k++)
+      rd_kafka_message_destroy(r.parts[i].q[(r.parts[i].head + k) % r.parts[i].cap].rkm);
+    wd_free(r.parts[i].q);
+  }
+  wd_free(r.parts);
+  wd_decoder_destroy(r.dec);
+  if (assign)
+    rd_kafka_topic_partition_list_destroy(assign);
+  return ret;
+}
+
 wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
                             const wd_stream_opts_t *opts, char *errstr,
                             size_t errstr_size) {
@@ -953,6 +1414,12 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
     goto done;
   }
   st.state_dir = opts && opts->no_state ? NULL : wd_config_state_dir(cfg, 1);
+  if (st.state_dir && opts && opts->replay && opts->fresh_state) {
+    /* a replay never writes the checkpoint: nothing to load, nothing to replace */
+    WD_LOG(WD_LOG_INFO, "replay starts with empty state (--fresh-state); the checkpoint "
+           "is left as it is", "state_dir=%s", st.state_dir);
+    st.state_dir = NULL;
+  }
   if (st.state_dir &&
       (ret = wd_pipeline_state_open(st.eng, st.state_dir, opts && opts->fresh_state,
                                     &st.processed, errstr, errstr_size)) != WD_OK)
@@ -984,6 +1451,11 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
   conf = NULL;
   /* One queue for messages, rebalances and errors, served by consumer_poll. */
   rd_kafka_poll_set_consumer(st.consumer);
+
+  if (opts && opts->replay) {
+    ret = replay_run(&st, opts->replay, errstr, errstr_size);
+    goto done;
+  }
 
   sub = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(sub, cfg->input_topic,

@@ -19,6 +19,10 @@ extern volatile int wd_log_threshold;
 
 void wd_log_set_level(wd_log_level_t level);
 
+/** Set by progress.c while its status line is on the terminal (stderr);
+ *  wd_log_write erases that line before writing and clears the flag. */
+extern volatile int wd_log_status_shown;
+
 /** @brief Parse "debug|info|warn|error". @returns 0 on success, -1 if unknown. */
 int wd_log_level_parse(const char *name, wd_log_level_t *level);
 

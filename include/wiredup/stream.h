@@ -67,6 +67,54 @@ typedef void(wd_stream_ack_cb_t)(void *opaque, int dead, const char *key,
  *  wd_stream_request_stop() had been called. */
 typedef int(wd_stream_tick_cb_t)(void *opaque);
 
+/** Where `wiredup replay` starts reading. */
+typedef enum wd_replay_from_e {
+  WD_REPLAY_FROM_BEGINNING = 1, /**< every partition's first offset */
+  WD_REPLAY_FROM_TIMESTAMP,     /**< the broker's offset-for-time lookup */
+  WD_REPLAY_FROM_OFFSETS        /**< the listed partitions, at the listed offsets */
+} wd_replay_from_t;
+
+/** Counted by a replay, for its summary line. */
+typedef struct wd_replay_summary_s {
+  uint64_t records;    /**< records processed (valid and dead-lettered) */
+  uint64_t duplicates; /**< records that joined an earlier cluster */
+  uint64_t clusters;   /**< clusters started */
+  uint64_t dead;       /**< dead-lettered records */
+  uint64_t skipped;    /**< records before --from-timestamp skipped by us */
+  double seconds;
+} wd_replay_summary_t;
+
+/**
+ * A replay (backfill): read input.topic from a given point with a plain
+ * assigned consumer (no group membership, nothing committed: the live
+ * group's offsets never move), merge the partitions in event-time order
+ * (ties by partition, then offset) and publish one result per record.
+ *
+ * Determinism: a partition's records are taken in offset order and the next
+ * record published is always the earliest head among all partitions, chosen
+ * only once every partition that still has records before its end offset
+ * has a head. The order is thus a function of the topic's contents alone,
+ * not of how fetches interleave: two replays publish identical results.
+ */
+typedef struct wd_replay_s {
+  wd_replay_from_t from;
+  int64_t from_ts_ms;       /**< WD_REPLAY_FROM_TIMESTAMP: epoch ms */
+  const int32_t *partitions; /**< WD_REPLAY_FROM_OFFSETS: the partitions... */
+  const int64_t *offsets;   /**< ...and where each starts */
+  size_t offsets_cnt;
+  int until_end;            /**< stop at the end offsets seen at start */
+  wd_replay_summary_t *summary; /**< filled at the end, or NULL */
+} wd_replay_t;
+
+/**
+ * @brief Parse --from-offsets "P:O,P:O,..." into \p parts / \p offs
+ *        (allocated; free both with wd_free). Partitions must be distinct,
+ *        0..WD_STREAM_TRACK_MAX_PARTITION; offsets >= 0.
+ * @returns WD_OK or WD_ERR_USAGE (errstr says which entry and why).
+ */
+wd_err_t wd_replay_parse_offsets(const char *s, int32_t **parts, int64_t **offs,
+                                 size_t *cnt, char *errstr, size_t errstr_size);
+
 /** Extra knobs for embedding the stream loop (the demo, tests). */
 typedef struct wd_stream_opts_s {
   /** kafka key/value pairs applied after \p cfg's (they win), or NULL. */
@@ -78,6 +126,10 @@ typedef struct wd_stream_opts_s {
   void *opaque;                 /**< passed to both callbacks */
   int fresh_state;              /**< ignore the checkpoint (--fresh-state) */
   int no_state;                 /**< no checkpoints at all (the demo) */
+  /** Replay instead of the consumer group (wiredup replay), or NULL. A
+   *  replay loads the checkpoint (unless fresh_state) but never writes it:
+   *  its positions are not the live service's. */
+  const wd_replay_t *replay;
   /** Counted into when set (records, latency, heartbeat, engine stats,
    *  consumer lag via statistics.interval.ms), or NULL. Borrowed. */
   wd_metrics_t *metrics;

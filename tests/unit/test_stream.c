@@ -3,7 +3,7 @@
  * order the acks come in; failures block it for good; resets make earlier
  * tokens stale. Checked against a brute-force model on random schedules, plus
  * the mock broker's command parser (no broker traffic: the Kafka loop itself
- * is covered by tests/kafka). */
+ * is covered by tests/kafka), and the parser of replay's --from-offsets. */
 #include "wd_test.h"
 #include "wiredup/mem.h"
 #include "wiredup/mockbroker.h"
@@ -271,6 +271,32 @@ static int test_mockbroker_commands(void) {
   return 0;
 }
 
+/* --from-offsets "P:O,...": what parses, and what is refused with a reason. */
+static int test_replay_parse_offsets(void) {
+  char err[256];
+  int32_t *parts;
+  int64_t *offs;
+  size_t n;
+  WD_T_ASSERT(wd_replay_parse_offsets("3:17,0:0,65534:9000000000", &parts, &offs, &n, err,
+                                      sizeof(err)) == WD_OK, "%s", err);
+  WD_T_ASSERT(n == 3 && parts[0] == 3 && offs[0] == 17 && parts[1] == 0 && offs[1] == 0 &&
+                  parts[2] == 65534 && offs[2] == 9000000000LL,
+              "parsed %zu entries wrongly", n);
+  wd_free(parts);
+  wd_free(offs);
+  static const char *const bad[] = {"", "1", "1:", ":5", "1:5,", "1:5,,2:3", "-1:5", "1:-5",
+                                    "1:5x", "65535:1", "1:2,1:3", "a:b", " 1:5",
+                                    "1:99999999999999999999"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    err[0] = '\0';
+    parts = (int32_t *)1;
+    WD_T_ASSERT(wd_replay_parse_offsets(bad[i], &parts, &offs, &n, err, sizeof(err)) ==
+                    WD_ERR_USAGE && err[0] && parts == NULL,
+                "'%s' accepted (or no reason given)", bad[i]);
+  }
+  return 0;
+}
+
 int main(void) {
   WD_T_RUN(test_in_order);
   WD_T_RUN(test_failure_blocks);
@@ -279,5 +305,6 @@ int main(void) {
   WD_T_RUN(test_ring_growth);
   WD_T_RUN(test_mockbroker_parse_topic);
   WD_T_RUN(test_mockbroker_commands);
+  WD_T_RUN(test_replay_parse_offsets);
   return WD_T_DONE();
 }
