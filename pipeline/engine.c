@@ -245,7 +245,7 @@ wd_err_t wd_engine_process(wd_engine_t *eng, const char *json, size_t len,
   engine_evict(eng, 1);
 
   wd_boiler_learn(eng->bp, rec.source, rec.source_len, eng->lines, nlines, a.cluster_key);
-  wd_simhash_observe(eng->sm, tok, ntok);
+  wd_simhash_observe_signed(eng->sm);
 
   eng->st.records++;
   if (a.duplicate_of)
