@@ -184,6 +184,7 @@ struct wd_boiler_s {
   uint32_t *l_first; /* its first token, */
   uint32_t *l_cnt;   /* its token count */
   uint8_t *l_state;  /* and its LINE_* fate */
+  uint32_t *l_out;   /* its index in line_hashes, or UINT32_MAX */
   size_t l_cap;
   wd_buf_t norm;
 };
@@ -396,6 +397,7 @@ void wd_boiler_destroy(wd_boiler_t *bp) {
   wd_free(bp->l_first);
   wd_free(bp->l_cnt);
   wd_free(bp->l_state);
+  wd_free(bp->l_out);
   wd_buf_free(&bp->norm);
   wd_free(bp);
 }
@@ -410,7 +412,7 @@ size_t wd_boiler_bytes(const wd_boiler_t *bp) {
          bp->line_cnt * sizeof(*bp->line_h) +
          (bp->slot ? (bp->slot_mask + 1) * sizeof(*bp->slot) : 0) +
          bp->t_cap * (2 * sizeof(uint32_t) + sizeof(uint64_t) + 1) +
-         bp->l_cap * (sizeof(uint64_t) + 2 * sizeof(uint32_t) + 1) +
+         bp->l_cap * (sizeof(uint64_t) + 3 * sizeof(uint32_t) + 1) +
          bp->norm.cap;
 }
 
@@ -473,6 +475,24 @@ void wd_boiler_learn(wd_boiler_t *bp, const char *source, size_t source_len,
   uint32_t cluster = cluster_fold(cluster_key);
   for (size_t i = 0; i < line_cnt; i++)
     learn_one(bp, learn_key(src_h, line_hashes[i]), cluster);
+}
+
+size_t wd_boiler_learned(const wd_boiler_t *bp, const char *source, size_t source_len,
+                         const uint64_t *line_hashes, size_t line_cnt, uint8_t *drop) {
+  size_t n = 0;
+  if (!bp->slot || !line_cnt) {
+    memset(drop, 0, line_cnt);
+    return 0;
+  }
+  uint64_t src_h = XXH3_64bits(source ? source : "", source ? source_len : 0);
+  for (size_t i = 0; i < line_cnt; i++)
+    __builtin_prefetch(&bp->slot[learn_key(src_h, line_hashes[i]) & bp->slot_mask]);
+  for (size_t i = 0; i < line_cnt; i++) {
+    const boil_slot_t *sl = learn_find(bp, learn_key(src_h, line_hashes[i]));
+    drop[i] = sl && sl->count >= bp->opts.min_clusters;
+    n += drop[i];
+  }
+  return n;
 }
 
 /* ==== Filter ==== */
@@ -559,6 +579,14 @@ wd_err_t wd_boiler_filter(wd_boiler_t *bp, const char *source,
                           size_t source_len, const char *text, size_t text_len,
                           wd_buf_t *dst, uint64_t *line_hashes,
                           size_t *line_cnt, size_t line_cap) {
+  return wd_boiler_filter_ex(bp, source, source_len, text, text_len, dst, line_hashes,
+                             NULL, line_cnt, line_cap);
+}
+
+wd_err_t wd_boiler_filter_ex(wd_boiler_t *bp, const char *source, size_t source_len,
+                             const char *text, size_t text_len, wd_buf_t *dst,
+                             uint64_t *line_hashes, uint32_t *line_tok,
+                             size_t *line_cnt, size_t line_cap) {
   size_t nlines = 0, nl = 0, nt = 0;
   wd_buf_clear(dst);
   wd_buf_reserve(dst, text_len);
@@ -580,6 +608,7 @@ wd_err_t wd_boiler_filter(wd_boiler_t *bp, const char *source,
       bp->l_first = wd_realloc(bp->l_first, bp->l_cap * sizeof(*bp->l_first));
       bp->l_cnt = wd_realloc(bp->l_cnt, bp->l_cap * sizeof(*bp->l_cnt));
       bp->l_state = wd_realloc(bp->l_state, bp->l_cap);
+      bp->l_out = wd_realloc(bp->l_out, bp->l_cap * sizeof(*bp->l_out));
     }
     uint64_t lh = XXH3_64bits(p, (size_t)(eol - p));
     if (bp->slot)
@@ -611,11 +640,14 @@ wd_err_t wd_boiler_filter(wd_boiler_t *bp, const char *source,
 
   /* Pass 2: short lines may be learned, and may have been learned. */
   for (size_t li = 0; li < nl; li++) {
+    bp->l_out[li] = UINT32_MAX;
     if (bp->l_state[li] != LINE_KEEP ||
         bp->l_cnt[li] > bp->opts.max_line_tokens)
       continue;
-    if (line_hashes && nlines < line_cap)
+    if (line_hashes && nlines < line_cap) {
+      bp->l_out[li] = (uint32_t)nlines;
       line_hashes[nlines++] = bp->l_h[li];
+    }
     if (bp->slot) {
       const boil_slot_t *sl = learn_find(bp, learn_key(src_h, bp->l_h[li]));
       if (sl && sl->count >= bp->opts.min_clusters)
@@ -625,7 +657,20 @@ wd_err_t wd_boiler_filter(wd_boiler_t *bp, const char *source,
 
   /* Pass 3: the kept tokens in canonical form. The output is never longer
    * than the input, for which room was reserved. */
+  uint32_t out_tok = 0; /* kept tokens written so far */
   for (size_t li = 0; li < nl; li++) {
+    if (line_tok && bp->l_out[li] != UINT32_MAX) {
+      uint32_t *lt = line_tok + 2 * bp->l_out[li];
+      lt[0] = out_tok;
+      lt[1] = 0;
+      if (bp->l_state[li] == LINE_KEEP)
+        for (size_t k = bp->l_first[li], e = k + bp->l_cnt[li]; k < e; k++)
+          lt[1] += bp->t_keep[k];
+      out_tok += lt[1];
+    } else if (line_tok && bp->l_state[li] == LINE_KEEP) {
+      for (size_t k = bp->l_first[li], e = k + bp->l_cnt[li]; k < e; k++)
+        out_tok += bp->t_keep[k];
+    }
     if (bp->l_state[li] != LINE_KEEP)
       continue;
     int any = 0;
