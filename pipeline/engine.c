@@ -137,10 +137,30 @@ void wd_fingerprinter_destroy(wd_fingerprinter_t *fpr) {
   wd_free(fpr);
 }
 
+static void fp_lines_grow(wd_fp_t *fp, size_t cap) {
+  fp->lines_cap = cap < WD_FP_MAX_LINES ? cap : WD_FP_MAX_LINES;
+  wd_free(fp->lines);
+  wd_free(fp->line_tok);
+  fp->lines = wd_malloc(fp->lines_cap * sizeof(*fp->lines));
+  fp->line_tok = wd_malloc(2 * fp->lines_cap * sizeof(*fp->line_tok));
+}
+
+/* The phrase rules (learned lines too with the engine's \p bp) on fp->norm
+ * into fp->kept, fp->lines and fp->line_tok, with room for every line up to
+ * WD_FP_MAX_LINES. */
+static void fp_filter(wd_boiler_t *bp, const char *source, size_t source_len, wd_fp_t *fp) {
+  for (;;) {
+    wd_boiler_filter_ex(bp, source, source_len, fp->norm.p ? fp->norm.p : "", fp->norm.len,
+                        &fp->kept, fp->lines, fp->line_tok, &fp->nlines, fp->lines_cap);
+    if (fp->nlines < fp->lines_cap || fp->lines_cap == WD_FP_MAX_LINES)
+      return;
+    fp_lines_grow(fp, 4 * fp->lines_cap); /* rare: a text of many short lines */
+  }
+}
+
 void wd_fp_init(wd_fp_t *fp, uint32_t num_perm) {
   memset(fp, 0, sizeof(*fp));
-  fp->lines = wd_malloc(WD_FP_MAX_LINES * sizeof(*fp->lines));
-  fp->line_tok = wd_malloc(2 * WD_FP_MAX_LINES * sizeof(*fp->line_tok));
+  fp_lines_grow(fp, 256);
   fp->sig = wd_malloc((num_perm ? num_perm : 1) * sizeof(*fp->sig));
 }
 
@@ -206,9 +226,7 @@ static wd_err_t fp_prepare(wd_fingerprinter_t *fpr, const char *json, size_t len
   if (warn)
     wd_buf_appends(&fp->warning, warn);
   wd_norm_text(fpr->nm, rec.text, rec.text_len, &fp->norm);
-  wd_boiler_filter_ex(fpr->bp, rec.source, rec.source_len, fp->norm.p ? fp->norm.p : "",
-                      fp->norm.len, &fp->kept, fp->lines, fp->line_tok, &fp->nlines,
-                      WD_FP_MAX_LINES);
+  fp_filter(fpr->bp, rec.source, rec.source_len, fp);
   fp_tokens(fpr, fp);
   return WD_OK;
 }
@@ -227,9 +245,7 @@ static void engine_sketch(wd_engine_t *eng, wd_fp_t *fp, const char *source,
                           size_t source_len) {
   if (fp->nlines >= WD_FP_MAX_LINES) {
     /* line hashes were cut short: filter again, as one stage would */
-    wd_boiler_filter_ex(eng->bp, source, source_len, fp->norm.p ? fp->norm.p : "",
-                        fp->norm.len, &fp->kept, fp->lines, fp->line_tok, &fp->nlines,
-                        WD_FP_MAX_LINES);
+    fp_filter(eng->bp, source, source_len, fp);
     fp_tokens(eng->fpr, fp);
   } else if (wd_boiler_learned(eng->bp, source, source_len, fp->lines, fp->nlines,
                                eng->drop)) {

@@ -98,7 +98,8 @@ typedef struct wd_fp_s {
   wd_buf_t kept;           /**< norm after the phrase rules (boiler.h) */
   uint64_t *lines;         /**< XXH3 of each line that may be learned... */
   uint32_t *line_tok;      /**< ...its first token in tok and its token count... */
-  size_t nlines;           /**< ...how many (at most WD_FP_MAX_LINES) */
+  size_t nlines;           /**< ...how many (at most WD_FP_MAX_LINES)... */
+  size_t lines_cap;        /**< ...and room for (grown up to WD_FP_MAX_LINES) */
   uint64_t *tok;           /**< token hashes of kept, in order */
   size_t ntok, tok_cap;
   int sketched;            /**< nset and sig below are of tok */
@@ -106,7 +107,7 @@ typedef struct wd_fp_s {
   uint32_t *sig;           /**< MinHash (num_perm values) */
 } wd_fp_t;
 
-/** @brief Ready \p fp for signatures of \p num_perm values. */
+/** @brief Ready \p fp (zeroed) for signatures of \p num_perm values. */
 void wd_fp_init(wd_fp_t *fp, uint32_t num_perm);
 void wd_fp_free(wd_fp_t *fp);
 
