@@ -372,7 +372,7 @@ wd_boiler_t *wd_boiler_new(const wd_boiler_opts_t *opts) {
   while (cap < opts->capacity)
     cap *= 2;
   if (bp->opts.learn) {
-    bp->slot = wd_calloc(cap, sizeof(*bp->slot));
+    bp->slot = wd_calloc_huge(cap, sizeof(*bp->slot));
     bp->slot_mask = cap - 1;
   }
   bp->opts.capacity = cap;

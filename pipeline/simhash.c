@@ -72,8 +72,8 @@ wd_simhash_t *wd_simhash_new(const wd_simhash_opts_t *opts) {
   wd_simhash_t *sm = wd_calloc(1, sizeof(*sm));
   sm->idf = opts->idf;
   sm->seed_mix = wd_mix64(opts->seed + 0x9e3779b97f4a7c15ULL);
-  sm->df_key = wd_calloc(cap, sizeof(*sm->df_key));
-  sm->df_cnt = wd_calloc(cap, sizeof(*sm->df_cnt));
+  sm->df_key = wd_calloc_huge(cap, sizeof(*sm->df_key));
+  sm->df_cnt = wd_calloc_huge(cap, sizeof(*sm->df_cnt));
   sm->df_mask = cap - 1;
   for (int v = 0; v < 256; v++)
     for (int b = 0; b < 8; b++)
