@@ -179,6 +179,8 @@ struct wd_boiler_s {
   uint32_t *t_off, *t_len;
   uint64_t *t_h;
   uint8_t *t_keep;
+  uint64_t *k_h;     /* XXH3 of each token of the last output, in order */
+  size_t k_cnt;
   size_t t_cap;
   uint64_t *l_h;     /* per line of the current text: XXH3 of it, */
   uint32_t *l_first; /* its first token, */
@@ -393,6 +395,7 @@ void wd_boiler_destroy(wd_boiler_t *bp) {
   wd_free(bp->t_len);
   wd_free(bp->t_h);
   wd_free(bp->t_keep);
+  wd_free(bp->k_h);
   wd_free(bp->l_h);
   wd_free(bp->l_first);
   wd_free(bp->l_cnt);
@@ -411,7 +414,7 @@ size_t wd_boiler_bytes(const wd_boiler_t *bp) {
          (bp->head ? (bp->head_mask + 1) * sizeof(*bp->head) : 0) +
          bp->line_cnt * sizeof(*bp->line_h) +
          (bp->slot ? (bp->slot_mask + 1) * sizeof(*bp->slot) : 0) +
-         bp->t_cap * (2 * sizeof(uint32_t) + sizeof(uint64_t) + 1) +
+         bp->t_cap * (2 * sizeof(uint32_t) + 2 * sizeof(uint64_t) + 1) +
          bp->l_cap * (sizeof(uint64_t) + 3 * sizeof(uint32_t) + 1) +
          bp->norm.cap;
 }
@@ -528,6 +531,7 @@ static void scratch_grow(wd_boiler_t *bp, size_t need) {
   bp->t_len = wd_realloc(bp->t_len, cap * sizeof(*bp->t_len));
   bp->t_h = wd_realloc(bp->t_h, cap * sizeof(*bp->t_h));
   bp->t_keep = wd_realloc(bp->t_keep, cap);
+  bp->k_h = wd_realloc(bp->k_h, cap * sizeof(*bp->k_h));
   bp->t_cap = cap;
 }
 
@@ -658,6 +662,7 @@ wd_err_t wd_boiler_filter_ex(wd_boiler_t *bp, const char *source, size_t source_
   /* Pass 3: the kept tokens in canonical form. The output is never longer
    * than the input, for which room was reserved. */
   uint32_t out_tok = 0; /* kept tokens written so far */
+  bp->k_cnt = 0;
   for (size_t li = 0; li < nl; li++) {
     if (line_tok && bp->l_out[li] != UINT32_MAX) {
       uint32_t *lt = line_tok + 2 * bp->l_out[li];
@@ -673,6 +678,13 @@ wd_err_t wd_boiler_filter_ex(wd_boiler_t *bp, const char *source, size_t source_
     }
     if (bp->l_state[li] != LINE_KEEP)
       continue;
+    for (size_t k = bp->l_first[li], e = k + bp->l_cnt[li]; k < e; k++) {
+      if (!bp->t_keep[k])
+        continue;
+      /* boil_tok_hash made 0 into 1: only then is the raw hash unknown */
+      uint64_t h = bp->t_h[k];
+      bp->k_h[bp->k_cnt++] = h != 1 ? h : XXH3_64bits(text + bp->t_off[k], bp->t_len[k]);
+    }
     int any = 0;
     for (size_t k = bp->l_first[li], e = k + bp->l_cnt[li]; k < e; k++) {
       if (!bp->t_keep[k])
@@ -693,6 +705,11 @@ wd_err_t wd_boiler_filter_ex(wd_boiler_t *bp, const char *source, size_t source_
   if (line_cnt)
     *line_cnt = nlines;
   return WD_OK;
+}
+
+const uint64_t *wd_boiler_kept_tokens(const wd_boiler_t *bp, size_t *cnt) {
+  *cnt = bp->k_cnt;
+  return bp->k_h;
 }
 
 /* ==== Checkpoint ==== */

@@ -106,6 +106,7 @@ wd_fingerprinter_t *wd_fingerprinter_new(const wd_config_t *cfg, char *errstr,
 
   wd_shingle_opts_t so;
   wd_shingle_opts_default(&so);
+  so.seed = 0; /* fp_tokens takes the filter's token hashes: unseeded XXH3 */
   so.k = (uint32_t)cfg->shingle_k;
   fpr->sh = wd_shingle_new(&so);
 
@@ -177,11 +178,11 @@ void wd_fp_free(wd_fp_t *fp) {
   memset(fp, 0, sizeof(*fp));
 }
 
-/* The token hashes of fp->kept into fp->tok. */
-static void fp_tokens(wd_fingerprinter_t *fpr, wd_fp_t *fp) {
+/* The token hashes of fp->kept into fp->tok: the hashes \p bp made while
+ * filtering (XXH3 with seed 0, the shingle stage's own). */
+static void fp_tokens(const wd_boiler_t *bp, wd_fp_t *fp) {
   size_t ntok;
-  wd_shingle_tokenise(fpr->sh, fp->kept.p ? fp->kept.p : "", fp->kept.len);
-  const uint64_t *tok = wd_shingle_tokens(fpr->sh, &ntok);
+  const uint64_t *tok = wd_boiler_kept_tokens(bp, &ntok);
   if (ntok > fp->tok_cap) {
     fp->tok_cap = ntok > 2 * fp->tok_cap ? ntok : 2 * fp->tok_cap;
     wd_free(fp->tok);
@@ -227,7 +228,7 @@ static wd_err_t fp_prepare(wd_fingerprinter_t *fpr, const char *json, size_t len
     wd_buf_appends(&fp->warning, warn);
   wd_norm_text(fpr->nm, rec.text, rec.text_len, &fp->norm);
   fp_filter(fpr->bp, rec.source, rec.source_len, fp);
-  fp_tokens(fpr, fp);
+  fp_tokens(fpr->bp, fp);
   return WD_OK;
 }
 
@@ -246,7 +247,7 @@ static void engine_sketch(wd_engine_t *eng, wd_fp_t *fp, const char *source,
   if (fp->nlines >= WD_FP_MAX_LINES) {
     /* line hashes were cut short: filter again, as one stage would */
     fp_filter(eng->bp, source, source_len, fp);
-    fp_tokens(eng->fpr, fp);
+    fp_tokens(eng->bp, fp);
   } else if (wd_boiler_learned(eng->bp, source, source_len, fp->lines, fp->nlines,
                                eng->drop)) {
     /* line_tok ranges are in order and disjoint: compact tok in place */

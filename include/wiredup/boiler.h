@@ -107,6 +107,11 @@ wd_err_t wd_boiler_filter_ex(wd_boiler_t *bp, const char *source, size_t source_
                              uint64_t *line_hashes, uint32_t *line_tok,
                              size_t *line_cnt, size_t line_cap);
 
+/** @brief XXH3_64bits of every token of the last filter's output, in order:
+ *  the token hashes wd_shingle_text gives for that text with seed 0. Valid
+ *  until the next filter call on \p bp. */
+const uint64_t *wd_boiler_kept_tokens(const wd_boiler_t *bp, size_t *cnt);
+
 /**
  * @brief Which of the lines \p line_hashes of \p source wd_boiler_filter
  *        drops as learned boilerplate: drop[i] = 1 or 0. Reads \p bp only.
