@@ -14,7 +14,10 @@
 #include "wiredup/simhash.h"
 #include "wiredup/state.h"
 
+#include "wiredup/mix.h"
+
 #include <cjson/cJSON.h>
+#include <xxhash.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,6 +46,11 @@ struct wd_engine_s {
   /* per-record scratch */
   wd_fp_t fp;
   uint8_t drop[WD_FP_MAX_LINES]; /* learned lines of the record */
+  /* (source, line) keys seen dropped, for wd_engine_hint: an open-addressing
+   * set, cleared when half full */
+  uint64_t *hint_keys;
+  size_t hint_cnt;
+  int hint_dirty;
   wd_buf_t source; /* copy of the record's source for the result */
   int64_t last_ts; /* event time for records without one (deterministic) */
   int has_last_ts;
@@ -138,12 +146,106 @@ void wd_fingerprinter_destroy(wd_fingerprinter_t *fpr) {
   wd_free(fpr);
 }
 
+/* ==== Learned-line hints ==== */
+
+#define HINT_CAP ((size_t)1 << 16) /* keys in the engine's set (power of 2) */
+
+struct wd_hint_s {
+  uint64_t *keys; /* open addressing, 0 = empty */
+  size_t mask;
+};
+
+static inline uint64_t hint_key(uint64_t src_h, uint64_t line_h) {
+  uint64_t k = wd_mix64(src_h ^ wd_mix64(line_h));
+  return k ? k : 1;
+}
+
+static inline uint64_t source_hash(const char *source, size_t source_len) {
+  return XXH3_64bits(source ? source : "", source ? source_len : 0);
+}
+
+static int hint_has(const uint64_t *keys, size_t mask, uint64_t k) {
+  for (size_t i = k & mask;; i = (i + 1) & mask) {
+    if (keys[i] == k)
+      return 1;
+    if (!keys[i])
+      return 0;
+  }
+}
+
+/* The cluster stage saw \p k dropped. */
+static void hint_note(wd_engine_t *eng, uint64_t k) {
+  if (!eng->hint_keys)
+    eng->hint_keys = wd_calloc(HINT_CAP, sizeof(*eng->hint_keys));
+  if (hint_has(eng->hint_keys, HINT_CAP - 1, k))
+    return;
+  if (eng->hint_cnt >= HINT_CAP / 2) { /* full: start again */
+    memset(eng->hint_keys, 0, HINT_CAP * sizeof(*eng->hint_keys));
+    eng->hint_cnt = 0;
+  }
+  size_t i = k & (HINT_CAP - 1);
+  while (eng->hint_keys[i])
+    i = (i + 1) & (HINT_CAP - 1);
+  eng->hint_keys[i] = k;
+  eng->hint_cnt++;
+  eng->hint_dirty = 1;
+}
+
+wd_hint_t *wd_engine_hint(wd_engine_t *eng) {
+  if (!eng->hint_dirty)
+    return NULL;
+  eng->hint_dirty = 0;
+  size_t cap = 16;
+  while (cap < 2 * eng->hint_cnt)
+    cap *= 2;
+  wd_hint_t *h = wd_calloc(1, sizeof(*h));
+  h->keys = wd_calloc(cap, sizeof(*h->keys));
+  h->mask = cap - 1;
+  for (size_t i = 0; i < HINT_CAP; i++) {
+    const uint64_t k = eng->hint_keys[i];
+    if (!k)
+      continue;
+    size_t j = k & h->mask;
+    while (h->keys[j])
+      j = (j + 1) & h->mask;
+    h->keys[j] = k;
+  }
+  return h;
+}
+
+void wd_hint_free(wd_hint_t *hint) {
+  if (!hint)
+    return;
+  wd_free(hint->keys);
+  wd_free(hint);
+}
+
+/* ==== Fingerprints ==== */
+
+/* Drop from fp->tok the tokens of the lines marked in \p drop (line_tok
+ * ranges are in order and disjoint: compacted in place). */
+static void fp_drop_lines(wd_fp_t *fp, const uint8_t *drop) {
+  size_t w = 0, r = 0;
+  for (size_t i = 0; i < fp->nlines; i++) {
+    if (!drop[i])
+      continue;
+    const size_t first = fp->line_tok[2 * i], cnt = fp->line_tok[2 * i + 1];
+    memmove(fp->tok + w, fp->tok + r, (first - r) * sizeof(*fp->tok));
+    w += first - r;
+    r = first + cnt;
+  }
+  memmove(fp->tok + w, fp->tok + r, (fp->ntok - r) * sizeof(*fp->tok));
+  fp->ntok = w + fp->ntok - r;
+}
+
 static void fp_lines_grow(wd_fp_t *fp, size_t cap) {
   fp->lines_cap = cap < WD_FP_MAX_LINES ? cap : WD_FP_MAX_LINES;
   wd_free(fp->lines);
   wd_free(fp->line_tok);
+  wd_free(fp->pred);
   fp->lines = wd_malloc(fp->lines_cap * sizeof(*fp->lines));
   fp->line_tok = wd_malloc(2 * fp->lines_cap * sizeof(*fp->line_tok));
+  fp->pred = wd_malloc(fp->lines_cap);
 }
 
 /* The phrase rules (learned lines too with the engine's \p bp) on fp->norm
@@ -173,6 +275,7 @@ void wd_fp_free(wd_fp_t *fp) {
   wd_buf_free(&fp->kept);
   wd_free(fp->lines);
   wd_free(fp->line_tok);
+  wd_free(fp->pred);
   wd_free(fp->tok);
   wd_free(fp->sig);
   memset(fp, 0, sizeof(*fp));
@@ -211,6 +314,7 @@ static wd_err_t fp_prepare(wd_fingerprinter_t *fpr, const char *json, size_t len
                            wd_fp_t *fp) {
   wd_record_t rec;
   fp->sketched = 0;
+  fp->npred = 0;
   fp->err = wd_record_decode(fpr->dec, json, len, key, key_len, msg_ts_ms, &rec,
                              fp->reason, sizeof(fp->reason));
   if (fp->err != WD_OK)
@@ -232,37 +336,64 @@ static wd_err_t fp_prepare(wd_fingerprinter_t *fpr, const char *json, size_t len
   return WD_OK;
 }
 
-wd_err_t wd_fingerprint(wd_fingerprinter_t *fpr, const char *json, size_t len,
-                        const char *key, size_t key_len, int64_t msg_ts_ms, wd_fp_t *fp) {
-  /* The sketch assumes no learned line applies; commit redoes it if one does. */
-  if (fp_prepare(fpr, json, len, key, key_len, msg_ts_ms, fp) == WD_OK)
+wd_err_t wd_fingerprint(wd_fingerprinter_t *fpr, const wd_hint_t *hint, const char *json,
+                        size_t len, const char *key, size_t key_len, int64_t msg_ts_ms,
+                        wd_fp_t *fp) {
+  if (fp_prepare(fpr, json, len, key, key_len, msg_ts_ms, fp) != WD_OK)
+    return fp->err;
+  /* Sketch the text as the cluster stage will most likely see it: without
+   * the lines it dropped as learned boilerplate lately. It checks. */
+  if (hint && fp->nlines) {
+    const uint64_t src_h = source_hash(fp->has_source ? fp->source.p : NULL,
+                                       fp->has_source ? fp->source.len : 0);
+    for (size_t i = 0; i < fp->nlines; i++) {
+      fp->pred[i] = (uint8_t)hint_has(hint->keys, hint->mask, hint_key(src_h, fp->lines[i]));
+      fp->npred += fp->pred[i];
+    }
+  }
+  if (fp->npred) {
+    /* sketch a compacted copy; fp->tok stays whole for the check */
+    if (fp->tok_cap < 2 * fp->ntok) {
+      uint64_t *t = wd_malloc(2 * fp->ntok * sizeof(*t));
+      memcpy(t, fp->tok, fp->ntok * sizeof(*t));
+      wd_free(fp->tok);
+      fp->tok = t;
+      fp->tok_cap = 2 * fp->ntok;
+    }
+    wd_fp_t view = *fp;
+    view.tok = fp->tok + fp->ntok;
+    memcpy(view.tok, fp->tok, fp->ntok * sizeof(*fp->tok));
+    fp_drop_lines(&view, fp->pred);
+    fp_sketch(fpr, &view);
+    fp->nset = view.nset;
+  } else {
     fp_sketch(fpr, fp);
+  }
+  fp->sketched = 1;
   return fp->err;
 }
 
 /* Apply the engine's learned lines to fp: drop their tokens, and sketch
- * what is left unless the fingerprint stage's sketch still holds. */
+ * what is left unless the fingerprint stage's sketch (of the text without
+ * the lines its hint named) is of exactly that. */
 static void engine_sketch(wd_engine_t *eng, wd_fp_t *fp, const char *source,
                           size_t source_len) {
   if (fp->nlines >= WD_FP_MAX_LINES) {
     /* line hashes were cut short: filter again, as one stage would */
     fp_filter(eng->bp, source, source_len, fp);
     fp_tokens(eng->bp, fp);
-  } else if (wd_boiler_learned(eng->bp, source, source_len, fp->lines, fp->nlines,
-                               eng->drop)) {
-    /* line_tok ranges are in order and disjoint: compact tok in place */
-    size_t w = 0, r = 0;
-    for (size_t i = 0; i < fp->nlines; i++) {
-      if (!eng->drop[i])
-        continue;
-      const size_t first = fp->line_tok[2 * i], cnt = fp->line_tok[2 * i + 1];
-      memmove(fp->tok + w, fp->tok + r, (first - r) * sizeof(*fp->tok));
-      w += first - r;
-      r = first + cnt;
+  } else {
+    const size_t ndrop =
+        wd_boiler_learned(eng->bp, source, source_len, fp->lines, fp->nlines, eng->drop);
+    if (fp->sketched && (ndrop != fp->npred || memcmp(eng->drop, fp->pred, fp->nlines)))
+      fp->sketched = 0; /* the hint was stale */
+    if (ndrop) {
+      const uint64_t src_h = source_hash(source, source_len);
+      for (size_t i = 0; i < fp->nlines; i++)
+        if (eng->drop[i])
+          hint_note(eng, hint_key(src_h, fp->lines[i]));
+      fp_drop_lines(fp, eng->drop);
     }
-    memmove(fp->tok + w, fp->tok + r, (fp->ntok - r) * sizeof(*fp->tok));
-    fp->ntok = w + fp->ntok - r;
-    fp->sketched = 0;
   }
   if (!fp->sketched)
     fp_sketch(eng->fpr, fp);
@@ -321,6 +452,7 @@ void wd_engine_destroy(wd_engine_t *eng) {
   wd_cluster_destroy(eng->cs);
   wd_free(eng->phrases);
   wd_fp_free(&eng->fp);
+  wd_free(eng->hint_keys);
   wd_buf_free(&eng->source);
   wd_free(eng);
 }

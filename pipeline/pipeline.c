@@ -171,8 +171,18 @@ typedef struct batch_s {
   size_t off[BATCH_LINES];      /* start in text */
   wd_buf_t text;                /* the records, one after another */
   wd_fp_t fp[BATCH_LINES];
+  struct hint_box_s *hint;      /* learned-line hint for the workers */
   int done;                     /* fingerprinted (under the pool lock) */
 } batch_t;
+
+/* A learned-line hint and the batches in flight that use it (counted by the
+ * reading thread only; workers read h, which never changes). */
+typedef struct hint_box_s {
+  wd_hint_t *h;
+  unsigned refs;
+} hint_box_t;
+
+#define HINT_EVERY 256 /* records committed between hint refreshes */
 
 typedef struct pool_s {
   pthread_mutex_t mu;
@@ -209,7 +219,8 @@ static void *worker_main(void *arg) {
     pthread_mutex_unlock(&pl->mu);
     for (size_t i = 0; i < b->n; i++)
       if (b->kind[i] == LINE_RECORD)
-        wd_fingerprint(w->fpr, b->text.p + b->off[i], b->len[i], NULL, 0, -1, &b->fp[i]);
+        wd_fingerprint(w->fpr, b->hint ? b->hint->h : NULL, b->text.p + b->off[i],
+                       b->len[i], NULL, 0, -1, &b->fp[i]);
     pthread_mutex_lock(&pl->mu);
     b->done = 1;
     pthread_cond_broadcast(&pl->done);
@@ -286,7 +297,8 @@ static wd_err_t run_threaded(file_out_t *fo, linereader_t *lr, int nthreads, cha
   pool_t pl;
   wd_err_t err = WD_OK;
   int eof = 0, started = 0;
-  uint64_t committed = 0;
+  uint64_t committed = 0, since_hint = 0;
+  hint_box_t *cur = NULL; /* the hint new batches get */
   worker_t *w = wd_calloc((size_t)nthreads, sizeof(*w));
   pthread_t *tid = wd_calloc((size_t)nthreads, sizeof(*tid));
 
@@ -327,6 +339,23 @@ static wd_err_t run_threaded(file_out_t *fo, linereader_t *lr, int nthreads, cha
       if ((err = batch_commit(fo, b, errstr, errstr_size)) != WD_OK)
         goto stop;
       committed++;
+      if (b->hint && --b->hint->refs == 0 && b->hint != cur) {
+        wd_hint_free(b->hint->h);
+        wd_free(b->hint);
+      }
+      b->hint = NULL;
+      if ((since_hint += b->n) >= HINT_EVERY) {
+        wd_hint_t *h = wd_engine_hint(fo->eng);
+        since_hint = 0;
+        if (h) {
+          if (cur && cur->refs == 0) {
+            wd_hint_free(cur->h);
+            wd_free(cur);
+          }
+          cur = wd_calloc(1, sizeof(*cur));
+          cur->h = h;
+        }
+      }
       continue;
     }
     if (eof) {
@@ -344,6 +373,8 @@ static wd_err_t run_threaded(file_out_t *fo, linereader_t *lr, int nthreads, cha
     }
     eof = rc == 1;
     if (b->n) {
+      if ((b->hint = cur))
+        cur->refs++;
       pthread_mutex_lock(&pl.mu);
       b->done = 0;
       pl.published++;
@@ -368,9 +399,18 @@ stop:
   for (int t = 0; t < nthreads; t++)
     wd_fingerprinter_destroy(w[t].fpr);
   for (size_t k = 0; k < pl.nb; k++) {
+    hint_box_t *hb = pl.b[k].hint;
+    if (hb && --hb->refs == 0 && hb != cur) {
+      wd_hint_free(hb->h);
+      wd_free(hb);
+    }
     for (size_t i = 0; i < BATCH_LINES; i++)
       wd_fp_free(&pl.b[k].fp[i]);
     wd_buf_free(&pl.b[k].text);
+  }
+  if (cur) {
+    wd_hint_free(cur->h);
+    wd_free(cur);
   }
   wd_free(pl.b);
   wd_free(w);

@@ -102,7 +102,10 @@ typedef struct wd_fp_s {
   size_t lines_cap;        /**< ...and room for (grown up to WD_FP_MAX_LINES) */
   uint64_t *tok;           /**< token hashes of kept, in order */
   size_t ntok, tok_cap;
-  int sketched;            /**< nset and sig below are of tok */
+  uint8_t *pred;           /**< per line: dropped by the hint (wd_fingerprint) */
+  size_t npred;            /**< lines the hint dropped; the sketch is of tok
+                                without them */
+  int sketched;            /**< nset and sig below are of tok (less pred) */
   uint32_t nset;           /**< distinct shingles */
   uint32_t *sig;           /**< MinHash (num_perm values) */
 } wd_fp_t;
@@ -120,10 +123,24 @@ wd_fingerprinter_t *wd_fingerprinter_new(const wd_config_t *cfg, char *errstr,
                                          size_t errstr_size);
 void wd_fingerprinter_destroy(wd_fingerprinter_t *fpr);
 
+/** A read-only copy of the (source, line) pairs the cluster stage has
+ *  recently dropped as learned boilerplate: the fingerprint stage sketches
+ *  the text without them, and the cluster stage keeps that sketch when its
+ *  learned lines agree (it checks; a stale hint costs time, never answers). */
+typedef struct wd_hint_s wd_hint_t;
+
+/** @brief A new hint from \p eng's learned lines seen dropped so far, or
+ *  NULL when nothing changed since the last one. Call on the cluster
+ *  thread; the hint is immutable and may be read by any thread. */
+wd_hint_t *wd_engine_hint(wd_engine_t *eng);
+void wd_hint_free(wd_hint_t *hint);
+
 /** @brief Fingerprint one input record (arguments as wd_engine_process)
- *  into \p fp. Never touches an engine. @returns fp->err. */
-wd_err_t wd_fingerprint(wd_fingerprinter_t *fpr, const char *json, size_t len,
-                        const char *key, size_t key_len, int64_t msg_ts_ms, wd_fp_t *fp);
+ *  into \p fp, sketching the text without the lines \p hint (may be NULL)
+ *  names. Never touches an engine. @returns fp->err. */
+wd_err_t wd_fingerprint(wd_fingerprinter_t *fpr, const wd_hint_t *hint, const char *json,
+                        size_t len, const char *key, size_t key_len, int64_t msg_ts_ms,
+                        wd_fp_t *fp);
 
 /** @brief The cluster stage for one fingerprinted record: as
  *  wd_engine_process returns. When the engine's learned boilerplate drops

@@ -55,7 +55,7 @@ t_grep "$T_TMP/err.4" 'ignored bad timestamp" id=t3 ' "timestamp warning with th
 # enough that learned lines drop text in most articles
 gen=$WD_BUILD_DIR/benchmarks/wd-datagen
 if [ -x "$gen" ]; then
-  "$gen" --count 500 --seed 7 --output "$T_TMP/gen.jsonl" 2>/dev/null
+  "$gen" --count 800 --seed 7 --output "$T_TMP/gen.jsonl" 2>/dev/null
   same_run "generated corpus" "$T_TMP/gen.jsonl"
 else
   t_pass "wd-datagen not built: generated corpus skipped"
