@@ -206,6 +206,13 @@ static double thread_cpu_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static void batch_fingerprint(wd_fingerprinter_t *fpr, batch_t *b) {
+  for (size_t i = 0; i < b->n; i++)
+    if (b->kind[i] == LINE_RECORD)
+      wd_fingerprint(fpr, b->hint ? b->hint->h : NULL, b->text.p + b->off[i], b->len[i],
+                     NULL, 0, -1, &b->fp[i]);
+}
+
 static void *worker_main(void *arg) {
   worker_t *w = arg;
   pool_t *pl = w->pool;
@@ -217,10 +224,7 @@ static void *worker_main(void *arg) {
       break;
     batch_t *b = &pl->b[pl->claimed++ % pl->nb];
     pthread_mutex_unlock(&pl->mu);
-    for (size_t i = 0; i < b->n; i++)
-      if (b->kind[i] == LINE_RECORD)
-        wd_fingerprint(w->fpr, b->hint ? b->hint->h : NULL, b->text.p + b->off[i],
-                       b->len[i], NULL, 0, -1, &b->fp[i]);
+    batch_fingerprint(w->fpr, b);
     pthread_mutex_lock(&pl->mu);
     b->done = 1;
     pthread_cond_broadcast(&pl->done);
@@ -291,7 +295,9 @@ static wd_err_t batch_commit(file_out_t *fo, batch_t *b, char *errstr, size_t er
   return WD_OK;
 }
 
-/* The file-mode loop with \p nthreads fingerprint workers. */
+/* The file-mode loop with \p nthreads fingerprinting threads: nthreads - 1
+ * workers, and this thread, which reads, commits, writes, and fingerprints
+ * too when it would otherwise wait. */
 static wd_err_t run_threaded(file_out_t *fo, linereader_t *lr, int nthreads, char *errstr,
                              size_t errstr_size) {
   pool_t pl;
@@ -299,6 +305,7 @@ static wd_err_t run_threaded(file_out_t *fo, linereader_t *lr, int nthreads, cha
   int eof = 0, started = 0;
   uint64_t committed = 0, since_hint = 0;
   hint_box_t *cur = NULL; /* the hint new batches get */
+  double help_cpu = 0;    /* this thread's time fingerprinting */
   worker_t *w = wd_calloc((size_t)nthreads, sizeof(*w));
   pthread_t *tid = wd_calloc((size_t)nthreads, sizeof(*tid));
 
@@ -318,7 +325,7 @@ static wd_err_t run_threaded(file_out_t *fo, linereader_t *lr, int nthreads, cha
       goto stop;
     }
   }
-  for (; started < nthreads; started++)
+  for (; started < nthreads - 1; started++)
     if (pthread_create(&tid[started], NULL, worker_main, &w[started]) != 0) {
       wd_errstr_set(errstr, errstr_size, "cannot start a worker thread: %s",
                     strerror(errno));
@@ -327,13 +334,29 @@ static wd_err_t run_threaded(file_out_t *fo, linereader_t *lr, int nthreads, cha
     }
 
   for (;;) {
-    /* fingerprints done, oldest first: commit them */
+    /* fingerprints done, oldest first: commit them; rather than wait for
+     * one, fingerprint a batch no worker has taken yet */
+    batch_t *help = NULL;
     pthread_mutex_lock(&pl.mu);
     while (committed < pl.published && !pl.b[committed % pl.nb].done &&
-           (eof || pl.published - committed == pl.nb))
+           (eof || pl.published - committed == pl.nb)) {
+      if (pl.claimed < pl.published) {
+        help = &pl.b[pl.claimed++ % pl.nb];
+        break;
+      }
       pthread_cond_wait(&pl.done, &pl.mu);
+    }
     int ready = committed < pl.published && pl.b[committed % pl.nb].done;
     pthread_mutex_unlock(&pl.mu);
+    if (help) {
+      const double c0 = thread_cpu_s();
+      batch_fingerprint(w[nthreads - 1].fpr, help);
+      help_cpu += thread_cpu_s() - c0;
+      pthread_mutex_lock(&pl.mu);
+      help->done = 1;
+      pthread_mutex_unlock(&pl.mu);
+      continue;
+    }
     if (ready) {
       batch_t *b = &pl.b[committed % pl.nb];
       if ((err = batch_commit(fo, b, errstr, errstr_size)) != WD_OK)
@@ -395,7 +418,8 @@ stop:
   }
   /* where the time went: this thread's share bounds the speed-up */
   WD_LOG(WD_LOG_DEBUG, "file mode threads", "threads=%d reader_cluster_cpu_s=%.3f "
-         "fingerprint_cpu_s=%.3f", nthreads, thread_cpu_s(), workers_cpu);
+         "fingerprint_cpu_s=%.3f", nthreads, thread_cpu_s() - help_cpu,
+         workers_cpu + help_cpu);
   for (int t = 0; t < nthreads; t++)
     wd_fingerprinter_destroy(w[t].fpr);
   for (size_t k = 0; k < pl.nb; k++) {
