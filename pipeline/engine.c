@@ -385,7 +385,9 @@ static void engine_sketch(wd_engine_t *eng, wd_fp_t *fp, const char *source,
   } else {
     const size_t ndrop =
         wd_boiler_learned(eng->bp, source, source_len, fp->lines, fp->nlines, eng->drop);
-    if (fp->sketched && (ndrop != fp->npred || memcmp(eng->drop, fp->pred, fp->nlines)))
+    /* fp->pred is written only when the hint dropped something */
+    if (fp->sketched &&
+        (ndrop != fp->npred || (ndrop && memcmp(eng->drop, fp->pred, fp->nlines))))
       fp->sketched = 0; /* the hint was stale */
     if (ndrop) {
       const uint64_t src_h = source_hash(source, source_len);
