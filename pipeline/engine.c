@@ -226,6 +226,8 @@ void wd_hint_free(wd_hint_t *hint) {
  * ranges are in order and disjoint: compacted in place). */
 static void fp_drop_lines(wd_fp_t *fp, const uint8_t *drop) {
   size_t w = 0, r = 0;
+  if (!fp->ntok)
+    return;
   for (size_t i = 0; i < fp->nlines; i++) {
     if (!drop[i])
       continue;
@@ -351,7 +353,7 @@ wd_err_t wd_fingerprint(wd_fingerprinter_t *fpr, const wd_hint_t *hint, const ch
       fp->npred += fp->pred[i];
     }
   }
-  if (fp->npred) {
+  if (fp->npred && fp->ntok) {
     /* sketch a compacted copy; fp->tok stays whole for the check */
     if (fp->tok_cap < 2 * fp->ntok) {
       uint64_t *t = wd_malloc(2 * fp->ntok * sizeof(*t));

@@ -221,7 +221,8 @@ static int test_split_vs_text(void) {
       (void)wd_shingle_set(b, &sb);
       WD_T_ASSERT(sb == 0, "tokenise leaves the set empty");
       uint64_t *copy = wd_malloc((nb ? nb : 1) * sizeof(*copy));
-      memcpy(copy, tb, nb * sizeof(*copy));
+      if (nb)
+        memcpy(copy, tb, nb * sizeof(*copy));
       wd_shingle_hashes(b, copy, nb);
       const uint64_t *ta = wd_shingle_tokens(a, &na);
       tb = wd_shingle_tokens(b, &nb);
