@@ -287,7 +287,7 @@ static void run_simhash(void *v) {
     size_t n;
     const uint64_t *tok = u64s_at(&c->toks, i, &n);
     c->sink += wd_simhash_sign(c->sm, tok, n);
-    wd_simhash_observe(c->sm, tok, n);
+    wd_simhash_observe_signed(c->sm); /* as the engine: no recount */
   }
 }
 

@@ -179,11 +179,14 @@ struct wd_boiler_s {
   uint32_t *t_off, *t_len;
   uint64_t *t_h;
   uint8_t *t_keep;
+  uint64_t *k_h;     /* XXH3 of each token of the last output, in order */
+  size_t k_cnt;
   size_t t_cap;
   uint64_t *l_h;     /* per line of the current text: XXH3 of it, */
   uint32_t *l_first; /* its first token, */
   uint32_t *l_cnt;   /* its token count */
   uint8_t *l_state;  /* and its LINE_* fate */
+  uint32_t *l_out;   /* its index in line_hashes, or UINT32_MAX */
   size_t l_cap;
   wd_buf_t norm;
 };
@@ -371,7 +374,7 @@ wd_boiler_t *wd_boiler_new(const wd_boiler_opts_t *opts) {
   while (cap < opts->capacity)
     cap *= 2;
   if (bp->opts.learn) {
-    bp->slot = wd_calloc(cap, sizeof(*bp->slot));
+    bp->slot = wd_calloc_huge(cap, sizeof(*bp->slot));
     bp->slot_mask = cap - 1;
   }
   bp->opts.capacity = cap;
@@ -392,10 +395,12 @@ void wd_boiler_destroy(wd_boiler_t *bp) {
   wd_free(bp->t_len);
   wd_free(bp->t_h);
   wd_free(bp->t_keep);
+  wd_free(bp->k_h);
   wd_free(bp->l_h);
   wd_free(bp->l_first);
   wd_free(bp->l_cnt);
   wd_free(bp->l_state);
+  wd_free(bp->l_out);
   wd_buf_free(&bp->norm);
   wd_free(bp);
 }
@@ -409,8 +414,8 @@ size_t wd_boiler_bytes(const wd_boiler_t *bp) {
          (bp->head ? (bp->head_mask + 1) * sizeof(*bp->head) : 0) +
          bp->line_cnt * sizeof(*bp->line_h) +
          (bp->slot ? (bp->slot_mask + 1) * sizeof(*bp->slot) : 0) +
-         bp->t_cap * (2 * sizeof(uint32_t) + sizeof(uint64_t) + 1) +
-         bp->l_cap * (sizeof(uint64_t) + 2 * sizeof(uint32_t) + 1) +
+         bp->t_cap * (2 * sizeof(uint32_t) + 2 * sizeof(uint64_t) + 1) +
+         bp->l_cap * (sizeof(uint64_t) + 3 * sizeof(uint32_t) + 1) +
          bp->norm.cap;
 }
 
@@ -475,6 +480,24 @@ void wd_boiler_learn(wd_boiler_t *bp, const char *source, size_t source_len,
     learn_one(bp, learn_key(src_h, line_hashes[i]), cluster);
 }
 
+size_t wd_boiler_learned(const wd_boiler_t *bp, const char *source, size_t source_len,
+                         const uint64_t *line_hashes, size_t line_cnt, uint8_t *drop) {
+  size_t n = 0;
+  if (!bp->slot || !line_cnt) {
+    memset(drop, 0, line_cnt);
+    return 0;
+  }
+  uint64_t src_h = XXH3_64bits(source ? source : "", source ? source_len : 0);
+  for (size_t i = 0; i < line_cnt; i++)
+    __builtin_prefetch(&bp->slot[learn_key(src_h, line_hashes[i]) & bp->slot_mask]);
+  for (size_t i = 0; i < line_cnt; i++) {
+    const boil_slot_t *sl = learn_find(bp, learn_key(src_h, line_hashes[i]));
+    drop[i] = sl && sl->count >= bp->opts.min_clusters;
+    n += drop[i];
+  }
+  return n;
+}
+
 /* ==== Filter ==== */
 
 /* Tokens of \p t matched by phrase tokens \p ph (gaps allowed), or 0. */
@@ -508,6 +531,7 @@ static void scratch_grow(wd_boiler_t *bp, size_t need) {
   bp->t_len = wd_realloc(bp->t_len, cap * sizeof(*bp->t_len));
   bp->t_h = wd_realloc(bp->t_h, cap * sizeof(*bp->t_h));
   bp->t_keep = wd_realloc(bp->t_keep, cap);
+  bp->k_h = wd_realloc(bp->k_h, cap * sizeof(*bp->k_h));
   bp->t_cap = cap;
 }
 
@@ -559,6 +583,14 @@ wd_err_t wd_boiler_filter(wd_boiler_t *bp, const char *source,
                           size_t source_len, const char *text, size_t text_len,
                           wd_buf_t *dst, uint64_t *line_hashes,
                           size_t *line_cnt, size_t line_cap) {
+  return wd_boiler_filter_ex(bp, source, source_len, text, text_len, dst, line_hashes,
+                             NULL, line_cnt, line_cap);
+}
+
+wd_err_t wd_boiler_filter_ex(wd_boiler_t *bp, const char *source, size_t source_len,
+                             const char *text, size_t text_len, wd_buf_t *dst,
+                             uint64_t *line_hashes, uint32_t *line_tok,
+                             size_t *line_cnt, size_t line_cap) {
   size_t nlines = 0, nl = 0, nt = 0;
   wd_buf_clear(dst);
   wd_buf_reserve(dst, text_len);
@@ -580,6 +612,7 @@ wd_err_t wd_boiler_filter(wd_boiler_t *bp, const char *source,
       bp->l_first = wd_realloc(bp->l_first, bp->l_cap * sizeof(*bp->l_first));
       bp->l_cnt = wd_realloc(bp->l_cnt, bp->l_cap * sizeof(*bp->l_cnt));
       bp->l_state = wd_realloc(bp->l_state, bp->l_cap);
+      bp->l_out = wd_realloc(bp->l_out, bp->l_cap * sizeof(*bp->l_out));
     }
     uint64_t lh = XXH3_64bits(p, (size_t)(eol - p));
     if (bp->slot)
@@ -611,11 +644,14 @@ wd_err_t wd_boiler_filter(wd_boiler_t *bp, const char *source,
 
   /* Pass 2: short lines may be learned, and may have been learned. */
   for (size_t li = 0; li < nl; li++) {
+    bp->l_out[li] = UINT32_MAX;
     if (bp->l_state[li] != LINE_KEEP ||
         bp->l_cnt[li] > bp->opts.max_line_tokens)
       continue;
-    if (line_hashes && nlines < line_cap)
+    if (line_hashes && nlines < line_cap) {
+      bp->l_out[li] = (uint32_t)nlines;
       line_hashes[nlines++] = bp->l_h[li];
+    }
     if (bp->slot) {
       const boil_slot_t *sl = learn_find(bp, learn_key(src_h, bp->l_h[li]));
       if (sl && sl->count >= bp->opts.min_clusters)
@@ -625,9 +661,30 @@ wd_err_t wd_boiler_filter(wd_boiler_t *bp, const char *source,
 
   /* Pass 3: the kept tokens in canonical form. The output is never longer
    * than the input, for which room was reserved. */
+  uint32_t out_tok = 0; /* kept tokens written so far */
+  bp->k_cnt = 0;
   for (size_t li = 0; li < nl; li++) {
+    if (line_tok && bp->l_out[li] != UINT32_MAX) {
+      uint32_t *lt = line_tok + 2 * bp->l_out[li];
+      lt[0] = out_tok;
+      lt[1] = 0;
+      if (bp->l_state[li] == LINE_KEEP)
+        for (size_t k = bp->l_first[li], e = k + bp->l_cnt[li]; k < e; k++)
+          lt[1] += bp->t_keep[k];
+      out_tok += lt[1];
+    } else if (line_tok && bp->l_state[li] == LINE_KEEP) {
+      for (size_t k = bp->l_first[li], e = k + bp->l_cnt[li]; k < e; k++)
+        out_tok += bp->t_keep[k];
+    }
     if (bp->l_state[li] != LINE_KEEP)
       continue;
+    for (size_t k = bp->l_first[li], e = k + bp->l_cnt[li]; k < e; k++) {
+      if (!bp->t_keep[k])
+        continue;
+      /* boil_tok_hash made 0 into 1: only then is the raw hash unknown */
+      uint64_t h = bp->t_h[k];
+      bp->k_h[bp->k_cnt++] = h != 1 ? h : XXH3_64bits(text + bp->t_off[k], bp->t_len[k]);
+    }
     int any = 0;
     for (size_t k = bp->l_first[li], e = k + bp->l_cnt[li]; k < e; k++) {
       if (!bp->t_keep[k])
@@ -648,6 +705,11 @@ wd_err_t wd_boiler_filter(wd_boiler_t *bp, const char *source,
   if (line_cnt)
     *line_cnt = nlines;
   return WD_OK;
+}
+
+const uint64_t *wd_boiler_kept_tokens(const wd_boiler_t *bp, size_t *cnt) {
+  *cnt = bp->k_cnt;
+  return bp->k_h;
 }
 
 /* ==== Checkpoint ==== */

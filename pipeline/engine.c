@@ -14,30 +14,43 @@
 #include "wiredup/simhash.h"
 #include "wiredup/state.h"
 
+#include "wiredup/mix.h"
+
 #include <cjson/cJSON.h>
+#include <xxhash.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
-#define WD_MAX_LINES 4096
-
-struct wd_engine_s {
-  const wd_config_t *cfg;
+/* The stateless stage: everything a record needs that no earlier record
+ * changes. Its boilerplate filter applies the phrase rules only (learning
+ * off, no table); the engine's learned lines are checked at commit. */
+struct wd_fingerprinter_s {
   wd_decoder_t *dec;
   wd_norm_t *nm;
   wd_boiler_t *bp;
   wd_shingle_t *sh;
   wd_minhash_t *mh;
+  const char **phrases; /* built-in + configured, NULL-terminated */
+  uint32_t num_perm;
+};
+
+struct wd_engine_s {
+  const wd_config_t *cfg;
+  wd_fingerprinter_t *fpr; /* for wd_engine_process and re-sketching */
+  wd_boiler_t *bp;         /* phrases + learned lines */
   wd_simhash_t *sm;
   wd_cluster_t *cs;
-  uint32_t num_perm;
-  const char **phrases; /* built-in + configured, NULL-terminated */
+  const char **phrases;
 
   /* per-record scratch */
-  wd_buf_t norm;
-  wd_buf_t kept;
-  uint32_t *sig;
-  uint64_t lines[WD_MAX_LINES];
+  wd_fp_t fp;
+  uint8_t drop[WD_FP_MAX_LINES]; /* learned lines of the record */
+  /* (source, line) keys seen dropped, for wd_engine_hint: an open-addressing
+   * set, cleared when half full */
+  uint64_t *hint_keys;
+  size_t hint_cnt;
+  int hint_dirty;
   wd_buf_t source; /* copy of the record's source for the result */
   int64_t last_ts; /* event time for records without one (deterministic) */
   int has_last_ts;
@@ -70,43 +83,340 @@ static const char **merge_phrases(const wd_config_t *cfg) {
   return v;
 }
 
-wd_engine_t *wd_engine_new(const wd_config_t *cfg, char *errstr, size_t errstr_size) {
-  wd_engine_t *eng;
+static void boiler_opts(const wd_config_t *cfg, const char **phrases, int learn,
+                        wd_boiler_opts_t *bo) {
+  wd_boiler_opts_default(bo);
+  bo->learn = learn && cfg->boiler_learn;
+  bo->min_clusters = (uint32_t)cfg->boiler_min_clusters;
+  bo->phrases = phrases;
+}
+
+wd_fingerprinter_t *wd_fingerprinter_new(const wd_config_t *cfg, char *errstr,
+                                         size_t errstr_size) {
   if (wd_config_validate(cfg, errstr, errstr_size) != WD_OK)
     return NULL;
   json_hooks_once();
-  eng = wd_calloc(1, sizeof(*eng));
-  eng->cfg = cfg;
-  eng->dec = wd_decoder_new(cfg);
+  wd_fingerprinter_t *fpr = wd_calloc(1, sizeof(*fpr));
+  fpr->dec = wd_decoder_new(cfg);
+  wd_decoder_defer_warnings(fpr->dec, 1);
 
   wd_norm_opts_t no;
   wd_norm_opts_default(&no);
   no.html = cfg->norm_html;
   no.strip_marks = cfg->norm_strip_marks;
   no.fold_abbrev = cfg->norm_fold_abbrev;
-  eng->nm = wd_norm_new(&no);
+  fpr->nm = wd_norm_new(&no);
 
   wd_boiler_opts_t bo;
-  wd_boiler_opts_default(&bo);
-  bo.learn = cfg->boiler_learn;
-  bo.min_clusters = (uint32_t)cfg->boiler_min_clusters;
-  eng->phrases = merge_phrases(cfg);
-  bo.phrases = eng->phrases;
-  eng->bp = wd_boiler_new(&bo);
+  fpr->phrases = merge_phrases(cfg);
+  boiler_opts(cfg, fpr->phrases, 0, &bo);
+  fpr->bp = wd_boiler_new(&bo);
 
   wd_shingle_opts_t so;
   wd_shingle_opts_default(&so);
+  so.seed = 0; /* fp_tokens takes the filter's token hashes: unseeded XXH3 */
   so.k = (uint32_t)cfg->shingle_k;
-  eng->sh = wd_shingle_new(&so);
+  fpr->sh = wd_shingle_new(&so);
 
   wd_minhash_opts_t mo;
   wd_minhash_opts_default(&mo);
   mo.num_perm = (uint32_t)cfg->minhash_num_perm;
   mo.seed = (uint64_t)cfg->minhash_seed;
   mo.method = strcmp(cfg->minhash_method, "mix") == 0 ? WD_MINHASH_MIX : WD_MINHASH_OPH;
-  eng->mh = wd_minhash_new(&mo);
-  eng->num_perm = mo.num_perm;
-  eng->sig = wd_malloc(mo.num_perm * sizeof(uint32_t));
+  fpr->mh = wd_minhash_new(&mo);
+  fpr->num_perm = mo.num_perm;
+
+  if (!fpr->nm || !fpr->bp || !fpr->sh || !fpr->mh) {
+    wd_errstr_set(errstr, errstr_size, "could not build the pipeline stages");
+    wd_fingerprinter_destroy(fpr);
+    return NULL;
+  }
+  return fpr;
+}
+
+void wd_fingerprinter_destroy(wd_fingerprinter_t *fpr) {
+  if (!fpr)
+    return;
+  wd_decoder_destroy(fpr->dec);
+  wd_norm_destroy(fpr->nm);
+  wd_boiler_destroy(fpr->bp);
+  wd_shingle_destroy(fpr->sh);
+  wd_minhash_destroy(fpr->mh);
+  wd_free(fpr->phrases);
+  wd_free(fpr);
+}
+
+/* ==== Learned-line hints ==== */
+
+#define HINT_CAP ((size_t)1 << 16) /* keys in the engine's set (power of 2) */
+
+struct wd_hint_s {
+  uint64_t *keys; /* open addressing, 0 = empty */
+  size_t mask;
+};
+
+static inline uint64_t hint_key(uint64_t src_h, uint64_t line_h) {
+  uint64_t k = wd_mix64(src_h ^ wd_mix64(line_h));
+  return k ? k : 1;
+}
+
+static inline uint64_t source_hash(const char *source, size_t source_len) {
+  return XXH3_64bits(source ? source : "", source ? source_len : 0);
+}
+
+static int hint_has(const uint64_t *keys, size_t mask, uint64_t k) {
+  for (size_t i = k & mask;; i = (i + 1) & mask) {
+    if (keys[i] == k)
+      return 1;
+    if (!keys[i])
+      return 0;
+  }
+}
+
+/* The cluster stage saw \p k dropped. */
+static void hint_note(wd_engine_t *eng, uint64_t k) {
+  if (!eng->hint_keys)
+    eng->hint_keys = wd_calloc(HINT_CAP, sizeof(*eng->hint_keys));
+  if (hint_has(eng->hint_keys, HINT_CAP - 1, k))
+    return;
+  if (eng->hint_cnt >= HINT_CAP / 2) { /* full: start again */
+    memset(eng->hint_keys, 0, HINT_CAP * sizeof(*eng->hint_keys));
+    eng->hint_cnt = 0;
+  }
+  size_t i = k & (HINT_CAP - 1);
+  while (eng->hint_keys[i])
+    i = (i + 1) & (HINT_CAP - 1);
+  eng->hint_keys[i] = k;
+  eng->hint_cnt++;
+  eng->hint_dirty = 1;
+}
+
+wd_hint_t *wd_engine_hint(wd_engine_t *eng) {
+  if (!eng->hint_dirty)
+    return NULL;
+  eng->hint_dirty = 0;
+  size_t cap = 16;
+  while (cap < 2 * eng->hint_cnt)
+    cap *= 2;
+  wd_hint_t *h = wd_calloc(1, sizeof(*h));
+  h->keys = wd_calloc(cap, sizeof(*h->keys));
+  h->mask = cap - 1;
+  for (size_t i = 0; i < HINT_CAP; i++) {
+    const uint64_t k = eng->hint_keys[i];
+    if (!k)
+      continue;
+    size_t j = k & h->mask;
+    while (h->keys[j])
+      j = (j + 1) & h->mask;
+    h->keys[j] = k;
+  }
+  return h;
+}
+
+void wd_hint_free(wd_hint_t *hint) {
+  if (!hint)
+    return;
+  wd_free(hint->keys);
+  wd_free(hint);
+}
+
+/* ==== Fingerprints ==== */
+
+/* Drop from fp->tok the tokens of the lines marked in \p drop (line_tok
+ * ranges are in order and disjoint: compacted in place). */
+static void fp_drop_lines(wd_fp_t *fp, const uint8_t *drop) {
+  size_t w = 0, r = 0;
+  if (!fp->ntok)
+    return;
+  for (size_t i = 0; i < fp->nlines; i++) {
+    if (!drop[i])
+      continue;
+    const size_t first = fp->line_tok[2 * i], cnt = fp->line_tok[2 * i + 1];
+    memmove(fp->tok + w, fp->tok + r, (first - r) * sizeof(*fp->tok));
+    w += first - r;
+    r = first + cnt;
+  }
+  memmove(fp->tok + w, fp->tok + r, (fp->ntok - r) * sizeof(*fp->tok));
+  fp->ntok = w + fp->ntok - r;
+}
+
+static void fp_lines_grow(wd_fp_t *fp, size_t cap) {
+  fp->lines_cap = cap < WD_FP_MAX_LINES ? cap : WD_FP_MAX_LINES;
+  wd_free(fp->lines);
+  wd_free(fp->line_tok);
+  wd_free(fp->pred);
+  fp->lines = wd_malloc(fp->lines_cap * sizeof(*fp->lines));
+  fp->line_tok = wd_malloc(2 * fp->lines_cap * sizeof(*fp->line_tok));
+  fp->pred = wd_malloc(fp->lines_cap);
+}
+
+/* The phrase rules (learned lines too with the engine's \p bp) on fp->norm
+ * into fp->kept, fp->lines and fp->line_tok, with room for every line up to
+ * WD_FP_MAX_LINES. */
+static void fp_filter(wd_boiler_t *bp, const char *source, size_t source_len, wd_fp_t *fp) {
+  for (;;) {
+    wd_boiler_filter_ex(bp, source, source_len, fp->norm.p ? fp->norm.p : "", fp->norm.len,
+                        &fp->kept, fp->lines, fp->line_tok, &fp->nlines, fp->lines_cap);
+    if (fp->nlines < fp->lines_cap || fp->lines_cap == WD_FP_MAX_LINES)
+      return;
+    fp_lines_grow(fp, 4 * fp->lines_cap); /* rare: a text of many short lines */
+  }
+}
+
+void wd_fp_init(wd_fp_t *fp, uint32_t num_perm) {
+  memset(fp, 0, sizeof(*fp));
+  fp_lines_grow(fp, 256);
+  fp->sig = wd_malloc((num_perm ? num_perm : 1) * sizeof(*fp->sig));
+}
+
+void wd_fp_free(wd_fp_t *fp) {
+  wd_buf_free(&fp->id);
+  wd_buf_free(&fp->source);
+  wd_buf_free(&fp->warning);
+  wd_buf_free(&fp->norm);
+  wd_buf_free(&fp->kept);
+  wd_free(fp->lines);
+  wd_free(fp->line_tok);
+  wd_free(fp->pred);
+  wd_free(fp->tok);
+  wd_free(fp->sig);
+  memset(fp, 0, sizeof(*fp));
+}
+
+/* The token hashes of fp->kept into fp->tok: the hashes \p bp made while
+ * filtering (XXH3 with seed 0, the shingle stage's own). */
+static void fp_tokens(const wd_boiler_t *bp, wd_fp_t *fp) {
+  size_t ntok;
+  const uint64_t *tok = wd_boiler_kept_tokens(bp, &ntok);
+  if (ntok > fp->tok_cap) {
+    fp->tok_cap = ntok > 2 * fp->tok_cap ? ntok : 2 * fp->tok_cap;
+    wd_free(fp->tok);
+    fp->tok = wd_malloc(fp->tok_cap * sizeof(*fp->tok));
+  }
+  if (ntok)
+    memcpy(fp->tok, tok, ntok * sizeof(*tok));
+  fp->ntok = ntok;
+  fp->sketched = 0;
+}
+
+/* Shingles and MinHash of fp->tok. */
+static void fp_sketch(wd_fingerprinter_t *fpr, wd_fp_t *fp) {
+  size_t nset;
+  wd_shingle_hashes(fpr->sh, fp->tok, fp->ntok);
+  const uint64_t *set = wd_shingle_set(fpr->sh, &nset);
+  fp->nset = (uint32_t)nset;
+  wd_minhash_sign(fpr->mh, set, nset, fp->sig);
+  fp->sketched = 1;
+}
+
+/* Decode, normalise, apply the phrase rules and hash the tokens: fp gets
+ * everything but the sketch. */
+static wd_err_t fp_prepare(wd_fingerprinter_t *fpr, const char *json, size_t len,
+                           const char *key, size_t key_len, int64_t msg_ts_ms,
+                           wd_fp_t *fp) {
+  wd_record_t rec;
+  fp->sketched = 0;
+  fp->npred = 0;
+  fp->err = wd_record_decode(fpr->dec, json, len, key, key_len, msg_ts_ms, &rec,
+                             fp->reason, sizeof(fp->reason));
+  if (fp->err != WD_OK)
+    return fp->err;
+  wd_buf_clear(&fp->id);
+  wd_buf_append(&fp->id, rec.id, rec.id_len);
+  wd_buf_clear(&fp->source);
+  if ((fp->has_source = rec.source != NULL))
+    wd_buf_append(&fp->source, rec.source, rec.source_len);
+  fp->ts_ms = rec.ts_ms;
+  fp->has_ts = rec.has_ts;
+  const char *warn = wd_decoder_warning(fpr->dec);
+  wd_buf_clear(&fp->warning);
+  if (warn)
+    wd_buf_appends(&fp->warning, warn);
+  wd_norm_text(fpr->nm, rec.text, rec.text_len, &fp->norm);
+  fp_filter(fpr->bp, rec.source, rec.source_len, fp);
+  fp_tokens(fpr->bp, fp);
+  return WD_OK;
+}
+
+wd_err_t wd_fingerprint(wd_fingerprinter_t *fpr, const wd_hint_t *hint, const char *json,
+                        size_t len, const char *key, size_t key_len, int64_t msg_ts_ms,
+                        wd_fp_t *fp) {
+  if (fp_prepare(fpr, json, len, key, key_len, msg_ts_ms, fp) != WD_OK)
+    return fp->err;
+  /* Sketch the text as the cluster stage will most likely see it: without
+   * the lines it dropped as learned boilerplate lately. It checks. */
+  if (hint && fp->nlines) {
+    const uint64_t src_h = source_hash(fp->has_source ? fp->source.p : NULL,
+                                       fp->has_source ? fp->source.len : 0);
+    for (size_t i = 0; i < fp->nlines; i++) {
+      fp->pred[i] = (uint8_t)hint_has(hint->keys, hint->mask, hint_key(src_h, fp->lines[i]));
+      fp->npred += fp->pred[i];
+    }
+  }
+  if (fp->npred && fp->ntok) {
+    /* sketch a compacted copy; fp->tok stays whole for the check */
+    if (fp->tok_cap < 2 * fp->ntok) {
+      uint64_t *t = wd_malloc(2 * fp->ntok * sizeof(*t));
+      memcpy(t, fp->tok, fp->ntok * sizeof(*t));
+      wd_free(fp->tok);
+      fp->tok = t;
+      fp->tok_cap = 2 * fp->ntok;
+    }
+    wd_fp_t view = *fp;
+    view.tok = fp->tok + fp->ntok;
+    memcpy(view.tok, fp->tok, fp->ntok * sizeof(*fp->tok));
+    fp_drop_lines(&view, fp->pred);
+    fp_sketch(fpr, &view);
+    fp->nset = view.nset;
+  } else {
+    fp_sketch(fpr, fp);
+  }
+  fp->sketched = 1;
+  return fp->err;
+}
+
+/* Apply the engine's learned lines to fp: drop their tokens, and sketch
+ * what is left unless the fingerprint stage's sketch (of the text without
+ * the lines its hint named) is of exactly that. */
+static void engine_sketch(wd_engine_t *eng, wd_fp_t *fp, const char *source,
+                          size_t source_len) {
+  if (fp->nlines >= WD_FP_MAX_LINES) {
+    /* line hashes were cut short: filter again, as one stage would */
+    fp_filter(eng->bp, source, source_len, fp);
+    fp_tokens(eng->bp, fp);
+  } else {
+    const size_t ndrop =
+        wd_boiler_learned(eng->bp, source, source_len, fp->lines, fp->nlines, eng->drop);
+    /* fp->pred is written only when the hint dropped something */
+    if (fp->sketched &&
+        (ndrop != fp->npred || (ndrop && memcmp(eng->drop, fp->pred, fp->nlines))))
+      fp->sketched = 0; /* the hint was stale */
+    if (ndrop) {
+      const uint64_t src_h = source_hash(source, source_len);
+      for (size_t i = 0; i < fp->nlines; i++)
+        if (eng->drop[i])
+          hint_note(eng, hint_key(src_h, fp->lines[i]));
+      fp_drop_lines(fp, eng->drop);
+    }
+  }
+  if (!fp->sketched)
+    fp_sketch(eng->fpr, fp);
+}
+
+wd_engine_t *wd_engine_new(const wd_config_t *cfg, char *errstr, size_t errstr_size) {
+  wd_engine_t *eng;
+  wd_fingerprinter_t *fpr = wd_fingerprinter_new(cfg, errstr, errstr_size);
+  if (!fpr)
+    return NULL;
+  eng = wd_calloc(1, sizeof(*eng));
+  eng->cfg = cfg;
+  eng->fpr = fpr;
+  wd_fp_init(&eng->fp, fpr->num_perm);
+
+  wd_boiler_opts_t bo;
+  eng->phrases = merge_phrases(cfg);
+  boiler_opts(cfg, eng->phrases, 1, &bo);
+  eng->bp = wd_boiler_new(&bo);
 
   wd_simhash_opts_t smo;
   wd_simhash_opts_default(&smo);
@@ -114,7 +424,7 @@ wd_engine_t *wd_engine_new(const wd_config_t *cfg, char *errstr, size_t errstr_s
   eng->sm = wd_simhash_new(&smo);
 
   wd_cluster_opts_t co = {
-      .num_perm = mo.num_perm,
+      .num_perm = fpr->num_perm,
       .bands = (uint32_t)cfg->lsh_bands,
       .max_candidates = (uint32_t)cfg->lsh_max_candidates,
       .simhash_enabled = cfg->simhash_enabled,
@@ -129,7 +439,7 @@ wd_engine_t *wd_engine_new(const wd_config_t *cfg, char *errstr, size_t errstr_s
   };
   eng->cs = wd_cluster_new(&co);
 
-  if (!eng->nm || !eng->bp || !eng->sh || !eng->mh || !eng->sm || !eng->cs) {
+  if (!eng->bp || !eng->sm || !eng->cs) {
     wd_errstr_set(errstr, errstr_size, "could not build the pipeline stages");
     wd_engine_destroy(eng);
     return NULL;
@@ -140,32 +450,28 @@ wd_engine_t *wd_engine_new(const wd_config_t *cfg, char *errstr, size_t errstr_s
 void wd_engine_destroy(wd_engine_t *eng) {
   if (!eng)
     return;
-  wd_decoder_destroy(eng->dec);
-  wd_norm_destroy(eng->nm);
+  wd_fingerprinter_destroy(eng->fpr);
   wd_boiler_destroy(eng->bp);
-  wd_shingle_destroy(eng->sh);
-  wd_minhash_destroy(eng->mh);
   wd_simhash_destroy(eng->sm);
   wd_cluster_destroy(eng->cs);
   wd_free(eng->phrases);
-  wd_free(eng->sig);
-  wd_buf_free(&eng->norm);
-  wd_buf_free(&eng->kept);
+  wd_fp_free(&eng->fp);
+  wd_free(eng->hint_keys);
   wd_buf_free(&eng->source);
   wd_free(eng);
 }
 
-static void fill_result(wd_engine_t *eng, const wd_record_t *rec, const wd_assign_t *a,
+static void fill_result(wd_engine_t *eng, const wd_fp_t *fp, const wd_assign_t *a,
                         wd_result_t *res) {
   wd_buf_clear(&eng->source);
-  if (rec->source)
-    wd_buf_append(&eng->source, rec->source, rec->source_len);
-  res->id = rec->id;
+  if (fp->has_source)
+    wd_buf_append(&eng->source, fp->source.p, fp->source.len);
+  res->id = fp->id.p;
   res->cluster_id = a->cluster_id;
   res->duplicate_of = a->duplicate_of;
   res->similarity = a->similarity;
   res->cluster_size = a->cluster_size;
-  res->source = rec->source ? eng->source.p : NULL;
+  res->source = fp->has_source ? eng->source.p : NULL;
   res->redelivered = a->redelivered;
 }
 
@@ -189,71 +495,74 @@ static void engine_evict(wd_engine_t *eng, int after) {
   wd_cluster_evict(eng->cs, horizon, SIZE_MAX);
 }
 
-wd_err_t wd_engine_process(wd_engine_t *eng, const char *json, size_t len,
-                           const char *key, size_t key_len, int64_t msg_ts_ms,
-                           wd_result_t *res, char *errstr, size_t errstr_size) {
-  wd_record_t rec;
+wd_err_t wd_engine_commit(wd_engine_t *eng, wd_fp_t *fp, wd_result_t *res, char *errstr,
+                          size_t errstr_size) {
   wd_assign_t a;
-  size_t nlines = 0, nset = 0, ntok = 0;
-  wd_err_t err;
 
   memset(res, 0, sizeof(*res));
-  err = wd_record_decode(eng->dec, json, len, key, key_len, msg_ts_ms, &rec, errstr,
-                         errstr_size);
-  if (err != WD_OK) {
+  if (fp->err != WD_OK) {
+    wd_errstr_set(errstr, errstr_size, "%s", fp->reason);
     eng->st.invalid++;
-    return err;
+    return fp->err;
   }
-  if (rec.has_ts) {
-    if (eng->has_last_ts && rec.ts_ms < eng->last_ts - eng->cfg->index_allowed_lateness_ms)
+  if (fp->warning.len)
+    wd_record_log_warning(fp->id.p, fp->warning.p);
+  const char *source = fp->has_source ? fp->source.p : NULL;
+  const size_t source_len = fp->has_source ? fp->source.len : 0;
+  int64_t ts_ms = fp->ts_ms;
+  if (fp->has_ts) {
+    if (eng->has_last_ts && ts_ms < eng->last_ts - eng->cfg->index_allowed_lateness_ms)
       eng->st.late++; /* behind the watermark: answered all the same */
-    if (!eng->has_last_ts || rec.ts_ms > eng->last_ts)
-      eng->last_ts = rec.ts_ms;
+    if (!eng->has_last_ts || ts_ms > eng->last_ts)
+      eng->last_ts = ts_ms;
     eng->has_last_ts = 1;
   } else {
-    rec.ts_ms = eng->last_ts;
+    ts_ms = eng->last_ts;
   }
-  res->ts_ms = rec.ts_ms;
-  res->has_ts = rec.has_ts;
+  res->ts_ms = ts_ms;
+  res->has_ts = fp->has_ts;
 
   /* A redelivered id gets its stored answer, never a match with itself. */
-  if (wd_cluster_lookup(eng->cs, rec.id, rec.id_len, &a)) {
+  if (wd_cluster_lookup(eng->cs, fp->id.p, fp->id.len, &a)) {
     eng->st.redelivered++;
-    fill_result(eng, &rec, &a, res);
+    fill_result(eng, fp, &a, res);
     return WD_OK;
   }
 
-  wd_norm_text(eng->nm, rec.text, rec.text_len, &eng->norm);
-  wd_boiler_filter(eng->bp, rec.source, rec.source_len, eng->norm.p, eng->norm.len,
-                   &eng->kept, eng->lines, &nlines, WD_MAX_LINES);
-  wd_shingle_text(eng->sh, eng->kept.p ? eng->kept.p : "", eng->kept.len);
-  const uint64_t *set = wd_shingle_set(eng->sh, &nset);
-  const uint64_t *tok = wd_shingle_tokens(eng->sh, &ntok);
-  wd_minhash_sign(eng->mh, set, nset, eng->sig);
-  uint64_t simhash = wd_simhash_sign(eng->sm, tok, ntok);
+  /* The stateless stage applied the phrase rules only. */
+  engine_sketch(eng, fp, source, source_len);
+  uint64_t simhash = wd_simhash_sign(eng->sm, fp->tok, fp->ntok);
 
   wd_doc_t doc = {
-      .id = rec.id,
-      .id_len = rec.id_len,
-      .sig = eng->sig,
-      .shingle_cnt = (uint32_t)nset,
+      .id = fp->id.p,
+      .id_len = fp->id.len,
+      .sig = fp->sig,
+      .shingle_cnt = fp->nset,
       .simhash = simhash,
-      .ts_ms = rec.ts_ms,
+      .ts_ms = ts_ms,
   };
   engine_evict(eng, 0);
   wd_cluster_assign(eng->cs, &doc, &a);
   engine_evict(eng, 1);
 
-  wd_boiler_learn(eng->bp, rec.source, rec.source_len, eng->lines, nlines, a.cluster_key);
-  wd_simhash_observe(eng->sm, tok, ntok);
+  wd_boiler_learn(eng->bp, source, source_len, fp->lines, fp->nlines, a.cluster_key);
+  wd_simhash_observe_signed(eng->sm);
 
   eng->st.records++;
   if (a.duplicate_of)
     eng->st.duplicates++;
   else
     eng->st.clusters++;
-  fill_result(eng, &rec, &a, res);
+  fill_result(eng, fp, &a, res);
   return WD_OK;
+}
+
+wd_err_t wd_engine_process(wd_engine_t *eng, const char *json, size_t len,
+                           const char *key, size_t key_len, int64_t msg_ts_ms,
+                           wd_result_t *res, char *errstr, size_t errstr_size) {
+  /* One thread: sketch once, after the learned lines are known. */
+  fp_prepare(eng->fpr, json, len, key, key_len, msg_ts_ms, &eng->fp);
+  return wd_engine_commit(eng, &eng->fp, res, errstr, errstr_size);
 }
 
 /* Similarity with at most 4 decimals and no trailing zeros: "0.87", "1", "0". */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static size_t mem_used;
 
@@ -49,6 +50,25 @@ void wd_free(void *ptr) {
     return;
   __atomic_sub_fetch(&mem_used, malloc_usable_size(ptr), __ATOMIC_RELAXED);
   free(ptr);
+}
+
+#define HUGE_PAGE ((size_t)2 << 20)
+
+void *wd_calloc_huge(size_t cnt, size_t size) {
+  if (size && cnt > SIZE_MAX / size)
+    mem_oom(SIZE_MAX);
+  const size_t n = cnt * size;
+  if (n < HUGE_PAGE)
+    return wd_calloc(cnt, size);
+  const size_t len = (n + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+  void *p = NULL;
+  if (posix_memalign(&p, HUGE_PAGE, len) != 0)
+    mem_oom(len);
+#ifdef MADV_HUGEPAGE
+  (void)madvise(p, len, MADV_HUGEPAGE); /* a hint: no harm where THP is off */
+#endif
+  memset(p, 0, len);
+  return mem_count(p, len);
 }
 
 char *wd_strndup(const char *s, size_t len) {

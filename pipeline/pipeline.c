@@ -1,9 +1,16 @@
 /* pipeline.c - file mode: read JSON Lines, run each through the engine, write
  * one result line per valid record, report bad lines and go on.
  *
+ * With pipeline.threads > 1, worker threads fingerprint batches of lines
+ * (wd_fingerprint: decode, normalise, phrase rules, shingles, MinHash) while
+ * this thread reads, commits the fingerprints in input order
+ * (wd_engine_commit) and writes: the same results and log lines as one
+ * thread.
+ *
  * Lines are read with a bounded reader: a line longer than input.max_bytes is
  * skipped as it streams past, never buffered whole, so a hostile file cannot
  * make us allocate its size. */
+#define _GNU_SOURCE /* sched_getaffinity */
 #include "wiredup/pipeline.h"
 #include "wiredup/log.h"
 #include "wiredup/mem.h"
@@ -11,9 +18,12 @@
 #include "wiredup/state.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct linereader_s {
   FILE *fp;
@@ -22,6 +32,7 @@ typedef struct linereader_s {
   size_t max;        /* longest line kept */
   char chunk[65536];
   size_t pos, end;   /* unread part of chunk */
+  uint64_t consumed; /* bytes of input taken as lines so far */
   int eof;
 } linereader_t;
 
@@ -76,6 +87,7 @@ static int lr_next(linereader_t *lr, int *too_long, size_t *line_len) {
   if (lr->buf)
     lr->buf[*too_long ? 0 : lr->len] = '\0';
   *line_len = total;
+  lr->consumed += total + 1;
   return 1;
 }
 
@@ -90,6 +102,356 @@ static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ==== Results, in input order ==== */
+
+typedef struct file_out_s {
+  const wd_config_t *cfg;
+  wd_engine_t *eng;
+  FILE *out;
+  wd_line_cb_t *cb;
+  void *opaque;
+  wd_file_summary_t *sum;
+  wd_buf_t *obuf;
+  const char *in; /* the input's name, for messages */
+  wd_progress_t *pg;
+  const linereader_t *lr; /* for the bytes read so far */
+  int64_t bytes_total;    /* the input's size, -1 when not a regular file */
+} file_out_t;
+
+static void too_long_reason(const wd_config_t *cfg, size_t line_len, char *reason,
+                            size_t reason_size) {
+  snprintf(reason, reason_size, "record of %zu bytes exceeds input.max_bytes (%lld)",
+           line_len, (long long)cfg->input_max_bytes);
+}
+
+/* Report line \p line (text \p json, NULL when too long) whose record gave
+ * \p err: the result line, or the warning for a bad record. @returns WD_OK,
+ * or WD_ERR_IO when the output cannot be written. */
+static wd_err_t emit(file_out_t *fo, uint64_t line, const char *json, size_t len,
+                     wd_err_t err, const wd_result_t *res, const char *reason,
+                     char *errstr, size_t errstr_size) {
+  wd_file_summary_t *sum = fo->sum;
+  wd_progress_update_bytes(fo->pg, sum->records + sum->invalid, (int64_t)fo->lr->consumed,
+                           fo->bytes_total);
+  if (err != WD_OK) {
+    char q[600];
+    sum->invalid++;
+    WD_LOG(WD_LOG_WARN, "skipped invalid record", "line=%llu reason=%s",
+           (unsigned long long)line, wd_log_quote(q, sizeof(q), reason));
+    if (fo->cb)
+      fo->cb(fo->opaque, line, json, json ? len : 0, NULL, err, reason);
+    return WD_OK;
+  }
+  sum->records++;
+  if (!res->redelivered) {
+    if (res->duplicate_of)
+      sum->duplicates++;
+    else
+      sum->clusters++;
+  }
+  if (fo->out) {
+    wd_coords_t coords = {.topic = NULL, .line = line};
+    wd_buf_clear(fo->obuf);
+    wd_result_format(res, &coords, fo->obuf);
+    wd_buf_appendc(fo->obuf, '\n');
+    if (fwrite(fo->obuf->p, 1, fo->obuf->len, fo->out) != fo->obuf->len) {
+      wd_errstr_set(errstr, errstr_size, "write error: %s", strerror(errno));
+      return WD_ERR_IO;
+    }
+  }
+  if (fo->cb)
+    fo->cb(fo->opaque, line, json, len, res, WD_OK, NULL);
+  return WD_OK;
+}
+
+/* ==== Worker threads ==== */
+
+#define BATCH_LINES 32 /* lines handed to a worker at a time */
+
+enum { LINE_RECORD, LINE_TOO_LONG, LINE_BLANK };
+
+typedef struct batch_s {
+  size_t n;                     /* lines in the batch */
+  uint64_t line[BATCH_LINES];   /* their line numbers */
+  uint8_t kind[BATCH_LINES];    /* LINE_* */
+  size_t len[BATCH_LINES];      /* bytes (the full length when too long) */
+  size_t off[BATCH_LINES];      /* start in text */
+  wd_buf_t text;                /* the records, one after another */
+  wd_fp_t fp[BATCH_LINES];
+  struct hint_box_s *hint;      /* learned-line hint for the workers */
+  int done;                     /* fingerprinted (under the pool lock) */
+} batch_t;
+
+/* A learned-line hint and the batches in flight that use it (counted by the
+ * reading thread only; workers read h, which never changes). */
+typedef struct hint_box_s {
+  wd_hint_t *h;
+  unsigned refs;
+} hint_box_t;
+
+#define HINT_EVERY 256 /* records committed between hint refreshes */
+
+typedef struct pool_s {
+  pthread_mutex_t mu;
+  pthread_cond_t work, done;
+  batch_t *b;
+  size_t nb;                    /* ring size */
+  uint64_t published, claimed;  /* batch sequence numbers */
+  int stop;
+  wd_fingerprinter_t **fpr;
+} pool_t;
+
+typedef struct worker_s {
+  pool_t *pool;
+  wd_fingerprinter_t *fpr;
+  double cpu_s; /* the thread's CPU time, when it ends */
+} worker_t;
+
+static double thread_cpu_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void batch_fingerprint(wd_fingerprinter_t *fpr, batch_t *b) {
+  for (size_t i = 0; i < b->n; i++)
+    if (b->kind[i] == LINE_RECORD)
+      wd_fingerprint(fpr, b->hint ? b->hint->h : NULL, b->text.p + b->off[i], b->len[i],
+                     NULL, 0, -1, &b->fp[i]);
+}
+
+static void *worker_main(void *arg) {
+  worker_t *w = arg;
+  pool_t *pl = w->pool;
+  pthread_mutex_lock(&pl->mu);
+  for (;;) {
+    while (!pl->stop && pl->claimed == pl->published)
+      pthread_cond_wait(&pl->work, &pl->mu);
+    if (pl->stop)
+      break;
+    batch_t *b = &pl->b[pl->claimed++ % pl->nb];
+    pthread_mutex_unlock(&pl->mu);
+    batch_fingerprint(w->fpr, b);
+    pthread_mutex_lock(&pl->mu);
+    b->done = 1;
+    pthread_cond_broadcast(&pl->done);
+  }
+  pthread_mutex_unlock(&pl->mu);
+  w->cpu_s = thread_cpu_s();
+  return NULL;
+}
+
+/* CPUs this process may run on (taskset, cgroups' cpusets). */
+static int cpus_available(void) {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+    return CPU_COUNT(&set);
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (int)n : 1;
+}
+
+static int pipeline_threads(const wd_config_t *cfg) {
+  return cfg->pipeline_threads > 0 ? (int)cfg->pipeline_threads : cpus_available();
+}
+
+/* Fill \p b with up to BATCH_LINES lines. @returns 1 at end of input, 0 if
+ * more may follow, -1 on a read error. */
+static int batch_fill(batch_t *b, linereader_t *lr, wd_file_summary_t *sum) {
+  b->n = 0;
+  wd_buf_clear(&b->text);
+  while (b->n < BATCH_LINES) {
+    int too_long;
+    size_t line_len = 0;
+    int rc = lr_next(lr, &too_long, &line_len);
+    if (rc <= 0)
+      return rc == 0 ? 1 : -1;
+    const size_t i = b->n++;
+    b->line[i] = ++sum->lines;
+    b->off[i] = b->text.len;
+    if (too_long) {
+      b->kind[i] = LINE_TOO_LONG;
+      b->len[i] = line_len;
+    } else {
+      b->kind[i] = is_blank(lr->buf, lr->len) ? LINE_BLANK : LINE_RECORD;
+      b->len[i] = lr->len;
+      wd_buf_append(&b->text, lr->buf ? lr->buf : "", lr->len);
+    }
+  }
+  return 0;
+}
+
+/* Commit batch \p b's records in order. */
+static wd_err_t batch_commit(file_out_t *fo, batch_t *b, char *errstr, size_t errstr_size) {
+  char reason[512];
+  for (size_t i = 0; i < b->n; i++) {
+    wd_result_t res;
+    wd_err_t err;
+    const char *json = b->text.p ? b->text.p + b->off[i] : "";
+    if (b->kind[i] == LINE_BLANK)
+      continue;
+    if (b->kind[i] == LINE_TOO_LONG) {
+      too_long_reason(fo->cfg, b->len[i], reason, sizeof(reason));
+      err = emit(fo, b->line[i], NULL, 0, WD_ERR_INPUT, NULL, reason, errstr, errstr_size);
+    } else {
+      err = wd_engine_commit(fo->eng, &b->fp[i], &res, reason, sizeof(reason));
+      err = emit(fo, b->line[i], json, b->len[i], err, &res, reason, errstr, errstr_size);
+    }
+    if (err != WD_OK)
+      return err;
+  }
+  return WD_OK;
+}
+
+/* The file-mode loop with \p nthreads fingerprinting threads: nthreads - 1
+ * workers, and this thread, which reads, commits, writes, and fingerprints
+ * too when it would otherwise wait. */
+static wd_err_t run_threaded(file_out_t *fo, linereader_t *lr, int nthreads, char *errstr,
+                             size_t errstr_size) {
+  pool_t pl;
+  wd_err_t err = WD_OK;
+  int eof = 0, started = 0;
+  uint64_t committed = 0, since_hint = 0;
+  hint_box_t *cur = NULL; /* the hint new batches get */
+  double help_cpu = 0;    /* this thread's time fingerprinting */
+  worker_t *w = wd_calloc((size_t)nthreads, sizeof(*w));
+  pthread_t *tid = wd_calloc((size_t)nthreads, sizeof(*tid));
+
+  memset(&pl, 0, sizeof(pl));
+  pthread_mutex_init(&pl.mu, NULL);
+  pthread_cond_init(&pl.work, NULL);
+  pthread_cond_init(&pl.done, NULL);
+  pl.nb = 4 * (size_t)nthreads;
+  pl.b = wd_calloc(pl.nb, sizeof(*pl.b));
+  for (size_t k = 0; k < pl.nb; k++)
+    for (size_t i = 0; i < BATCH_LINES; i++)
+      wd_fp_init(&pl.b[k].fp[i], (uint32_t)fo->cfg->minhash_num_perm);
+  for (int t = 0; t < nthreads; t++) {
+    w[t].pool = &pl;
+    if (!(w[t].fpr = wd_fingerprinter_new(fo->cfg, errstr, errstr_size))) {
+      err = WD_ERR_CONFIG;
+      goto stop;
+    }
+  }
+  for (; started < nthreads - 1; started++)
+    if (pthread_create(&tid[started], NULL, worker_main, &w[started]) != 0) {
+      wd_errstr_set(errstr, errstr_size, "cannot start a worker thread: %s",
+                    strerror(errno));
+      err = WD_ERR_INTERNAL;
+      goto stop;
+    }
+
+  for (;;) {
+    /* fingerprints done, oldest first: commit them; rather than wait for
+     * one, fingerprint a batch no worker has taken yet */
+    batch_t *help = NULL;
+    pthread_mutex_lock(&pl.mu);
+    while (committed < pl.published && !pl.b[committed % pl.nb].done &&
+           (eof || pl.published - committed == pl.nb)) {
+      if (pl.claimed < pl.published) {
+        help = &pl.b[pl.claimed++ % pl.nb];
+        break;
+      }
+      pthread_cond_wait(&pl.done, &pl.mu);
+    }
+    int ready = committed < pl.published && pl.b[committed % pl.nb].done;
+    pthread_mutex_unlock(&pl.mu);
+    if (help) {
+      const double c0 = thread_cpu_s();
+      batch_fingerprint(w[nthreads - 1].fpr, help);
+      help_cpu += thread_cpu_s() - c0;
+      pthread_mutex_lock(&pl.mu);
+      help->done = 1;
+      pthread_mutex_unlock(&pl.mu);
+      continue;
+    }
+    if (ready) {
+      batch_t *b = &pl.b[committed % pl.nb];
+      if ((err = batch_commit(fo, b, errstr, errstr_size)) != WD_OK)
+        goto stop;
+      committed++;
+      if (b->hint && --b->hint->refs == 0 && b->hint != cur) {
+        wd_hint_free(b->hint->h);
+        wd_free(b->hint);
+      }
+      b->hint = NULL;
+      if ((since_hint += b->n) >= HINT_EVERY) {
+        wd_hint_t *h = wd_engine_hint(fo->eng);
+        since_hint = 0;
+        if (h) {
+          if (cur && cur->refs == 0) {
+            wd_hint_free(cur->h);
+            wd_free(cur);
+          }
+          cur = wd_calloc(1, sizeof(*cur));
+          cur->h = h;
+        }
+      }
+      continue;
+    }
+    if (eof) {
+      if (committed == pl.published)
+        break;
+      continue;
+    }
+    /* room in the ring: read the next batch */
+    batch_t *b = &pl.b[pl.published % pl.nb];
+    int rc = batch_fill(b, lr, fo->sum);
+    if (rc < 0) {
+      wd_errstr_set(errstr, errstr_size, "%s: read error: %s", fo->in, strerror(errno));
+      err = WD_ERR_IO;
+      goto stop;
+    }
+    eof = rc == 1;
+    if (b->n) {
+      if ((b->hint = cur))
+        cur->refs++;
+      pthread_mutex_lock(&pl.mu);
+      b->done = 0;
+      pl.published++;
+      pthread_cond_signal(&pl.work);
+      pthread_mutex_unlock(&pl.mu);
+    }
+  }
+
+stop:
+  pthread_mutex_lock(&pl.mu);
+  pl.stop = 1;
+  pthread_cond_broadcast(&pl.work);
+  pthread_mutex_unlock(&pl.mu);
+  double workers_cpu = 0;
+  for (int t = 0; t < started; t++) {
+    pthread_join(tid[t], NULL);
+    workers_cpu += w[t].cpu_s;
+  }
+  /* where the time went: this thread's share bounds the speed-up */
+  WD_LOG(WD_LOG_DEBUG, "file mode threads", "threads=%d reader_cluster_cpu_s=%.3f "
+         "fingerprint_cpu_s=%.3f", nthreads, thread_cpu_s() - help_cpu,
+         workers_cpu + help_cpu);
+  for (int t = 0; t < nthreads; t++)
+    wd_fingerprinter_destroy(w[t].fpr);
+  for (size_t k = 0; k < pl.nb; k++) {
+    hint_box_t *hb = pl.b[k].hint;
+    if (hb && --hb->refs == 0 && hb != cur) {
+      wd_hint_free(hb->h);
+      wd_free(hb);
+    }
+    for (size_t i = 0; i < BATCH_LINES; i++)
+      wd_fp_free(&pl.b[k].fp[i]);
+    wd_buf_free(&pl.b[k].text);
+  }
+  if (cur) {
+    wd_hint_free(cur->h);
+    wd_free(cur);
+  }
+  wd_free(pl.b);
+  wd_free(w);
+  wd_free(tid);
+  pthread_cond_destroy(&pl.work);
+  pthread_cond_destroy(&pl.done);
+  pthread_mutex_destroy(&pl.mu);
+  return err;
 }
 
 /* Load the checkpoint in \p dir into \p eng unless \p fresh; a missing one
@@ -150,9 +512,8 @@ wd_err_t wd_pipeline_run_file_state(const wd_config_t *cfg, const char *in, FILE
   wd_err_t err = WD_OK;
   char reason[512];
   double t0 = now_s();
-  int rc;
+  int rc, threads;
   wd_progress_t pg;
-  int64_t bytes_total = -1, bytes_done = 0;
 
   memset(sum, 0, sizeof(*sum));
   memset(&lr, 0, sizeof(lr));
@@ -172,66 +533,42 @@ wd_err_t wd_pipeline_run_file_state(const wd_config_t *cfg, const char *in, FILE
       (err = wd_pipeline_state_open(eng, state_dir, fresh, NULL, errstr, errstr_size)) !=
           WD_OK)
     goto done;
+  file_out_t fo = {cfg, eng, out, cb, opaque, sum, &obuf, in, &pg, &lr, -1};
   struct stat sb;
   if (fstat(fileno(lr.fp), &sb) == 0 && S_ISREG(sb.st_mode))
-    bytes_total = (int64_t)sb.st_size;
+    fo.bytes_total = (int64_t)sb.st_size;
 
-  for (;;) {
-    int too_long;
-    size_t line_len = 0;
-    wd_result_t res;
-    rc = lr_next(&lr, &too_long, &line_len);
-    if (rc == 0)
-      break;
-    if (rc < 0) {
-      wd_errstr_set(errstr, errstr_size, "%s: read error: %s", in, strerror(errno));
-      err = WD_ERR_IO;
+  if ((threads = pipeline_threads(cfg)) > 1) {
+    err = run_threaded(&fo, &lr, threads, errstr, errstr_size);
+    if (err != WD_OK)
       goto done;
-    }
-    sum->lines++;
-    bytes_done += (int64_t)line_len + 1;
-    wd_progress_update_bytes(&pg, sum->records + sum->invalid, bytes_done, bytes_total);
-    if (too_long) {
-      snprintf(reason, sizeof(reason), "record of %zu bytes exceeds input.max_bytes (%lld)",
-               line_len, (long long)cfg->input_max_bytes);
-      err = WD_ERR_INPUT;
-    } else if (is_blank(lr.buf, lr.len)) {
-      continue; /* JSON Lines readers skip blank lines */
-    } else {
-      err = wd_engine_process(eng, lr.buf, lr.len, NULL, 0, -1, &res, reason,
-                              sizeof(reason));
-    }
-    if (err != WD_OK) {
-      char q[600];
-      sum->invalid++;
-      WD_LOG(WD_LOG_WARN, "skipped invalid record", "line=%llu reason=%s",
-             (unsigned long long)sum->lines, wd_log_quote(q, sizeof(q), reason));
-      if (cb)
-        cb(opaque, sum->lines, too_long ? NULL : lr.buf, too_long ? 0 : lr.len, NULL,
-           err, reason);
-      err = WD_OK;
-      continue;
-    }
-    sum->records++;
-    if (!res.redelivered) {
-      if (res.duplicate_of)
-        sum->duplicates++;
-      else
-        sum->clusters++;
-    }
-    if (out) {
-      wd_coords_t coords = {.topic = NULL, .line = sum->lines};
-      wd_buf_clear(&obuf);
-      wd_result_format(&res, &coords, &obuf);
-      wd_buf_appendc(&obuf, '\n');
-      if (fwrite(obuf.p, 1, obuf.len, out) != obuf.len) {
-        wd_errstr_set(errstr, errstr_size, "write error: %s", strerror(errno));
+  } else {
+    for (;;) {
+      int too_long;
+      size_t line_len = 0;
+      wd_result_t res;
+      rc = lr_next(&lr, &too_long, &line_len);
+      if (rc == 0)
+        break;
+      if (rc < 0) {
+        wd_errstr_set(errstr, errstr_size, "%s: read error: %s", in, strerror(errno));
         err = WD_ERR_IO;
         goto done;
       }
+      sum->lines++;
+      if (too_long) {
+        too_long_reason(cfg, line_len, reason, sizeof(reason));
+        err = WD_ERR_INPUT;
+      } else if (is_blank(lr.buf, lr.len)) {
+        continue; /* JSON Lines readers skip blank lines */
+      } else {
+        err = wd_engine_process(eng, lr.buf, lr.len, NULL, 0, -1, &res, reason,
+                                sizeof(reason));
+      }
+      if ((err = emit(&fo, sum->lines, too_long ? NULL : lr.buf, lr.len, err, &res,
+                      reason, errstr, errstr_size)) != WD_OK)
+        goto done;
     }
-    if (cb)
-      cb(opaque, sum->lines, lr.buf, lr.len, &res, WD_OK, NULL);
   }
   if (out && fflush(out) != 0) {
     wd_errstr_set(errstr, errstr_size, "write error: %s", strerror(errno));

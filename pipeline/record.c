@@ -42,6 +42,8 @@ struct wd_decoder_s {
   wd_buf_t scratch; /* the timestamp string */
   fslot_t *slots;
   size_t nslots;
+  int defer_warnings; /* keep the bad-timestamp warning for the caller */
+  wd_buf_t warning;   /* its reason, when the last record had one */
 };
 
 wd_decoder_t *wd_decoder_new(const wd_config_t *cfg) {
@@ -66,8 +68,21 @@ void wd_decoder_destroy(wd_decoder_t *dec) {
   wd_buf_free(&dec->text);
   wd_buf_free(&dec->source);
   wd_buf_free(&dec->scratch);
+  wd_buf_free(&dec->warning);
   wd_free(dec->slots);
   wd_free(dec);
+}
+
+void wd_decoder_defer_warnings(wd_decoder_t *dec, int on) { dec->defer_warnings = on; }
+
+const char *wd_decoder_warning(const wd_decoder_t *dec) {
+  return dec->warning.len ? dec->warning.p : NULL;
+}
+
+void wd_record_log_warning(const char *id, const char *reason) {
+  char qid[128], qreason[300];
+  WD_LOG(WD_LOG_WARN, "ignored bad timestamp", "id=%s reason=%s",
+         wd_log_quote(qid, sizeof(qid), id), wd_log_quote(qreason, sizeof(qreason), reason));
 }
 
 /* ==== Time ==== */
@@ -722,6 +737,7 @@ wd_err_t wd_record_decode(wd_decoder_t *dec, const char *json, size_t json_len,
   cJSON *obj = NULL;
 
   memset(rec, 0, sizeof(*rec));
+  wd_buf_clear(&dec->warning);
   WD_RETURN_IF(json_len > (size_t)cfg->input_max_bytes, WD_ERR_INPUT, errstr,
                errstr_size, "record of %zu bytes exceeds input.max_bytes (%lld)",
                json_len, (long long)cfg->input_max_bytes);
@@ -799,10 +815,10 @@ wd_err_t wd_record_decode(wd_decoder_t *dec, const char *json, size_t json_len,
     /* The contract refuses a record for its JSON, id, text, encoding or
      * size only; the timestamp is optional, so a malformed or out-of-range
      * one counts as absent (then the message time, else arrival order). */
-    char qid[128], qreason[300];
-    WD_LOG(WD_LOG_WARN, "ignored bad timestamp", "id=%s reason=%s",
-           wd_log_quote(qid, sizeof(qid), dec->id.p),
-           wd_log_quote(qreason, sizeof(qreason), ts_err));
+    if (dec->defer_warnings)
+      wd_buf_appends(&dec->warning, ts_err);
+    else
+      wd_record_log_warning(dec->id.p, ts_err);
     rec->ts_ms = 0;
     rec->has_ts = 0;
   }

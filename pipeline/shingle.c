@@ -136,8 +136,16 @@ static uint64_t hash_tokens(const uint64_t *tok, size_t n, uint64_t seed) {
 
 /* ==== Shingling ==== */
 
+static void shingle_tokens(wd_shingle_t *sh);
+
 void wd_shingle_text(wd_shingle_t *sh, const char *text, size_t text_len) {
+  wd_shingle_tokenise(sh, text, text_len);
+  shingle_tokens(sh);
+}
+
+void wd_shingle_tokenise(wd_shingle_t *sh, const char *text, size_t text_len) {
   sh->tok_cnt = 0;
+  sh->set_cnt = 0;
   size_t i = 0;
   while (i < text_len) {
     while (i < text_len && (text[i] == ' ' || text[i] == '\n'))
@@ -148,7 +156,22 @@ void wd_shingle_text(wd_shingle_t *sh, const char *text, size_t text_len) {
     if (i > start)
       tok_push(sh, XXH3_64bits_withSeed(text + start, i - start, sh->seed));
   }
+}
 
+void wd_shingle_hashes(wd_shingle_t *sh, const uint64_t *tok, size_t cnt) {
+  if (cnt > sh->tok_cap) {
+    sh->tok_cap = cnt;
+    wd_free(sh->tok);
+    sh->tok = wd_malloc(cnt * sizeof(*sh->tok));
+  }
+  if (cnt)
+    memcpy(sh->tok, tok, cnt * sizeof(*tok));
+  sh->tok_cnt = cnt;
+  shingle_tokens(sh);
+}
+
+/* The distinct k-shingles of sh->tok. */
+static void shingle_tokens(wd_shingle_t *sh) {
   const size_t n = sh->tok_cnt;
   const size_t k = sh->k;
   const size_t positions = n == 0 ? 0 : n < k ? 1 : n - k + 1;

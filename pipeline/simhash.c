@@ -18,6 +18,9 @@
 #define DF_WINDOW 16u     /* probes before the df table replaces an entry */
 #define TF_MIN_CAP 256u
 #define NIL UINT32_MAX
+#define LOG_TBL 256u      /* log(k) for k < LOG_TBL, from the same log() call */
+#define IDF_CACHE 1024u   /* per-document idf memo for df < IDF_CACHE */
+#define DF_PREFETCH 16u   /* distinct words looked ahead in the df table */
 
 struct wd_simhash_s {
   int idf;
@@ -36,6 +39,15 @@ struct wd_simhash_s {
   uint32_t *tf_order; /* slots in first-seen order */
   size_t tf_mask, tf_distinct;
   uint32_t gen;
+  int tf_signed; /* the scratch holds the distinct words of the last sign */
+
+  /* log(k) table and a memo of log(n1 / (df + 1)) + 1 per df for the
+   * document being signed (valid while idf_gen[df] == idf_cur): the same
+   * expressions, evaluated once, so the weights are bit-identical. */
+  double log_tbl[LOG_TBL];
+  double idf_val[IDF_CACHE];
+  uint32_t idf_gen[IDF_CACHE];
+  uint32_t idf_cur;
 
   /* sign_tbl[byte][bit] = +1 or -1: adds a weight to 8 counters at once. */
   float sign_tbl[256][8];
@@ -60,12 +72,14 @@ wd_simhash_t *wd_simhash_new(const wd_simhash_opts_t *opts) {
   wd_simhash_t *sm = wd_calloc(1, sizeof(*sm));
   sm->idf = opts->idf;
   sm->seed_mix = wd_mix64(opts->seed + 0x9e3779b97f4a7c15ULL);
-  sm->df_key = wd_calloc(cap, sizeof(*sm->df_key));
-  sm->df_cnt = wd_calloc(cap, sizeof(*sm->df_cnt));
+  sm->df_key = wd_calloc_huge(cap, sizeof(*sm->df_key));
+  sm->df_cnt = wd_calloc_huge(cap, sizeof(*sm->df_cnt));
   sm->df_mask = cap - 1;
   for (int v = 0; v < 256; v++)
     for (int b = 0; b < 8; b++)
       sm->sign_tbl[v][b] = (v >> b) & 1 ? 1.0f : -1.0f;
+  for (unsigned k = 1; k < LOG_TBL; k++)
+    sm->log_tbl[k] = log((double)k);
   return sm;
 }
 
@@ -182,16 +196,51 @@ static void tf_count(wd_simhash_t *sm, const uint64_t *tokens, size_t cnt) {
 
 /* ==== Signing ==== */
 
+static inline size_t df_home(const wd_simhash_t *sm, uint64_t tok) {
+  return (size_t)wd_mix64(df_keyof(tok)) & sm->df_mask;
+}
+
+/* log(n1 / (df + 1)) + 1 for the current document. */
+static inline double idf_of(wd_simhash_t *sm, double n1, uint32_t df) {
+  if (df >= IDF_CACHE)
+    return log(n1 / ((double)df + 1.0)) + 1.0;
+  if (sm->idf_gen[df] != sm->idf_cur) {
+    sm->idf_gen[df] = sm->idf_cur;
+    sm->idf_val[df] = log(n1 / ((double)df + 1.0)) + 1.0;
+  }
+  return sm->idf_val[df];
+}
+
 uint64_t wd_simhash_sign(wd_simhash_t *sm, const uint64_t *tokens, size_t cnt) {
   float acc[64] = {0};
   tf_count(sm, tokens, cnt);
+  sm->tf_signed = 1;
+  if (++sm->idf_cur == 0) {
+    memset(sm->idf_gen, 0, sizeof(sm->idf_gen));
+    sm->idf_cur = 1;
+  }
   const double n1 = (double)sm->ndocs + 1.0;
-  for (size_t d = 0; d < sm->tf_distinct; d++) {
+  const size_t nd = sm->tf_distinct;
+  /* The df table is large and read at random: start the loads of the next
+   * words' home slots while this word's weight is added. */
+  if (sm->idf)
+    for (size_t d = 0; d < nd && d < DF_PREFETCH; d++) {
+      const size_t i = df_home(sm, sm->tf_key[sm->tf_order[d]]);
+      __builtin_prefetch(&sm->df_key[i]);
+      __builtin_prefetch(&sm->df_cnt[i]);
+    }
+  for (size_t d = 0; d < nd; d++) {
     const uint32_t slot = sm->tf_order[d];
     const uint64_t tok = sm->tf_key[slot];
-    double w = 1.0 + log((double)sm->tf_cnt[slot]);
+    if (sm->idf && d + DF_PREFETCH < nd) {
+      const size_t i = df_home(sm, sm->tf_key[sm->tf_order[d + DF_PREFETCH]]);
+      __builtin_prefetch(&sm->df_key[i]);
+      __builtin_prefetch(&sm->df_cnt[i]);
+    }
+    const uint32_t tf = sm->tf_cnt[slot];
+    double w = 1.0 + (tf < LOG_TBL ? sm->log_tbl[tf] : log((double)tf));
     if (sm->idf)
-      w *= log(n1 / ((double)df_get(sm, tok) + 1.0)) + 1.0;
+      w *= idf_of(sm, n1, df_get(sm, tok));
     const float wf = (float)w;
     const uint64_t fh = wd_mix64(tok ^ sm->seed_mix);
     for (int byte = 0; byte < 8; byte++) {
@@ -207,11 +256,33 @@ uint64_t wd_simhash_sign(wd_simhash_t *sm, const uint64_t *tokens, size_t cnt) {
   return h;
 }
 
+/* Add the distinct words now in the scratch map to the df table. */
+static void observe_distinct(wd_simhash_t *sm) {
+  const size_t nd = sm->tf_distinct;
+  for (size_t d = 0; d < nd && d < DF_PREFETCH; d++)
+    __builtin_prefetch(&sm->df_key[df_home(sm, sm->tf_key[sm->tf_order[d]])]);
+  for (size_t d = 0; d < nd; d++) {
+    if (d + DF_PREFETCH < nd) {
+      const size_t i = df_home(sm, sm->tf_key[sm->tf_order[d + DF_PREFETCH]]);
+      __builtin_prefetch(&sm->df_key[i], 1);
+      __builtin_prefetch(&sm->df_cnt[i], 1);
+    }
+    df_add(sm, sm->tf_key[sm->tf_order[d]]);
+  }
+  sm->ndocs++;
+  sm->tf_signed = 0;
+}
+
 void wd_simhash_observe(wd_simhash_t *sm, const uint64_t *tokens, size_t cnt) {
   tf_count(sm, tokens, cnt);
-  for (size_t d = 0; d < sm->tf_distinct; d++)
-    df_add(sm, sm->tf_key[sm->tf_order[d]]);
-  sm->ndocs++;
+  observe_distinct(sm);
+}
+
+int wd_simhash_observe_signed(wd_simhash_t *sm) {
+  if (!sm->tf_signed)
+    return -1;
+  observe_distinct(sm);
+  return 0;
 }
 
 /* ==== Checkpoint ==== */

@@ -96,6 +96,33 @@ wd_err_t wd_boiler_filter(wd_boiler_t *bp, const char *source, size_t source_len
 void wd_boiler_learn(wd_boiler_t *bp, const char *source, size_t source_len,
                      const uint64_t *line_hashes, size_t line_cnt, uint64_t cluster_key);
 
+/**
+ * @brief wd_boiler_filter that also says where each reported line went:
+ *        \p line_tok (NULL, or 2 x line_cap values) gets, per entry of
+ *        \p line_hashes, the index of the line's first token in \p dst
+ *        (tokens counted across lines) and how many of its tokens \p dst kept.
+ */
+wd_err_t wd_boiler_filter_ex(wd_boiler_t *bp, const char *source, size_t source_len,
+                             const char *text, size_t text_len, wd_buf_t *dst,
+                             uint64_t *line_hashes, uint32_t *line_tok,
+                             size_t *line_cnt, size_t line_cap);
+
+/** @brief XXH3_64bits of every token of the last filter's output, in order:
+ *  the token hashes wd_shingle_text gives for that text with seed 0. Valid
+ *  until the next filter call on \p bp. */
+const uint64_t *wd_boiler_kept_tokens(const wd_boiler_t *bp, size_t *cnt);
+
+/**
+ * @brief Which of the lines \p line_hashes of \p source wd_boiler_filter
+ *        drops as learned boilerplate: drop[i] = 1 or 0. Reads \p bp only.
+ *        So the output of a filter with opts.learn 0 and the same phrases,
+ *        without the dropped lines' tokens, is this filter's output (when
+ *        \p line_hashes are all the text's reported lines).
+ * @returns how many are dropped.
+ */
+size_t wd_boiler_learned(const wd_boiler_t *bp, const char *source, size_t source_len,
+                         const uint64_t *line_hashes, size_t line_cnt, uint8_t *drop);
+
 /** @brief Bytes held by \p bp. */
 size_t wd_boiler_bytes(const wd_boiler_t *bp);
 

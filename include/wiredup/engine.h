@@ -71,6 +71,84 @@ wd_err_t wd_engine_process(wd_engine_t *eng, const char *json, size_t len,
                            const char *key, size_t key_len, int64_t msg_ts_ms,
                            wd_result_t *res, char *errstr, size_t errstr_size);
 
+/* ==== The two stages, for running the first on worker threads ====
+ *
+ * wd_engine_process = wd_fingerprint (stateless: decode, normalise, phrase
+ * rules, shingle, MinHash; any thread, one wd_fingerprinter_t per thread)
+ * followed by wd_engine_commit (the learned state: learned boilerplate lines,
+ * SimHash over learned document frequencies, index, decision, learning; one
+ * thread, records in input order). They talk through wd_fp_t, plain data.
+ * Committing the fingerprints in input order gives exactly the answers (and
+ * log lines) wd_engine_process gives. */
+
+#define WD_FP_MAX_LINES 4096 /**< learnable line hashes kept per record */
+
+/** One record after the fingerprint stage. Owns its buffers, which are
+ *  reused from record to record (no allocation once warm). */
+typedef struct wd_fp_s {
+  wd_err_t err;            /**< WD_OK, or WD_ERR_INPUT with reason set */
+  char reason[512];        /**< why the record is malformed */
+  wd_buf_t id;             /**< article id, NUL-terminated */
+  wd_buf_t source;         /**< source; valid when has_source */
+  int has_source;
+  int64_t ts_ms;           /**< event time; valid when has_ts */
+  int has_ts;
+  wd_buf_t warning;        /**< ignored-timestamp reason, empty when none */
+  wd_buf_t norm;           /**< canonical token text (norm.h) */
+  wd_buf_t kept;           /**< norm after the phrase rules (boiler.h) */
+  uint64_t *lines;         /**< XXH3 of each line that may be learned... */
+  uint32_t *line_tok;      /**< ...its first token in tok and its token count... */
+  size_t nlines;           /**< ...how many (at most WD_FP_MAX_LINES)... */
+  size_t lines_cap;        /**< ...and room for (grown up to WD_FP_MAX_LINES) */
+  uint64_t *tok;           /**< token hashes of kept, in order */
+  size_t ntok, tok_cap;
+  uint8_t *pred;           /**< per line: dropped by the hint (wd_fingerprint) */
+  size_t npred;            /**< lines the hint dropped; the sketch is of tok
+                                without them */
+  int sketched;            /**< nset and sig below are of tok (less pred) */
+  uint32_t nset;           /**< distinct shingles */
+  uint32_t *sig;           /**< MinHash (num_perm values) */
+} wd_fp_t;
+
+/** @brief Ready \p fp (zeroed) for signatures of \p num_perm values. */
+void wd_fp_init(wd_fp_t *fp, uint32_t num_perm);
+void wd_fp_free(wd_fp_t *fp);
+
+typedef struct wd_fingerprinter_s wd_fingerprinter_t;
+
+/** @brief The stateless stage for \p cfg (borrowed). @returns NULL with
+ *  errstr set on a bad configuration. Build every one before starting
+ *  threads; each is then used by one thread at a time. */
+wd_fingerprinter_t *wd_fingerprinter_new(const wd_config_t *cfg, char *errstr,
+                                         size_t errstr_size);
+void wd_fingerprinter_destroy(wd_fingerprinter_t *fpr);
+
+/** A read-only copy of the (source, line) pairs the cluster stage has
+ *  recently dropped as learned boilerplate: the fingerprint stage sketches
+ *  the text without them, and the cluster stage keeps that sketch when its
+ *  learned lines agree (it checks; a stale hint costs time, never answers). */
+typedef struct wd_hint_s wd_hint_t;
+
+/** @brief A new hint from \p eng's learned lines seen dropped so far, or
+ *  NULL when nothing changed since the last one. Call on the cluster
+ *  thread; the hint is immutable and may be read by any thread. */
+wd_hint_t *wd_engine_hint(wd_engine_t *eng);
+void wd_hint_free(wd_hint_t *hint);
+
+/** @brief Fingerprint one input record (arguments as wd_engine_process)
+ *  into \p fp, sketching the text without the lines \p hint (may be NULL)
+ *  names. Never touches an engine. @returns fp->err. */
+wd_err_t wd_fingerprint(wd_fingerprinter_t *fpr, const wd_hint_t *hint, const char *json,
+                        size_t len, const char *key, size_t key_len, int64_t msg_ts_ms,
+                        wd_fp_t *fp);
+
+/** @brief The cluster stage for one fingerprinted record: as
+ *  wd_engine_process returns. When the engine's learned boilerplate drops
+ *  lines, their tokens leave \p fp->tok and the sketch is made again. \p res points into \p fp and
+ *  the engine: valid until either is reused. */
+wd_err_t wd_engine_commit(wd_engine_t *eng, wd_fp_t *fp, wd_result_t *res, char *errstr,
+                          size_t errstr_size);
+
 /** @brief Append the output record for \p res as one JSON object (no newline). */
 void wd_result_format(const wd_result_t *res, const wd_coords_t *coords, wd_buf_t *dst);
 

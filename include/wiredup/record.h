@@ -47,6 +47,19 @@ wd_err_t wd_record_decode(wd_decoder_t *dec, const char *json, size_t json_len,
                           const char *key, size_t key_len, int64_t msg_ts_ms,
                           wd_record_t *rec, char *errstr, size_t errstr_size);
 
+/** @brief With \p on, a malformed timestamp is not logged by
+ *  wd_record_decode but kept for wd_decoder_warning, so a decoder on a
+ *  worker thread leaves the log line to the thread that writes the results
+ *  (and the log stays in input order). */
+void wd_decoder_defer_warnings(wd_decoder_t *dec, int on);
+
+/** @brief The reason of the last record's ignored timestamp (deferred), or
+ *  NULL. Valid until the next wd_record_decode. */
+const char *wd_decoder_warning(const wd_decoder_t *dec);
+
+/** @brief The "ignored bad timestamp" warning line for record \p id. */
+void wd_record_log_warning(const char *id, const char *reason);
+
 /** @brief Parse RFC 3339 ("2017-03-31T18:24:00Z", fractions, +hh:mm offsets)
  *  into ms since the epoch. @returns 0 on success, -1 if malformed. */
 int wd_time_parse_rfc3339(const char *s, size_t len, int64_t *ms);

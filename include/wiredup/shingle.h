@@ -42,6 +42,14 @@ void wd_shingle_destroy(wd_shingle_t *sh);
  */
 void wd_shingle_text(wd_shingle_t *sh, const char *text, size_t text_len);
 
+/** @brief The first half of wd_shingle_text: the token hashes only
+ *  (wd_shingle_tokens); the shingle set is left empty. */
+void wd_shingle_tokenise(wd_shingle_t *sh, const char *text, size_t text_len);
+
+/** @brief The second half, for a text whose token hashes are \p tok
+ *  (\p cnt of them): the same set and tokens, without the text. */
+void wd_shingle_hashes(wd_shingle_t *sh, const uint64_t *tok, size_t cnt);
+
 /** @brief Distinct shingle hashes of the last text, in first-seen order.
  *  Valid until the next wd_shingle_text or destroy. */
 const uint64_t *wd_shingle_set(const wd_shingle_t *sh, size_t *cnt);

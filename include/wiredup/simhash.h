@@ -50,6 +50,12 @@ uint64_t wd_simhash_sign(wd_simhash_t *sm, const uint64_t *tokens, size_t cnt);
 /** @brief Add one document's distinct words to the document frequencies. */
 void wd_simhash_observe(wd_simhash_t *sm, const uint64_t *tokens, size_t cnt);
 
+/** @brief wd_simhash_observe for the words of the last wd_simhash_sign
+ *  (same result, without counting them again). The words were copied at
+ *  sign time, so the caller's token array may have changed since.
+ *  @returns 0, or -1 (nothing done) when no sign came since the last observe. */
+int wd_simhash_observe_signed(wd_simhash_t *sm);
+
 /** @brief Hamming distance. */
 static inline int wd_simhash_distance(uint64_t a, uint64_t b) {
   return __builtin_popcountll(a ^ b);

@@ -3,6 +3,7 @@
 #include "wiredup/boiler.h"
 #include "wiredup/mem.h"
 #include "wiredup/norm.h"
+#include "wiredup/shingle.h"
 #include "wd_test.h"
 
 #include <stdint.h>
@@ -419,6 +420,101 @@ static int test_defaults(void) {
   return 0;
 }
 
+
+/* The engine's two stages: a phrase-only filter (learning off) on a worker,
+ * then the learned lines dropped from its token hashes by line. On random
+ * texts of phrase words, repeated footers, Unicode and long lines, that gives
+ * exactly the tokens of the one-pass filter with learning, and the filter's
+ * kept-token hashes are the shingle stage's own. */
+static int test_two_stage_vs_filter(void) {
+  static const char *const pool[] = {
+      "follow the harbour gazette for more", "read more stories like this",
+      "subscribe to our daily newsletter", "story continues below",
+      "all rights reserved", "facebook twitter email",
+      "ünïcödé wörds ŋ ħ and 東京 日本", "مرحبا بالعالم والسلام",
+      "the port authority said on monday", "talks resumed on pay and hours"};
+  static const char *const words[] = {"oil", "fell", "talks", "story", "continues",
+                                      "below", "rights", "reserved", "ĳ", "東"};
+  unsigned long long rng = wd_t_seed(77);
+  wd_boiler_opts_t o;
+  wd_boiler_opts_default(&o);
+  o.min_clusters = 2;
+  o.capacity = 4096;
+  wd_boiler_t *full = wd_boiler_new(&o);
+  o.learn = 0;
+  wd_boiler_t *phr = wd_boiler_new(&o);
+  wd_shingle_t *sh = wd_shingle_new(NULL);
+  wd_buf_t text = WD_BUF_INIT, kept_ref = WD_BUF_INIT, kept = WD_BUF_INIT;
+  enum { CAP = 64 };
+  uint64_t lh_ref[CAP], lh[CAP], tok[4096], ref[4096];
+  uint32_t lt[2 * CAP];
+  uint8_t drop[CAP];
+  size_t dropped_total = 0;
+  for (int d = 0; d < 600; d++) {
+    wd_buf_clear(&text);
+    const int nl = 1 + (int)(wd_t_rand(&rng) % 12);
+    for (int l = 0; l < nl; l++) {
+      if (l)
+        wd_buf_appendc(&text, '\n');
+      if (wd_t_rand(&rng) % 2) {
+        wd_buf_appends(&text, pool[wd_t_rand(&rng) % 10]);
+      } else {
+        const int nw = 1 + (int)(wd_t_rand(&rng) % (wd_t_rand(&rng) % 5 ? 12 : 90));
+        for (int w = 0; w < nw; w++) {
+          if (w)
+            wd_buf_appendc(&text, ' ');
+          if (wd_t_rand(&rng) % 3)
+            wd_buf_printf(&text, "w%u", (unsigned)(wd_t_rand(&rng) % 50));
+          else
+            wd_buf_appends(&text, words[wd_t_rand(&rng) % 10]);
+        }
+      }
+    }
+    char src[8];
+    snprintf(src, sizeof(src), "s%u", (unsigned)(wd_t_rand(&rng) % 3));
+    const uint64_t cluster = wd_t_rand(&rng) % 40;
+    size_t n_ref = 0, n = 0, ntok = 0, nref = 0, ktok;
+
+    wd_boiler_filter(full, src, strlen(src), text.p, text.len, &kept_ref, lh_ref, &n_ref, CAP);
+    wd_shingle_text(sh, kept_ref.p, kept_ref.len);
+    const uint64_t *t = wd_shingle_tokens(sh, &nref);
+    memcpy(ref, t, nref * sizeof(*t));
+
+    wd_boiler_filter_ex(phr, src, strlen(src), text.p, text.len, &kept, lh, lt, &n, CAP);
+    const uint64_t *kt = wd_boiler_kept_tokens(phr, &ktok);
+    wd_shingle_text(sh, kept.p, kept.len);
+    t = wd_shingle_tokens(sh, &ntok);
+    WD_T_ASSERT(ktok == ntok && !memcmp(kt, t, ntok * sizeof(*t)),
+                "doc %d: kept-token hashes are not the shingle tokens", d);
+    WD_T_ASSERT(n == n_ref && !memcmp(lh, lh_ref, n * sizeof(*lh)), "doc %d: line hashes", d);
+    memcpy(tok, kt, ktok * sizeof(*kt));
+
+    size_t w = 0, r = 0, ndrop = wd_boiler_learned(full, src, strlen(src), lh, n, drop);
+    for (size_t i = 0; i < n; i++) {
+      if (!drop[i])
+        continue;
+      memmove(tok + w, tok + r, (lt[2 * i] - r) * sizeof(*tok));
+      w += lt[2 * i] - r;
+      r = lt[2 * i] + lt[2 * i + 1];
+    }
+    memmove(tok + w, tok + r, (ktok - r) * sizeof(*tok));
+    w += ktok - r;
+    WD_T_ASSERT(w == nref && !memcmp(tok, ref, w * sizeof(*tok)),
+                "doc %d: %zu dropped lines leave %zu tokens, the filter %zu", d, ndrop, w,
+                nref);
+    dropped_total += ndrop;
+    wd_boiler_learn(full, src, strlen(src), lh_ref, n_ref, cluster);
+  }
+  WD_T_ASSERT(dropped_total > 100, "learned lines were dropped (%zu)", dropped_total);
+  wd_boiler_destroy(full);
+  wd_boiler_destroy(phr);
+  wd_shingle_destroy(sh);
+  wd_buf_free(&text);
+  wd_buf_free(&kept_ref);
+  wd_buf_free(&kept);
+  return 0;
+}
+
 int main(void) {
   WD_T_RUN(test_fixture);
   WD_T_RUN(test_seed_article);
@@ -430,5 +526,6 @@ int main(void) {
   WD_T_RUN(test_learn_bounded);
   WD_T_RUN(test_deterministic);
   WD_T_RUN(test_defaults);
+  WD_T_RUN(test_two_stage_vs_filter);
   return WD_T_DONE();
 }

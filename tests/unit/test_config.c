@@ -169,6 +169,7 @@ static int test_defaults(void) {
               cfg->metrics_listen);
   WD_T_ASSERT(cfg->metrics_health_timeout_ms == 30000, "%" PRId64,
               cfg->metrics_health_timeout_ms);
+  WD_T_ASSERT(cfg->pipeline_threads == 0, "%" PRId64, cfg->pipeline_threads);
   WD_T_ASSERT(cfg->kafka_keys.cnt == 0 && cfg->kafka_values.cnt == 0, "kafka");
   WD_T_ASSERT(wd_config_validate(cfg, errstr, sizeof(errstr)) == WD_OK,
               "defaults must validate: %s", errstr);
@@ -1062,7 +1063,7 @@ static int test_print_roundtrip(void) {
   wd_buf_t keys = WD_BUF_INIT;
   int leaves = 0;
   flatten(root, "", &keys, &leaves);
-  WD_T_ASSERT(leaves == 41, "expected 41 keys, printed %d:\n%s", leaves,
+  WD_T_ASSERT(leaves == 42, "expected 42 keys, printed %d:\n%s", leaves,
               keys.p);
   /* No key printed twice (a non-contiguous section would reopen it). */
   for (char *line = keys.p; *line;) {

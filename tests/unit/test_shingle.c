@@ -196,8 +196,53 @@ static int test_no_alloc_when_warm(void) {
   return 0;
 }
 
+
+/* wd_shingle_tokenise + wd_shingle_hashes (the engine's split, with token
+ * hashes from elsewhere) give wd_shingle_text's tokens and set, for every k,
+ * on random texts of short and long runs, including texts under k tokens. */
+static int test_split_vs_text(void) {
+  unsigned long long rng = wd_t_seed(5);
+  wd_buf_t text = WD_BUF_INIT;
+  for (uint32_t k = 1; k <= 7; k++) {
+    wd_shingle_opts_t o;
+    wd_shingle_opts_default(&o);
+    o.k = k;
+    wd_shingle_t *a = wd_shingle_new(&o), *b = wd_shingle_new(&o);
+    for (int d = 0; d < 200; d++) {
+      wd_buf_clear(&text);
+      const int n = (int)(wd_t_rand(&rng) % (d % 4 ? 300 : 8));
+      for (int i = 0; i < n; i++)
+        wd_buf_printf(&text, "%sw%u", i ? (wd_t_rand(&rng) % 9 ? " " : "\n") : "",
+                      (unsigned)(wd_t_rand(&rng) % 30));
+      size_t na, nb, sa, sb;
+      wd_shingle_text(a, text.p ? text.p : "", text.len);
+      wd_shingle_tokenise(b, text.p ? text.p : "", text.len);
+      const uint64_t *tb = wd_shingle_tokens(b, &nb);
+      (void)wd_shingle_set(b, &sb);
+      WD_T_ASSERT(sb == 0, "tokenise leaves the set empty");
+      uint64_t *copy = wd_malloc((nb ? nb : 1) * sizeof(*copy));
+      if (nb)
+        memcpy(copy, tb, nb * sizeof(*copy));
+      wd_shingle_hashes(b, copy, nb);
+      const uint64_t *ta = wd_shingle_tokens(a, &na);
+      tb = wd_shingle_tokens(b, &nb);
+      const uint64_t *xa = wd_shingle_set(a, &sa), *xb = wd_shingle_set(b, &sb);
+      WD_T_ASSERT(na == nb && (!na || !memcmp(ta, tb, na * sizeof(*ta))), "k=%u doc %d tokens",
+                  k, d);
+      WD_T_ASSERT(sa == sb && (!sa || !memcmp(xa, xb, sa * sizeof(*xa))), "k=%u doc %d set",
+                  k, d);
+      wd_free(copy);
+    }
+    wd_shingle_destroy(a);
+    wd_shingle_destroy(b);
+  }
+  wd_buf_free(&text);
+  return 0;
+}
+
 int main(void) {
   WD_T_RUN(test_opts);
+  WD_T_RUN(test_split_vs_text);
   WD_T_RUN(test_counts);
   WD_T_RUN(test_separators);
   WD_T_RUN(test_hashes);

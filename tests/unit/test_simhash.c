@@ -3,6 +3,7 @@
  * agrees with brute force. */
 #include "wd_test.h"
 #include "wiredup/mem.h"
+#include "wiredup/mix.h"
 #include "wiredup/simhash.h"
 
 #include <math.h>
@@ -422,6 +423,113 @@ static int test_index_churn(void) {
   return 0;
 }
 
+
+/* The straightforward SimHash the fast path must reproduce bit for bit: a
+ * plain word list with exact document frequencies, every weight evaluated
+ * with log() (no tables, no memo), one pass per distinct word in first-seen
+ * order. Only the feature hash and the weight formula come from simhash.h. */
+typedef struct refsim_s {
+  uint64_t *word;
+  uint32_t *df;
+  size_t nwords;
+  uint64_t ndocs;
+} refsim_t;
+
+static uint32_t ref_df(const refsim_t *r, uint64_t w) {
+  for (size_t i = 0; i < r->nwords; i++)
+    if (r->word[i] == w)
+      return r->df[i];
+  return 0;
+}
+
+static uint64_t ref_sign(const refsim_t *r, const uint64_t *t, size_t n) {
+  float acc[64] = {0};
+  const uint64_t seed_mix = wd_mix64(7 + 0x9e3779b97f4a7c15ULL);
+  for (size_t i = 0; i < n; i++) {
+    int first = 1;
+    uint32_t tf = 0;
+    for (size_t j = 0; j < n; j++) {
+      if (t[j] == t[i] && j < i)
+        first = 0;
+      tf += t[j] == t[i];
+    }
+    if (!first)
+      continue;
+    double w = 1.0 + log((double)tf);
+    w *= log(((double)r->ndocs + 1.0) / ((double)ref_df(r, t[i]) + 1.0)) + 1.0;
+    const float wf = (float)w;
+    const uint64_t fh = wd_mix64(t[i] ^ seed_mix);
+    for (int b = 0; b < 64; b++)
+      acc[b] += wf * ((fh >> b) & 1 ? 1.0f : -1.0f);
+  }
+  uint64_t h = 0;
+  for (int b = 0; b < 64; b++)
+    h |= (uint64_t)(acc[b] > 0.0f) << b;
+  return h;
+}
+
+static void ref_observe(refsim_t *r, const uint64_t *t, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    int first = 1;
+    for (size_t j = 0; j < i && first; j++)
+      first = t[j] != t[i];
+    if (!first)
+      continue;
+    size_t k = 0;
+    while (k < r->nwords && r->word[k] != t[i])
+      k++;
+    if (k == r->nwords) {
+      r->word[r->nwords] = t[i];
+      r->df[r->nwords++] = 0;
+    }
+    r->df[k]++;
+  }
+  r->ndocs++;
+}
+
+/* wd_simhash_sign + wd_simhash_observe_signed (the engine's path, with its
+ * log table, per-document idf memo and df prefetching) and wd_simhash_sign +
+ * wd_simhash_observe equal the reference on every document of a stream
+ * long enough for document frequencies past the memo (1,024) and term
+ * frequencies past the log table (256). */
+static int test_fast_path_vs_reference(void) {
+  enum { DOCS = 1400, WORDS = 400, MAXLEN = 700 };
+  unsigned long long rng = wd_t_seed(31);
+  refsim_t ref = {wd_malloc(WORDS * sizeof(uint64_t)), wd_malloc(WORDS * sizeof(uint32_t)),
+                  0, 0};
+  wd_simhash_t *a = mk(1), *b = mk(1);
+  uint64_t t[MAXLEN];
+  WD_T_ASSERT(wd_simhash_observe_signed(a) == -1, "nothing signed yet");
+  for (int d = 0; d < DOCS; d++) {
+    size_t n = (size_t)(wd_t_rand(&rng) % MAXLEN);
+    const int heavy = d % 50 == 7; /* one word repeated 300+ times */
+    for (size_t i = 0; i < n; i++) {
+      uint64_t w = heavy && i % 2 ? 3 : wd_t_rand(&rng) % (d % 3 ? 40 : WORDS);
+      t[i] = tok(w);
+    }
+    const uint64_t want = ref_sign(&ref, t, n);
+    const uint64_t ha = wd_simhash_sign(a, t, n), hb = wd_simhash_sign(b, t, n);
+    WD_T_ASSERT(ha == want && hb == want, "doc %d (%zu words): %016llx %016llx want %016llx",
+                d, n, (unsigned long long)ha, (unsigned long long)hb,
+                (unsigned long long)want);
+    for (size_t i = 0; i < n; i++)
+      t[i] ^= 1; /* the saved words, not the caller's array, are observed */
+    WD_T_ASSERT(wd_simhash_observe_signed(a) == 0, "observe after sign");
+    WD_T_ASSERT(wd_simhash_observe_signed(a) == -1, "second observe refused");
+    for (size_t i = 0; i < n; i++)
+      t[i] ^= 1;
+    wd_simhash_observe(b, t, n);
+    ref_observe(&ref, t, n);
+  }
+  WD_T_ASSERT(ref_df(&ref, tok(3)) > 1024, "stream reached df %u past the memo",
+              ref_df(&ref, tok(3)));
+  wd_simhash_destroy(a);
+  wd_simhash_destroy(b);
+  wd_free(ref.word);
+  wd_free(ref.df);
+  return 0;
+}
+
 int main(void) {
   WD_T_RUN(test_basics);
   WD_T_RUN(test_edit_monotone);
@@ -431,5 +539,6 @@ int main(void) {
   WD_T_RUN(test_df_bounded);
   WD_T_RUN(test_index_vs_brute_force);
   WD_T_RUN(test_index_churn);
+  WD_T_RUN(test_fast_path_vs_reference);
   return WD_T_DONE();
 }
