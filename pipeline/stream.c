@@ -103,6 +103,13 @@ void wd_stream_track_reset(wd_stream_track_t *trk, int32_t partition) {
 uint64_t wd_stream_track_push(wd_stream_track_t *trk, int32_t partition,
                               int64_t offset) {
   track_part_t *tp = track_part(trk, partition);
+  /* A rewind (librdkafka reset the position, e.g. offset out of range after
+   * an unclean leader election): what is in flight is consumed again, so it
+   * is forgotten as on a reassignment and the offsets rise again. */
+  if (tp->cnt > 0 &&
+      tp->ring[(tp->head + tp->cnt - 1) % tp->cap].offset >= offset) {
+    wd_stream_track_reset(trk, partition);
+  }
   if (tp->cnt == tp->cap) {
     /* Grow to the high-water mark of offsets in flight, unrolling the ring. */
     size_t cap = tp->cap ? tp->cap * 2 : 256;

@@ -138,11 +138,12 @@ EOF
 # start_wiredup NAME [wiredup run args...]: stream mode against the mock,
 # stderr to $T/NAME.log, checkpoints in $T/state; sets WD_PID. The metrics endpoint is off (tests run
 # in parallel and would fight over 127.0.0.1:9464); a test that wants it
-# passes --set metrics.listen=127.0.0.1:$(free_port).
+# passes --set metrics.listen=127.0.0.1:$(free_port). WD_RUNNER, when set,
+# is a command line wiredup runs under (e.g. valgrind and its options).
 start_wiredup() {
   local name=$1
   shift
-  "$WIREDUP" run --set metrics.listen= --set kafka.bootstrap.servers="$BOOTSTRAP" \
+  ${WD_RUNNER:-} "$WIREDUP" run --set metrics.listen= --set kafka.bootstrap.servers="$BOOTSTRAP" \
     --set state.dir="$T/state" \
     --set kafka.session.timeout.ms=6000 --set kafka.heartbeat.interval.ms=1000 \
     --set kafka.fetch.wait.max.ms=10 "$@" 2>"$T/$name.log" &
