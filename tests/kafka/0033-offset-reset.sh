@@ -22,7 +22,7 @@ wait_records articles.clusters 500 40
 
 kill -STOP "$WD_PID"
 # small message sets: the mock serves one per Fetch, so the batch takes many
-kcat -b "$BOOTSTRAP" -X enable.idempotence=true -X batch.num.messages=25 -P -t articles \
+kcat -b "$BOOTSTRAP" -X batch.num.messages=25 -P -t articles \
   -K $'\t' -l "$T/batch.01" 2>>"$T/kcat.err" || fail "kcat could not produce batch 1"
 broker_cmd broker-errors 1 Produce NO_ERROR@3000
 broker_cmd errors Fetch 3 NO_ERROR NO_ERROR OFFSET_OUT_OF_RANGE

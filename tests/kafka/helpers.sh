@@ -90,10 +90,9 @@ broker_cmd() {
 # kc ARGS...: kcat consumer against the mock with short fetch waits.
 kc() { kcat -b "$BOOTSTRAP" -X fetch.wait.max.ms=10 "$@"; }
 
-# produce_keyed TOPIC FILE: FILE holds "key<TAB>value" lines. Idempotent, so
-# that a retry across a broker fault never writes an input twice.
+# produce_keyed TOPIC FILE: FILE holds "key<TAB>value" lines.
 produce_keyed() {
-  kcat -b "$BOOTSTRAP" -X enable.idempotence=true -P -t "$1" -K $'\t' -l "$2" 2>>"$T/kcat.err" ||
+  kcat -b "$BOOTSTRAP" -P -t "$1" -K $'\t' -l "$2" 2>>"$T/kcat.err" ||
     fail "kcat could not produce $2 to $1: $(tail -n 2 "$T/kcat.err")"
 }
 

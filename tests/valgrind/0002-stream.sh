@@ -17,8 +17,9 @@ printf 'bad1\tnot json\nbad2\t{"id":"bad2","body":7}\nbad3\t[1,2]\n' >>"$T/all.k
 produce_keyed articles "$T/all.keyed"
 
 WD_RUNNER="valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 --num-callers=30 --log-file=$T/vg.log" \
-  start_wiredup run --set kafka.auto.commit.interval.ms=1000 --set state.checkpoint_interval=2s
-broker_cmd errors Produce 2 NOT_LEADER_FOR_PARTITION REQUEST_TIMED_OUT
+  start_wiredup run --set kafka.auto.commit.interval.ms=1000 --set state.checkpoint_interval=2s \
+  --set kafka.max.in.flight.requests.per.connection=1 # Produce errors: see kafka/0030
+broker_cmd errors Produce 2 NOT_LEADER_FOR_PARTITION NOT_ENOUGH_REPLICAS
 wait_keys articles.clusters 200 60
 wait_keys articles.dlq 3 30
 stop_wiredup "$WD_PID" 60
