@@ -226,6 +226,36 @@ wd_err_t wd_mockbroker_command(wd_mockbroker_t *mb, const char *line,
                   name);
     }
     rd_kafka_mock_push_request_errors_array(mb->mcluster, api, (size_t)n, errs);
+  } else if (!strcmp(argv[0], "broker-errors")) {
+    /* One push per error: the call is variadic, one (err, rtt) pair each. */
+    int16_t api;
+    rd_kafka_resp_err_t errs[MB_MAX_ARGS];
+    long rtts[MB_MAX_ARGS];
+    MB_USAGE_IF(argc < 4 || parse_long(argv[1], 1, INT32_MAX, &broker),
+                "usage: broker-errors BROKER API ERR[@MS]...");
+    MB_USAGE_IF(parse_api(argv[2], &api), "unknown request type '%s'", argv[2]);
+    for (int i = 3; i < argc; i++) {
+      char *at = strchr(argv[i], '@');
+      rtts[i] = 0;
+      if (at) {
+        *at = '\0';
+        MB_USAGE_IF(parse_long(at + 1, 0, 3600 * 1000, &rtts[i]),
+                    "delay '%s': must be 0..3600000 ms", at + 1);
+      }
+      MB_USAGE_IF(parse_resp_err(argv[i], &errs[i]), "unknown error name '%s'",
+                  argv[i]);
+    }
+    for (int i = 3; i < argc && !err; i++)
+      err = rd_kafka_mock_broker_push_request_error_rtts(
+          mb->mcluster, (int32_t)broker, api, 1, errs[i], (int)rtts[i]);
+  } else if (!strcmp(argv[0], "coordinator")) {
+    MB_USAGE_IF(argc != 4 ||
+                    (strcmp(argv[1], "group") &&
+                     strcmp(argv[1], "transaction")) ||
+                    parse_long(argv[3], 1, INT32_MAX, &broker),
+                "usage: coordinator group|transaction KEY BROKER");
+    err = rd_kafka_mock_coordinator_set(mb->mcluster, argv[1], argv[2],
+                                        (int32_t)broker);
   } else if (!strcmp(argv[0], "clear")) {
     int16_t api;
     MB_USAGE_IF(argc != 2, "usage: clear API");
@@ -243,7 +273,9 @@ wd_err_t wd_mockbroker_command(wd_mockbroker_t *mb, const char *line,
     return wd_mockbroker_topic_create(mb, argv[1], (int)n, errstr, errstr_size);
   } else {
     MB_USAGE_IF(
-        1, "unknown command '%s' (down, up, rtt, errors, clear, leader, topic)",
+        1,
+        "unknown command '%s' (down, up, rtt, errors, broker-errors, clear, "
+        "leader, coordinator, topic)",
         argv[0]);
   }
 #undef MB_USAGE_IF

@@ -432,6 +432,7 @@ struct wd_norm_s {
   uint8_t big_first[26 * 26], big_cnt[26 * 26];
   uint8_t rule_idx[NORM_RULE_CNT];
   uint8_t rule_len[NORM_RULE_CNT], rule_to_len[NORM_RULE_CNT];
+  uint8_t rule_maxlen; /* the longest rule's from */
   /* prefilter: bit quad_idx(first four letters) is set for every rule of
    * four or more letters; the three-letter rules all contain a 'z' */
   uint8_t quad_bits[1u << 13];
@@ -548,6 +549,8 @@ wd_norm_t *wd_norm_new(const wd_norm_opts_t *opts) {
     nm->rule_idx[i] = (uint8_t)i;
     nm->rule_len[i] = (uint8_t)strlen(norm_rules[i].from);
     nm->rule_to_len[i] = (uint8_t)strlen(norm_rules[i].to);
+    if (nm->rule_len[i] > nm->rule_maxlen)
+      nm->rule_maxlen = nm->rule_len[i];
     if (nm->rule_len[i] >= 4) {
       unsigned q = quad_idx(norm_rules[i].from);
       nm->quad_bits[q >> 3] |= (uint8_t)(1u << (q & 7));
@@ -1123,29 +1126,46 @@ static int tok_abbrev(norm_st_t *st) {
   return 0;
 }
 
-/* Apply the spelling rules to the finished all-a-z token, in place. */
+/* Apply the spelling rules to the finished all-a-z token, in place, to a
+ * fixed point: normalising the result again changes nothing. A rewrite can
+ * make a new match where it was made ("labelll" -> "labell" -> "label") or
+ * just before it ("practize" -> "practise" -> "practice"), so the
+ * replacement goes back in front of the bytes still to scan, with the last
+ * rule_maxlen - 1 bytes already done, and is scanned again. t[0, w) is done,
+ * t[r, len) still to scan, w <= r: linear in the token (a hostile token may
+ * be megabytes), since every rule keeps or shortens its match and none
+ * brings back what another took away. */
 static void tok_rules(norm_st_t *st) {
   const wd_norm_t *nm = st->nm;
   wd_buf_t *b = st->out;
   char *t = b->p + st->tok_start;
   size_t len = b->len - st->tok_start;
-  for (size_t p = 0; p + 2 < len; p++) {
-    unsigned big = (unsigned)(t[p] - 'a') * 26 + (unsigned)(t[p + 1] - 'a');
-    unsigned cnt = nm->big_cnt[big];
-    for (unsigned r = nm->big_first[big]; cnt--; r++) {
-      unsigned ri = nm->rule_idx[r];
-      size_t fl = nm->rule_len[ri];
-      if (p + fl > len || memcmp(t + p, norm_rules[ri].from, fl) != 0)
-        continue;
-      size_t tl = nm->rule_to_len[ri];
-      memcpy(t + p, norm_rules[ri].to, tl);
-      memmove(t + p + tl, t + p + fl, len - p - fl);
-      len -= fl - tl;
-      b->len -= fl - tl;
-      p += tl ? tl - 1 : 0;
-      break;
+  size_t w = 0, r = 0;
+  while (r < len) {
+    int hit = 0;
+    if (r + 2 < len) {
+      unsigned big = (unsigned)(t[r] - 'a') * 26 + (unsigned)(t[r + 1] - 'a');
+      unsigned cnt = nm->big_cnt[big];
+      for (unsigned k = nm->big_first[big]; cnt--; k++) {
+        unsigned ri = nm->rule_idx[k];
+        size_t fl = nm->rule_len[ri], tl = nm->rule_to_len[ri];
+        if (r + fl > len || memcmp(t + r, norm_rules[ri].from, fl) != 0)
+          continue;
+        r += fl - tl;
+        memcpy(t + r, norm_rules[ri].to, tl); /* within the match: >= w */
+        size_t back = w < (size_t)nm->rule_maxlen - 1 ? w
+                                                      : (size_t)nm->rule_maxlen - 1;
+        memmove(t + r - back, t + w - back, back);
+        w -= back;
+        r -= back;
+        hit = 1;
+        break;
+      }
     }
+    if (!hit)
+      t[w++] = t[r++];
   }
+  b->len = st->tok_start + w;
 }
 
 /* Scripts written without spaces between words: one token per character. */

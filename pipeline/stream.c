@@ -125,6 +125,13 @@ void wd_stream_track_reset(wd_stream_track_t *trk, int32_t partition) {
 uint64_t wd_stream_track_push(wd_stream_track_t *trk, int32_t partition,
                               int64_t offset) {
   track_part_t *tp = track_part(trk, partition);
+  /* A rewind (librdkafka reset the position, e.g. offset out of range after
+   * an unclean leader election): what is in flight is consumed again, so it
+   * is forgotten as on a reassignment and the offsets rise again. */
+  if (tp->cnt > 0 &&
+      tp->ring[(tp->head + tp->cnt - 1) % tp->cap].offset >= offset) {
+    wd_stream_track_reset(trk, partition);
+  }
   if (tp->cnt == tp->cap) /* grow to the high-water mark of offsets in flight */
     tp->ring = ring_grow(tp->ring, sizeof(*tp->ring), &tp->head, tp->cnt, &tp->cap, 256);
   assert(tp->cnt == 0 ||
@@ -495,6 +502,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
   const char *protocol = rd_kafka_rebalance_protocol(rk);
   rd_kafka_error_t *error = NULL;
   rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
+  int lost = 0;
 
   st->cooperative = protocol && strcmp(protocol, "COOPERATIVE") == 0;
   switch (err) {
@@ -517,7 +525,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
   case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS: {
     /* A lost assignment already belongs to someone else: committing for it
      * could overwrite the new owner's progress. */
-    int lost = rd_kafka_assignment_lost(rk);
+    lost = rd_kafka_assignment_lost(rk);
     log_partitions("partitions revoked", parts, protocol ? protocol : "NONE",
                    lost);
     if (!lost)
@@ -546,10 +554,11 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     WD_LOG(WD_LOG_ERROR, "(un)assign failed", "error=%s",
            rd_kafka_err2name(aerr));
   }
-  /* After a lost assignment we briefly own nothing: no one else does yet. */
+  /* After a lost assignment we briefly own nothing: no one else does yet.
+   * Ask with the flag read before the unassign: the unassign clears it. */
   if (!st->closing && (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ||
                        (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS &&
-                        st->cooperative && !rd_kafka_assignment_lost(rk))))
+                        st->cooperative && !lost)))
     check_shared(st);
 }
 

@@ -50,12 +50,12 @@ for h in "${harnesses[@]}"; do
   rc=$?
   set -e
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-  cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' "$log" | tail -n 1 || true)
+  cov=$(grep -aoE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' "$log" | tail -n 1 || true)
   if [ $rc -ne 0 ]; then
     echo "   $h: FAILED (exit $rc) after ${execs:-?} executions; $cov"
-    grep -E '^(==[0-9]+==ERROR|SUMMARY|.*invariant failed|.*runtime error)' "$log" |
+    grep -aE '^(==[0-9]+==ERROR|SUMMARY|.*invariant failed|.*runtime error)' "$log" |
       head -n 5 | sed 's/^/   /' || true
-    grep -oE 'Test unit written to .*' "$log" | sed 's/^/   /' || true
+    grep -aoE 'Test unit written to .*' "$log" | sed 's/^/   /' || true
     failed+=("$h")
   else
     echo "   $h: ok, ${execs:-?} executions; $cov"

@@ -60,8 +60,16 @@ wd_err_t wd_mockbroker_topic_create(wd_mockbroker_t *mb, const char *topic,
  *                          a librdkafka error name without the
  *                          RD_KAFKA_RESP_ERR_ prefix (NOT_LEADER_FOR_PARTITION,
  *                          _TRANSPORT, ...) or a number
- *   clear API              drop pending injected errors of API
+ *   broker-errors BROKER API ERR[@MS]...
+ *                          fail the next requests of API that reach broker
+ *                          BROKER, one per ERR in turn, each answered after
+ *                          MS (default 0); ERR may be NO_ERROR to only delay
+ *                          it. They come before the cluster-wide "errors"
+ *   clear API              drop pending cluster-wide injected errors of API
  *   leader TOPIC PART BROKER   move a partition leader (-1 = none)
+ *   coordinator group|transaction KEY BROKER
+ *                          move the coordinator of group (or transactional
+ *                          id) KEY to BROKER; its members must find it again
  *   topic NAME PARTITIONS  create a topic
  *
  * @returns WD_ERR_USAGE for an unknown command or bad argument (errstr says

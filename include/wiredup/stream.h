@@ -189,8 +189,11 @@ void wd_stream_track_reset(wd_stream_track_t *trk, int32_t partition);
 
 /**
  * @brief Record that \p offset of \p partition is being produced.
- * @pre 0 <= partition <= WD_STREAM_TRACK_MAX_PARTITION; offsets of one
- *      partition are pushed in increasing order.
+ * @pre 0 <= partition <= WD_STREAM_TRACK_MAX_PARTITION.
+ * An offset not above the last one in flight means the consumer went back
+ * within its assignment (librdkafka reset its position, e.g. offset out of
+ * range after an unclean leader election): the partition is reset first, as
+ * on a reassignment, because everything in flight will be consumed again.
  * @returns the token to pass as the message opaque. Amortised O(1); the ring
  *          grows (doubling) to the number of offsets in flight.
  */

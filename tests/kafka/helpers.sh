@@ -137,11 +137,12 @@ EOF
 # start_wiredup NAME [wiredup run args...]: stream mode against the mock,
 # stderr to $T/NAME.log, checkpoints in $T/state; sets WD_PID. The metrics endpoint is off (tests run
 # in parallel and would fight over 127.0.0.1:9464); a test that wants it
-# passes --set metrics.listen=127.0.0.1:$(free_port).
+# passes --set metrics.listen=127.0.0.1:$(free_port). WD_RUNNER, when set,
+# is a command line wiredup runs under (e.g. valgrind and its options).
 start_wiredup() {
   local name=$1
   shift
-  "$WIREDUP" run --set metrics.listen= --set kafka.bootstrap.servers="$BOOTSTRAP" \
+  ${WD_RUNNER:-} "$WIREDUP" run --set metrics.listen= --set kafka.bootstrap.servers="$BOOTSTRAP" \
     --set state.dir="$T/state" \
     --set kafka.session.timeout.ms=6000 --set kafka.heartbeat.interval.ms=1000 \
     --set kafka.fetch.wait.max.ms=10 "$@" 2>"$T/$name.log" &
@@ -228,4 +229,79 @@ EOF
 # (empty when absent).
 metric() {
   awk -v k="$2" '$1 == k { print $2; exit }' "$1"
+}
+
+# check_results IN.jsonl OUT.jsonl: the fault tests' "loses nothing" rule.
+# Every input id has a result and no other id does; an id with more than one
+# result is an at-least-once redelivery, so every copy must be identical
+# (same answer, same input coordinates). Prints the counts.
+check_results() {
+  "$PY" - "$1" "$2" <<'PYEOF' || fail "result check failed"
+import json, sys
+ids = [json.loads(l)["id"] for l in open(sys.argv[1], encoding="utf-8") if l.strip()]
+by_id = {}
+for line in open(sys.argv[2], encoding="utf-8"):
+    if line.strip():
+        v = json.loads(line)
+        by_id.setdefault(v["id"], []).append(v)
+missing = sorted(set(ids) - set(by_id))
+assert not missing, "%d ids without a result, e.g. %s" % (len(missing), missing[:5])
+extra = sorted(set(by_id) - set(ids))
+assert not extra, "results for ids never produced: %s" % extra[:5]
+repeated = {i: rs for i, rs in by_id.items() if len(rs) > 1}
+for i, rs in repeated.items():
+    assert all(r == rs[0] for r in rs), "id %s has different results: %s" % (i, rs)
+print("%d ids, %d results, %d ids answered more than once (identical copies)"
+      % (len(ids), sum(len(rs) for rs in by_id.values()), len(repeated)))
+PYEOF
+}
+
+# wait_committed_end GROUP TOPIC TIMEOUT_S: until GROUP's committed offset of
+# every partition of TOPIC is its end offset (the lag is 0), bounded.
+wait_committed_end() {
+  "$PY" - "$BOOTSTRAP" "$1" "$2" "$3" <<'PYEOF' || fail "$1 did not commit $2 to its end in $3 s"
+import sys, time
+from kafka import KafkaConsumer, TopicPartition
+bs, group, topic, limit = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+c = KafkaConsumer(bootstrap_servers=bs.split(","), group_id=group,
+                  enable_auto_commit=False, api_version_auto_timeout_ms=10000)
+tps = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or [])]
+deadline = time.monotonic() + limit
+while True:
+    ends = c.end_offsets(tps)
+    lag = {tp.partition: ends[tp] - (c.committed(tp) or 0) for tp in tps}
+    if tps and not any(lag.values()):
+        print("committed == end offsets %s" % [ends[tp] for tp in tps])
+        break
+    if time.monotonic() > deadline:
+        print("lag per partition after %.0f s: %s" % (limit, lag))
+        sys.exit(1)
+    time.sleep(0.5)
+c.close(autocommit=False)
+PYEOF
+}
+
+# wait_records TOPIC N TIMEOUT_S: until TOPIC holds at least N records
+# (the sum of its end offsets). Asks only ListOffsets, never Fetch, so
+# Fetch errors injected for wiredup stay for wiredup.
+wait_records() {
+  "$PY" - "$BOOTSTRAP" "$1" "$2" "$3" <<'PYEOF' || fail "$1 has fewer than $2 records after $3 s"
+import sys, time
+from kafka import KafkaConsumer, TopicPartition
+bs, topic, want, limit = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+c = KafkaConsumer(bootstrap_servers=bs.split(","), api_version_auto_timeout_ms=10000)
+deadline = time.monotonic() + limit
+have = 0
+while True:
+    parts = c.partitions_for_topic(topic) or []
+    if parts:
+        have = sum(c.end_offsets([TopicPartition(topic, p) for p in parts]).values())
+        if have >= want:
+            break
+    if time.monotonic() > deadline:
+        print("%s: %d records, want %d" % (topic, have, want))
+        sys.exit(1)
+    time.sleep(0.3)
+c.close()
+PYEOF
 }

@@ -420,6 +420,47 @@ static int test_fuzz(void) {
 }
 
 /* Once the buffers have grown, normalising allocates nothing. */
+/* The spelling rules run to a fixed point: a rewrite that makes another
+ * match (the same rule again, or one starting just before) is applied in
+ * the same pass, so normalising twice changes nothing (fuzz_text found
+ * "labelll" -> "labell" -> "label", one 'l' per pass). A megabyte-long
+ * token of repeats stays linear. */
+static int test_rules_fixed_point(void) {
+  static const row_t rows[] = {
+      {"labell", "label"},
+      {"labelll labellllll", "label label"},
+      {"llllllllllllllllllabelllllllllllllllllllllllllll", "llllllllllllllllllabel"},
+      {"practize practise practice", "practice practice practice"},
+      {"organizations izeize", "organisations iseise"},
+      {"cancelled jewellery colour centre", "canceled jewelry color center"},
+      {NULL, NULL},
+  };
+  wd_norm_t *nm = nm_default();
+  wd_buf_t b = WD_BUF_INIT, again = WD_BUF_INIT;
+  int fails = 0;
+  for (const row_t *r = rows; r->in; r++) {
+    const char *got = norm(nm, &b, r->in);
+    const char *got2 = norm(nm, &again, got);
+    if (strcmp(got, r->want) != 0 || strcmp(got2, got) != 0) {
+      fprintf(stderr, "  in=\"%s\" want=\"%s\" got=\"%s\" again=\"%s\"\n",
+              r->in, r->want, got, got2);
+      fails++;
+    }
+  }
+  size_t n = 4u << 20;
+  char *big = wd_malloc(n + 1);
+  memcpy(big, "labe", 4);
+  memset(big + 4, 'l', n - 4);
+  big[n] = '\0';
+  WD_T_ASSERT(strcmp(norm(nm, &b, big), "label") == 0, "4 MiB of 'l' after labe");
+  wd_free(big);
+  wd_buf_free(&b);
+  wd_buf_free(&again);
+  wd_norm_destroy(nm);
+  WD_T_ASSERT(fails == 0, "%d rows failed", fails);
+  return 0;
+}
+
 static int test_no_alloc_when_warm(void) {
   static const char text[] =
       "<p>Talks at the \u201cICO\u201d continued &mdash; 30.55 pct, said "
@@ -448,6 +489,7 @@ int main(void) {
   WD_T_RUN(test_options);
   WD_T_RUN(test_utf8);
   WD_T_RUN(test_fuzz);
+  WD_T_RUN(test_rules_fixed_point);
   WD_T_RUN(test_no_alloc_when_warm);
   return WD_T_DONE();
 }

@@ -94,6 +94,40 @@ static int test_reset_makes_stale(void) {
 /* Random interleavings of push, ack (ok or failed), reset and take_dirty on
  * several partitions, each compared with a model that recomputes the
  * committable position from scratch. */
+/* The consumer goes back within its assignment (librdkafka reset the
+ * position after an offset-out-of-range): the fault test that found it
+ * crashed here on the increasing-offsets assertion. What was in flight is
+ * forgotten; the re-read offsets are tracked from scratch. */
+static int test_rewind(void) {
+  wd_stream_track_t *trk = wd_stream_track_new();
+  uint64_t old[3], t0, t1;
+  int32_t dirty[8];
+  wd_stream_track_reset(trk, 2);
+  for (int i = 0; i < 3; i++)
+    old[i] = wd_stream_track_push(trk, 2, 480 + i);
+  WD_T_ASSERT(wd_stream_track_ack(trk, old[0], 1) == 1, "ack 480");
+  WD_T_ASSERT(wd_stream_track_next(trk, 2) == 481, "next 481");
+  t0 = wd_stream_track_push(trk, 2, 0); /* rewound to the start */
+  WD_T_ASSERT(wd_stream_track_inflight(trk, 2) == 1, "only the re-read one");
+  WD_T_ASSERT(wd_stream_track_next(trk, 2) == -1, "position forgotten");
+  WD_T_ASSERT(wd_stream_track_take_dirty(trk, dirty, 8) == 0, "not dirty");
+  WD_T_ASSERT(wd_stream_track_ack(trk, old[1], 1) == 0, "pre-rewind ack stale");
+  t1 = wd_stream_track_push(trk, 2, 1);
+  WD_T_ASSERT(wd_stream_track_ack(trk, t1, 1) == 1, "ack 1");
+  WD_T_ASSERT(wd_stream_track_next(trk, 2) == -1, "blocked by offset 0");
+  WD_T_ASSERT(wd_stream_track_ack(trk, t0, 1) == 1, "ack 0");
+  WD_T_ASSERT(wd_stream_track_next(trk, 2) == 2, "next=%lld",
+              (long long)wd_stream_track_next(trk, 2));
+  /* the same offset again is a rewind too */
+  uint64_t t2 = wd_stream_track_push(trk, 2, 2);
+  uint64_t t3 = wd_stream_track_push(trk, 2, 2);
+  WD_T_ASSERT(wd_stream_track_ack(trk, t2, 1) == 0, "first copy stale");
+  WD_T_ASSERT(wd_stream_track_ack(trk, t3, 1) == 1, "second copy acked");
+  WD_T_ASSERT(wd_stream_track_next(trk, 2) == 3, "next 3");
+  wd_stream_track_destroy(trk);
+  return 0;
+}
+
 static int test_random_vs_model(void) {
   unsigned long long seed = wd_t_seed(20250612), rng = seed;
   for (int round = 0; round < 40; round++) {
@@ -244,6 +278,19 @@ static int test_mockbroker_commands(void) {
       {"errors Produce 3 A B", WD_ERR_USAGE},
       {"errors Nope 1 _TRANSPORT", WD_ERR_USAGE},
       {"errors Produce 1 NO_SUCH_ERROR", WD_ERR_USAGE},
+      {"broker-errors 1 Fetch NOT_LEADER_FOR_PARTITION@100 NO_ERROR@2000",
+       WD_OK},
+      {"broker-errors 3 offsetcommit REQUEST_TIMED_OUT", WD_OK},
+      {"broker-errors 4 Fetch NO_ERROR", WD_ERR_KAFKA}, /* no broker 4 */
+      {"broker-errors 1 Fetch", WD_ERR_USAGE},
+      {"broker-errors -1 Fetch NO_ERROR", WD_ERR_USAGE},
+      {"broker-errors 1 Fetch NO_ERROR@", WD_ERR_USAGE},
+      {"broker-errors 1 Fetch NO_ERROR@-5", WD_ERR_USAGE},
+      {"broker-errors 1 Fetch BOGUS@10", WD_ERR_USAGE},
+      {"coordinator group wiredup 2", WD_OK},
+      {"coordinator transaction tx1 3", WD_OK},
+      {"coordinator member wiredup 2", WD_ERR_USAGE},
+      {"coordinator group wiredup", WD_ERR_USAGE},
       {"explode", WD_ERR_USAGE},
       {NULL, WD_OK},
   };
@@ -301,6 +348,7 @@ int main(void) {
   WD_T_RUN(test_in_order);
   WD_T_RUN(test_failure_blocks);
   WD_T_RUN(test_reset_makes_stale);
+  WD_T_RUN(test_rewind);
   WD_T_RUN(test_random_vs_model);
   WD_T_RUN(test_ring_growth);
   WD_T_RUN(test_mockbroker_parse_topic);
