@@ -73,6 +73,8 @@ struct wd_cluster_s {
   size_t idmap_cap;
 
   wd_lsh_t *lsh;
+  uint32_t ref_mask;  /* LSH doc references: doc & ref_mask */
+  size_t max_live;    /* 2^doc_bits: live docs the references can tell apart */
   wd_simhash_index_t *si;
   wd_lsh_hit_t *hits; /* scratch: max_candidates */
   uint32_t *near;     /* scratch: SimHash neighbours */
@@ -114,6 +116,18 @@ static const uint32_t *band_view16(wd_cluster_t *cs, const uint16_t *row) {
   return cs->band;
 }
 
+/* The LSH's view of a stored doc (wd_lsh_doc_fn): reference -> live doc,
+ * and its band values widened as band_view16 does. */
+static uint32_t lsh_doc(void *ctx, uint32_t ref, uint32_t band, uint32_t *rows) {
+  const wd_cluster_t *cs = ctx;
+  const uint32_t d = cs->base + ((ref - cs->base) & cs->ref_mask);
+  const uint32_t nr = cs->opts.num_perm / cs->opts.bands;
+  const uint16_t *row = sig_row(cs, d) + (size_t)band * nr;
+  for (uint32_t r = 0; r < nr; r++)
+    rows[r] = row[r];
+  return d;
+}
+
 /* ==== Id strings ==== */
 
 static idstr_t *idstr_new(wd_cluster_t *cs, const char *s, size_t len) {
@@ -144,7 +158,18 @@ wd_cluster_t *wd_cluster_new(const wd_cluster_opts_t *opts) {
     return NULL;
   wd_cluster_t *cs = wd_calloc(1, sizeof(*cs));
   cs->opts = *opts;
-  cs->lsh = wd_lsh_new(opts->bands, opts->num_perm / opts->bands);
+  uint32_t doc_bits = 10;
+  const uint64_t want = opts->max_docs ? opts->max_docs : (uint64_t)1 << 24;
+  while (doc_bits < 28 && ((uint64_t)1 << doc_bits) < want)
+    doc_bits++;
+  cs->ref_mask = (uint32_t)(((uint64_t)1 << doc_bits) - 1);
+  cs->max_live = (size_t)1 << doc_bits;
+  const wd_lsh_opts_t lo = {.bands = opts->bands,
+                            .rows = opts->num_perm / opts->bands,
+                            .doc_bits = doc_bits,
+                            .doc_fn = lsh_doc,
+                            .ctx = cs};
+  cs->lsh = wd_lsh_new(&lo);
   if (!cs->lsh)
     goto err;
   if (opts->simhash_enabled) {
@@ -489,6 +514,8 @@ wd_err_t wd_cluster_assign(wd_cluster_t *cs, const wd_doc_t *doc, wd_assign_t *o
   double best_sim = 0.0;
 
   assert(cs->idmap[idmap_find(cs, doc->id, doc->id_len)] == 0);
+  while (cs->cnt >= cs->max_live) /* only above 2^28 articles (see max_docs) */
+    evict_front(cs);
   if (doc->shingle_cnt > 0) {
     size_t n = wd_lsh_query(cs->lsh, band_view32(cs, doc->sig), cs->hits,
                             o->max_candidates);
@@ -625,6 +652,10 @@ wd_err_t wd_cluster_load(wd_cluster_t *cs, wd_state_r_t *r, char *errstr,
   WD_RETURN_IF(!wd_state_r_fits(r, ncl, 8) || !wd_state_r_fits(r, cnt, 2 * np + 30) ||
                    cnt >= UINT32_MAX,
                WD_ERR_STATE, errstr, errstr_size, "truncated");
+  WD_RETURN_IF(cnt > cs->max_live, WD_ERR_STATE, errstr, errstr_size,
+               "checkpoint holds %llu articles, more than index.max_articles allows "
+               "(raise it or use --fresh-state)",
+               (unsigned long long)cnt);
 
   /* Ring large enough, then the docs in order at their doc numbers. */
   size_t cap = RING_MIN_CAP;

@@ -55,6 +55,9 @@ typedef struct wd_cluster_opts_s {
   uint32_t containment_min_shared; /**< containment needs >= this many shared shingles */
   double joint_containment; /**< ... or containment >= this and ... */
   double joint_cosine;      /**< ... SimHash cosine >= this (when enabled) */
+  uint64_t max_docs;        /**< most articles stored at once (index.max_articles + 1);
+                                 sizes the LSH doc references. 0: 2^24. Above 2^28
+                                 the store keeps the newest 2^28. */
 } wd_cluster_opts_t;
 
 /** One article's fingerprint, as computed by the fingerprint stages. */
