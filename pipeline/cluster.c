@@ -80,6 +80,7 @@ struct wd_cluster_s {
   uint32_t *near;     /* scratch: SimHash neighbours */
   size_t near_cap;
   uint32_t *band;     /* scratch: a signature's 16-bit values widened for LSH */
+  uint32_t verified;  /* candidates verified by the last assign */
 };
 
 static inline size_t slot_of(const wd_cluster_t *cs, uint32_t doc) {
@@ -519,6 +520,7 @@ wd_err_t wd_cluster_assign(wd_cluster_t *cs, const wd_doc_t *doc, wd_assign_t *o
   if (doc->shingle_cnt > 0) {
     size_t n = wd_lsh_query(cs->lsh, band_view32(cs, doc->sig), cs->hits,
                             o->max_candidates);
+    cs->verified = (uint32_t)n;
     for (size_t i = 0; i < n; i++) {
       uint32_t c = cs->hits[i].doc;
       double s = verify(cs, doc, c);
@@ -527,6 +529,7 @@ wd_err_t wd_cluster_assign(wd_cluster_t *cs, const wd_doc_t *doc, wd_assign_t *o
     }
     if (cs->si) {
       size_t m = wd_simhash_index_query(cs->si, doc->simhash, cs->near, cs->near_cap);
+      cs->verified += (uint32_t)m;
       for (size_t i = 0; i < m; i++) {
         uint32_t c = cs->near[i];
         double s = verify(cs, doc, c);
@@ -550,18 +553,34 @@ size_t wd_cluster_clusters(const wd_cluster_t *cs) { return cs->clusters; }
 size_t wd_cluster_clusters_live(const wd_cluster_t *cs) { return cs->clusters_live; }
 uint64_t wd_cluster_evicted(const wd_cluster_t *cs) { return cs->evicted; }
 
-size_t wd_cluster_bytes(const wd_cluster_t *cs) {
-  const size_t per = cs->opts.num_perm * sizeof(*cs->sigs) + sizeof(*cs->nshingles) +
-                     sizeof(*cs->simhashes) + sizeof(*cs->ts) + sizeof(*cs->cl) +
-                     sizeof(*cs->sim) + sizeof(*cs->size_at) + sizeof(*cs->ids) +
-                     sizeof(*cs->dups);
+void wd_cluster_stats(const wd_cluster_t *cs, wd_cluster_stats_t *st) {
+  const size_t rec = sizeof(*cs->nshingles) + sizeof(*cs->simhashes) + sizeof(*cs->ts) +
+                     sizeof(*cs->cl) + sizeof(*cs->sim) + sizeof(*cs->size_at) +
+                     sizeof(*cs->ids) + sizeof(*cs->dups);
   const size_t per_cluster = sizeof(*cs->cl_id) + sizeof(*cs->cl_size) + sizeof(*cs->cl_live);
-  size_t b = sizeof(*cs) + cs->cap * per + cs->idmap_cap * sizeof(*cs->idmap) +
-             cs->cl_cap * per_cluster + cs->id_bytes;
-  b += wd_lsh_bytes(cs->lsh);
-  if (cs->si)
-    b += wd_simhash_index_bytes(cs->si);
-  return b;
+  memset(st, 0, sizeof(*st));
+  st->bytes_sigs = cs->cap * cs->opts.num_perm * sizeof(*cs->sigs);
+  st->bytes_records = sizeof(*cs) + cs->cap * rec;
+  st->bytes_ids = cs->id_bytes;
+  st->bytes_idmap = cs->idmap_cap * sizeof(*cs->idmap);
+  st->bytes_clusters = cs->cl_cap * per_cluster;
+  st->bytes_lsh = wd_lsh_bytes(cs->lsh);
+  wd_lsh_stats(cs->lsh, &st->lsh);
+  if (cs->si) {
+    wd_simhash_index_stats_t ss;
+    wd_simhash_index_stats(cs->si, &ss);
+    st->bytes_simhash = wd_simhash_index_bytes(cs->si);
+    st->simhash_examined = ss.query_examined;
+    st->simhash_skipped = ss.skipped;
+  }
+  st->verified = cs->verified;
+}
+
+size_t wd_cluster_bytes(const wd_cluster_t *cs) {
+  wd_cluster_stats_t st;
+  wd_cluster_stats(cs, &st);
+  return st.bytes_sigs + st.bytes_records + st.bytes_ids + st.bytes_idmap +
+         st.bytes_clusters + st.bytes_lsh + st.bytes_simhash;
 }
 
 /* ==== Checkpoint ==== */

@@ -329,6 +329,8 @@ void wd_engine_stats(const wd_engine_t *eng, wd_engine_stats_t *st) {
                     wd_simhash_bytes(eng->sm);
 }
 
+const wd_cluster_t *wd_engine_cluster(const wd_engine_t *eng) { return eng->cs; }
+
 /* ==== Checkpoint ==== */
 
 /* Settings that change what a stored fingerprint means: a checkpoint made
