@@ -12,6 +12,7 @@
  * One machine-readable line per measurement (best of R for save and load):
  *   bench=state articles=N index_bytes=B bytes_per_article=X ...
  */
+#include "wiredup/cluster.h"
 #include "wiredup/config.h"
 #include "wiredup/engine.h"
 #include "wiredup/mem.h"
@@ -133,6 +134,18 @@ int main(int argc, char **argv) {
          "bytes_per_article=%.1f mem_used=%zu\n",
          (unsigned long long)st.index_docs, (unsigned long long)st.index_bytes,
          (unsigned long long)st0.index_bytes, per, wd_mem_used());
+
+  wd_cluster_stats_t cst;
+  wd_cluster_stats(wd_engine_cluster(eng), &cst);
+  const double nd = (double)(st.index_docs ? st.index_docs : 1);
+  printf("bench=state step=breakdown articles=%llu sigs=%.1f records=%.1f ids=%.1f idmap=%.1f "
+         "clusters=%.1f lsh=%.1f lsh_load=%.3f simhash_index=%.1f other=%.1f\n",
+         (unsigned long long)st.index_docs, cst.bytes_sigs / nd, cst.bytes_records / nd,
+         cst.bytes_ids / nd, cst.bytes_idmap / nd, cst.bytes_clusters / nd, cst.bytes_lsh / nd,
+         cst.lsh.slots ? (double)cst.lsh.entries / (double)cst.lsh.slots : 0.0,
+         cst.bytes_simhash / nd,
+         per - (double)(cst.bytes_sigs + cst.bytes_records + cst.bytes_ids + cst.bytes_idmap +
+                        cst.bytes_clusters + cst.bytes_lsh + cst.bytes_simhash) / nd);
 
   double best_save = 1e9, best_load = 1e9;
   wd_state_info_t info = {0};
