@@ -294,13 +294,19 @@ static void band_insert(wd_lsh_t *lsh, uint32_t b, lsh_key_t k, const uint32_t *
                         uint32_t doc) {
   band_reserve(lsh, b, 1);
   lsh_band_t *bt = &lsh->band[b];
-  uint32_t i = home_of(k.h, bt->cap), oldest = NIL, same = 0, d;
-  for (; bt->slot[i]; i = next_of(i, bt->cap)) {
-    if (ent_fp(lsh, bt->slot[i]) != k.fp || !entry_is(lsh, b, bt->slot[i], rows, &d))
-      continue;
-    if (oldest == NIL)
-      oldest = i;
-    same++;
+  const uint32_t home = home_of(k.h, bt->cap);
+  uint32_t i = home, oldest = NIL, same = 0, d;
+  for (; bt->slot[i]; i = next_of(i, bt->cap))
+    same += ent_fp(lsh, bt->slot[i]) == k.fp;
+  if (same >= lsh->max_per_key) { /* maybe full: count the true matches */
+    same = 0;
+    for (uint32_t j = home; j != i; j = next_of(j, bt->cap)) {
+      if (ent_fp(lsh, bt->slot[j]) != k.fp || !entry_is(lsh, b, bt->slot[j], rows, &d))
+        continue;
+      if (oldest == NIL)
+        oldest = j;
+      same++;
+    }
   }
   bt->slot[i] = (k.fp << lsh->doc_bits) | (doc & lsh->ref_mask);
   bt->used++;

@@ -73,7 +73,8 @@ typedef struct wd_lsh_stats_s {
   uint32_t max_per_key;
   uint32_t query_matches; /**< last query: entries whose band key matched */
   uint32_t query_resolved;/**< last query: entries looked up through doc_fn */
-  uint32_t key_max;       /**< most entries kept under one key (since new) */
+  uint32_t key_max;       /**< most entries kept under one key since new (counted by
+                               fingerprint below the cap, so an upper bound) */
 } wd_lsh_stats_t;
 
 /** @returns NULL if bands, rows or doc_fn is missing or doc_bits is not 1..28. */

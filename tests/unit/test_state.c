@@ -287,6 +287,32 @@ static int test_refuse_bad_checkpoints(void) {
   return 0;
 }
 
+/* The LSH keeps doc references of as many bits as index.max_articles needs
+ * (at least 10): a checkpoint holding more articles than that is refused
+ * with a message naming the key, not loaded into references that collide. */
+static int test_refuse_too_many(void) {
+  char e[256], dir[300], id[32];
+  wd_config_t *cfg = wd_config_new();
+  snprintf(dir, sizeof(dir), "%s/many", tmpdir);
+  wd_engine_t *eng = wd_engine_new(cfg, e, sizeof(e));
+  wd_result_t r;
+  for (int i = 0; i < 1100; i++) {
+    snprintf(id, sizeof(id), "m%d", i);
+    WD_T_ASSERT(feed(eng, id, i, 0, T0 + i * MIN, &r) == WD_OK, "%s", id);
+  }
+  WD_T_ASSERT(wd_state_save(dir, eng, NULL, NULL, e, sizeof(e)) == WD_OK, "%s", e);
+  wd_engine_destroy(eng);
+  WD_T_ASSERT(wd_config_set(cfg, "index.max_articles", "100", e, sizeof(e)) == WD_OK, "%s", e);
+  WD_T_ASSERT(load_expect(cfg, dir, "index.max_articles") == 0, "1100 articles into 1024 refs");
+  WD_T_ASSERT(wd_config_set(cfg, "index.max_articles", "1100", e, sizeof(e)) == WD_OK, "%s", e);
+  eng = wd_engine_new(cfg, e, sizeof(e));
+  WD_T_ASSERT(wd_state_load(dir, eng, NULL, NULL, e, sizeof(e)) == WD_OK, "fits: %s", e);
+  wd_engine_destroy(eng);
+  rm_state(dir);
+  wd_config_destroy(cfg);
+  return 0;
+}
+
 /* The stored 16-bit values estimate Jaccard as the 32-bit ones do: a low-16
  * collision of two different values has probability 2^-16 per position. */
 static int test_bbit_error(void) {
@@ -334,6 +360,7 @@ int main(void) {
   WD_T_RUN(test_round_trip);
   WD_T_RUN(test_empty_round_trip);
   WD_T_RUN(test_refuse_bad_checkpoints);
+  WD_T_RUN(test_refuse_too_many);
   WD_T_RUN(test_bbit_error);
   rmdir(tmpdir);
   return WD_T_DONE();
