@@ -106,7 +106,7 @@ size_t wd_cluster_bytes(const wd_cluster_t *cs);
 
 /** Where the store's bytes go, and the flood bounds at work. */
 typedef struct wd_cluster_stats_s {
-  size_t bytes_sigs;     /**< signatures (num_perm x 2 bytes per ring slot) */
+  size_t bytes_sigs;     /**< signatures (num_perm x 2 bytes per slot of the allocated chunks) */
   size_t bytes_records;  /**< per-article fields (times, sizes, SimHash, id pointers) */
   size_t bytes_ids;      /**< id strings */
   size_t bytes_idmap;    /**< id -> article table */

@@ -120,7 +120,7 @@ static int test_evict_by_cap(void) {
 }
 
 /* Record i's id in test_round_trip: every 7th record redelivers the one
- * from 50 records back (still live, after the ring has wrapped); from 3900
+ * from 50 records back (still live, after chunks were freed); from 3900
  * on, the ids of long-evicted records come back as new articles. */
 static int id_of(int i) {
   if (i > 100 && i % 7 == 0)
@@ -128,7 +128,7 @@ static int id_of(int i) {
   return i >= 3900 ? i - 3900 : i;
 }
 
-/* One stream of answers, with eviction, ring growth and wrap: an engine saved
+/* One stream of answers, with eviction, chunk turnover: an engine saved
  * and restored halfway must answer the rest exactly like an uninterrupted one. */
 static int test_round_trip(void) {
   char e[256], id[32], dir[300];
