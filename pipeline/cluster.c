@@ -117,6 +117,12 @@ static inline uint16_t *sig_row(const wd_cluster_t *cs, uint32_t doc) {
   return chunk_of(cs, doc)->sig + (size_t)(doc & (CHUNK - 1)) * cs->opts.num_perm;
 }
 
+/* Live docs from the \p i-th on that share its chunk (rows contiguous). */
+static inline size_t chunk_run(const wd_cluster_t *cs, size_t i) {
+  const size_t run = CHUNK - ((cs->base + (uint32_t)i) & (CHUNK - 1));
+  return run < cs->cnt - i ? run : cs->cnt - i;
+}
+
 /* The live doc whose low bits are \p ref (LSH entries, the id map). */
 static inline uint32_t doc_of_ref(const wd_cluster_t *cs, uint32_t ref) {
   return cs->base + ((ref - cs->base) & cs->ref_mask);
@@ -651,13 +657,9 @@ void wd_cluster_save(const wd_cluster_t *cs, wd_state_w_t *w) {
       wd_state_w_str(w, r->dup->s, r->dup->len);
   }
   /* Rows are contiguous within a chunk: one run per chunk. */
-  for (size_t i = 0; i < cs->cnt;) {
-    const uint32_t d = cs->base + (uint32_t)i;
-    size_t run = CHUNK - (d & (CHUNK - 1));
-    if (run > cs->cnt - i)
-      run = cs->cnt - i;
-    wd_state_w_u16v(w, sig_row(cs, d), run * np);
-    i += run;
+  for (size_t i = 0, run; i < cs->cnt; i += run) {
+    run = chunk_run(cs, i);
+    wd_state_w_u16v(w, sig_row(cs, cs->base + (uint32_t)i), run * np);
   }
   wd_state_w_end(w);
   wd_free(renum);
@@ -751,13 +753,9 @@ wd_err_t wd_cluster_load(wd_cluster_t *cs, wd_state_r_t *r, char *errstr,
   for (uint32_t c = 0; c < ncl && !r->err; c++)
     if (!cs->cl_live[c])
       r->err = 1; /* a cluster with no live member is never saved */
-  for (size_t i = 0; i < cs->cnt && !r->err;) {
-    const uint32_t d = cs->base + (uint32_t)i;
-    size_t run = CHUNK - (d & (CHUNK - 1));
-    if (run > cs->cnt - i)
-      run = cs->cnt - i;
-    wd_state_r_u16v(r, sig_row(cs, d), run * np);
-    i += run;
+  for (size_t i = 0, run; i < cs->cnt && !r->err; i += run) {
+    run = chunk_run(cs, i);
+    wd_state_r_u16v(r, sig_row(cs, cs->base + (uint32_t)i), run * np);
   }
   if (r->err) {
     err = WD_ERR_STATE;

@@ -217,19 +217,28 @@ static int load_expect(const wd_config_t *cfg, const char *dir, const char *want
   return 0;
 }
 
+/* Checkpoint into \p dir an engine fed \p n articles (\p per stories, ids
+ * x0, x1, ...). @returns 0, or 1 if a step failed. */
+static int save_fed(const wd_config_t *cfg, const char *dir, int n, int per) {
+  char e[256], id[16];
+  wd_engine_t *eng = wd_engine_new(cfg, e, sizeof(e));
+  wd_result_t r;
+  int bad = !eng;
+  for (int i = 0; i < n && !bad; i++) {
+    snprintf(id, sizeof(id), "x%d", i);
+    bad = feed(eng, id, i % per, i / per, T0 + i * MIN, &r) != WD_OK;
+  }
+  bad = bad || wd_state_save(dir, eng, NULL, NULL, e, sizeof(e)) != WD_OK;
+  wd_engine_destroy(eng);
+  return bad;
+}
+
 static int test_refuse_bad_checkpoints(void) {
   char e[256], dir[300], path[512];
   wd_config_t *cfg = wd_config_new();
   snprintf(dir, sizeof(dir), "%s/bad", tmpdir);
-  wd_engine_t *eng = wd_engine_new(cfg, e, sizeof(e));
-  wd_result_t r;
-  for (int i = 0; i < 50; i++) {
-    char id[16];
-    snprintf(id, sizeof(id), "x%d", i);
-    feed(eng, id, i % 20, i / 20, T0 + i * MIN, &r);
-  }
-  WD_T_ASSERT(wd_state_save(dir, eng, NULL, NULL, e, sizeof(e)) == WD_OK, "%s", e);
-  wd_engine_destroy(eng);
+  WD_T_ASSERT(save_fed(cfg, dir, 50, 20) == 0, "feed and save 50");
+  wd_engine_t *eng;
   wd_state_path(path, sizeof(path), dir);
   FILE *fp = fopen(path, "rb");
   static unsigned char good[1 << 22];
@@ -291,17 +300,11 @@ static int test_refuse_bad_checkpoints(void) {
  * (at least 10): a checkpoint holding more articles than that is refused
  * with a message naming the key, not loaded into references that collide. */
 static int test_refuse_too_many(void) {
-  char e[256], dir[300], id[32];
+  char e[256], dir[300];
   wd_config_t *cfg = wd_config_new();
   snprintf(dir, sizeof(dir), "%s/many", tmpdir);
-  wd_engine_t *eng = wd_engine_new(cfg, e, sizeof(e));
-  wd_result_t r;
-  for (int i = 0; i < 1100; i++) {
-    snprintf(id, sizeof(id), "m%d", i);
-    WD_T_ASSERT(feed(eng, id, i, 0, T0 + i * MIN, &r) == WD_OK, "%s", id);
-  }
-  WD_T_ASSERT(wd_state_save(dir, eng, NULL, NULL, e, sizeof(e)) == WD_OK, "%s", e);
-  wd_engine_destroy(eng);
+  WD_T_ASSERT(save_fed(cfg, dir, 1100, 1100) == 0, "feed and save 1100");
+  wd_engine_t *eng;
   WD_T_ASSERT(wd_config_set(cfg, "index.max_articles", "100", e, sizeof(e)) == WD_OK, "%s", e);
   WD_T_ASSERT(load_expect(cfg, dir, "index.max_articles") == 0, "1100 articles into 1024 refs");
   WD_T_ASSERT(wd_config_set(cfg, "index.max_articles", "1100", e, sizeof(e)) == WD_OK, "%s", e);
