@@ -191,11 +191,11 @@ static void band_set_cap(lsh_band_t *bt, uint32_t cap) {
 /* Sort \p v (n entries) oldest first: by age relative to the newest doc
  * inserted, an LSD radix sort in two passes of 14 bits. */
 static void sort_by_age(const wd_lsh_t *lsh, uint32_t *v, uint32_t *tmp, size_t n) {
-  static uint32_t cnt[1u << 14];
+  uint32_t *cnt = wd_malloc(sizeof(uint32_t) << 14);
   const uint32_t newest = lsh->last_ref;
   for (int pass = 0; pass < 2; pass++) {
     const unsigned sh = 14u * (unsigned)pass;
-    memset(cnt, 0, sizeof(cnt));
+    memset(cnt, 0, sizeof(uint32_t) << 14);
     for (size_t i = 0; i < n; i++) /* older = larger age = earlier: invert */
       cnt[(~((newest - ent_ref(lsh, v[i])) & lsh->ref_mask) >> sh) & 0x3fff]++;
     uint32_t sum = 0;
@@ -208,6 +208,7 @@ static void sort_by_age(const wd_lsh_t *lsh, uint32_t *v, uint32_t *tmp, size_t 
       tmp[cnt[(~((newest - ent_ref(lsh, v[i])) & lsh->ref_mask) >> sh) & 0x3fff]++] = v[i];
     memcpy(v, tmp, n * sizeof(*v));
   }
+  wd_free(cnt);
 }
 
 /* Rebuild band \p b in \p ncap slots without its tombstones. The entries are
