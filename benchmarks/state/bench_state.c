@@ -31,6 +31,12 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static double cpu_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static unsigned long long rnd(unsigned long long *s) {
   unsigned long long z = (*s += 0x9e3779b97f4a7c15ULL);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -115,13 +121,25 @@ int main(int argc, char **argv) {
   const long long t0 = 1750000000000LL;
   wd_engine_stats_t st0, st;
   wd_engine_stats(eng, &st0); /* fixed tables (boilerplate, document frequencies) */
-  double t = now_s();
+  double t = now_s(), batch_cpu = 0;
+  enum { BATCH = 10000 }; /* cost of the BATCH articles ending at 10^k (k >= 4) */
   for (unsigned long long i = 0; i < n; i++) {
     wd_result_t res;
     size_t len = make_article(buf, sizeof(buf), &rng, ring, i, t0, n);
+    double c0 = cpu_s();
     if (wd_engine_process(eng, buf, len, NULL, 0, -1, &res, errstr, sizeof(errstr)) != WD_OK) {
       fprintf(stderr, "article %llu: %s\n", i, errstr);
       return 1;
+    }
+    batch_cpu += cpu_s() - c0;
+    if ((i + 1) % BATCH == 0) {
+      unsigned long long p = i + 1;
+      while (p % 10 == 0)
+        p /= 10;
+      if (p == 1)
+        printf("bench=state step=cost indexed=%llu cpu_us_per_article=%.1f\n", i + 1,
+               batch_cpu / BATCH * 1e6);
+      batch_cpu = 0;
     }
   }
   double ingest = now_s() - t;
