@@ -122,7 +122,7 @@ int main(int argc, char **argv) {
   wd_engine_stats_t st0, st;
   wd_engine_stats(eng, &st0); /* fixed tables (boilerplate, document frequencies) */
   double t = now_s(), batch_cpu = 0;
-  enum { BATCH = 10000 }; /* cost of the BATCH articles ending at 10^k (k >= 4) */
+  enum { BATCH = 10000 }; /* cost of the BATCH articles ending at 1, 2, 5 x 10^k */
   for (unsigned long long i = 0; i < n; i++) {
     wd_result_t res;
     size_t len = make_article(buf, sizeof(buf), &rng, ring, i, t0, n);
@@ -136,7 +136,7 @@ int main(int argc, char **argv) {
       unsigned long long p = i + 1;
       while (p % 10 == 0)
         p /= 10;
-      if (p == 1)
+      if (p == 1 || p == 2 || p == 5)
         printf("bench=state step=cost indexed=%llu cpu_us_per_article=%.1f\n", i + 1,
                batch_cpu / BATCH * 1e6);
       batch_cpu = 0;
