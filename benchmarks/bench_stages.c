@@ -291,10 +291,26 @@ static void run_simhash(void *v) {
   }
 }
 
+/* The LSH reads band values from the caller's signatures (doc i = row i). */
+static uint32_t lsh_rows(void *ctx, uint32_t ref, uint32_t band, uint32_t *rows) {
+  const ctx_t *c = ctx;
+  const uint32_t nr = c->num_perm / c->copts.bands;
+  memcpy(rows, c->sigs + (size_t)ref * c->num_perm + (size_t)band * nr, nr * sizeof(*rows));
+  return ref;
+}
+
 static void reset_lsh(void *v) {
   ctx_t *c = v;
   wd_lsh_destroy(c->lsh);
-  c->lsh = wd_lsh_new(c->copts.bands, c->num_perm / c->copts.bands);
+  uint32_t bits = 21; /* as the engine at index.max_articles 2M */
+  while (bits < 28 && ((size_t)1 << bits) < c->docs)
+    bits++;
+  const wd_lsh_opts_t o = {.bands = c->copts.bands,
+                           .rows = c->num_perm / c->copts.bands,
+                           .doc_bits = bits,
+                           .doc_fn = lsh_rows,
+                           .ctx = c};
+  c->lsh = wd_lsh_new(&o);
 }
 static void run_lsh(void *v) {
   ctx_t *c = v;

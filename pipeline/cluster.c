@@ -1,20 +1,29 @@
 /* cluster.c - the cluster store and the near-duplicate decision.
  *
- * Layout: struct-of-arrays over a ring of doc numbers. Docs are numbered in
- * arrival order (uint32, wrapping); live docs are the contiguous range
- * [base, base + cnt) and doc d lives in ring slot d & (ring_cap - 1), so
- * eviction from the front and insertion at the back are O(1) and a
- * candidate's verification touches only its signature row and two small
- * fields. Ids are found through an open-addressing table of ring slots keyed
- * by XXH3(id), with backward-shift deletion.
+ * Layout: docs are numbered in arrival order (uint32, wrapping); live docs are
+ * the contiguous range [base, base + cnt). They live in chunks of 1024
+ * consecutive doc numbers, each holding the docs' 48-byte records and then
+ * their signatures; a power-of-two directory of chunk pointers finds doc d's
+ * chunk from d >> 10. Insertion at the back and eviction from the front are
+ * O(1), a chunk is freed when its last doc is evicted, and memory follows the
+ * live count (at most two partly used chunks) instead of a power-of-two ring.
+ * Ids are found through an open-addressing table of doc references (doc &
+ * ref_mask, + 1) keyed by XXH3(id), with backward-shift deletion.
+ *
+ * Per article at the defaults (128 values, 64 bands; bench_state at 1M):
+ * signature 256 B, record 48 B, LSH ~354 B (64 x 4-byte entries at load
+ * ~0.72), SimHash index ~46 B, id string ~25 B, id table ~8 B, cluster table
+ * ~16 B: ~754 B.
  *
  * Signatures are stored as 16-bit b-bit MinHash values (Li & Koenig 2010):
  * the low 16 bits of each 32-bit value. Two different values agree on them
  * with probability 2^-16, so the Jaccard estimate gains a bias of at most
- * 1.5e-5 (measured in tests/unit/test_cluster.c), and the store holds 256
+ * 1.5e-5 (measured in tests/unit/test_state.c), and the store holds 256
  * bytes per article instead of 512 at 128 values. The LSH band keys are made
- * from the same 16-bit values, so a stored row is enough to remove a doc from
- * the LSH index on eviction and to rebuild every index after a checkpoint.
+ * from the same 16-bit values, and the LSH keeps no keys of its own: its
+ * entries are doc references checked against these rows (lsh_doc), so a
+ * stored row is what removes a doc from the LSH on eviction and what every
+ * index is rebuilt from after a checkpoint.
  *
  * Ids are refcounted strings: a doc's own id, the duplicate_of of docs that
  * matched it and the cluster table entry of a cluster it started share one
@@ -34,7 +43,6 @@
 #include <xxhash.h>
 
 #define NO_DOC UINT32_MAX
-#define RING_MIN_CAP 1024u
 #define IDMAP_MIN_CAP 1024u
 
 typedef struct idstr_s {
@@ -43,20 +51,34 @@ typedef struct idstr_s {
   char s[];
 } idstr_t;
 
+/* One article's fields besides its signature (48 bytes). */
+typedef struct rec_s {
+  uint64_t simhash;
+  int64_t ts;
+  idstr_t *id;
+  idstr_t *dup;      /* best match at assignment, NULL when new */
+  uint32_t nshingles;
+  uint32_t cl;       /* cluster table index */
+  uint32_t size_at;  /* cluster size right after assignment */
+  float sim;         /* similarity to dup */
+} rec_t;
+
+/* CHUNK consecutive doc numbers: their records, then their signatures. */
+#define CHUNK_BITS 10
+#define CHUNK (1u << CHUNK_BITS)
+typedef struct chunk_s {
+  rec_t rec[CHUNK];
+  uint16_t sig[]; /* CHUNK * num_perm b-bit (low 16 bits) values */
+} chunk_t;
+
 struct wd_cluster_s {
   wd_cluster_opts_t opts;
   uint32_t base;     /* oldest live doc number */
   size_t cnt;        /* live docs */
-  size_t cap;        /* ring capacity, power of two */
-  uint16_t *sigs;    /* cap * num_perm, b-bit (low 16 bits) values */
-  uint32_t *nshingles;
-  uint64_t *simhashes;
-  int64_t *ts;
-  uint32_t *cl;      /* cluster table index */
-  float *sim;        /* similarity to dup */
-  uint32_t *size_at; /* cluster size right after assignment */
-  idstr_t **ids;
-  idstr_t **dups;    /* best match at assignment, NULL when new */
+  chunk_t **dir;     /* chunk of doc d: dir[(d >> CHUNK_BITS) & (dir_cap - 1)] */
+  size_t dir_cap;    /* power of two */
+  size_t chunks;     /* allocated */
+  size_t chunk_bytes;
   size_t id_bytes;   /* bytes of id strings */
 
   /* Clusters with live members; a free entry has id NULL and links the free
@@ -69,23 +91,41 @@ struct wd_cluster_s {
   size_t clusters_live; /* clusters with a live member */
   uint64_t evicted;
 
-  uint32_t *idmap; /* ring slot + 1, 0 = empty */
+  uint32_t *idmap; /* doc reference (doc & ref_mask) + 1, 0 = empty */
   size_t idmap_cap;
 
   wd_lsh_t *lsh;
+  uint32_t ref_mask;  /* LSH doc references: doc & ref_mask */
+  size_t max_live;    /* 2^doc_bits: live docs the references can tell apart */
   wd_simhash_index_t *si;
   wd_lsh_hit_t *hits; /* scratch: max_candidates */
   uint32_t *near;     /* scratch: SimHash neighbours */
   size_t near_cap;
   uint32_t *band;     /* scratch: a signature's 16-bit values widened for LSH */
+  uint32_t verified;  /* candidates verified by the last assign */
 };
 
-static inline size_t slot_of(const wd_cluster_t *cs, uint32_t doc) {
-  return doc & (cs->cap - 1);
+static inline chunk_t *chunk_of(const wd_cluster_t *cs, uint32_t doc) {
+  return cs->dir[(doc >> CHUNK_BITS) & (cs->dir_cap - 1)];
 }
 
-static inline const uint16_t *sig_row(const wd_cluster_t *cs, uint32_t doc) {
-  return cs->sigs + slot_of(cs, doc) * cs->opts.num_perm;
+static inline rec_t *rec_of(const wd_cluster_t *cs, uint32_t doc) {
+  return &chunk_of(cs, doc)->rec[doc & (CHUNK - 1)];
+}
+
+static inline uint16_t *sig_row(const wd_cluster_t *cs, uint32_t doc) {
+  return chunk_of(cs, doc)->sig + (size_t)(doc & (CHUNK - 1)) * cs->opts.num_perm;
+}
+
+/* Live docs from the \p i-th on that share its chunk (rows contiguous). */
+static inline size_t chunk_run(const wd_cluster_t *cs, size_t i) {
+  const size_t run = CHUNK - ((cs->base + (uint32_t)i) & (CHUNK - 1));
+  return run < cs->cnt - i ? run : cs->cnt - i;
+}
+
+/* The live doc whose low bits are \p ref (LSH entries, the id map). */
+static inline uint32_t doc_of_ref(const wd_cluster_t *cs, uint32_t ref) {
+  return cs->base + ((ref - cs->base) & cs->ref_mask);
 }
 
 /* Arrival order of two live docs, robust to doc numbers wrapping. */
@@ -112,6 +152,18 @@ static const uint32_t *band_view16(wd_cluster_t *cs, const uint16_t *row) {
   for (uint32_t i = 0; i < cs->opts.num_perm; i++)
     cs->band[i] = row[i];
   return cs->band;
+}
+
+/* The LSH's view of a stored doc (wd_lsh_doc_fn): reference -> live doc,
+ * and its band values widened as band_view16 does. */
+static uint32_t lsh_doc(void *ctx, uint32_t ref, uint32_t band, uint32_t *rows) {
+  const wd_cluster_t *cs = ctx;
+  const uint32_t d = doc_of_ref(cs, ref);
+  const uint32_t nr = cs->opts.num_perm / cs->opts.bands;
+  const uint16_t *row = sig_row(cs, d) + (size_t)band * nr;
+  for (uint32_t r = 0; r < nr; r++)
+    rows[r] = row[r];
+  return d;
 }
 
 /* ==== Id strings ==== */
@@ -144,7 +196,18 @@ wd_cluster_t *wd_cluster_new(const wd_cluster_opts_t *opts) {
     return NULL;
   wd_cluster_t *cs = wd_calloc(1, sizeof(*cs));
   cs->opts = *opts;
-  cs->lsh = wd_lsh_new(opts->bands, opts->num_perm / opts->bands);
+  uint32_t doc_bits = 10;
+  const uint64_t want = opts->max_docs ? opts->max_docs : (uint64_t)1 << 24;
+  while (doc_bits < 28 && ((uint64_t)1 << doc_bits) < want)
+    doc_bits++;
+  cs->ref_mask = (uint32_t)(((uint64_t)1 << doc_bits) - 1);
+  cs->max_live = (size_t)1 << doc_bits;
+  const wd_lsh_opts_t lo = {.bands = opts->bands,
+                            .rows = opts->num_perm / opts->bands,
+                            .doc_bits = doc_bits,
+                            .doc_fn = lsh_doc,
+                            .ctx = cs};
+  cs->lsh = wd_lsh_new(&lo);
   if (!cs->lsh)
     goto err;
   if (opts->simhash_enabled) {
@@ -158,6 +221,9 @@ wd_cluster_t *wd_cluster_new(const wd_cluster_opts_t *opts) {
   cs->band = wd_malloc(opts->num_perm * sizeof(*cs->band));
   cs->idmap_cap = IDMAP_MIN_CAP;
   cs->idmap = wd_calloc(cs->idmap_cap, sizeof(*cs->idmap));
+  cs->chunk_bytes = sizeof(chunk_t) + (size_t)CHUNK * opts->num_perm * sizeof(uint16_t);
+  cs->dir_cap = 4;
+  cs->dir = wd_calloc(cs->dir_cap, sizeof(*cs->dir));
   cs->cl_free = NO_DOC;
   return cs;
 err:
@@ -165,29 +231,19 @@ err:
   return NULL;
 }
 
-static void ring_free(wd_cluster_t *cs) {
-  wd_free(cs->sigs);
-  wd_free(cs->nshingles);
-  wd_free(cs->simhashes);
-  wd_free(cs->ts);
-  wd_free(cs->cl);
-  wd_free(cs->sim);
-  wd_free(cs->size_at);
-  wd_free(cs->ids);
-  wd_free(cs->dups);
-}
-
 void wd_cluster_destroy(wd_cluster_t *cs) {
   if (!cs)
     return;
-  for (size_t i = 0; i < cs->cnt; i++) {
-    size_t s = slot_of(cs, cs->base + (uint32_t)i);
-    idstr_unref(cs, cs->ids[s]);
-    idstr_unref(cs, cs->dups[s]);
+  for (size_t i = 0; i < cs->cnt && cs->dir; i++) {
+    rec_t *r = rec_of(cs, cs->base + (uint32_t)i);
+    idstr_unref(cs, r->id);
+    idstr_unref(cs, r->dup);
   }
   for (uint32_t c = 0; c < cs->cl_cnt; c++)
     idstr_unref(cs, cs->cl_id[c]);
-  ring_free(cs);
+  for (size_t i = 0; i < cs->dir_cap; i++)
+    wd_free(cs->dir[i]);
+  wd_free(cs->dir);
   wd_free(cs->cl_id);
   wd_free(cs->cl_size);
   wd_free(cs->cl_live);
@@ -214,21 +270,22 @@ static size_t idmap_find(const wd_cluster_t *cs, const char *id, size_t id_len) 
     uint32_t v = cs->idmap[i];
     if (v == 0)
       return i;
-    const idstr_t *s = cs->ids[v - 1];
+    const idstr_t *s = rec_of(cs, doc_of_ref(cs, v - 1))->id;
     if (s->len == id_len && memcmp(s->s, id, id_len) == 0)
       return i;
     i = (i + 1) & mask;
   }
 }
 
-/* Re-enter every live doc (after the ring moved, or to grow). */
+/* Re-enter every live doc (to grow). */
 static void idmap_rebuild(wd_cluster_t *cs, size_t cap) {
   wd_free(cs->idmap);
   cs->idmap_cap = cap;
   cs->idmap = wd_calloc(cap, sizeof(*cs->idmap));
   for (size_t i = 0; i < cs->cnt; i++) {
-    size_t s = slot_of(cs, cs->base + (uint32_t)i);
-    cs->idmap[idmap_find(cs, cs->ids[s]->s, cs->ids[s]->len)] = (uint32_t)s + 1;
+    const uint32_t d = cs->base + (uint32_t)i;
+    const idstr_t *id = rec_of(cs, d)->id;
+    cs->idmap[idmap_find(cs, id->s, id->len)] = (d & cs->ref_mask) + 1;
   }
 }
 
@@ -243,7 +300,7 @@ static void idmap_delete(wd_cluster_t *cs, const idstr_t *id) {
     uint32_t v = cs->idmap[j];
     if (!v)
       break;
-    const idstr_t *e = cs->ids[v - 1];
+    const idstr_t *e = rec_of(cs, doc_of_ref(cs, v - 1))->id;
     size_t k = (size_t)id_hash(e->s, e->len) & mask;
     int home_between = hole <= j ? (hole < k && k <= j) : (hole < k || k <= j);
     if (home_between)
@@ -256,36 +313,29 @@ static void idmap_delete(wd_cluster_t *cs, const idstr_t *id) {
 
 /* ==== Store ==== */
 
-/* Move the live docs into a ring of \p ncap slots (grow or shrink). */
-static void ring_resize(wd_cluster_t *cs, size_t ncap) {
-  wd_cluster_t o = *cs; /* the old arrays */
-  const size_t np = cs->opts.num_perm;
-  assert(ncap >= cs->cnt && (ncap & (ncap - 1)) == 0);
-  cs->cap = ncap;
-  cs->sigs = wd_malloc(ncap * np * sizeof(*cs->sigs));
-  cs->nshingles = wd_malloc(ncap * sizeof(*cs->nshingles));
-  cs->simhashes = wd_malloc(ncap * sizeof(*cs->simhashes));
-  cs->ts = wd_malloc(ncap * sizeof(*cs->ts));
-  cs->cl = wd_malloc(ncap * sizeof(*cs->cl));
-  cs->sim = wd_malloc(ncap * sizeof(*cs->sim));
-  cs->size_at = wd_malloc(ncap * sizeof(*cs->size_at));
-  cs->ids = wd_malloc(ncap * sizeof(*cs->ids));
-  cs->dups = wd_malloc(ncap * sizeof(*cs->dups));
-  for (size_t i = 0; i < cs->cnt; i++) {
-    const uint32_t d = cs->base + (uint32_t)i;
-    const size_t f = slot_of(&o, d), t = slot_of(cs, d);
-    memcpy(cs->sigs + t * np, o.sigs + f * np, np * sizeof(*cs->sigs));
-    cs->nshingles[t] = o.nshingles[f];
-    cs->simhashes[t] = o.simhashes[f];
-    cs->ts[t] = o.ts[f];
-    cs->cl[t] = o.cl[f];
-    cs->sim[t] = o.sim[f];
-    cs->size_at[t] = o.size_at[f];
-    cs->ids[t] = o.ids[f];
-    cs->dups[t] = o.dups[f];
+/* Make room in the directory for doc base + cnt (the next to append) and
+ * give it a chunk. The live docs span at most cnt / CHUNK + 2 chunks. */
+static void dir_reserve(wd_cluster_t *cs) {
+  const uint32_t d = cs->base + (uint32_t)cs->cnt;
+  const uint32_t span = ((d >> CHUNK_BITS) - (cs->base >> CHUNK_BITS)) & (UINT32_MAX >> CHUNK_BITS);
+  if (span >= cs->dir_cap) {
+    size_t ncap = cs->dir_cap * 2;
+    while (span >= ncap)
+      ncap *= 2;
+    chunk_t **nd = wd_calloc(ncap, sizeof(*nd));
+    for (uint32_t k = 0; k < span; k++) { /* the chunks from base's on */
+      const uint32_t ci = (cs->base >> CHUNK_BITS) + k;
+      nd[ci & (ncap - 1)] = cs->dir[ci & (cs->dir_cap - 1)];
+    }
+    wd_free(cs->dir);
+    cs->dir = nd;
+    cs->dir_cap = ncap;
   }
-  ring_free(&o);
-  idmap_rebuild(cs, cs->idmap_cap);
+  chunk_t **c = &cs->dir[(d >> CHUNK_BITS) & (cs->dir_cap - 1)];
+  if (!*c) {
+    *c = wd_malloc(cs->chunk_bytes);
+    cs->chunks++;
+  }
 }
 
 static uint32_t cluster_alloc(wd_cluster_t *cs, idstr_t *id) {
@@ -322,30 +372,31 @@ static void cluster_release(wd_cluster_t *cs, uint32_t c) {
 /* Append a doc at the back of the ring; \p cluster NO_DOC starts one. */
 static uint32_t store_append(wd_cluster_t *cs, const wd_doc_t *doc, uint32_t cluster,
                              uint32_t dup, double sim) {
-  if (cs->cnt == cs->cap)
-    ring_resize(cs, cs->cap ? cs->cap * 2 : RING_MIN_CAP);
   if ((cs->cnt + 1) * 2 > cs->idmap_cap)
     idmap_rebuild(cs, cs->idmap_cap * 2);
   assert(cs->cnt < (size_t)UINT32_MAX);
+  dir_reserve(cs);
   const uint32_t d = cs->base + (uint32_t)cs->cnt++;
-  const size_t s = slot_of(cs, d), np = cs->opts.num_perm;
+  const size_t np = cs->opts.num_perm;
+  rec_t *r = rec_of(cs, d);
+  uint16_t *row = sig_row(cs, d);
   for (size_t i = 0; i < np; i++)
-    cs->sigs[s * np + i] = (uint16_t)doc->sig[i];
-  cs->nshingles[s] = doc->shingle_cnt;
-  cs->simhashes[s] = doc->simhash;
-  cs->ts[s] = doc->ts_ms;
-  cs->ids[s] = idstr_new(cs, doc->id, doc->id_len);
-  cs->idmap[idmap_find(cs, doc->id, doc->id_len)] = (uint32_t)s + 1;
+    row[i] = (uint16_t)doc->sig[i];
+  r->nshingles = doc->shingle_cnt;
+  r->simhash = doc->simhash;
+  r->ts = doc->ts_ms;
+  r->id = idstr_new(cs, doc->id, doc->id_len);
+  cs->idmap[idmap_find(cs, doc->id, doc->id_len)] = (d & cs->ref_mask) + 1;
   if (cluster == NO_DOC) {
-    cluster = cluster_alloc(cs, cs->ids[s]);
+    cluster = cluster_alloc(cs, r->id);
     cs->clusters++;
   }
-  cs->cl[s] = cluster;
+  r->cl = cluster;
   cs->cl_size[cluster]++;
   cs->cl_live[cluster]++;
-  cs->dups[s] = dup == NO_DOC ? NULL : idstr_ref(cs->ids[slot_of(cs, dup)]);
-  cs->sim[s] = dup == NO_DOC ? 0.0f : (float)sim;
-  cs->size_at[s] = cs->cl_size[cluster];
+  r->dup = dup == NO_DOC ? NULL : idstr_ref(rec_of(cs, dup)->id);
+  r->sim = dup == NO_DOC ? 0.0f : (float)sim;
+  r->size_at = cs->cl_size[cluster];
   return d;
 }
 
@@ -353,12 +404,12 @@ static uint32_t store_append(wd_cluster_t *cs, const wd_doc_t *doc, uint32_t clu
  * (so its id answers redeliveries) but not indexed: it would collide with
  * every other empty document. */
 static void index_add(wd_cluster_t *cs, uint32_t d) {
-  const size_t s = slot_of(cs, d);
-  if (cs->nshingles[s] == 0)
+  const rec_t *r = rec_of(cs, d);
+  if (r->nshingles == 0)
     return;
   wd_lsh_insert(cs->lsh, band_view16(cs, sig_row(cs, d)), d);
   if (cs->si)
-    wd_simhash_index_insert(cs->si, cs->simhashes[s], d);
+    wd_simhash_index_insert(cs->si, r->simhash, d);
 }
 
 /* index_add for every live doc, as if they arrived again in order, but band
@@ -370,7 +421,7 @@ static void index_rebuild(wd_cluster_t *cs) {
   size_t n = 0;
   for (size_t i = 0; i < cs->cnt; i++) {
     const uint32_t d = cs->base + (uint32_t)i;
-    if (cs->nshingles[slot_of(cs, d)] > 0)
+    if (rec_of(cs, d)->nshingles > 0)
       docs[n++] = d;
   }
   wd_lsh_reserve(cs->lsh, n);
@@ -384,51 +435,53 @@ static void index_rebuild(wd_cluster_t *cs) {
   }
   wd_lsh_count_add(cs->lsh, n);
   for (size_t k = 0; k < n && cs->si; k++)
-    wd_simhash_index_insert(cs->si, cs->simhashes[slot_of(cs, docs[k])], docs[k]);
+    wd_simhash_index_insert(cs->si, rec_of(cs, docs[k])->simhash, docs[k]);
   wd_free(docs);
   wd_free(vals);
 }
 
 static void evict_front(wd_cluster_t *cs) {
   const uint32_t d = cs->base;
-  const size_t s = slot_of(cs, d);
+  rec_t *r = rec_of(cs, d);
   assert(cs->cnt > 0);
-  if (cs->nshingles[s] > 0) {
+  if (r->nshingles > 0) {
     wd_lsh_remove(cs->lsh, band_view16(cs, sig_row(cs, d)), d);
     if (cs->si)
-      wd_simhash_index_remove(cs->si, cs->simhashes[s], d);
+      wd_simhash_index_remove(cs->si, r->simhash, d);
   }
-  idmap_delete(cs, cs->ids[s]);
-  idstr_unref(cs, cs->ids[s]);
-  idstr_unref(cs, cs->dups[s]);
-  cs->ids[s] = cs->dups[s] = NULL;
-  cluster_release(cs, cs->cl[s]);
+  idmap_delete(cs, r->id);
+  idstr_unref(cs, r->id);
+  idstr_unref(cs, r->dup);
+  r->id = r->dup = NULL;
+  cluster_release(cs, r->cl);
   cs->base++;
   cs->cnt--;
   cs->evicted++;
+  if ((cs->base & (CHUNK - 1)) == 0) { /* the last doc of its chunk went */
+    chunk_t **c = &cs->dir[(d >> CHUNK_BITS) & (cs->dir_cap - 1)];
+    wd_free(*c);
+    *c = NULL;
+    cs->chunks--;
+  }
 }
 
 size_t wd_cluster_evict(wd_cluster_t *cs, int64_t horizon_ms, size_t max_docs) {
   size_t n = 0;
-  while (cs->cnt > 0 &&
-         (cs->cnt > max_docs || cs->ts[slot_of(cs, cs->base)] < horizon_ms)) {
+  while (cs->cnt > 0 && (cs->cnt > max_docs || rec_of(cs, cs->base)->ts < horizon_ms)) {
     evict_front(cs);
     n++;
   }
-  /* Give memory back after a burst, with hysteresis against flapping. */
-  if (n && cs->cap > RING_MIN_CAP && cs->cnt < cs->cap / 4)
-    ring_resize(cs, cs->cap / 2);
   return n;
 }
 
 static void fill_answer(const wd_cluster_t *cs, uint32_t doc, wd_assign_t *out) {
-  const size_t s = slot_of(cs, doc);
-  const idstr_t *cid = cs->cl_id[cs->cl[s]];
+  const rec_t *r = rec_of(cs, doc);
+  const idstr_t *cid = cs->cl_id[r->cl];
   out->doc = doc;
   out->cluster_id = cid->s;
-  out->duplicate_of = cs->dups[s] ? cs->dups[s]->s : NULL;
-  out->similarity = cs->sim[s];
-  out->cluster_size = cs->size_at[s];
+  out->duplicate_of = r->dup ? r->dup->s : NULL;
+  out->similarity = r->sim;
+  out->cluster_size = r->size_at;
   out->cluster_key = id_hash(cid->s, cid->len);
   out->redelivered = 0;
 }
@@ -437,10 +490,7 @@ int wd_cluster_lookup(wd_cluster_t *cs, const char *id, size_t id_len, wd_assign
   uint32_t v = cs->idmap[idmap_find(cs, id, id_len)];
   if (!v)
     return 0;
-  const uint32_t slot = v - 1;
-  /* slot -> doc number: the live doc whose ring slot this is */
-  const uint32_t doc = cs->base + (uint32_t)((slot - slot_of(cs, cs->base)) & (cs->cap - 1));
-  fill_answer(cs, doc, out);
+  fill_answer(cs, doc_of_ref(cs, v - 1), out);
   out->redelivered = 1;
   return 1;
 }
@@ -452,7 +502,8 @@ static double verify(const wd_cluster_t *cs, const wd_doc_t *doc, uint32_t c) {
   const wd_cluster_opts_t *o = &cs->opts;
   double j = jaccard16(doc->sig, sig_row(cs, c), o->num_perm);
   double best = 0.0;
-  uint32_t na = doc->shingle_cnt, nb = cs->nshingles[slot_of(cs, c)];
+  const rec_t *rc = rec_of(cs, c);
+  uint32_t na = doc->shingle_cnt, nb = rc->nshingles;
   uint32_t nmin = na < nb ? na : nb;
 
   if (nmin == 0)
@@ -469,7 +520,7 @@ static double verify(const wd_cluster_t *cs, const wd_doc_t *doc, uint32_t c) {
     best = cont;
   if (cs->si) {
     double cos = wd_simhash_cosine(
-        wd_simhash_distance(doc->simhash, cs->simhashes[slot_of(cs, c)]));
+        wd_simhash_distance(doc->simhash, rc->simhash));
     if (cos >= o->cosine && cos > best)
       best = cos;
     /* Phrase reuse (containment) and shared rare vocabulary (cosine) are
@@ -489,9 +540,12 @@ wd_err_t wd_cluster_assign(wd_cluster_t *cs, const wd_doc_t *doc, wd_assign_t *o
   double best_sim = 0.0;
 
   assert(cs->idmap[idmap_find(cs, doc->id, doc->id_len)] == 0);
+  while (cs->cnt >= cs->max_live) /* only above 2^28 articles (see max_docs) */
+    evict_front(cs);
   if (doc->shingle_cnt > 0) {
     size_t n = wd_lsh_query(cs->lsh, band_view32(cs, doc->sig), cs->hits,
                             o->max_candidates);
+    cs->verified = (uint32_t)n;
     for (size_t i = 0; i < n; i++) {
       uint32_t c = cs->hits[i].doc;
       double s = verify(cs, doc, c);
@@ -500,6 +554,7 @@ wd_err_t wd_cluster_assign(wd_cluster_t *cs, const wd_doc_t *doc, wd_assign_t *o
     }
     if (cs->si) {
       size_t m = wd_simhash_index_query(cs->si, doc->simhash, cs->near, cs->near_cap);
+      cs->verified += (uint32_t)m;
       for (size_t i = 0; i < m; i++) {
         uint32_t c = cs->near[i];
         double s = verify(cs, doc, c);
@@ -511,7 +566,7 @@ wd_err_t wd_cluster_assign(wd_cluster_t *cs, const wd_doc_t *doc, wd_assign_t *o
 
   /* best_sim > 0 exactly when a candidate qualified (best is then live). */
   const int found = best_sim > 0.0;
-  const uint32_t cluster = found ? cs->cl[slot_of(cs, best)] : NO_DOC;
+  const uint32_t cluster = found ? rec_of(cs, best)->cl : NO_DOC;
   const uint32_t d = store_append(cs, doc, cluster, found ? best : NO_DOC, best_sim);
   index_add(cs, d);
   fill_answer(cs, d, out);
@@ -523,18 +578,31 @@ size_t wd_cluster_clusters(const wd_cluster_t *cs) { return cs->clusters; }
 size_t wd_cluster_clusters_live(const wd_cluster_t *cs) { return cs->clusters_live; }
 uint64_t wd_cluster_evicted(const wd_cluster_t *cs) { return cs->evicted; }
 
-size_t wd_cluster_bytes(const wd_cluster_t *cs) {
-  const size_t per = cs->opts.num_perm * sizeof(*cs->sigs) + sizeof(*cs->nshingles) +
-                     sizeof(*cs->simhashes) + sizeof(*cs->ts) + sizeof(*cs->cl) +
-                     sizeof(*cs->sim) + sizeof(*cs->size_at) + sizeof(*cs->ids) +
-                     sizeof(*cs->dups);
+void wd_cluster_stats(const wd_cluster_t *cs, wd_cluster_stats_t *st) {
   const size_t per_cluster = sizeof(*cs->cl_id) + sizeof(*cs->cl_size) + sizeof(*cs->cl_live);
-  size_t b = sizeof(*cs) + cs->cap * per + cs->idmap_cap * sizeof(*cs->idmap) +
-             cs->cl_cap * per_cluster + cs->id_bytes;
-  b += wd_lsh_bytes(cs->lsh);
-  if (cs->si)
-    b += wd_simhash_index_bytes(cs->si);
-  return b;
+  memset(st, 0, sizeof(*st));
+  st->bytes_sigs = cs->chunks * (cs->chunk_bytes - sizeof(chunk_t));
+  st->bytes_records = sizeof(*cs) + cs->dir_cap * sizeof(*cs->dir) + cs->chunks * sizeof(chunk_t);
+  st->bytes_ids = cs->id_bytes;
+  st->bytes_idmap = cs->idmap_cap * sizeof(*cs->idmap);
+  st->bytes_clusters = cs->cl_cap * per_cluster;
+  st->bytes_lsh = wd_lsh_bytes(cs->lsh);
+  wd_lsh_stats(cs->lsh, &st->lsh);
+  if (cs->si) {
+    wd_simhash_index_stats_t ss;
+    wd_simhash_index_stats(cs->si, &ss);
+    st->bytes_simhash = wd_simhash_index_bytes(cs->si);
+    st->simhash_examined = ss.query_examined;
+    st->simhash_skipped = ss.skipped;
+  }
+  st->verified = cs->verified;
+}
+
+size_t wd_cluster_bytes(const wd_cluster_t *cs) {
+  wd_cluster_stats_t st;
+  wd_cluster_stats(cs, &st);
+  return st.bytes_sigs + st.bytes_records + st.bytes_ids + st.bytes_idmap +
+         st.bytes_clusters + st.bytes_lsh + st.bytes_simhash;
 }
 
 /* ==== Checkpoint ==== */
@@ -574,26 +642,24 @@ void wd_cluster_save(const wd_cluster_t *cs, wd_state_w_t *w) {
     wd_state_w_u32(w, cs->cl_size[c]);
   }
   for (size_t i = 0; i < cs->cnt; i++) {
-    const size_t s = slot_of(cs, cs->base + (uint32_t)i);
+    const rec_t *r = rec_of(cs, cs->base + (uint32_t)i);
     uint32_t simbits;
-    memcpy(&simbits, &cs->sim[s], 4);
-    wd_state_w_str(w, cs->ids[s]->s, cs->ids[s]->len);
-    wd_state_w_u32(w, renum[cs->cl[s]]);
-    wd_state_w_u32(w, cs->nshingles[s]);
-    wd_state_w_u64(w, cs->simhashes[s]);
-    wd_state_w_i64(w, cs->ts[s]);
+    memcpy(&simbits, &r->sim, 4);
+    wd_state_w_str(w, r->id->s, r->id->len);
+    wd_state_w_u32(w, renum[r->cl]);
+    wd_state_w_u32(w, r->nshingles);
+    wd_state_w_u64(w, r->simhash);
+    wd_state_w_i64(w, r->ts);
     wd_state_w_u32(w, simbits);
-    wd_state_w_u32(w, cs->size_at[s]);
-    wd_state_w_u8(w, cs->dups[s] != NULL);
-    if (cs->dups[s])
-      wd_state_w_str(w, cs->dups[s]->s, cs->dups[s]->len);
+    wd_state_w_u32(w, r->size_at);
+    wd_state_w_u8(w, r->dup != NULL);
+    if (r->dup)
+      wd_state_w_str(w, r->dup->s, r->dup->len);
   }
-  /* Rows are contiguous in the ring except where it wraps: two runs. */
-  if (cs->cnt) {
-    const size_t first = slot_of(cs, cs->base);
-    const size_t run1 = cs->cnt < cs->cap - first ? cs->cnt : cs->cap - first;
-    wd_state_w_u16v(w, cs->sigs + first * np, run1 * np);
-    wd_state_w_u16v(w, cs->sigs, (cs->cnt - run1) * np);
+  /* Rows are contiguous within a chunk: one run per chunk. */
+  for (size_t i = 0, run; i < cs->cnt; i += run) {
+    run = chunk_run(cs, i);
+    wd_state_w_u16v(w, sig_row(cs, cs->base + (uint32_t)i), run * np);
   }
   wd_state_w_end(w);
   wd_free(renum);
@@ -602,7 +668,7 @@ void wd_cluster_save(const wd_cluster_t *cs, wd_state_w_t *w) {
 /* An id string equal to \p s: the live doc's own copy if there is one. */
 static idstr_t *idstr_intern(wd_cluster_t *cs, const char *s, size_t len) {
   uint32_t v = cs->idmap[idmap_find(cs, s, len)];
-  return v ? idstr_ref(cs->ids[v - 1]) : idstr_new(cs, s, len);
+  return v ? idstr_ref(rec_of(cs, doc_of_ref(cs, v - 1))->id) : idstr_new(cs, s, len);
 }
 
 wd_err_t wd_cluster_load(wd_cluster_t *cs, wd_state_r_t *r, char *errstr,
@@ -625,13 +691,13 @@ wd_err_t wd_cluster_load(wd_cluster_t *cs, wd_state_r_t *r, char *errstr,
   WD_RETURN_IF(!wd_state_r_fits(r, ncl, 8) || !wd_state_r_fits(r, cnt, 2 * np + 30) ||
                    cnt >= UINT32_MAX,
                WD_ERR_STATE, errstr, errstr_size, "truncated");
+  WD_RETURN_IF(cnt > cs->max_live, WD_ERR_STATE, errstr, errstr_size,
+               "checkpoint holds %llu articles, more than index.max_articles allows "
+               "(raise it or use --fresh-state)",
+               (unsigned long long)cnt);
 
-  /* Ring large enough, then the docs in order at their doc numbers. */
-  size_t cap = RING_MIN_CAP;
-  while (cap < cnt)
-    cap *= 2;
+  /* The docs in order at their doc numbers. */
   cs->base = base;
-  ring_resize(cs, cap);
   size_t icap = IDMAP_MIN_CAP;
   while ((cnt + 1) * 2 > icap)
     icap *= 2;
@@ -664,20 +730,21 @@ wd_err_t wd_cluster_load(wd_cluster_t *cs, wd_state_r_t *r, char *errstr,
       r->err = 1;
       break;
     }
+    dir_reserve(cs);
     const uint32_t d = cs->base + (uint32_t)cs->cnt++;
-    const size_t s = slot_of(cs, d);
-    cs->ids[s] = idstr_new(cs, id, len);
-    cs->idmap[idmap_find(cs, id, len)] = (uint32_t)s + 1;
-    cs->cl[s] = c;
-    cs->nshingles[s] = wd_state_r_u32(r);
-    cs->simhashes[s] = wd_state_r_u64(r);
-    cs->ts[s] = wd_state_r_i64(r);
+    rec_t *rc = rec_of(cs, d);
+    rc->id = idstr_new(cs, id, len);
+    cs->idmap[idmap_find(cs, id, len)] = (d & cs->ref_mask) + 1;
+    rc->cl = c;
+    rc->nshingles = wd_state_r_u32(r);
+    rc->simhash = wd_state_r_u64(r);
+    rc->ts = wd_state_r_i64(r);
     uint32_t simbits = wd_state_r_u32(r);
-    memcpy(&cs->sim[s], &simbits, 4);
-    cs->size_at[s] = wd_state_r_u32(r);
+    memcpy(&rc->sim, &simbits, 4);
+    rc->size_at = wd_state_r_u32(r);
     const int has_dup = wd_state_r_u8(r);
     const char *dup = has_dup ? wd_state_r_str(r, &dlen) : NULL;
-    cs->dups[s] = dup && !r->err ? idstr_intern(cs, dup, dlen) : NULL;
+    rc->dup = dup && !r->err ? idstr_intern(cs, dup, dlen) : NULL;
     if (!cs->cl_live[c]++) {
       cs->cl_id[c] = idstr_intern(cs, cl_s[c], cl_len[c]);
       cs->clusters_live++;
@@ -686,11 +753,9 @@ wd_err_t wd_cluster_load(wd_cluster_t *cs, wd_state_r_t *r, char *errstr,
   for (uint32_t c = 0; c < ncl && !r->err; c++)
     if (!cs->cl_live[c])
       r->err = 1; /* a cluster with no live member is never saved */
-  if (!r->err) {
-    const size_t first = slot_of(cs, cs->base);
-    const size_t run1 = cs->cnt < cs->cap - first ? cs->cnt : cs->cap - first;
-    wd_state_r_u16v(r, cs->sigs + first * np, run1 * np);
-    wd_state_r_u16v(r, cs->sigs, (cs->cnt - run1) * np);
+  for (size_t i = 0, run; i < cs->cnt && !r->err; i += run) {
+    run = chunk_run(cs, i);
+    wd_state_r_u16v(r, sig_row(cs, cs->base + (uint32_t)i), run * np);
   }
   if (r->err) {
     err = WD_ERR_STATE;

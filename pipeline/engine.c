@@ -436,6 +436,7 @@ wd_engine_t *wd_engine_new(const wd_config_t *cfg, char *errstr, size_t errstr_s
       .containment_min_shared = (uint32_t)cfg->cluster_containment_min_shared,
       .joint_containment = cfg->cluster_joint_containment,
       .joint_cosine = cfg->cluster_joint_cosine,
+      .max_docs = (uint64_t)cfg->index_max_articles + 1,
   };
   eng->cs = wd_cluster_new(&co);
 
@@ -636,6 +637,8 @@ void wd_engine_stats(const wd_engine_t *eng, wd_engine_stats_t *st) {
   st->index_bytes = wd_cluster_bytes(eng->cs) + wd_boiler_bytes(eng->bp) +
                     wd_simhash_bytes(eng->sm);
 }
+
+const wd_cluster_t *wd_engine_cluster(const wd_engine_t *eng) { return eng->cs; }
 
 /* ==== Checkpoint ==== */
 

@@ -1,17 +1,21 @@
-/* lsh.c - banded LSH index: per band, an open-addressing multimap from a band
- * key fingerprint to doc ids, with small side lists for keys shared by docs.
+/* lsh.c - banded LSH index: per band, an open-addressing multimap of 4-byte
+ * entries (doc reference | band-key fingerprint); the keys themselves stay in
+ * the caller's signature store and are read through doc_fn.
  *
- * A band key is XXH3 of the band's rows (seeded by band index). Only 31 bits of
- * it are kept (8-byte slots: tag + doc), and the home slot is chosen from those
- * same 31 bits, so a table can be rehashed from what it stores. Two different
- * band contents share a tag with probability 2^-31; the caller verifies
- * candidates anyway, and the worst a false tag does is add a band vote.
+ * A band key is XXH3 of the band's rows (seeded by band index). Its low 32
+ * bits choose the home slot (fastrange: any capacity), its high bits give the
+ * fingerprint (32 - doc_bits bits, never 0: 0 marks an empty slot). A probe
+ * compares fingerprints only; a matching entry is confirmed by reading the
+ * doc's rows through doc_fn, so false fingerprint matches (1 in 2^11 at the
+ * defaults) cost a read, never a wrong vote.
  *
- * Linear probing with backward-shift deletion keeps the table free of
- * tombstones under eviction churn. A key held by one doc (the common case for
- * news) lives inline; a key held by several docs points to a deque of doc ids
- * in insertion order, so a flood of identical articles costs O(1) per insert
- * and queries read only the newest max_bucket_scan of them. */
+ * Linear probing keeps the entries of one key in insertion order along its
+ * run (insertion appends after the run; backward-shift deletion and rehashing
+ * from an empty slot keep the order), so the first match is the oldest: a key
+ * at max_per_key drops it. No tombstones: deletion shifts later entries back,
+ * which needs their homes, recomputed from their rows. Tables grow by 1.5x
+ * at a load between 0.78 and 0.86 (staggered by band, so the bands of one
+ * index do not all rehash on the same insert) and shrink at 1/8. */
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
@@ -26,38 +30,32 @@
 #include <sys/mman.h>
 
 #define NIL UINT32_MAX
-#define TAG_LIST 0x80000000u /* val is a list id, not a doc */
-#define TAG_FP 0x7fffffffu   /* tag 0 = empty slot */
 #define BAND_MIN_CAP 16u
-#define LIST_MIN_CAP 4u
-#define SCAN_DEFAULT 256u
-
-typedef struct lsh_slot_s {
-  uint32_t tag;
-  uint32_t val;
-} lsh_slot_t;
+#define PER_KEY_DEFAULT 256u
+#define ROWS_MAX 64u
+#define TOMB 1u            /* fingerprint 0: a deleted entry */
+#define LOAD_AFTER_PM 655u /* load after a rebuild, in 1/1024 */
 
 typedef struct lsh_band_s {
-  lsh_slot_t *slot;
+  uint32_t *slot;
   uint32_t cap, used;
+  uint32_t tombs;   /* deleted entries not yet swept */
+  uint32_t grow_at; /* rebuild when used + tombs would exceed this */
+  uint32_t load_pm; /* max load in 1/1024 */
 } lsh_band_t;
-
-/* Docs sharing one band key, oldest at docs[head], newest at docs[head+len-1].
- * A free list record has docs == NULL and links the free list through head. */
-typedef struct lsh_list_s {
-  uint32_t *docs;
-  uint32_t head, len, cap;
-} lsh_list_t;
 
 struct wd_lsh_s {
   uint32_t bands, rows;
-  uint32_t max_scan;
+  uint32_t doc_bits, ref_mask, fp_mask;
+  uint32_t max_per_key;
+  wd_lsh_doc_fn doc_fn;
+  void *ctx;
   size_t count;
+  uint32_t last_ref; /* reference of the newest doc inserted */
   lsh_band_t *band;
-
-  lsh_list_t *list;
-  uint32_t list_cnt, list_cap, list_free;
-  size_t list_bytes; /* doc storage of all lists */
+  uint64_t dropped;
+  uint32_t key_max;
+  uint32_t q_matches, q_resolved;
 
   /* Query scratch: doc -> index into hit[], cleared by generation. */
   uint32_t *map_doc, *map_idx, *map_gen;
@@ -67,52 +65,56 @@ struct wd_lsh_s {
   uint32_t hit_cnt, hit_cap;
 };
 
-/* Bytes a list buffer of cap docs really holds: glibc rounds a request up to
- * a 16-byte chunk with an 8-byte header (minimum 32), and wd_mem_used counts
- * the usable part, so wd_lsh_bytes matches it for the many small lists. */
-static inline size_t list_alloc_bytes(uint32_t cap) {
-  const size_t chunk = ((size_t)cap * sizeof(uint32_t) + 8 + 15) & ~(size_t)15;
-  return (chunk < 32 ? 32 : chunk) - 8;
-}
+/* Where a band key lives: home hash and fingerprint. */
+typedef struct lsh_key_s {
+  uint32_t h, fp;
+} lsh_key_t;
 
-/* Home slot from the 31-bit tag (fastrange: any capacity, no division). */
-static inline uint32_t home_of(uint32_t tag, uint32_t cap) {
-  return (uint32_t)(((uint64_t)(tag & TAG_FP) * cap) >> 31);
+static inline uint32_t home_of(uint32_t h, uint32_t cap) {
+  return (uint32_t)(((uint64_t)h * cap) >> 32);
 }
 
 static inline uint32_t next_of(uint32_t i, uint32_t cap) {
   return i + 1 == cap ? 0 : i + 1;
 }
 
-/* Fingerprint of band \p b whose rows are \p rows (rows values). */
-static uint32_t band_fp_rows(const wd_lsh_t *lsh, const uint32_t *rows, uint32_t b) {
+static inline uint32_t ent_fp(const wd_lsh_t *lsh, uint32_t e) { return e >> lsh->doc_bits; }
+static inline uint32_t ent_ref(const wd_lsh_t *lsh, uint32_t e) { return e & lsh->ref_mask; }
+
+/* Key of band \p b whose rows are \p rows (rows values). */
+static lsh_key_t band_key(const wd_lsh_t *lsh, const uint32_t *rows, uint32_t b) {
   const uint64_t seed = 0x9e3779b97f4a7c15ULL * (b + 1);
   uint64_t key;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-  uint32_t le[lsh->rows];
+  uint32_t le[ROWS_MAX];
   for (uint32_t r = 0; r < lsh->rows; r++)
     le[r] = __builtin_bswap32(rows[r]);
-  key = XXH3_64bits_withSeed(le, sizeof(le), seed);
+  key = XXH3_64bits_withSeed(le, lsh->rows * sizeof(*le), seed);
 #else
   key = XXH3_64bits_withSeed(rows, lsh->rows * sizeof(*rows), seed);
 #endif
-  const uint32_t fp = (uint32_t)(key >> 33);
-  return fp ? fp : 1;
+  lsh_key_t k = {(uint32_t)key, (uint32_t)(key >> 32) & lsh->fp_mask};
+  if (!k.fp)
+    k.fp = 1;
+  return k;
 }
 
-static uint32_t band_fp(const wd_lsh_t *lsh, const uint32_t *sig, uint32_t b) {
-  return band_fp_rows(lsh, sig + (size_t)b * lsh->rows, b);
-}
-
-wd_lsh_t *wd_lsh_new(uint32_t bands, uint32_t rows) {
-  if (bands == 0 || rows == 0)
+wd_lsh_t *wd_lsh_new(const wd_lsh_opts_t *o) {
+  if (!o || o->bands == 0 || o->rows == 0 || o->rows > ROWS_MAX || !o->doc_fn ||
+      o->doc_bits < 1 || o->doc_bits > 28)
     return NULL;
   wd_lsh_t *lsh = wd_calloc(1, sizeof(*lsh));
-  lsh->bands = bands;
-  lsh->rows = rows;
-  lsh->max_scan = SCAN_DEFAULT;
-  lsh->band = wd_calloc(bands, sizeof(*lsh->band));
-  lsh->list_free = NIL;
+  lsh->bands = o->bands;
+  lsh->rows = o->rows;
+  lsh->doc_bits = o->doc_bits;
+  lsh->ref_mask = (uint32_t)((1ULL << o->doc_bits) - 1);
+  lsh->fp_mask = UINT32_MAX >> o->doc_bits;
+  lsh->max_per_key = o->max_per_key ? o->max_per_key : PER_KEY_DEFAULT;
+  lsh->doc_fn = o->doc_fn;
+  lsh->ctx = o->ctx;
+  lsh->band = wd_calloc(o->bands, sizeof(*lsh->band));
+  for (uint32_t b = 0; b < o->bands; b++)
+    lsh->band[b].load_pm = 800 + (uint32_t)(80ULL * b / o->bands);
   return lsh;
 }
 
@@ -122,9 +124,6 @@ void wd_lsh_destroy(wd_lsh_t *lsh) {
   for (uint32_t b = 0; b < lsh->bands; b++)
     wd_free(lsh->band[b].slot);
   wd_free(lsh->band);
-  for (uint32_t l = 0; l < lsh->list_cnt; l++)
-    wd_free(lsh->list[l].docs);
-  wd_free(lsh->list);
   wd_free(lsh->map_doc);
   wd_free(lsh->map_idx);
   wd_free(lsh->map_gen);
@@ -133,20 +132,28 @@ void wd_lsh_destroy(wd_lsh_t *lsh) {
   wd_free(lsh);
 }
 
-void wd_lsh_set_max_bucket_scan(wd_lsh_t *lsh, uint32_t max_scan) {
-  lsh->max_scan = max_scan ? max_scan : UINT32_MAX;
-}
-
 size_t wd_lsh_count(const wd_lsh_t *lsh) { return lsh->count; }
 
 size_t wd_lsh_bytes(const wd_lsh_t *lsh) {
   size_t n = sizeof(*lsh) + lsh->bands * sizeof(*lsh->band);
   for (uint32_t b = 0; b < lsh->bands; b++)
-    n += (size_t)lsh->band[b].cap * sizeof(lsh_slot_t);
-  n += (size_t)lsh->list_cap * sizeof(*lsh->list) + lsh->list_bytes;
+    n += (size_t)lsh->band[b].cap * sizeof(uint32_t);
   n += (size_t)lsh->map_cap * 3 * sizeof(uint32_t);
   n += (size_t)lsh->hit_cap * (sizeof(*lsh->hit) + sizeof(uint32_t));
   return n;
+}
+
+void wd_lsh_stats(const wd_lsh_t *lsh, wd_lsh_stats_t *st) {
+  memset(st, 0, sizeof(*st));
+  for (uint32_t b = 0; b < lsh->bands; b++) {
+    st->entries += lsh->band[b].used;
+    st->slots += lsh->band[b].cap;
+  }
+  st->dropped = lsh->dropped;
+  st->max_per_key = lsh->max_per_key;
+  st->query_matches = lsh->q_matches;
+  st->query_resolved = lsh->q_resolved;
+  st->key_max = lsh->key_max;
 }
 
 double wd_lsh_collision_prob(double s, uint32_t bands, uint32_t rows) {
@@ -157,98 +164,7 @@ double wd_lsh_collision_prob(double s, uint32_t bands, uint32_t rows) {
   return 1.0 - pow(1.0 - pow(s, rows), bands);
 }
 
-/* ==== Doc lists ==== */
-
-static uint32_t list_new(wd_lsh_t *lsh, uint32_t older, uint32_t newer) {
-  uint32_t id = lsh->list_free;
-  if (id != NIL) {
-    lsh->list_free = lsh->list[id].head;
-  } else {
-    if (lsh->list_cnt == lsh->list_cap) {
-      lsh->list_cap = lsh->list_cap ? lsh->list_cap + lsh->list_cap / 2 : 64;
-      lsh->list = wd_realloc(lsh->list, lsh->list_cap * sizeof(*lsh->list));
-    }
-    id = lsh->list_cnt++;
-  }
-  lsh_list_t *l = &lsh->list[id];
-  l->cap = LIST_MIN_CAP;
-  l->docs = wd_malloc(l->cap * sizeof(*l->docs));
-  l->docs[0] = older;
-  l->docs[1] = newer;
-  l->head = 0;
-  l->len = 2;
-  lsh->list_bytes += list_alloc_bytes(l->cap);
-  return id;
-}
-
-static void list_free(wd_lsh_t *lsh, uint32_t id) {
-  lsh_list_t *l = &lsh->list[id];
-  lsh->list_bytes -= list_alloc_bytes(l->cap);
-  wd_free(l->docs);
-  l->docs = NULL;
-  l->len = l->cap = 0;
-  l->head = lsh->list_free;
-  lsh->list_free = id;
-}
-
-static void list_resize(wd_lsh_t *lsh, lsh_list_t *l, uint32_t ncap) {
-  if (l->head) {
-    memmove(l->docs, l->docs + l->head, l->len * sizeof(*l->docs));
-    l->head = 0;
-  }
-  lsh->list_bytes -= list_alloc_bytes(l->cap);
-  l->docs = wd_realloc(l->docs, ncap * sizeof(*l->docs));
-  l->cap = ncap;
-  lsh->list_bytes += list_alloc_bytes(l->cap);
-}
-
-static void list_push(wd_lsh_t *lsh, lsh_list_t *l, uint32_t doc) {
-  if (l->head + l->len == l->cap) {
-    /* Compact only when a quarter of the room is in front, so FIFO churn
-     * moves each doc O(1) times; otherwise double. */
-    if (l->head >= l->cap / 4) {
-      memmove(l->docs, l->docs + l->head, l->len * sizeof(*l->docs));
-      l->head = 0;
-    } else {
-      list_resize(lsh, l, l->cap * 2);
-    }
-  }
-  l->docs[l->head + l->len++] = doc;
-}
-
-/* Remove doc (the oldest copy). @returns 1 if it was there. */
-static int list_remove(wd_lsh_t *lsh, lsh_list_t *l, uint32_t doc) {
-  uint32_t *d = l->docs + l->head;
-  uint32_t p = 0;
-  while (p < l->len && d[p] != doc)
-    p++; /* eviction removes the oldest first: usually p == 0 */
-  if (p == l->len)
-    return 0;
-  if (p < l->len / 2) {
-    memmove(d + 1, d, p * sizeof(*d));
-    l->head++;
-  } else {
-    memmove(d + p, d + p + 1, (l->len - p - 1) * sizeof(*d));
-  }
-  l->len--;
-  if (l->cap > LIST_MIN_CAP && l->len < l->cap / 4)
-    list_resize(lsh, l, l->cap / 2);
-  return 1;
-}
-
 /* ==== Band tables ==== */
-
-static uint32_t band_find(const lsh_band_t *bt, uint32_t fp) {
-  if (!bt->cap)
-    return NIL;
-  uint32_t i = home_of(fp, bt->cap);
-  while (bt->slot[i].tag) {
-    if ((bt->slot[i].tag & TAG_FP) == fp)
-      return i;
-    i = next_of(i, bt->cap);
-  }
-  return NIL;
-}
 
 /* Ask for transparent huge pages on a large table before it is first
  * touched: lookups land anywhere in it, and with 4 KiB pages nearly every
@@ -267,118 +183,170 @@ static void advise_huge(void *p, size_t len) {
 #endif
 }
 
-static void band_rehash(lsh_band_t *bt, uint32_t ncap) {
-  lsh_slot_t *old = bt->slot;
-  const uint32_t ocap = bt->cap;
+static void band_set_cap(lsh_band_t *bt, uint32_t cap) {
+  bt->cap = cap;
+  bt->grow_at = (uint32_t)((uint64_t)cap * bt->load_pm / 1024);
+}
+
+/* Sort \p v (n entries) oldest first: by age relative to the newest doc
+ * inserted, an LSD radix sort in two passes of 14 bits. */
+static void sort_by_age(const wd_lsh_t *lsh, uint32_t *v, uint32_t *tmp, size_t n) {
+  uint32_t *cnt = wd_malloc(sizeof(uint32_t) << 14);
+  const uint32_t newest = lsh->last_ref;
+  for (int pass = 0; pass < 2; pass++) {
+    const unsigned sh = 14u * (unsigned)pass;
+    memset(cnt, 0, sizeof(uint32_t) << 14);
+    for (size_t i = 0; i < n; i++) /* older = larger age = earlier: invert */
+      cnt[(~((newest - ent_ref(lsh, v[i])) & lsh->ref_mask) >> sh) & 0x3fff]++;
+    uint32_t sum = 0;
+    for (uint32_t k = 0; k < (1u << 14); k++) {
+      const uint32_t c = cnt[k];
+      cnt[k] = sum;
+      sum += c;
+    }
+    for (size_t i = 0; i < n; i++)
+      tmp[cnt[(~((newest - ent_ref(lsh, v[i])) & lsh->ref_mask) >> sh) & 0x3fff]++] = v[i];
+    memcpy(v, tmp, n * sizeof(*v));
+  }
+  wd_free(cnt);
+}
+
+/* Rebuild band \p b in \p ncap slots without its tombstones. The entries are
+ * re-entered oldest first, so a key's entries keep their order, and their rows
+ * are read in arrival order, which in the caller's store is mostly
+ * sequential memory. */
+static void band_rehash(wd_lsh_t *lsh, uint32_t b, uint32_t ncap) {
+  enum { AHEAD = 16 };
+  lsh_band_t *bt = &lsh->band[b];
+  assert(ncap > bt->used);
+  uint32_t *live = wd_malloc(((size_t)bt->used + 1) * 2 * sizeof(*live));
+  size_t n = 0;
+  for (uint32_t o = 0; o < bt->cap; o++)
+    if (ent_fp(lsh, bt->slot[o]))
+      live[n++] = bt->slot[o];
+  assert(n == bt->used);
+  sort_by_age(lsh, live, live + bt->used + 1, n);
+  wd_free(bt->slot);
   bt->slot = wd_calloc(ncap, sizeof(*bt->slot));
   advise_huge(bt->slot, (size_t)ncap * sizeof(*bt->slot));
-  bt->cap = ncap;
-  for (uint32_t o = 0; o < ocap; o++) {
-    if (!old[o].tag)
-      continue;
-    uint32_t i = home_of(old[o].tag, ncap);
-    while (bt->slot[i].tag)
-      i = next_of(i, ncap);
-    bt->slot[i] = old[o];
+  band_set_cap(bt, ncap);
+  bt->tombs = 0;
+  uint32_t home[AHEAD], rows[ROWS_MAX];
+  for (size_t i = 0; i < n + AHEAD; i++) {
+    if (i >= AHEAD) {
+      uint32_t j = home[i % AHEAD];
+      while (bt->slot[j])
+        j = next_of(j, ncap);
+      bt->slot[j] = live[i - AHEAD];
+    }
+    if (i < n) {
+      lsh->doc_fn(lsh->ctx, ent_ref(lsh, live[i]), b, rows);
+      home[i % AHEAD] = home_of(band_key(lsh, rows, b).h, ncap);
+      __builtin_prefetch(&bt->slot[home[i % AHEAD]], 1);
+    }
   }
-  wd_free(old);
+  wd_free(live);
 }
 
-/* Keep the load at most 3/4; grow by 1.5x (load 1/2 after), which holds
- * memory closer to the 8 bytes a slot needs than doubling would. */
-static void band_reserve_one(lsh_band_t *bt) {
-  if ((uint64_t)(bt->used + 1) * 4 <= (uint64_t)bt->cap * 3)
+/* Room for \p more entries: rebuild (grow, shrink or just drop tombstones)
+ * at load ~0.64 when live + tombstones + more would pass grow_at. */
+static void band_reserve(wd_lsh_t *lsh, uint32_t b, size_t more) {
+  lsh_band_t *bt = &lsh->band[b];
+  if ((uint64_t)bt->used + bt->tombs + more <= bt->grow_at && bt->cap)
     return;
-  uint64_t ncap = bt->cap ? (uint64_t)bt->cap + bt->cap / 2 : BAND_MIN_CAP;
-  assert(ncap <= (uint64_t)1 << 31);
-  band_rehash(bt, (uint32_t)ncap);
+  uint64_t ncap = ((uint64_t)bt->used + more) * 1024 / LOAD_AFTER_PM + 1;
+  if (ncap < BAND_MIN_CAP)
+    ncap = BAND_MIN_CAP;
+  assert(ncap < (uint64_t)1 << 32);
+  band_rehash(lsh, b, (uint32_t)ncap);
 }
 
-/* Backward-shift deletion: pull later entries of the cluster into the hole
- * whenever their home allows, so no tombstones are ever left behind. */
-static void band_delete_at(lsh_band_t *bt, uint32_t hole) {
-  const uint32_t cap = bt->cap;
-  uint32_t j = hole;
-  for (;;) {
-    j = next_of(j, cap);
-    if (!bt->slot[j].tag)
-      break;
-    const uint32_t k = home_of(bt->slot[j].tag, cap);
-    /* Entry j may move to the hole unless its home lies in (hole, j]. */
-    const int home_between =
-        hole <= j ? (hole < k && k <= j) : (hole < k || k <= j);
-    if (home_between)
-      continue;
-    bt->slot[hole] = bt->slot[j];
-    hole = j;
-  }
-  bt->slot[hole].tag = 0;
-  bt->slot[hole].val = 0;
+/* Delete the entry at \p i: a tombstone (fingerprint 0, never matched), so
+ * nothing moves and no entry's home is needed; band_reserve sweeps them. */
+static void band_delete_at(wd_lsh_t *lsh, uint32_t b, uint32_t i) {
+  lsh_band_t *bt = &lsh->band[b];
+  bt->slot[i] = TOMB;
   bt->used--;
+  bt->tombs++;
   /* Shrink after heavy eviction so churn cannot pin a peak-size table. */
   if (bt->cap > BAND_MIN_CAP && (uint64_t)bt->used * 8 < bt->cap) {
-    uint32_t ncap = bt->cap / 2;
-    band_rehash(bt, ncap < BAND_MIN_CAP ? BAND_MIN_CAP : ncap);
+    const uint64_t ncap = (uint64_t)bt->used * 1024 / LOAD_AFTER_PM + 1;
+    band_rehash(lsh, b, ncap < BAND_MIN_CAP ? BAND_MIN_CAP : (uint32_t)ncap);
   }
 }
 
 void wd_lsh_reserve(wd_lsh_t *lsh, size_t docs) {
-  /* Load 2/3 after a bulk load: room to grow before the first rehash. */
-  const uint64_t want = (uint64_t)docs * 3 / 2 + BAND_MIN_CAP;
-  assert(want <= (uint64_t)1 << 31);
   for (uint32_t b = 0; b < lsh->bands; b++)
-    if (lsh->band[b].cap < want)
-      band_rehash(&lsh->band[b], (uint32_t)want);
+    band_reserve(lsh, b, docs > lsh->band[b].used ? docs - lsh->band[b].used : 0);
 }
 
-static void band_insert(wd_lsh_t *lsh, uint32_t b, uint32_t fp, uint32_t doc) {
-  {
-    lsh_band_t *bt = &lsh->band[b];
-    band_reserve_one(bt);
-    uint32_t i = home_of(fp, bt->cap);
-    while (bt->slot[i].tag && (bt->slot[i].tag & TAG_FP) != fp)
-      i = next_of(i, bt->cap);
-    lsh_slot_t *s = &bt->slot[i];
-    if (!s->tag) {
-      s->tag = fp;
-      s->val = doc;
-      bt->used++;
-    } else if (s->tag & TAG_LIST) {
-      list_push(lsh, &lsh->list[s->val], doc);
-    } else {
-      s->val = list_new(lsh, s->val, doc);
-      s->tag |= TAG_LIST;
+/* Does the entry at \p e hold band \p b equal to \p rows? (one doc_fn read) */
+static int entry_is(wd_lsh_t *lsh, uint32_t b, uint32_t e, const uint32_t *rows,
+                    uint32_t *doc) {
+  uint32_t got[ROWS_MAX];
+  *doc = lsh->doc_fn(lsh->ctx, ent_ref(lsh, e), b, got);
+  uint32_t diff = 0; /* a few values: a loop beats a memcmp call */
+  for (uint32_t r = 0; r < lsh->rows; r++)
+    diff |= got[r] ^ rows[r];
+  return diff == 0;
+}
+
+static void band_insert(wd_lsh_t *lsh, uint32_t b, lsh_key_t k, const uint32_t *rows,
+                        uint32_t doc) {
+  band_reserve(lsh, b, 1);
+  lsh_band_t *bt = &lsh->band[b];
+  const uint32_t home = home_of(k.h, bt->cap);
+  uint32_t i = home, oldest = NIL, same = 0, d;
+  for (; bt->slot[i]; i = next_of(i, bt->cap))
+    same += ent_fp(lsh, bt->slot[i]) == k.fp;
+  if (same >= lsh->max_per_key) { /* maybe full: count the true matches */
+    same = 0;
+    for (uint32_t j = home; j != i; j = next_of(j, bt->cap)) {
+      if (ent_fp(lsh, bt->slot[j]) != k.fp || !entry_is(lsh, b, bt->slot[j], rows, &d))
+        continue;
+      if (oldest == NIL)
+        oldest = j;
+      same++;
     }
   }
+  bt->slot[i] = (k.fp << lsh->doc_bits) | (doc & lsh->ref_mask);
+  bt->used++;
+  if (same >= lsh->max_per_key) { /* a flood: the oldest of the key gives way */
+    band_delete_at(lsh, b, oldest);
+    lsh->dropped++;
+    same--;
+  }
+  if (same + 1 > lsh->key_max)
+    lsh->key_max = same + 1;
 }
 
 void wd_lsh_insert(wd_lsh_t *lsh, const uint32_t *sig, uint32_t doc) {
-  for (uint32_t b = 0; b < lsh->bands; b++)
-    band_insert(lsh, b, band_fp(lsh, sig, b), doc);
+  lsh->last_ref = doc & lsh->ref_mask;
+  for (uint32_t b = 0; b < lsh->bands; b++) {
+    const uint32_t *rows = sig + (size_t)b * lsh->rows;
+    band_insert(lsh, b, band_key(lsh, rows, b), rows, doc);
+  }
   lsh->count++;
 }
 
 void wd_lsh_load_band(wd_lsh_t *lsh, uint32_t band, const uint32_t *rows,
                       const uint32_t *docs, size_t cnt) {
   enum { AHEAD = 16 }; /* table slots requested from memory ahead of use */
-  lsh_band_t *bt = &lsh->band[band];
-  uint32_t fp[AHEAD];
+  lsh_key_t k[AHEAD];
   assert(band < lsh->bands);
   if (cnt == 0)
     return;
   /* Room for all of them first, so the prefetched slots stay where they are. */
-  if ((uint64_t)(bt->used + cnt) * 4 > (uint64_t)bt->cap * 3) {
-    const uint64_t want = (uint64_t)(bt->used + cnt) * 3 / 2 + BAND_MIN_CAP;
-    assert(want <= (uint64_t)1 << 31);
-    band_rehash(bt, (uint32_t)want);
-  }
+  lsh->last_ref = docs[cnt - 1] & lsh->ref_mask;
+  band_reserve(lsh, band, cnt);
+  lsh_band_t *bt = &lsh->band[band];
   for (size_t i = 0; i < cnt + AHEAD; i++) {
-    /* fp[i % AHEAD] holds doc i - AHEAD's until it is inserted here */
+    /* k[i % AHEAD] holds doc i - AHEAD's until it is inserted here */
     if (i >= AHEAD)
-      band_insert(lsh, band, fp[i % AHEAD], docs[i - AHEAD]);
+      band_insert(lsh, band, k[i % AHEAD], rows + (i - AHEAD) * lsh->rows, docs[i - AHEAD]);
     if (i < cnt) {
-      fp[i % AHEAD] = band_fp_rows(lsh, rows + i * lsh->rows, band);
-      __builtin_prefetch(&bt->slot[home_of(fp[i % AHEAD], bt->cap)], 1);
+      k[i % AHEAD] = band_key(lsh, rows + i * lsh->rows, band);
+      __builtin_prefetch(&bt->slot[home_of(k[i % AHEAD].h, bt->cap)], 1);
     }
   }
 }
@@ -386,32 +354,36 @@ void wd_lsh_load_band(wd_lsh_t *lsh, uint32_t band, const uint32_t *rows,
 void wd_lsh_count_add(wd_lsh_t *lsh, size_t docs) { lsh->count += docs; }
 
 void wd_lsh_remove(wd_lsh_t *lsh, const uint32_t *sig, uint32_t doc) {
-  int found = 0;
+  int found = 0, full = 0;
+  const uint32_t want = doc & lsh->ref_mask;
   for (uint32_t b = 0; b < lsh->bands; b++) {
     lsh_band_t *bt = &lsh->band[b];
-    const uint32_t i = band_find(bt, band_fp(lsh, sig, b));
-    if (i == NIL)
+    if (!bt->used)
       continue;
-    lsh_slot_t *s = &bt->slot[i];
-    if (!(s->tag & TAG_LIST)) {
-      if (s->val == doc) {
-        band_delete_at(bt, i);
-        found = 1;
+    const uint32_t *rows = sig + (size_t)b * lsh->rows;
+    const lsh_key_t k = band_key(lsh, rows, b);
+    uint32_t same = 0, at = NIL, d;
+    /* The live doc with these low bits is unique: fingerprint and reference
+     * identify its entry without a read. */
+    for (uint32_t i = home_of(k.h, bt->cap); bt->slot[i]; i = next_of(i, bt->cap)) {
+      const uint32_t e = bt->slot[i];
+      if (ent_fp(lsh, e) != k.fp)
+        continue;
+      if (ent_ref(lsh, e) == want) {
+        at = i;
+        break;
       }
-      continue;
+      if (same < lsh->max_per_key && entry_is(lsh, b, e, rows, &d))
+        same++;
     }
-    lsh_list_t *l = &lsh->list[s->val];
-    if (!list_remove(lsh, l, doc))
-      continue;
-    found = 1;
-    if (l->len == 1) { /* back to an inline singleton */
-      const uint32_t last = l->docs[l->head];
-      list_free(lsh, s->val);
-      s->tag &= TAG_FP;
-      s->val = last;
+    if (at != NIL) {
+      band_delete_at(lsh, b, at);
+      found = 1;
+    } else if (same >= lsh->max_per_key) {
+      full = 1; /* it may have been dropped from this key */
     }
   }
-  if (found && lsh->count)
+  if ((found || (full && lsh->dropped)) && lsh->count)
     lsh->count--;
 }
 
@@ -485,21 +457,23 @@ size_t wd_lsh_query(wd_lsh_t *lsh, const uint32_t *sig, wd_lsh_hit_t *out,
     lsh->gen = 1;
   }
   lsh->hit_cnt = 0;
+  lsh->q_matches = lsh->q_resolved = 0;
   for (uint32_t b = 0; b < lsh->bands; b++) {
     const lsh_band_t *bt = &lsh->band[b];
-    const uint32_t i = band_find(bt, band_fp(lsh, sig, b));
-    if (i == NIL)
+    if (!bt->used)
       continue;
-    const lsh_slot_t *s = &bt->slot[i];
-    if (!(s->tag & TAG_LIST)) {
-      vote(lsh, s->val, b);
-      continue;
+    const uint32_t *rows = sig + (size_t)b * lsh->rows;
+    const lsh_key_t k = band_key(lsh, rows, b);
+    uint32_t d;
+    for (uint32_t i = home_of(k.h, bt->cap); bt->slot[i]; i = next_of(i, bt->cap)) {
+      if (ent_fp(lsh, bt->slot[i]) != k.fp)
+        continue;
+      lsh->q_resolved++;
+      if (!entry_is(lsh, b, bt->slot[i], rows, &d))
+        continue;
+      lsh->q_matches++;
+      vote(lsh, d, b);
     }
-    const lsh_list_t *l = &lsh->list[s->val];
-    const uint32_t *d = l->docs + l->head;
-    const uint32_t stop = l->len > lsh->max_scan ? l->len - lsh->max_scan : 0;
-    for (uint32_t p = l->len; p > stop; p--) /* newest first */
-      vote(lsh, d[p - 1], b);
   }
   if (lsh->hit_cnt > 1)
     qsort(lsh->hit, lsh->hit_cnt, sizeof(*lsh->hit), hit_cmp);

@@ -347,6 +347,8 @@ struct wd_simhash_index_s {
   size_t used; /* pool high-water mark */
   size_t live;
   uint32_t free_head; /* freed entries, linked through next[e*nb] */
+  uint64_t skipped;   /* inserts beyond WD_SIMHASH_SAME_MAX identical hashes */
+  uint32_t examined;  /* chain entries read by the last query */
 };
 
 static inline size_t si_slot(const wd_simhash_index_t *si, int b, uint64_t v) {
@@ -419,9 +421,23 @@ static void si_grow(wd_simhash_index_t *si) {
     si_link(si, (uint32_t)e);
 }
 
+void wd_simhash_index_stats(const wd_simhash_index_t *si, wd_simhash_index_stats_t *st) {
+  st->live = si->live;
+  st->skipped = si->skipped;
+  st->query_examined = si->examined;
+}
+
 void wd_simhash_index_insert(wd_simhash_index_t *si, uint64_t hash,
                              uint32_t doc) {
-  uint32_t e;
+  uint32_t e, same = 0;
+  if (si->cap) { /* identical hashes share block 0's chain: count them */
+    for (e = si->head[si_slot(si, 0, si_block(si, 0, hash))]; e != NIL;
+         e = si->next[(size_t)e * si->nb])
+      if (si->hash[e] == hash && ++same >= WD_SIMHASH_SAME_MAX) {
+        si->skipped++;
+        return;
+      }
+  }
   if (si->free_head != NIL) {
     e = si->free_head;
     si->free_head = si->next[(size_t)e * si->nb];
@@ -474,6 +490,7 @@ static int seg_has(const uint32_t *out, size_t lo, size_t hi, uint32_t doc) {
 }
 
 typedef struct si_collect_s {
+  uint32_t examined;   /* chain entries read */
   uint32_t *out;
   size_t cap, n;
   int want;            /* distance collected in this pass, -1 = count only */
@@ -514,10 +531,14 @@ static void si_scan(const wd_simhash_index_t *si, uint64_t q, si_collect_t *c) {
     qb[b] = si_block(si, b, q);
   for (int b = 0; b < si->nb; b++) {
     uint32_t e = si->head[(size_t)b * si->cap + si_slot(si, b, qb[b])];
+    uint32_t matched = 0;
     for (; e != NIL; e = si->next[(size_t)e * si->nb + b]) {
       const uint64_t h = si->hash[e];
+      c->examined++;
       if (si_block(si, b, h) != qb[b])
         continue; /* another block value hashed to this chain */
+      if (++matched > WD_SIMHASH_SCAN_MAX)
+        break; /* a flood of one block value: the newest linked are enough */
       int seen = 0; /* a pair equal on an earlier block was met there */
       for (int p = 0; p < b && !seen; p++)
         seen = si_block(si, p, h) == qb[p];
@@ -534,8 +555,9 @@ static void si_scan(const wd_simhash_index_t *si, uint64_t q, si_collect_t *c) {
   }
 }
 
-size_t wd_simhash_index_query(const wd_simhash_index_t *si, uint64_t hash,
+size_t wd_simhash_index_query(wd_simhash_index_t *si, uint64_t hash,
                               uint32_t *out, size_t out_cap) {
+  si->examined = 0;
   if (si->live == 0 || out_cap == 0)
     return 0;
   si_collect_t c = {.out = out, .cap = out_cap, .n = 0, .want = -1};
@@ -549,5 +571,6 @@ size_t wd_simhash_index_query(const wd_simhash_index_t *si, uint64_t hash,
     c.want = d;
     si_scan(si, hash, &c);
   }
+  si->examined = c.examined;
   return c.n;
 }

@@ -12,6 +12,7 @@
  * One machine-readable line per measurement (best of R for save and load):
  *   bench=state articles=N index_bytes=B bytes_per_article=X ...
  */
+#include "wiredup/cluster.h"
 #include "wiredup/config.h"
 #include "wiredup/engine.h"
 #include "wiredup/mem.h"
@@ -27,6 +28,12 @@
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double cpu_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -114,13 +121,25 @@ int main(int argc, char **argv) {
   const long long t0 = 1750000000000LL;
   wd_engine_stats_t st0, st;
   wd_engine_stats(eng, &st0); /* fixed tables (boilerplate, document frequencies) */
-  double t = now_s();
+  double t = now_s(), batch_cpu = 0;
+  enum { BATCH = 10000 }; /* cost of the BATCH articles ending at 1, 2, 5 x 10^k */
   for (unsigned long long i = 0; i < n; i++) {
     wd_result_t res;
     size_t len = make_article(buf, sizeof(buf), &rng, ring, i, t0, n);
+    double c0 = cpu_s();
     if (wd_engine_process(eng, buf, len, NULL, 0, -1, &res, errstr, sizeof(errstr)) != WD_OK) {
       fprintf(stderr, "article %llu: %s\n", i, errstr);
       return 1;
+    }
+    batch_cpu += cpu_s() - c0;
+    if ((i + 1) % BATCH == 0) {
+      unsigned long long p = i + 1;
+      while (p % 10 == 0)
+        p /= 10;
+      if (p == 1 || p == 2 || p == 5)
+        printf("bench=state step=cost indexed=%llu cpu_us_per_article=%.1f\n", i + 1,
+               batch_cpu / BATCH * 1e6);
+      batch_cpu = 0;
     }
   }
   double ingest = now_s() - t;
@@ -133,6 +152,18 @@ int main(int argc, char **argv) {
          "bytes_per_article=%.1f mem_used=%zu\n",
          (unsigned long long)st.index_docs, (unsigned long long)st.index_bytes,
          (unsigned long long)st0.index_bytes, per, wd_mem_used());
+
+  wd_cluster_stats_t cst;
+  wd_cluster_stats(wd_engine_cluster(eng), &cst);
+  const double nd = (double)(st.index_docs ? st.index_docs : 1);
+  printf("bench=state step=breakdown articles=%llu sigs=%.1f records=%.1f ids=%.1f idmap=%.1f "
+         "clusters=%.1f lsh=%.1f lsh_load=%.3f simhash_index=%.1f other=%.1f\n",
+         (unsigned long long)st.index_docs, cst.bytes_sigs / nd, cst.bytes_records / nd,
+         cst.bytes_ids / nd, cst.bytes_idmap / nd, cst.bytes_clusters / nd, cst.bytes_lsh / nd,
+         cst.lsh.slots ? (double)cst.lsh.entries / (double)cst.lsh.slots : 0.0,
+         cst.bytes_simhash / nd,
+         per - (double)(cst.bytes_sigs + cst.bytes_records + cst.bytes_ids + cst.bytes_idmap +
+                        cst.bytes_clusters + cst.bytes_lsh + cst.bytes_simhash) / nd);
 
   double best_save = 1e9, best_load = 1e9;
   wd_state_info_t info = {0};

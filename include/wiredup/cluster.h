@@ -39,6 +39,7 @@
 #include <stdint.h>
 
 #include "wiredup/err.h"
+#include "wiredup/lsh.h"
 
 typedef struct wd_cluster_s wd_cluster_t;
 
@@ -55,6 +56,9 @@ typedef struct wd_cluster_opts_s {
   uint32_t containment_min_shared; /**< containment needs >= this many shared shingles */
   double joint_containment; /**< ... or containment >= this and ... */
   double joint_cosine;      /**< ... SimHash cosine >= this (when enabled) */
+  uint64_t max_docs;        /**< most articles stored at once (index.max_articles + 1);
+                                 sizes the LSH doc references. 0: 2^24. Above 2^28
+                                 the store keeps the newest 2^28. */
 } wd_cluster_opts_t;
 
 /** One article's fingerprint, as computed by the fingerprint stages. */
@@ -99,6 +103,23 @@ size_t wd_cluster_clusters_live(const wd_cluster_t *cs);
 uint64_t wd_cluster_evicted(const wd_cluster_t *cs);
 /** @brief Bytes held by the store and its indexes. */
 size_t wd_cluster_bytes(const wd_cluster_t *cs);
+
+/** Where the store's bytes go, and the flood bounds at work. */
+typedef struct wd_cluster_stats_s {
+  size_t bytes_sigs;     /**< signatures (num_perm x 2 bytes per slot of the allocated chunks) */
+  size_t bytes_records;  /**< per-article fields (times, sizes, SimHash, id pointers) */
+  size_t bytes_ids;      /**< id strings */
+  size_t bytes_idmap;    /**< id -> article table */
+  size_t bytes_clusters; /**< cluster table */
+  size_t bytes_lsh;      /**< LSH band tables and query scratch */
+  size_t bytes_simhash;  /**< SimHash Hamming index */
+  wd_lsh_stats_t lsh;
+  uint32_t simhash_examined; /**< last assign: SimHash index entries read */
+  uint64_t simhash_skipped;  /**< identical SimHashes left out of the index */
+  uint32_t verified;         /**< last assign: candidates verified */
+} wd_cluster_stats_t;
+
+void wd_cluster_stats(const wd_cluster_t *cs, wd_cluster_stats_t *st);
 
 /* ==== Bounded memory ==== */
 

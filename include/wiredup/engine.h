@@ -169,6 +169,10 @@ typedef struct wd_engine_stats_s {
 
 void wd_engine_stats(const wd_engine_t *eng, wd_engine_stats_t *st);
 
+struct wd_cluster_s;
+/** @brief The engine's similarity memory (for wd_cluster_stats). */
+const struct wd_cluster_s *wd_engine_cluster(const wd_engine_t *eng);
+
 /* ==== Checkpoints (see state.h for the file around these) ==== */
 
 struct wd_state_w_s;

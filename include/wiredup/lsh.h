@@ -2,24 +2,37 @@
  *
  * The signature is cut into `bands` bands of `rows` values; two signatures that
  * agree on a whole band collide there. Pairs of Jaccard s collide in at least
- * one band with probability 1 - (1 - s^rows)^bands (the S-curve). Each band is
- * an open-addressing multimap from a 64-bit band key to 32-bit doc ids (a doc
- * is an opaque id chosen by the caller), so memory is a few bytes per band per
- * doc and there are no per-entry allocations. Removal (for eviction) takes the
- * same signature that was inserted.
+ * one band with probability 1 - (1 - s^rows)^bands (the S-curve).
+ *
+ * Memory: the index does not keep band keys. Each band is an open-addressing
+ * multimap of 4-byte entries: the low `doc_bits` bits of the doc number and a
+ * short fingerprint of the band key in the remaining bits. The caller owns the
+ * signatures and lends them through doc_fn (doc reference -> doc number and
+ * its band values), which the index uses to check every fingerprint match
+ * exactly, to find an entry's home when it moves, and to rehash. So a query
+ * votes for exactly the docs that share a whole band with it, and an index of
+ * N docs holds about bands * 4 / load bytes per doc (load 0.6-0.85).
+ *
+ * Docs must be numbered so that the live ones differ in their low doc_bits
+ * bits (a window of at most 2^doc_bits consecutive numbers does).
+ *
+ * Floods: at most max_per_key docs are kept per band key; a further insert of
+ * the same key drops its oldest entry. A query therefore reads at most
+ * bands * max_per_key matching entries, and identical articles cost the same
+ * however many arrive (wd_lsh_stats shows the bound holding).
  *
  * Queries count, per candidate, how many bands it collides in, and return the
  * candidates with the most collisions first: more colliding bands means higher
- * similarity, so a capped query keeps the best. Per band at most
- * max_bucket_scan entries are read (newest first), which bounds the cost of a
- * flood of identical articles.
+ * similarity, so a capped query keeps the best.
  *
  * @code
- *   wd_lsh_t *lsh = wd_lsh_new(32, 4);          // 128-value signatures
+ *   wd_lsh_opts_t o = {.bands = 64, .rows = 2, .doc_bits = 21,
+ *                      .doc_fn = my_rows, .ctx = store};
+ *   wd_lsh_t *lsh = wd_lsh_new(&o);
  *   wd_lsh_hit_t hits[64];
  *   size_t n = wd_lsh_query(lsh, sig, hits, 64); // earlier docs first
- *   wd_lsh_insert(lsh, sig, doc);
- *   wd_lsh_remove(lsh, old_sig, old_doc);        // eviction
+ *   wd_lsh_insert(lsh, sig, doc);               // doc_fn must now know doc
+ *   wd_lsh_remove(lsh, old_sig, old_doc);       // eviction
  *   wd_lsh_destroy(lsh);
  * @endcode
  */
@@ -36,19 +49,47 @@ typedef struct wd_lsh_hit_s {
   uint32_t bands; /**< bands in which it collides with the query */
 } wd_lsh_hit_t;
 
-/** @brief \p bands * \p rows must equal the signature length.
- *  @returns NULL if either is 0. */
-wd_lsh_t *wd_lsh_new(uint32_t bands, uint32_t rows);
+/**
+ * @brief The caller's view of a stored doc: given \p ref (the low doc_bits
+ *        bits of a doc number that is in the index), write that doc's \p band
+ *        values (rows of them, as inserted) to \p rows and return its doc
+ *        number. Called only for docs inserted and not yet removed.
+ */
+typedef uint32_t (*wd_lsh_doc_fn)(void *ctx, uint32_t ref, uint32_t band, uint32_t *rows);
+
+typedef struct wd_lsh_opts_s {
+  uint32_t bands, rows;   /**< bands * rows = signature length */
+  uint32_t doc_bits;      /**< 1..28: bits of a doc number kept per entry */
+  uint32_t max_per_key;   /**< docs kept per band key (0: default 256) */
+  wd_lsh_doc_fn doc_fn;
+  void *ctx;
+} wd_lsh_opts_t;
+
+/** What the index holds and what the last query did. */
+typedef struct wd_lsh_stats_s {
+  size_t entries;         /**< entries over all bands */
+  size_t slots;           /**< table slots over all bands (4 bytes each) */
+  uint64_t dropped;       /**< entries dropped by the max_per_key cap */
+  uint32_t max_per_key;
+  uint32_t query_matches; /**< last query: entries whose band key matched */
+  uint32_t query_resolved;/**< last query: entries looked up through doc_fn */
+  uint32_t key_max;       /**< most entries kept under one key since new (counted by
+                               fingerprint below the cap, so an upper bound) */
+} wd_lsh_stats_t;
+
+/** @returns NULL if bands, rows or doc_fn is missing or doc_bits is not 1..28. */
+wd_lsh_t *wd_lsh_new(const wd_lsh_opts_t *opts);
 void wd_lsh_destroy(wd_lsh_t *lsh);
 
-/** @brief Per-band scan cap for queries (default 256; 0 = no cap). */
-void wd_lsh_set_max_bucket_scan(wd_lsh_t *lsh, uint32_t max_scan);
+void wd_lsh_stats(const wd_lsh_t *lsh, wd_lsh_stats_t *st);
 
 /** @brief Size every band table for \p docs docs at once, so a bulk load
  *  (a checkpoint being restored) does not rehash on the way. */
 void wd_lsh_reserve(wd_lsh_t *lsh, size_t docs);
 
-/** @brief Index \p doc under each band of \p sig. O(bands) amortised. */
+/** @brief Index \p doc under each band of \p sig (doc_fn must already
+ *  answer for it). O(bands) amortised; a key at max_per_key drops its
+ *  oldest entry. */
 void wd_lsh_insert(wd_lsh_t *lsh, const uint32_t *sig, uint32_t doc);
 
 /**
@@ -77,8 +118,8 @@ void wd_lsh_remove(wd_lsh_t *lsh, const uint32_t *sig, uint32_t doc);
 size_t wd_lsh_query(wd_lsh_t *lsh, const uint32_t *sig, wd_lsh_hit_t *out,
                     size_t out_cap);
 
-/** @brief Docs currently indexed: inserts minus removals that found the doc
- *  in at least one band. */
+/** @brief Docs currently indexed: inserts minus removals (a removal counts
+ *  when it found the doc in a band or the doc may have been dropped). */
 size_t wd_lsh_count(const wd_lsh_t *lsh);
 
 /** @brief Bytes held (tables and scratch). */

@@ -83,6 +83,9 @@ typedef struct wd_simhash_index_s wd_simhash_index_t;
  *  (0..7). @returns NULL on bad arguments. */
 wd_simhash_index_t *wd_simhash_index_new(int max_distance);
 void wd_simhash_index_destroy(wd_simhash_index_t *si);
+/** @brief Index \p doc under \p hash, unless WD_SIMHASH_SAME_MAX docs with
+ *  exactly this hash are indexed already (a flood of identical articles: the
+ *  earliest ones stay findable, and no chain grows without bound). */
 void wd_simhash_index_insert(wd_simhash_index_t *si, uint64_t hash, uint32_t doc);
 /** @brief Remove the (hash, doc) pair inserted earlier; no-op if absent. */
 void wd_simhash_index_remove(wd_simhash_index_t *si, uint64_t hash, uint32_t doc);
@@ -90,8 +93,20 @@ void wd_simhash_index_remove(wd_simhash_index_t *si, uint64_t hash, uint32_t doc
  * @brief Docs whose hash is within max_distance of \p hash, distinct, sorted by
  *        (distance asc, doc asc), at most \p out_cap. @returns how many written.
  */
-size_t wd_simhash_index_query(const wd_simhash_index_t *si, uint64_t hash,
+size_t wd_simhash_index_query(wd_simhash_index_t *si, uint64_t hash,
                               uint32_t *out, size_t out_cap);
 size_t wd_simhash_index_bytes(const wd_simhash_index_t *si);
+
+#define WD_SIMHASH_SAME_MAX 256u  /**< docs indexed per identical hash */
+#define WD_SIMHASH_SCAN_MAX 4096u /**< block matches a query reads per block */
+
+/** Flood bounds at work (see wd_simhash_index_insert). */
+typedef struct wd_simhash_index_stats_s {
+  size_t live;             /**< entries indexed */
+  uint64_t skipped;        /**< inserts left out: hash already at SAME_MAX */
+  uint32_t query_examined; /**< last query: chain entries read, all passes */
+} wd_simhash_index_stats_t;
+
+void wd_simhash_index_stats(const wd_simhash_index_t *si, wd_simhash_index_stats_t *st);
 
 #endif

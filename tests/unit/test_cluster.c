@@ -168,7 +168,57 @@ static int test_jaccard_and_lookup(void) {
   return 0;
 }
 
+/* A flood of identical articles, with eviction by cap as the engine does it:
+ * the work per article is bounded by constants, not by the flood's length.
+ * Checked structurally after every article: entries kept under one LSH band
+ * key, LSH entries matched and SimHash entries read by the query, candidates
+ * verified; and the LSH never holds more than bands x cap entries. Every copy
+ * joins the first copy's cluster. */
+static int test_identical_flood_bounded(void) {
+  enum { N = 3000, CAP = 1000, PER_KEY = 256 };
+  wd_minhash_t *mh = wd_minhash_new(NULL);
+  wd_cluster_opts_t o = defaults();
+  o.max_docs = CAP + 1;
+  wd_cluster_t *cs = wd_cluster_new(&o);
+  static uint64_t a[MAXSET];
+  const size_t na = range(a, 0, 0, 300);
+  uint32_t sa[NP];
+  wd_minhash_sign(mh, a, na, sa);
+  wd_cluster_stats_t st;
+  uint32_t first_examined = 0;
+  for (uint32_t i = 0; i < N; i++) {
+    char id[32];
+    const int n = snprintf(id, sizeof(id), "copy-%u", i);
+    wd_doc_t d = {.id = id, .id_len = (size_t)n, .sig = sa, .shingle_cnt = (uint32_t)na,
+                  .simhash = 0x1234567890abcdefULL};
+    wd_assign_t r;
+    wd_cluster_assign(cs, &d, &r);
+    wd_cluster_evict(cs, INT64_MIN, CAP);
+    WD_T_ASSERT(!strcmp(r.cluster_id, "copy-0"), "copy %u in cluster %s", i, r.cluster_id);
+    wd_cluster_stats(cs, &st);
+    WD_T_ASSERT(st.lsh.key_max <= PER_KEY && st.lsh.query_matches <= o.bands * PER_KEY &&
+                    st.lsh.entries <= (size_t)o.bands * PER_KEY,
+                "copy %u: %u kept under one key, %u matched, %zu entries", i, st.lsh.key_max,
+                st.lsh.query_matches, st.lsh.entries);
+    WD_T_ASSERT(st.verified <= o.max_candidates + 64, "copy %u: %u verified", i, st.verified);
+    /* 4 blocks, count pass + the distance-0 pass, WD_SIMHASH_SAME_MAX kept */
+    WD_T_ASSERT(st.simhash_examined <= 2 * 4 * WD_SIMHASH_SAME_MAX,
+                "copy %u: SimHash query read %u entries", i, st.simhash_examined);
+    if (i == 2 * WD_SIMHASH_SAME_MAX)
+      first_examined = st.simhash_examined;
+  }
+  WD_T_ASSERT(st.simhash_examined == first_examined && st.lsh.dropped > 0 &&
+                  st.simhash_skipped > 0,
+              "flat after the caps bind: %u then %u entries read", first_examined,
+              st.simhash_examined);
+  WD_T_ASSERT(wd_cluster_count(cs) == CAP, "cap holds: %zu", wd_cluster_count(cs));
+  wd_cluster_destroy(cs);
+  wd_minhash_destroy(mh);
+  return 0;
+}
+
 int main(void) {
+  WD_T_RUN(test_identical_flood_bounded);
   WD_T_RUN(test_containment_min_shared);
   WD_T_RUN(test_joint_rule);
   WD_T_RUN(test_jaccard_and_lookup);

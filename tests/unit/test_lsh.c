@@ -12,6 +12,36 @@
 
 #define KMAX 128
 
+/* The caller's signature store the index reads through doc_fn: per doc
+ * reference (low 16 bits of the doc number), the signature and doc number. */
+#define T_REFS (1u << 16)
+static const uint32_t *t_sig[T_REFS];
+static uint32_t t_doc[T_REFS];
+static uint32_t t_rows = 1, t_calls;
+
+static uint32_t t_doc_fn(void *ctx, uint32_t ref, uint32_t band, uint32_t *rows) {
+  (void)ctx;
+  t_calls++;
+  memcpy(rows, t_sig[ref] + (size_t)band * t_rows, t_rows * sizeof(*rows));
+  return t_doc[ref];
+}
+
+static wd_lsh_t *t_new_cap(uint32_t bands, uint32_t rows, uint32_t per_key) {
+  const wd_lsh_opts_t o = {.bands = bands, .rows = rows, .doc_bits = 16,
+                           .max_per_key = per_key, .doc_fn = t_doc_fn};
+  t_rows = rows;
+  return wd_lsh_new(&o);
+}
+
+static wd_lsh_t *t_new(uint32_t bands, uint32_t rows) { return t_new_cap(bands, rows, 0); }
+
+/* \p sig must stay valid while \p doc is indexed. */
+static void t_insert(wd_lsh_t *lsh, const uint32_t *sig, uint32_t doc) {
+  t_sig[doc % T_REFS] = sig;
+  t_doc[doc % T_REFS] = doc;
+  wd_lsh_insert(lsh, sig, doc);
+}
+
 static void rand_sig(unsigned long long *rng, uint32_t *sig, uint32_t k) {
   for (uint32_t i = 0; i < k; i++)
     sig[i] = (uint32_t)wd_t_rand(rng);
@@ -38,8 +68,12 @@ static int find_doc(const wd_lsh_hit_t *h, size_t n, uint32_t doc) {
 }
 
 static int test_basics(void) {
-  WD_T_ASSERT(wd_lsh_new(0, 4) == NULL && wd_lsh_new(32, 0) == NULL,
+  WD_T_ASSERT(t_new(0, 4) == NULL && t_new(32, 0) == NULL,
               "zero bands or rows rejected");
+  const wd_lsh_opts_t bad_bits = {.bands = 4, .rows = 4, .doc_bits = 29, .doc_fn = t_doc_fn};
+  const wd_lsh_opts_t no_fn = {.bands = 4, .rows = 4, .doc_bits = 16};
+  WD_T_ASSERT(wd_lsh_new(&bad_bits) == NULL && wd_lsh_new(&no_fn) == NULL,
+              "doc_bits above 28 or no doc_fn rejected");
   wd_lsh_destroy(NULL);
   WD_T_ASSERT(wd_lsh_collision_prob(0.0, 32, 4) == 0.0, "s=0 never collides");
   WD_T_ASSERT(wd_lsh_collision_prob(1.0, 32, 4) == 1.0, "s=1 always");
@@ -49,7 +83,7 @@ static int test_basics(void) {
   WD_T_ASSERT(wd_lsh_collision_prob(0.3, 16, 8) <
                   wd_lsh_collision_prob(0.3, 32, 4),
               "more rows per band is stricter");
-  wd_lsh_t *lsh = wd_lsh_new(32, 4);
+  wd_lsh_t *lsh = t_new(32, 4);
   uint32_t sig[128] = {0};
   wd_lsh_hit_t hit[4];
   WD_T_ASSERT(wd_lsh_query(lsh, sig, hit, 4) == 0, "empty index");
@@ -64,11 +98,11 @@ static int test_round_trip(void) {
   unsigned long long rng = wd_t_seed(123);
   enum { N = 3000, B = 32, R = 4 };
   uint32_t(*sig)[B * R] = wd_malloc(N * sizeof(*sig));
-  wd_lsh_t *lsh = wd_lsh_new(B, R);
+  wd_lsh_t *lsh = t_new(B, R);
   wd_lsh_hit_t hit[8];
   for (uint32_t i = 0; i < N; i++) {
     rand_sig(&rng, sig[i], B * R);
-    wd_lsh_insert(lsh, sig[i], 7 * i + 1);
+    t_insert(lsh, sig[i], 7 * i + 1);
   }
   WD_T_ASSERT(wd_lsh_count(lsh) == N, "count %zu", wd_lsh_count(lsh));
   const size_t full = wd_lsh_bytes(lsh);
@@ -102,7 +136,7 @@ static int test_exact_against_brute_force(void) {
   uint32_t(*sig)[B * R] = wd_malloc(N * sizeof(*sig));
   uint8_t live[N];
   wd_lsh_hit_t *hit = wd_malloc(N * sizeof(*hit));
-  wd_lsh_t *lsh = wd_lsh_new(B, R);
+  wd_lsh_t *lsh = t_new(B, R);
   for (uint32_t f = 0; f < FAM; f++) {
     uint32_t base[B * R];
     rand_sig(&rng, base, B * R);
@@ -113,7 +147,7 @@ static int test_exact_against_brute_force(void) {
     }
   }
   for (uint32_t i = 0; i < N; i++) {
-    wd_lsh_insert(lsh, sig[i], i);
+    t_insert(lsh, sig[i], i);
     live[i] = 1;
   }
   for (int phase = 0; phase < 2; phase++) {
@@ -168,11 +202,11 @@ static int test_order_and_cap(void) {
     y[i] = (i / R) % 2 ? other(&rng, q[i]) : q[i]; /* even bands equal */
     z[i] = i < R ? q[i] : other(&rng, q[i]);      /* band 0 only */
   }
-  wd_lsh_t *lsh = wd_lsh_new(B, R);
-  wd_lsh_insert(lsh, z, 30);
-  wd_lsh_insert(lsh, y, 20);
-  wd_lsh_insert(lsh, q, 10);
-  wd_lsh_insert(lsh, q, 40);
+  wd_lsh_t *lsh = t_new(B, R);
+  t_insert(lsh, z, 30);
+  t_insert(lsh, y, 20);
+  t_insert(lsh, q, 10);
+  t_insert(lsh, q, 40);
   wd_lsh_hit_t hit[8];
   size_t n = wd_lsh_query(lsh, q, hit, 8);
   WD_T_ASSERT(n == 4, "4 hits, got %zu", n);
@@ -186,7 +220,7 @@ static int test_order_and_cap(void) {
   WD_T_ASSERT(n == 2 && hit[0].doc == 10 && hit[1].doc == 40,
               "out_cap 2 keeps the best two");
   /* The same doc inserted twice counts once per band. */
-  wd_lsh_insert(lsh, z, 30);
+  t_insert(lsh, z, 30);
   n = wd_lsh_query(lsh, z, hit, 8);
   WD_T_ASSERT(n >= 1 && hit[0].doc == 30 && hit[0].bands == 32,
               "doubly inserted doc: %u bands, want 32", hit[0].bands);
@@ -239,10 +273,10 @@ static int test_collision_rate_banding(void) {
       for (int mode = 0; mode < 2; mode++) {
         const double s = ss[si];
         const uint32_t m = (uint32_t)lround(s * k);
-        wd_lsh_t *lsh = wd_lsh_new(bands, rows);
+        wd_lsh_t *lsh = t_new(bands, rows);
         for (uint32_t t = 0; t < T; t++) {
           rand_sig(&rng, a[t], k);
-          wd_lsh_insert(lsh, a[t], t);
+          t_insert(lsh, a[t], t);
         }
         int coll = 0;
         for (uint32_t t = 0; t < T; t++) {
@@ -299,7 +333,7 @@ static int test_collision_rate_minhash(void) {
     const double s = ss[si];
     const size_t c = (size_t)lround(2.0 * NS * s / (1.0 + s));
     const double j = (double)c / (2.0 * NS - (double)c);
-    wd_lsh_t *lsh = wd_lsh_new(B, R);
+    wd_lsh_t *lsh = t_new(B, R);
     int coll = 0;
     for (uint32_t t = 0; t < T; t++) {
       for (size_t i = 0; i < NS; i++) { /* |x| = |y| = NS, |x & y| = c */
@@ -308,7 +342,7 @@ static int test_collision_rate_minhash(void) {
       }
       wd_minhash_sign(mh, x, NS, a[t]);
       wd_minhash_sign(mh, y, NS, b);
-      wd_lsh_insert(lsh, a[t], t);
+      t_insert(lsh, a[t], t);
       const size_t n = wd_lsh_query(lsh, b, hit, T);
       coll += find_doc(hit, n, t) >= 0;
     }
@@ -335,7 +369,7 @@ static int test_churn_bounded(void) {
   enum { W = 2000, TOTAL = 60000, B = 32, R = 4 };
   uint32_t(*ring)[B * R] = wd_malloc(W * sizeof(*ring));
   uint32_t base[B * R];
-  wd_lsh_t *lsh = wd_lsh_new(B, R);
+  wd_lsh_t *lsh = t_new(B, R);
   size_t early = 0, peak = 0;
   for (uint32_t i = 0; i < TOTAL; i++) {
     uint32_t *s = ring[i % W];
@@ -345,7 +379,7 @@ static int test_churn_bounded(void) {
       rand_sig(&rng, base, B * R);
     for (uint32_t p = 0; p < B * R; p++)
       s[p] = wd_t_rand(&rng) % 10 ? base[p] : other(&rng, base[p]);
-    wd_lsh_insert(lsh, s, i);
+    t_insert(lsh, s, i);
     if (i == 3 * W)
       early = wd_lsh_bytes(lsh);
     if (i > 3 * W && wd_lsh_bytes(lsh) > peak)
@@ -366,41 +400,57 @@ static int test_churn_bounded(void) {
   return 0;
 }
 
-/* 10,000 identical signatures: a query reads only the newest max_bucket_scan
- * per band. */
-static int test_scan_cap(void) {
+/* 10,000 identical signatures: each band key keeps only the newest
+ * max_per_key docs, so the index, a query's matches and its doc_fn reads stay
+ * bounded however long the flood; removal of dropped docs is harmless. */
+static int test_per_key_cap(void) {
   enum { N = 10000, B = 32, R = 4 };
   unsigned long long rng = 31;
   uint32_t sig[B * R];
   rand_sig(&rng, sig, B * R);
-  wd_lsh_t *lsh = wd_lsh_new(B, R);
-  wd_lsh_hit_t *hit = wd_malloc(N * sizeof(*hit));
-  for (uint32_t i = 0; i < N; i++)
-    wd_lsh_insert(lsh, sig, i);
-  size_t n = wd_lsh_query(lsh, sig, hit, N);
-  WD_T_ASSERT(n == 256, "default cap 256 per band: %zu hits", n);
-  for (size_t i = 0; i < n; i++)
-    WD_T_ASSERT(hit[i].doc == N - 256 + i && hit[i].bands == B,
-                "hit %zu: doc %u (%u bands), want the newest 256 in doc order",
-                i, hit[i].doc, hit[i].bands);
-  wd_lsh_set_max_bucket_scan(lsh, 10);
-  n = wd_lsh_query(lsh, sig, hit, N);
-  WD_T_ASSERT(n == 10 && hit[0].doc == N - 10, "cap 10: %zu hits", n);
-  wd_lsh_set_max_bucket_scan(lsh, 0);
-  n = wd_lsh_query(lsh, sig, hit, N);
-  WD_T_ASSERT(n == N, "cap 0 = unlimited: %zu hits", n);
-  for (uint32_t i = 0; i < N / 2; i++)
-    wd_lsh_remove(lsh, sig, i);
-  n = wd_lsh_query(lsh, sig, hit, N);
-  WD_T_ASSERT(n == N / 2 && hit[0].doc == N / 2 && hit[n - 1].doc == N - 1,
-              "after removing the older half: %zu hits from %u", n,
-              n ? hit[0].doc : 0);
-  for (uint32_t i = N / 2; i < N; i++)
-    wd_lsh_remove(lsh, sig, i);
-  WD_T_ASSERT(wd_lsh_query(lsh, sig, hit, N) == 0 && wd_lsh_count(lsh) == 0,
-              "all removed");
-  wd_free(hit);
-  wd_lsh_destroy(lsh);
+  for (int pass = 0; pass < 2; pass++) {
+    const uint32_t cap = pass ? 10 : 256; /* 0 asks for the default, 256 */
+    wd_lsh_t *lsh = t_new_cap(B, R, pass ? 10 : 0);
+    wd_lsh_hit_t *hit = wd_malloc(N * sizeof(*hit));
+    wd_lsh_stats_t st;
+    for (uint32_t i = 0; i < N; i++) {
+      t_insert(lsh, sig, i);
+      wd_lsh_stats(lsh, &st);
+      WD_T_ASSERT(st.entries <= (size_t)B * cap && st.key_max <= cap,
+                  "after %u inserts: %zu entries, %u under one key (cap %u)", i + 1,
+                  st.entries, st.key_max, cap);
+    }
+    wd_lsh_stats(lsh, &st);
+    WD_T_ASSERT(st.max_per_key == cap && st.entries == (size_t)B * cap &&
+                    st.dropped == (uint64_t)B * (N - cap),
+                "cap %u: %zu entries, %llu dropped", cap, st.entries,
+                (unsigned long long)st.dropped);
+    t_calls = 0;
+    size_t n = wd_lsh_query(lsh, sig, hit, N);
+    wd_lsh_stats(lsh, &st);
+    WD_T_ASSERT(n == cap, "cap %u: %zu hits", cap, n);
+    WD_T_ASSERT(st.query_matches == B * cap && st.query_resolved <= B * cap + B &&
+                    t_calls == st.query_resolved,
+                "query matched %u entries, resolved %u (doc_fn %u), bound %u", st.query_matches,
+                st.query_resolved, t_calls, B * cap);
+    for (size_t i = 0; i < n; i++)
+      WD_T_ASSERT(hit[i].doc == N - cap + i && hit[i].bands == B,
+                  "hit %zu: doc %u (%u bands), want the newest %u in doc order", i,
+                  hit[i].doc, hit[i].bands, cap);
+    for (uint32_t i = 0; i < N / 2; i++) /* dropped long ago: nothing to do */
+      wd_lsh_remove(lsh, sig, i);
+    n = wd_lsh_query(lsh, sig, hit, N);
+    WD_T_ASSERT(n == cap && hit[0].doc == N - cap, "after removing the older half: %zu hits "
+                "from %u", n, n ? hit[0].doc : 0);
+    for (uint32_t i = N / 2; i < N; i++)
+      wd_lsh_remove(lsh, sig, i);
+    wd_lsh_stats(lsh, &st);
+    WD_T_ASSERT(wd_lsh_query(lsh, sig, hit, N) == 0 && wd_lsh_count(lsh) == 0 &&
+                    st.entries == 0,
+                "all removed: count %zu, entries %zu", wd_lsh_count(lsh), st.entries);
+    wd_free(hit);
+    wd_lsh_destroy(lsh);
+  }
   return 0;
 }
 
@@ -412,6 +462,6 @@ int main(void) {
   WD_T_RUN(test_collision_rate_banding);
   WD_T_RUN(test_collision_rate_minhash);
   WD_T_RUN(test_churn_bounded);
-  WD_T_RUN(test_scan_cap);
+  WD_T_RUN(test_per_key_cap);
   return WD_T_DONE();
 }

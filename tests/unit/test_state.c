@@ -120,7 +120,7 @@ static int test_evict_by_cap(void) {
 }
 
 /* Record i's id in test_round_trip: every 7th record redelivers the one
- * from 50 records back (still live, after the ring has wrapped); from 3900
+ * from 50 records back (still live, after chunks were freed); from 3900
  * on, the ids of long-evicted records come back as new articles. */
 static int id_of(int i) {
   if (i > 100 && i % 7 == 0)
@@ -128,7 +128,7 @@ static int id_of(int i) {
   return i >= 3900 ? i - 3900 : i;
 }
 
-/* One stream of answers, with eviction, ring growth and wrap: an engine saved
+/* One stream of answers, with eviction, chunk turnover: an engine saved
  * and restored halfway must answer the rest exactly like an uninterrupted one. */
 static int test_round_trip(void) {
   char e[256], id[32], dir[300];
@@ -217,19 +217,28 @@ static int load_expect(const wd_config_t *cfg, const char *dir, const char *want
   return 0;
 }
 
+/* Checkpoint into \p dir an engine fed \p n articles (\p per stories, ids
+ * x0, x1, ...). @returns 0, or 1 if a step failed. */
+static int save_fed(const wd_config_t *cfg, const char *dir, int n, int per) {
+  char e[256], id[16];
+  wd_engine_t *eng = wd_engine_new(cfg, e, sizeof(e));
+  wd_result_t r;
+  int bad = !eng;
+  for (int i = 0; i < n && !bad; i++) {
+    snprintf(id, sizeof(id), "x%d", i);
+    bad = feed(eng, id, i % per, i / per, T0 + i * MIN, &r) != WD_OK;
+  }
+  bad = bad || wd_state_save(dir, eng, NULL, NULL, e, sizeof(e)) != WD_OK;
+  wd_engine_destroy(eng);
+  return bad;
+}
+
 static int test_refuse_bad_checkpoints(void) {
   char e[256], dir[300], path[512];
   wd_config_t *cfg = wd_config_new();
   snprintf(dir, sizeof(dir), "%s/bad", tmpdir);
-  wd_engine_t *eng = wd_engine_new(cfg, e, sizeof(e));
-  wd_result_t r;
-  for (int i = 0; i < 50; i++) {
-    char id[16];
-    snprintf(id, sizeof(id), "x%d", i);
-    feed(eng, id, i % 20, i / 20, T0 + i * MIN, &r);
-  }
-  WD_T_ASSERT(wd_state_save(dir, eng, NULL, NULL, e, sizeof(e)) == WD_OK, "%s", e);
-  wd_engine_destroy(eng);
+  WD_T_ASSERT(save_fed(cfg, dir, 50, 20) == 0, "feed and save 50");
+  wd_engine_t *eng;
   wd_state_path(path, sizeof(path), dir);
   FILE *fp = fopen(path, "rb");
   static unsigned char good[1 << 22];
@@ -287,6 +296,26 @@ static int test_refuse_bad_checkpoints(void) {
   return 0;
 }
 
+/* The LSH keeps doc references of as many bits as index.max_articles needs
+ * (at least 10): a checkpoint holding more articles than that is refused
+ * with a message naming the key, not loaded into references that collide. */
+static int test_refuse_too_many(void) {
+  char e[256], dir[300];
+  wd_config_t *cfg = wd_config_new();
+  snprintf(dir, sizeof(dir), "%s/many", tmpdir);
+  WD_T_ASSERT(save_fed(cfg, dir, 1100, 1100) == 0, "feed and save 1100");
+  wd_engine_t *eng;
+  WD_T_ASSERT(wd_config_set(cfg, "index.max_articles", "100", e, sizeof(e)) == WD_OK, "%s", e);
+  WD_T_ASSERT(load_expect(cfg, dir, "index.max_articles") == 0, "1100 articles into 1024 refs");
+  WD_T_ASSERT(wd_config_set(cfg, "index.max_articles", "1100", e, sizeof(e)) == WD_OK, "%s", e);
+  eng = wd_engine_new(cfg, e, sizeof(e));
+  WD_T_ASSERT(wd_state_load(dir, eng, NULL, NULL, e, sizeof(e)) == WD_OK, "fits: %s", e);
+  wd_engine_destroy(eng);
+  rm_state(dir);
+  wd_config_destroy(cfg);
+  return 0;
+}
+
 /* The stored 16-bit values estimate Jaccard as the 32-bit ones do: a low-16
  * collision of two different values has probability 2^-16 per position. */
 static int test_bbit_error(void) {
@@ -334,6 +363,7 @@ int main(void) {
   WD_T_RUN(test_round_trip);
   WD_T_RUN(test_empty_round_trip);
   WD_T_RUN(test_refuse_bad_checkpoints);
+  WD_T_RUN(test_refuse_too_many);
   WD_T_RUN(test_bbit_error);
   rmdir(tmpdir);
   return WD_T_DONE();
