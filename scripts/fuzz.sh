@@ -8,6 +8,10 @@
 # A crash, leak, UB or timeout is written to build-fuzz/crashes/<h>/ and the
 # script exits 1; copy the file to tests/fuzz/regress/<h>/ once it is fixed.
 # Exit 77 when clang with libFuzzer is not available.
+# WD_FUZZ_RUNS / WD_FUZZ_SEED (see below) make a bounded, repeatable run: what
+# scripts/test.sh (and so CI) does, so that CI fails on a regression input or
+# a bug the fixed run reaches, never on the luck of a random one; longer
+# random runs (no WD_FUZZ_RUNS) are for finding new bugs.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-60}
@@ -44,7 +48,14 @@ for h in "${harnesses[@]}"; do
   echo "== fuzz: $h for ${secs}s (log: $log)"
   set +e
   case $h in decode) max_len=16384 ;; text) max_len=8192 ;; *) max_len=4096 ;; esac
-  "$bin" -max_total_time="$secs" -max_len=$max_len -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 \
+  # WD_FUZZ_RUNS="decode=N,text=N,...": stop after N inputs (SECONDS stays a
+  # cap); with WD_FUZZ_SEED the run is then the same on every machine that
+  # starts from the same corpus (a clean clone: the seeds and regress/).
+  extra=()
+  runs=$(echo ",${WD_FUZZ_RUNS:-}," | sed -n "s/.*,$h=\([0-9]*\),.*/\1/p")
+  [ -n "$runs" ] && extra+=(-runs="$runs")
+  [ -n "${WD_FUZZ_SEED:-}" ] && extra+=(-seed="$WD_FUZZ_SEED")
+  "$bin" "${extra[@]}" -max_total_time="$secs" -max_len=$max_len -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$dir/crashes/$h/" "$dir/corpus/$h" \
     "$here/tests/fuzz/corpus/$h" "$here/tests/fuzz/regress/$h" >"$log" 2>&1
   rc=$?
