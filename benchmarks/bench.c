@@ -73,3 +73,21 @@ void wd_bench_print(FILE *fp, const wd_bench_params_t *p, const wd_bench_outcome
           out->cpu_median_s * 1e9 / docs, extra ? " " : "", extra ? extra : "");
   fflush(fp);
 }
+
+int wd_bench_next_opt(int argc, char **argv, int *i, void (*usage)(FILE *),
+                      const char **name, const char **value) {
+  if (*i >= argc)
+    return 0;
+  *name = argv[*i];
+  if (!strcmp(*name, "--help") || !strcmp(*name, "-h")) {
+    usage(stdout);
+    exit(0);
+  }
+  if (*i + 1 >= argc) {
+    usage(stderr);
+    exit(2);
+  }
+  *value = argv[*i + 1];
+  *i += 2;
+  return 1;
+}

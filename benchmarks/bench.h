@@ -56,4 +56,11 @@ void wd_bench_run(const wd_bench_params_t *p, wd_bench_outcome_t *out);
 void wd_bench_print(FILE *fp, const wd_bench_params_t *p, const wd_bench_outcome_t *out,
                     const char *extra);
 
+/** @brief Walk "--name value" options from argv[*i]: sets \p name and
+ *  \p value and moves *i past them. --help or -h prints \p usage to stdout
+ *  and exits 0; a name without a value prints it to stderr and exits 2.
+ *  @returns 1 for an option, 0 at the end of argv. */
+int wd_bench_next_opt(int argc, char **argv, int *i, void (*usage)(FILE *),
+                      const char **name, const char **value);
+
 #endif

@@ -39,25 +39,14 @@ int main(int argc, char **argv) {
   size_t max = 1000000, batch = 10000;
   wd_datagen_opts_t go;
   wd_datagen_opts_default(&go);
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      usage(stdout);
-      return 0;
-    }
-    if (!v) {
-      usage(stderr);
-      return 2;
-    }
-    i++;
+  const char *a, *v;
+  for (int i = 1; wd_bench_next_opt(argc, argv, &i, usage, &a, &v);) {
+    if (wd_datagen_opt(&go, a, v))
+      continue;
     if (!strcmp(a, "--max"))
       max = strtoull(v, NULL, 10);
     else if (!strcmp(a, "--batch"))
       batch = strtoull(v, NULL, 10);
-    else if (!strcmp(a, "--seed"))
-      go.seed = strtoull(v, NULL, 10);
-    else if (!strcmp(a, "--dup-share"))
-      go.dup_share = atof(v);
     else {
       usage(stderr);
       return 2;

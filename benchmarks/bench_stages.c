@@ -453,25 +453,14 @@ int main(int argc, char **argv) {
   wd_datagen_opts_t go;
   wd_datagen_opts_default(&go);
   memset(&c, 0, sizeof(c));
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      usage(stdout);
-      return 0;
-    }
-    if (!v) {
-      usage(stderr);
-      return 2;
-    }
-    i++;
+  const char *a, *v;
+  for (int i = 1; wd_bench_next_opt(argc, argv, &i, usage, &a, &v);) {
+    if (wd_datagen_opt(&go, a, v))
+      continue;
     if (!strcmp(a, "--docs"))
       docs = strtoull(v, NULL, 10);
     else if (!strcmp(a, "--reps"))
       reps = (unsigned)atoi(v);
-    else if (!strcmp(a, "--seed"))
-      go.seed = strtoull(v, NULL, 10);
-    else if (!strcmp(a, "--dup-share"))
-      go.dup_share = atof(v);
     else if (!strcmp(a, "--input"))
       input = v;
     else if (!strcmp(a, "--filter"))

@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ==== Random numbers ==== */
@@ -146,6 +147,22 @@ void wd_datagen_opts_default(wd_datagen_opts_t *opts) {
   opts->words_max = 1500;
   opts->words_median = 570;
   opts->memory = 2048;
+}
+
+int wd_datagen_opt(wd_datagen_opts_t *opts, const char *name, const char *value) {
+  if (!strcmp(name, "--seed"))
+    opts->seed = strtoull(value, NULL, 10);
+  else if (!strcmp(name, "--dup-share"))
+    opts->dup_share = atof(value);
+  else if (!strcmp(name, "--html-share"))
+    opts->html_share = atof(value);
+  else if (!strcmp(name, "--sources"))
+    opts->sources = (uint32_t)atoi(value);
+  else if (!strcmp(name, "--words-median"))
+    opts->words_median = (uint32_t)atoi(value);
+  else
+    return 0;
+  return 1;
 }
 
 static void make_word(rng_t *r, uint32_t rank, char *dst) {

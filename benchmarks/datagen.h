@@ -43,6 +43,11 @@ typedef struct wd_datagen_opts_s {
 
 void wd_datagen_opts_default(wd_datagen_opts_t *opts);
 
+/** @brief Apply generator option \p name (--seed, --dup-share, --html-share,
+ *  --sources, --words-median) with \p value to \p opts.
+ *  @returns 1 if \p name is one of them, 0 if not (nothing changed). */
+int wd_datagen_opt(wd_datagen_opts_t *opts, const char *name, const char *value);
+
 /** @brief A generator; \p opts NULL means defaults. @returns NULL on bad options. */
 wd_datagen_t *wd_datagen_new(const wd_datagen_opts_t *opts);
 void wd_datagen_destroy(wd_datagen_t *g);

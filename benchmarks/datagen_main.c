@@ -1,5 +1,6 @@
 /* datagen_main.c - wd-datagen: write a seeded synthetic newswire corpus as
  * JSON Lines (see datagen.h), with a one-line summary on stderr. */
+#include "bench.h"
 #include "datagen.h"
 
 #include <errno.h>
@@ -24,29 +25,12 @@ int main(int argc, char **argv) {
   unsigned long long count = 10000;
   const char *outpath = NULL;
   wd_datagen_opts_default(&o);
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      usage(stdout);
-      return 0;
-    }
-    if (!v) {
-      usage(stderr);
-      return 2;
-    }
-    i++;
+  const char *a, *v;
+  for (int i = 1; wd_bench_next_opt(argc, argv, &i, usage, &a, &v);) {
+    if (wd_datagen_opt(&o, a, v))
+      continue;
     if (!strcmp(a, "--count"))
       count = strtoull(v, NULL, 10);
-    else if (!strcmp(a, "--seed"))
-      o.seed = strtoull(v, NULL, 10);
-    else if (!strcmp(a, "--dup-share"))
-      o.dup_share = atof(v);
-    else if (!strcmp(a, "--html-share"))
-      o.html_share = atof(v);
-    else if (!strcmp(a, "--sources"))
-      o.sources = (uint32_t)atoi(v);
-    else if (!strcmp(a, "--words-median"))
-      o.words_median = (uint32_t)atoi(v);
     else if (!strcmp(a, "--output"))
       outpath = v;
     else {
