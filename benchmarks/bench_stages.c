@@ -154,17 +154,7 @@ static int prepare(ctx_t *c) {
   wd_simhash_opts_t smo;
   wd_simhash_opts_default(&smo);
   c->sm = wd_simhash_new(&smo);
-  c->copts = (wd_cluster_opts_t){
-      .num_perm = mo.num_perm,
-      .bands = (uint32_t)cfg->lsh_bands,
-      .max_candidates = (uint32_t)cfg->lsh_max_candidates,
-      .simhash_enabled = cfg->simhash_enabled,
-      .simhash_max_distance = (int)cfg->simhash_max_distance,
-      .threshold = cfg->cluster_threshold,
-      .containment = cfg->cluster_containment,
-      .containment_min_shingles = (uint32_t)cfg->cluster_containment_min_shingles,
-      .cosine = cfg->cluster_cosine,
-  };
+  wd_engine_cluster_opts(cfg, mo.num_perm, &c->copts);
   wd_cluster_t *cs = wd_cluster_new(&c->copts);
   if (!c->nm || !c->bp || !c->sh || !c->mh_oph || !c->mh_mix || !c->sm || !cs)
     return -1;

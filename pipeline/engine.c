@@ -403,6 +403,27 @@ static void engine_sketch(wd_engine_t *eng, wd_fp_t *fp, const char *source,
     fp_sketch(eng->fpr, fp);
 }
 
+/* The cluster stage's options from the config (the engine's and the
+ * benchmarks' one source). */
+void wd_engine_cluster_opts(const wd_config_t *cfg, uint32_t num_perm,
+                            struct wd_cluster_opts_s *co) {
+  *co = (wd_cluster_opts_t){
+      .num_perm = num_perm,
+      .bands = (uint32_t)cfg->lsh_bands,
+      .max_candidates = (uint32_t)cfg->lsh_max_candidates,
+      .simhash_enabled = cfg->simhash_enabled,
+      .simhash_max_distance = (int)cfg->simhash_max_distance,
+      .threshold = cfg->cluster_threshold,
+      .containment = cfg->cluster_containment,
+      .containment_min_shingles = (uint32_t)cfg->cluster_containment_min_shingles,
+      .cosine = cfg->cluster_cosine,
+      .containment_min_shared = (uint32_t)cfg->cluster_containment_min_shared,
+      .joint_containment = cfg->cluster_joint_containment,
+      .joint_cosine = cfg->cluster_joint_cosine,
+      .max_docs = (uint64_t)cfg->index_max_articles + 1,
+  };
+}
+
 wd_engine_t *wd_engine_new(const wd_config_t *cfg, char *errstr, size_t errstr_size) {
   wd_engine_t *eng;
   wd_fingerprinter_t *fpr = wd_fingerprinter_new(cfg, errstr, errstr_size);
@@ -423,21 +444,8 @@ wd_engine_t *wd_engine_new(const wd_config_t *cfg, char *errstr, size_t errstr_s
   smo.idf = cfg->simhash_idf;
   eng->sm = wd_simhash_new(&smo);
 
-  wd_cluster_opts_t co = {
-      .num_perm = fpr->num_perm,
-      .bands = (uint32_t)cfg->lsh_bands,
-      .max_candidates = (uint32_t)cfg->lsh_max_candidates,
-      .simhash_enabled = cfg->simhash_enabled,
-      .simhash_max_distance = (int)cfg->simhash_max_distance,
-      .threshold = cfg->cluster_threshold,
-      .containment = cfg->cluster_containment,
-      .containment_min_shingles = (uint32_t)cfg->cluster_containment_min_shingles,
-      .cosine = cfg->cluster_cosine,
-      .containment_min_shared = (uint32_t)cfg->cluster_containment_min_shared,
-      .joint_containment = cfg->cluster_joint_containment,
-      .joint_cosine = cfg->cluster_joint_cosine,
-      .max_docs = (uint64_t)cfg->index_max_articles + 1,
-  };
+  wd_cluster_opts_t co;
+  wd_engine_cluster_opts(cfg, fpr->num_perm, &co);
   eng->cs = wd_cluster_new(&co);
 
   if (!eng->bp || !eng->sm || !eng->cs) {

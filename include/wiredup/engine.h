@@ -54,6 +54,12 @@ typedef struct wd_coords_s {
 
 /** @brief Build an engine from \p cfg (borrowed; must outlive the engine).
  *  @returns NULL with errstr set on a bad configuration. */
+struct wd_cluster_opts_s;
+/** @brief The cluster stage's options (cluster.h) as \p cfg sets them, for
+ *  signatures of \p num_perm values: what wd_engine_new builds its stage with. */
+void wd_engine_cluster_opts(const wd_config_t *cfg, uint32_t num_perm,
+                            struct wd_cluster_opts_s *co);
+
 wd_engine_t *wd_engine_new(const wd_config_t *cfg, char *errstr, size_t errstr_size);
 void wd_engine_destroy(wd_engine_t *eng);
 
