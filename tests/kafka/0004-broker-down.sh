@@ -9,9 +9,7 @@
 start_broker --brokers 3 --topic articles:4 --topic articles.clusters:4
 
 N=4000
-gen_articles $N d 4 "$T/gen.jsonl"
-keyed_from_jsonl "$T/gen.jsonl" "$T/all.keyed"
-split -n l/4 -d "$T/all.keyed" "$T/batch."
+make_batches $N d 4 $((N / 4))
 produce_keyed articles "$T/batch.00"
 
 start_wiredup run --set kafka.auto.commit.interval.ms=1000
@@ -35,12 +33,5 @@ sleep 4
 broker_cmd up -1
 produce_keyed articles "$T/batch.03"
 
-wait_keys articles.clusters $N 45
-wait_committed_end wiredup articles 30
-kill -0 "$WD_PID" 2>/dev/null || fail "wiredup died"
-stop_wiredup "$WD_PID"
-[ "$WD_RC" -eq 0 ] || fail "wiredup exited $WD_RC"
-
-dump_values articles.clusters "$T/out.jsonl"
-check_results "$T/gen.jsonl" "$T/out.jsonl"
+end_fault_run $N 45
 info "ok"

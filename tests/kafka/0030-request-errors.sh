@@ -16,9 +16,7 @@
 start_broker --brokers 3 --topic articles:4 --topic articles.clusters:4
 
 N=2000
-gen_articles $N e 30 "$T/gen.jsonl"
-keyed_from_jsonl "$T/gen.jsonl" "$T/all.keyed"
-split -l 400 -d "$T/all.keyed" "$T/batch."
+make_batches $N e 30 400
 
 # One Produce request in flight per connection: the mock checks the
 # idempotent producer's sequence numbers for transactional producers only.
@@ -58,14 +56,7 @@ wait_records articles.clusters 1600 40
 sleep 2 # a few auto commits meet the errors
 
 phase 04 "errors OffsetCommit 1 UNKNOWN_MEMBER_ID"
-wait_keys articles.clusters $N 40
-wait_committed_end wiredup articles 30
-kill -0 "$WD_PID" 2>/dev/null || fail "wiredup died"
-stop_wiredup "$WD_PID"
-[ "$WD_RC" -eq 0 ] || fail "wiredup exited $WD_RC"
-
-dump_values articles.clusters "$T/out.jsonl"
-check_results "$T/gen.jsonl" "$T/out.jsonl"
+end_fault_run $N
 # the UNKNOWN_MEMBER_ID commit made wiredup lose its assignment and rejoin
 grep -q 'msg="partitions revoked".* lost=true' "$T/run.log" ||
   fail "the injected UNKNOWN_MEMBER_ID did not cost the assignment"

@@ -11,9 +11,7 @@
 start_broker --brokers 3 --topic articles:4 --topic articles.clusters:4
 
 N=2000
-gen_articles $N m 31 "$T/gen.jsonl"
-keyed_from_jsonl "$T/gen.jsonl" "$T/all.keyed"
-split -l 500 -d "$T/all.keyed" "$T/batch."
+make_batches $N m 31 500
 
 start_wiredup run --set kafka.auto.commit.interval.ms=1000
 produce_keyed articles "$T/batch.00"
@@ -32,11 +30,5 @@ for round in 1 2 3; do
   wait_records articles.clusters $((500 * round + 200)) 40
 done
 
-wait_keys articles.clusters $N 40
-wait_committed_end wiredup articles 30
-kill -0 "$WD_PID" 2>/dev/null || fail "wiredup died"
-stop_wiredup "$WD_PID"
-[ "$WD_RC" -eq 0 ] || fail "wiredup exited $WD_RC"
-dump_values articles.clusters "$T/out.jsonl"
-check_results "$T/gen.jsonl" "$T/out.jsonl"
+end_fault_run $N
 info "ok"

@@ -11,9 +11,7 @@
 start_broker --brokers 3 --topic articles:4 --topic articles.clusters:4
 
 N=2000
-gen_articles $N s 32 "$T/gen.jsonl"
-keyed_from_jsonl "$T/gen.jsonl" "$T/all.keyed"
-split -l 500 -d "$T/all.keyed" "$T/batch."
+make_batches $N s 32 500
 
 start_wiredup run --set kafka.auto.commit.interval.ms=1000
 produce_keyed articles "$T/batch.00"
@@ -34,11 +32,5 @@ broker_cmd broker-errors 2 Fetch NO_ERROR@3000
 broker_cmd broker-errors 3 Produce NO_ERROR@3000
 kill -CONT "$WD_PID"
 
-wait_keys articles.clusters $N 40
-wait_committed_end wiredup articles 30
-kill -0 "$WD_PID" 2>/dev/null || fail "wiredup died"
-stop_wiredup "$WD_PID"
-[ "$WD_RC" -eq 0 ] || fail "wiredup exited $WD_RC"
-dump_values articles.clusters "$T/out.jsonl"
-check_results "$T/gen.jsonl" "$T/out.jsonl"
+end_fault_run $N
 info "ok"

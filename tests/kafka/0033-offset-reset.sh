@@ -12,9 +12,7 @@
 # One broker and one partition: every Fetch meets the injected errors in turn.
 start_broker --brokers 1 --topic articles:1 --topic articles.clusters:1
 
-gen_articles 1000 r 33 "$T/gen.jsonl"
-keyed_from_jsonl "$T/gen.jsonl" "$T/all.keyed"
-split -l 500 -d "$T/all.keyed" "$T/batch."
+make_batches 1000 r 33 500
 
 start_wiredup run --set kafka.auto.commit.interval.ms=1000
 produce_keyed articles "$T/batch.00"
@@ -34,10 +32,5 @@ for _ in $(seq 100); do
 done
 grep -q 'offset reset .* Offset out of range' "$T/run.log" ||
   fail "the consumer did not reset its offset"
-wait_committed_end wiredup articles 40
-kill -0 "$WD_PID" 2>/dev/null || fail "wiredup died"
-stop_wiredup "$WD_PID"
-[ "$WD_RC" -eq 0 ] || fail "wiredup exited $WD_RC"
-dump_values articles.clusters "$T/out.jsonl"
-check_results "$T/gen.jsonl" "$T/out.jsonl"
+end_fault_run 0 40 40
 info "ok"

@@ -11,9 +11,7 @@
 
 start_broker --brokers 3 --topic articles:4 --topic articles.clusters:4
 
-gen_articles 1000 o 34 "$T/gen.jsonl"
-keyed_from_jsonl "$T/gen.jsonl" "$T/all.keyed"
-split -l 500 -d "$T/all.keyed" "$T/batch."
+make_batches 1000 o 34 500
 
 PORT=$(free_port)
 start_wiredup first --set kafka.auto.commit.interval.ms=1000 --set metrics.listen=127.0.0.1:$PORT

@@ -231,6 +231,29 @@ metric() {
   awk -v k="$2" '$1 == k { print $2; exit }' "$1"
 }
 
+# make_batches N PREFIX SEED LINES: the fault tests' input: N generated
+# articles in $T/gen.jsonl, keyed by id in $T/all.keyed, and split into
+# $T/batch.00, $T/batch.01, ... of LINES records each.
+make_batches() {
+  gen_articles "$1" "$2" "$3" "$T/gen.jsonl"
+  keyed_from_jsonl "$T/gen.jsonl" "$T/all.keyed"
+  split -l "$4" -d "$T/all.keyed" "$T/batch."
+}
+
+# end_fault_run N [KEYS_TIMEOUT_S] [COMMIT_TIMEOUT_S]: the fault tests'
+# ending. Waits until articles.clusters holds N distinct ids (N=0: no wait)
+# and the group has committed articles to its end (lag 0); wiredup must
+# still be running and stop with exit 0; then check_results on everything.
+end_fault_run() {
+  [ "$1" -gt 0 ] && wait_keys articles.clusters "$1" "${2:-40}"
+  wait_committed_end wiredup articles "${3:-30}"
+  kill -0 "$WD_PID" 2>/dev/null || fail "wiredup died"
+  stop_wiredup "$WD_PID"
+  [ "$WD_RC" -eq 0 ] || fail "wiredup exited $WD_RC"
+  dump_values articles.clusters "$T/out.jsonl"
+  check_results "$T/gen.jsonl" "$T/out.jsonl"
+}
+
 # check_results IN.jsonl OUT.jsonl: the fault tests' "loses nothing" rule.
 # Every input id has a result and no other id does; an id with more than one
 # result is an at-least-once redelivery, so every copy must be identical
