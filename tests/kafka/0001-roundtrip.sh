@@ -15,22 +15,12 @@ SAMPLE=$WD_SOURCE_DIR/config/sample-articles.jsonl
 compare_clusters() {
   "$PY" - "$BOOTSTRAP" "$@" <<'PYEOF' || fail "comparison failed for $4"
 import json, sys
-from kafka import KafkaConsumer
+from wdkafka import read_topic
 bs, stream_path, file_path, input_path, topic = sys.argv[1:6]
 ids = [json.loads(l)["id"] for l in open(input_path, encoding="utf-8") if l.strip()]
 
 # kafka-python reads what kcat read: one record per id, key == id.
-c = KafkaConsumer(topic, bootstrap_servers=bs.split(","), group_id=None,
-                  auto_offset_reset="earliest", consumer_timeout_ms=8000,
-                  fetch_max_wait_ms=10, enable_auto_commit=False)
-recs = []
-for r in c:  # until all are in (bounded), then a short poll for extras
-    recs.append(r)
-    if len(recs) == len(ids):
-        break
-for batch in c.poll(timeout_ms=500).values():
-    recs.extend(batch)
-c.close()
+recs = read_topic(bs.split(","), topic, len(ids))
 assert len(recs) == len(ids), "kafka-python read %d records, want %d" % (len(recs), len(ids))
 for r in recs:
     v = json.loads(r.value.decode("utf-8"))

@@ -46,21 +46,10 @@ info "stopping"; stop_wiredup "$WD_PID"; info stopped
 
 "$PY" - "$BOOTSTRAP" <<'PYEOF' || fail "dead-letter check failed"
 import json, sys
-from kafka import KafkaConsumer
+from wdkafka import read_topic
 bs = sys.argv[1].split(",")
 def read(topic, want):
-    # until `want` records (bounded), then a short extra poll to catch extras
-    c = KafkaConsumer(topic, bootstrap_servers=bs, group_id=None, auto_offset_reset="earliest",
-                      consumer_timeout_ms=8000, fetch_max_wait_ms=10, enable_auto_commit=False)
-    recs = []
-    for r in c:
-        recs.append(r)
-        if len(recs) == want:
-            break
-    for batch in c.poll(timeout_ms=500).values():
-        recs.extend(batch)
-    c.close()
-    return recs
+    return read_topic(bs, topic, want)
 inp = {r.offset: r for r in read("articles", 9)}
 assert len(inp) == 9, len(inp)
 dlq = read("articles.dlq", 5)

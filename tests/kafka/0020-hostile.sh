@@ -79,21 +79,11 @@ info "stopping"; stop_wiredup "$WD_PID"
 
 "$PY" - "$BOOTSTRAP" "$T/expect.json" <<'PYEOF' || fail "check failed"
 import json, sys
-from kafka import KafkaConsumer
+from wdkafka import read_topic
 bs, expect = sys.argv[1].split(","), json.load(open(sys.argv[2]))
 def read(topic, want):
-    c = KafkaConsumer(topic, bootstrap_servers=bs, group_id=None, auto_offset_reset="earliest",
-                      consumer_timeout_ms=8000, fetch_max_wait_ms=10, enable_auto_commit=False,
-                      max_partition_fetch_bytes=4 << 20, fetch_max_bytes=8 << 20)
-    recs = []
-    for r in c:
-        recs.append(r)
-        if len(recs) == want:
-            break
-    for batch in c.poll(timeout_ms=500).values():
-        recs.extend(batch)
-    c.close()
-    return recs
+    return read_topic(bs, topic, want, max_partition_fetch_bytes=4 << 20,
+                      fetch_max_bytes=8 << 20)
 inp = {r.offset: r for r in read("articles", len(expect))}
 assert len(inp) == len(expect), "input has %d records" % len(inp)
 dlq = read("articles.dlq", 17)

@@ -11,6 +11,9 @@
 set -u
 
 PY=/usr/bin/python3 # the Debian python has kafka-python; a pyenv one may not
+# wdkafka.py (shared kafka-python code) for the tests' inline Python
+export PYTHONPATH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONDONTWRITEBYTECODE=1 # no __pycache__ in the source tree
 TEST_NAME=$(basename "$0" .sh)
 T0=$SECONDS
 
