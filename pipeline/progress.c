@@ -84,27 +84,31 @@ static void show(wd_progress_t *pg, double now) {
   }
 }
 
-static void maybe_show(wd_progress_t *pg) {
-  /* the clock is read every 256 records only: this is on the hot path */
+int wd_progress_due(wd_progress_t *pg) {
+  /* the clock is read every 256 calls only: this is on the hot path */
   if (!pg->enabled || (++pg->calls & 255) != 0)
-    return;
-  double now = mono_ms();
-  if (now - pg->last_ms >= pg->interval_ms)
-    show(pg, now);
+    return 0;
+  return mono_ms() - pg->last_ms >= pg->interval_ms;
+}
+
+void wd_progress_show(wd_progress_t *pg, uint64_t done, int64_t left) {
+  pg->done = done;
+  pg->left = left;
+  show(pg, mono_ms());
 }
 
 void wd_progress_update(wd_progress_t *pg, uint64_t done, int64_t left) {
-  pg->done = done;
-  pg->left = left;
-  maybe_show(pg);
+  if (wd_progress_due(pg))
+    wd_progress_show(pg, done, left);
 }
 
 void wd_progress_update_bytes(wd_progress_t *pg, uint64_t done, int64_t bytes_done,
                               int64_t bytes_total) {
-  pg->done = done;
+  if (!wd_progress_due(pg))
+    return;
   pg->bytes_done = bytes_done;
   pg->bytes_total = bytes_total;
-  maybe_show(pg);
+  wd_progress_show(pg, done, -1);
 }
 
 void wd_progress_end(wd_progress_t *pg) {

@@ -1342,7 +1342,8 @@ static wd_err_t replay_run(stream_t *st, const wd_replay_t *rp, char *errstr,
       if (p->paused && !p->done && p->cnt < RP_HIGH_MSGS / 4 && p->bytes < r.high_bytes / 4)
         rp_pause(&r, p, 0);
       rd_kafka_poll(st->producer, 0);
-      wd_progress_update(&pg, st->consumed, rp_lag(&r));
+      if (wd_progress_due(&pg)) /* the lag walks every partition: only when shown */
+        wd_progress_show(&pg, st->consumed, rp_lag(&r));
       busy = 1;
     }
     rd_kafka_poll(st->producer, 0);

@@ -42,6 +42,14 @@ void wd_progress_init(wd_progress_t *pg, const char *what, double interval_ms);
  *  Cheap when not due: one clock read every 256 calls. */
 void wd_progress_update(wd_progress_t *pg, uint64_t done, int64_t left);
 
+/** @brief Count one update; 1 when the line is to be redrawn now (then
+ *  call wd_progress_show). For callers whose \p left is costly to compute:
+ *  wd_progress_update is wd_progress_due + wd_progress_show. */
+int wd_progress_due(wd_progress_t *pg);
+
+/** @brief Redraw (or log) the line now with \p done and \p left. */
+void wd_progress_show(wd_progress_t *pg, uint64_t done, int64_t left);
+
 /** @brief File mode: \p done records, \p bytes_done of \p bytes_total
  *  (-1 when the input is not a regular file) read. */
 void wd_progress_update_bytes(wd_progress_t *pg, uint64_t done, int64_t bytes_done,
