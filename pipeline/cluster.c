@@ -34,8 +34,10 @@
 #include "wiredup/minhash.h"
 #include "wiredup/simhash.h"
 #include "wiredup/state.h"
+#include "wiredup/topv.h"
 
 #include <assert.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -98,6 +100,8 @@ struct wd_cluster_s {
   uint32_t ref_mask;  /* LSH doc references: doc & ref_mask */
   size_t max_live;    /* 2^doc_bits: live docs the references can tell apart */
   wd_simhash_index_t *si;
+  wd_topv_store_t *tv; /* heaviest-word vectors (NULL: word rule off) */
+  uint32_t *tvc;       /* scratch: word-index candidates */
   wd_lsh_hit_t *hits; /* scratch: max_candidates */
   uint32_t *near;     /* scratch: SimHash neighbours */
   size_t near_cap;
@@ -217,6 +221,10 @@ wd_cluster_t *wd_cluster_new(const wd_cluster_opts_t *opts) {
     cs->near_cap = 64;
     cs->near = wd_malloc(cs->near_cap * sizeof(*cs->near));
   }
+  if (opts->simhash_enabled && opts->word_cosine < 1.0) {
+    cs->tv = wd_topv_store_new();
+    cs->tvc = wd_malloc(WD_TOPV_PROBE * WD_TOPV_BUCKET * sizeof(*cs->tvc));
+  }
   cs->hits = wd_malloc(opts->max_candidates * sizeof(*cs->hits));
   cs->band = wd_malloc(opts->num_perm * sizeof(*cs->band));
   cs->idmap_cap = IDMAP_MIN_CAP;
@@ -253,6 +261,8 @@ void wd_cluster_destroy(wd_cluster_t *cs) {
   wd_free(cs->band);
   wd_lsh_destroy(cs->lsh);
   wd_simhash_index_destroy(cs->si);
+  wd_topv_store_destroy(cs->tv);
+  wd_free(cs->tvc);
   wd_free(cs);
 }
 
@@ -397,6 +407,8 @@ static uint32_t store_append(wd_cluster_t *cs, const wd_doc_t *doc, uint32_t clu
   r->dup = dup == NO_DOC ? NULL : idstr_ref(rec_of(cs, dup)->id);
   r->sim = dup == NO_DOC ? 0.0f : (float)sim;
   r->size_at = cs->cl_size[cluster];
+  if (cs->tv)
+    wd_topv_append(cs->tv, d, doc->topv);
   return d;
 }
 
@@ -454,6 +466,8 @@ static void evict_front(wd_cluster_t *cs) {
   idstr_unref(cs, r->dup);
   r->id = r->dup = NULL;
   cluster_release(cs, r->cl);
+  if (cs->tv)
+    wd_topv_evict_front(cs->tv);
   cs->base++;
   cs->cnt--;
   cs->evicted++;
@@ -497,6 +511,16 @@ int wd_cluster_lookup(wd_cluster_t *cs, const char *id, size_t id_len, wd_assign
 
 /* ==== Decision ==== */
 
+/* The word rule links rewrites across outlets: not two articles of one
+ * source (an outlet's own re-sends are near-verbatim and the other rules
+ * catch them), not two whose figures disagree (templated stories), and only
+ * when each has WD_TOPV_HEAVY_MIN of its heaviest words in the other. */
+static int word_rule_applies(const wd_topv_t *a, const wd_topv_t *b) {
+  return !(a->src && a->src == b->src) && !wd_topv_numbers_differ(a, b) &&
+         wd_topv_heavy_shared(a, b) >= WD_TOPV_HEAVY_MIN &&
+         wd_topv_heavy_shared(b, a) >= WD_TOPV_HEAVY_MIN;
+}
+
 /* Score candidate \p c against \p doc; 0 when it does not qualify. */
 static double verify(const wd_cluster_t *cs, const wd_doc_t *doc, uint32_t c) {
   const wd_cluster_opts_t *o = &cs->opts;
@@ -531,7 +555,24 @@ static double verify(const wd_cluster_t *cs, const wd_doc_t *doc, uint32_t c) {
         best = s;
     }
   }
+  if (cs->tv && doc->topv && doc->topv->n) {
+    const wd_topv_t *tc = wd_topv_get(cs->tv, c);
+    const uint32_t nmax = na > nb ? na : nb;
+    const double wc = tc->n ? wd_topv_cosine(doc->topv, tc) : 0.0;
+    if (wc > best && wc >= o->word_cosine + o->word_cosine_slope * log1p((double)nmax) &&
+        word_rule_applies(doc->topv, tc))
+      best = wc;
+  }
   return best;
+}
+
+/* Verify candidate \p c; keep it when it scores higher, or the same and
+ * arrived earlier. */
+static void consider(const wd_cluster_t *cs, const wd_doc_t *doc, uint32_t c, uint32_t *best,
+                     double *best_sim) {
+  double s = verify(cs, doc, c);
+  if (s > *best_sim || (s == *best_sim && s > 0.0 && earlier(cs, c, *best)))
+    *best = c, *best_sim = s;
 }
 
 wd_err_t wd_cluster_assign(wd_cluster_t *cs, const wd_doc_t *doc, wd_assign_t *out) {
@@ -546,21 +587,19 @@ wd_err_t wd_cluster_assign(wd_cluster_t *cs, const wd_doc_t *doc, wd_assign_t *o
     size_t n = wd_lsh_query(cs->lsh, band_view32(cs, doc->sig), cs->hits,
                             o->max_candidates);
     cs->verified = (uint32_t)n;
-    for (size_t i = 0; i < n; i++) {
-      uint32_t c = cs->hits[i].doc;
-      double s = verify(cs, doc, c);
-      if (s > best_sim || (s == best_sim && s > 0.0 && earlier(cs, c, best)))
-        best = c, best_sim = s;
-    }
+    for (size_t i = 0; i < n; i++)
+      consider(cs, doc, cs->hits[i].doc, &best, &best_sim);
     if (cs->si) {
       size_t m = wd_simhash_index_query(cs->si, doc->simhash, cs->near, cs->near_cap);
       cs->verified += (uint32_t)m;
-      for (size_t i = 0; i < m; i++) {
-        uint32_t c = cs->near[i];
-        double s = verify(cs, doc, c);
-        if (s > best_sim || (s == best_sim && s > 0.0 && earlier(cs, c, best)))
-          best = c, best_sim = s;
-      }
+      for (size_t i = 0; i < m; i++)
+        consider(cs, doc, cs->near[i], &best, &best_sim);
+    }
+    if (cs->tv && doc->topv) {
+      size_t m = wd_topv_query(cs->tv, doc->topv, cs->tvc, WD_TOPV_PROBE * WD_TOPV_BUCKET);
+      cs->verified += (uint32_t)m;
+      for (size_t i = 0; i < m; i++)
+        consider(cs, doc, cs->tvc[i], &best, &best_sim);
     }
   }
 
@@ -595,6 +634,8 @@ void wd_cluster_stats(const wd_cluster_t *cs, wd_cluster_stats_t *st) {
     st->simhash_examined = ss.query_examined;
     st->simhash_skipped = ss.skipped;
   }
+  if (cs->tv)
+    st->bytes_words = wd_topv_bytes(cs->tv);
   st->verified = cs->verified;
 }
 
@@ -602,7 +643,7 @@ size_t wd_cluster_bytes(const wd_cluster_t *cs) {
   wd_cluster_stats_t st;
   wd_cluster_stats(cs, &st);
   return st.bytes_sigs + st.bytes_records + st.bytes_ids + st.bytes_idmap +
-         st.bytes_clusters + st.bytes_lsh + st.bytes_simhash;
+         st.bytes_clusters + st.bytes_lsh + st.bytes_simhash + st.bytes_words;
 }
 
 /* ==== Checkpoint ==== */
@@ -663,6 +704,24 @@ void wd_cluster_save(const wd_cluster_t *cs, wd_state_w_t *w) {
   }
   wd_state_w_end(w);
   wd_free(renum);
+}
+
+void wd_cluster_save_words(const wd_cluster_t *cs, wd_state_w_t *w) {
+  if (cs->tv)
+    wd_topv_save(cs->tv, w);
+}
+
+wd_err_t wd_cluster_load_words(wd_cluster_t *cs, wd_state_r_t *r, char *errstr,
+                               size_t errstr_size) {
+  if (!cs->tv) { /* the word rule is off: the vectors are not needed */
+    r->p = r->end;
+    return WD_OK;
+  }
+  wd_topv_store_destroy(cs->tv);
+  cs->tv = wd_topv_store_new();
+  WD_RETURN_IF(wd_topv_load(cs->tv, r, cs->base, cs->cnt) != 0, WD_ERR_STATE, errstr,
+               errstr_size, "truncated word vectors, or not those of the article table");
+  return WD_OK;
 }
 
 /* An id string equal to \p s: the live doc's own copy if there is one. */
@@ -762,6 +821,8 @@ wd_err_t wd_cluster_load(wd_cluster_t *cs, wd_state_r_t *r, char *errstr,
     wd_errstr_set(errstr, errstr_size, "truncated or inconsistent article table");
   } else {
     index_rebuild(cs);
+    if (cs->tv) /* until a TOPV section replaces them */
+      wd_topv_fill_empty(cs->tv, cs->base, cs->cnt);
   }
   wd_free(cl_s);
   wd_free(cl_len);

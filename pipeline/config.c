@@ -206,6 +206,15 @@ static const conf_prop_t conf_props[] = {
     P_DOUBLE("cluster.joint_cosine", cluster_joint_cosine, "0.7", 0, 1,
              "... its SimHash cosine estimate is at least this: two "
              "independent signals agreeing (when simhash.enabled)."),
+    P_DOUBLE("cluster.word_cosine", cluster_word_cosine, "0.15", 0, 1,
+             "... or whose cosine over the two articles' 64 heaviest tf-idf "
+             "words is at least this plus cluster.word_cosine_slope x "
+             "ln(1 + shingles of the longer one): a rewritten copy keeps its "
+             "source's rare words but few of its phrases (when "
+             "simhash.enabled; 1 turns the rule off)."),
+    P_DOUBLE("cluster.word_cosine_slope", cluster_word_cosine_slope, "0.04", 0, 1,
+             "How fast that bar rises with length: long articles on one "
+             "event share more words by chance than short ones."),
     P_DUR("index.window", index_window_ms, "72h", 60000, 31536000000.0,
           "Event time an article stays in the similarity memory, measured "
           "back from the watermark; older articles are evicted."),
@@ -1426,7 +1435,8 @@ wd_err_t wd_config_validate(const wd_config_t *cfg, char *errstr,
               {"cluster.containment", cfg->cluster_containment},
               {"cluster.cosine", cfg->cluster_cosine},
               {"cluster.joint_containment", cfg->cluster_joint_containment},
-              {"cluster.joint_cosine", cfg->cluster_joint_cosine}};
+              {"cluster.joint_cosine", cfg->cluster_joint_cosine},
+              {"cluster.word_cosine", cfg->cluster_word_cosine}};
   for (size_t i = 0; i < sizeof(unit) / sizeof(unit[0]); i++)
     WD_RETURN_IF(!(unit[i].v >= 0 && unit[i].v <= 1), WD_ERR_CONFIG, errstr,
                  errstr_size, "%s: must be in [0,1], got %g", unit[i].name,

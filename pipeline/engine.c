@@ -40,6 +40,7 @@ struct wd_engine_s {
   wd_fingerprinter_t *fpr; /* for wd_engine_process and re-sketching */
   wd_boiler_t *bp;         /* phrases + learned lines */
   wd_simhash_t *sm;
+  wd_topv_t topv; /* the article being committed: its heaviest words */
   wd_cluster_t *cs;
   const char **phrases;
 
@@ -335,6 +336,7 @@ static wd_err_t fp_prepare(wd_fingerprinter_t *fpr, const char *json, size_t len
   wd_norm_text(fpr->nm, rec.text, rec.text_len, &fp->norm);
   fp_filter(fpr->bp, rec.source, rec.source_len, fp);
   fp_tokens(fpr->bp, fp);
+  fp->nnum = wd_topv_numbers(fp->num, fp->kept.p, fp->kept.len);
   return WD_OK;
 }
 
@@ -420,6 +422,8 @@ void wd_engine_cluster_opts(const wd_config_t *cfg, uint32_t num_perm,
       .containment_min_shared = (uint32_t)cfg->cluster_containment_min_shared,
       .joint_containment = cfg->cluster_joint_containment,
       .joint_cosine = cfg->cluster_joint_cosine,
+      .word_cosine = cfg->cluster_word_cosine,
+      .word_cosine_slope = cfg->cluster_word_cosine_slope,
       .max_docs = (uint64_t)cfg->index_max_articles + 1,
   };
 }
@@ -541,6 +545,10 @@ wd_err_t wd_engine_commit(wd_engine_t *eng, wd_fp_t *fp, wd_result_t *res, char 
   /* The stateless stage applied the phrase rules only. */
   engine_sketch(eng, fp, source, source_len);
   uint64_t simhash = wd_simhash_sign(eng->sm, fp->tok, fp->ntok);
+  wd_simhash_topv(eng->sm, &eng->topv);
+  eng->topv.src = source ? (uint32_t)source_hash(source, source_len) | 1u : 0;
+  eng->topv.nnum = fp->nnum;
+  memcpy(eng->topv.num, fp->num, fp->nnum * sizeof(*fp->num));
 
   wd_doc_t doc = {
       .id = fp->id.p,
@@ -548,6 +556,7 @@ wd_err_t wd_engine_commit(wd_engine_t *eng, wd_fp_t *fp, wd_result_t *res, char 
       .sig = fp->sig,
       .shingle_cnt = fp->nset,
       .simhash = simhash,
+      .topv = &eng->topv,
       .ts_ms = ts_ms,
   };
   engine_evict(eng, 0);
@@ -690,6 +699,7 @@ void wd_engine_save(const wd_engine_t *eng, wd_state_w_t *w) {
   wd_state_w_end(w);
 
   wd_cluster_save(eng->cs, w);
+  wd_cluster_save_words(eng->cs, w);
   wd_simhash_save(eng->sm, w);
   wd_boiler_save(eng->bp, w);
 }
@@ -740,6 +750,11 @@ wd_err_t wd_engine_load_section(wd_engine_t *eng, const char *tag, wd_state_r_t 
   if (strcmp(tag, "CLUS") == 0) {
     eng->loaded |= SEC_CLUS;
     return wd_cluster_load(eng->cs, r, why, why_size);
+  }
+  if (strcmp(tag, "TOPV") == 0) {
+    WD_RETURN_IF(!(eng->loaded & SEC_CLUS), WD_ERR_STATE, why, why_size,
+                 "section TOPV before section CLUS");
+    return wd_cluster_load_words(eng->cs, r, why, why_size);
   }
   if (strcmp(tag, "SIMH") == 0) {
     eng->loaded |= SEC_SIMH;

@@ -37,6 +37,8 @@ struct wd_simhash_s {
   uint32_t *tf_cnt;
   uint32_t *tf_gen;
   uint32_t *tf_order; /* slots in first-seen order */
+  uint64_t *tf_word;  /* the last sign's distinct words, first-seen order */
+  float *tf_w;        /* ... and their weights */
   size_t tf_mask, tf_distinct;
   uint32_t gen;
   int tf_signed; /* the scratch holds the distinct words of the last sign */
@@ -92,6 +94,8 @@ void wd_simhash_destroy(wd_simhash_t *sm) {
   wd_free(sm->tf_cnt);
   wd_free(sm->tf_gen);
   wd_free(sm->tf_order);
+  wd_free(sm->tf_word);
+  wd_free(sm->tf_w);
   wd_free(sm);
 }
 
@@ -162,7 +166,11 @@ static void tf_count(wd_simhash_t *sm, const uint64_t *tokens, size_t cnt) {
     wd_free(sm->tf_cnt);
     wd_free(sm->tf_gen);
     wd_free(sm->tf_order);
+    wd_free(sm->tf_word);
+    wd_free(sm->tf_w);
     sm->tf_key = wd_malloc(ncap * sizeof(*sm->tf_key));
+    sm->tf_word = wd_malloc(ncap * sizeof(*sm->tf_word));
+    sm->tf_w = wd_malloc(ncap * sizeof(*sm->tf_w));
     sm->tf_cnt = wd_malloc(ncap * sizeof(*sm->tf_cnt));
     sm->tf_gen = wd_calloc(ncap, sizeof(*sm->tf_gen));
     sm->tf_order = wd_malloc(ncap * sizeof(*sm->tf_order));
@@ -242,6 +250,8 @@ uint64_t wd_simhash_sign(wd_simhash_t *sm, const uint64_t *tokens, size_t cnt) {
     if (sm->idf)
       w *= idf_of(sm, n1, df_get(sm, tok));
     const float wf = (float)w;
+    sm->tf_word[d] = tok;
+    sm->tf_w[d] = wf;
     const uint64_t fh = wd_mix64(tok ^ sm->seed_mix);
     for (int byte = 0; byte < 8; byte++) {
       const float *sgn = sm->sign_tbl[(fh >> (8 * byte)) & 0xff];
@@ -254,6 +264,13 @@ uint64_t wd_simhash_sign(wd_simhash_t *sm, const uint64_t *tokens, size_t cnt) {
   for (int b = 0; b < 64; b++)
     h |= (uint64_t)(acc[b] > 0.0f) << b;
   return h;
+}
+
+void wd_simhash_topv(const wd_simhash_t *sm, wd_topv_t *out) {
+  if (sm->tf_signed)
+    wd_topv_build(out, sm->tf_word, sm->tf_w, sm->tf_distinct, WD_TOPV_MAX);
+  else
+    out->n = 0, out->src = 0, out->nnum = 0, out->scale = 0.0f;
 }
 
 /* Add the distinct words now in the scratch map to the df table. */

@@ -18,6 +18,13 @@
  * >= joint_cosine also joins; phrase reuse and shared rare vocabulary are
  * different evidence, so when both agree each may be weaker than alone.
  *
+ * Word rule: a rewritten copy keeps its source's rare words but few of its
+ * phrases. The exact cosine of the two articles' heaviest-word vectors
+ * (topv.h; candidates also come from its word index) joins at
+ * word_cosine + word_cosine_slope * ln(1 + n), n the larger article's
+ * distinct shingles: two long articles on one event share more vocabulary
+ * by chance than two short ones, so the bar rises with length.
+ *
  * Articles are numbered in arrival order (doc numbers); the cluster id is the
  * id of its first article. The store is bounded (wd_cluster_evict drops the
  * oldest articles) and can be saved to and loaded from a checkpoint. Deterministic: the same calls in the same order
@@ -56,6 +63,9 @@ typedef struct wd_cluster_opts_s {
   uint32_t containment_min_shared; /**< containment needs >= this many shared shingles */
   double joint_containment; /**< ... or containment >= this and ... */
   double joint_cosine;      /**< ... SimHash cosine >= this (when enabled) */
+  double word_cosine;       /**< ... or heaviest-word cosine (topv.h) >= this + */
+  double word_cosine_slope; /**< ... this * ln(1 + larger shingle count); needs
+                                 simhash_enabled; word_cosine >= 1 turns it off */
   uint64_t max_docs;        /**< most articles stored at once (index.max_articles + 1);
                                  sizes the LSH doc references. 0: 2^24. Above 2^28
                                  the store keeps the newest 2^28. */
@@ -68,6 +78,7 @@ typedef struct wd_doc_s {
   const uint32_t *sig;   /**< num_perm values; borrowed, copied by assign */
   uint32_t shingle_cnt;  /**< distinct shingles (0: nothing to compare) */
   uint64_t simhash;
+  const struct wd_topv_s *topv; /**< heaviest words; borrowed, copied; NULL: none */
   int64_t ts_ms;
 } wd_doc_t;
 
@@ -113,6 +124,7 @@ typedef struct wd_cluster_stats_s {
   size_t bytes_clusters; /**< cluster table */
   size_t bytes_lsh;      /**< LSH band tables and query scratch */
   size_t bytes_simhash;  /**< SimHash Hamming index */
+  size_t bytes_words;    /**< heaviest-word vectors and their word index */
   wd_lsh_stats_t lsh;
   uint32_t simhash_examined; /**< last assign: SimHash index entries read */
   uint64_t simhash_skipped;  /**< identical SimHashes left out of the index */
@@ -146,6 +158,17 @@ struct wd_state_r_s;
 
 /** @brief Write the store as one "CLUS" section (layout in cluster.c). */
 void wd_cluster_save(const wd_cluster_t *cs, struct wd_state_w_s *w);
+
+/** @brief Write the heaviest-word vectors as a "TOPV" section (topv.h);
+ *  nothing when the word rule is off. */
+void wd_cluster_save_words(const wd_cluster_t *cs, struct wd_state_w_s *w);
+
+/** @brief Replace the word vectors of a store just loaded from "CLUS" with a
+ *  "TOPV" section body. A checkpoint without one (written before the word
+ *  rule existed) loads with no word vectors for its articles.
+ *  @returns WD_OK; WD_ERR_STATE for a truncated or mismatched section. */
+wd_err_t wd_cluster_load_words(wd_cluster_t *cs, struct wd_state_r_s *r, char *errstr,
+                               size_t errstr_size);
 
 /** @brief Fill an empty store from a "CLUS" section body and rebuild its
  *  indexes. @returns WD_OK; WD_ERR_STATE (errstr says why) for a truncated or

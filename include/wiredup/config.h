@@ -62,6 +62,8 @@ typedef struct wd_config_s {
   int64_t cluster_containment_min_shared; /**< cluster.containment_min_shared */
   double cluster_joint_containment; /**< cluster.joint_containment */
   double cluster_joint_cosine;  /**< cluster.joint_cosine */
+  double cluster_word_cosine;   /**< cluster.word_cosine */
+  double cluster_word_cosine_slope; /**< cluster.word_cosine_slope */
   /* similarity memory */
   int64_t index_window_ms;      /**< index.window */
   int64_t index_allowed_lateness_ms; /**< index.allowed_lateness */

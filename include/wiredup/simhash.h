@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "wiredup/topv.h"
+
 typedef struct wd_simhash_s wd_simhash_t;
 
 typedef struct wd_simhash_opts_s {
@@ -46,6 +48,10 @@ void wd_simhash_destroy(wd_simhash_t *sm);
  *        with N documents observed so far. Does not change \p sm.
  */
 uint64_t wd_simhash_sign(wd_simhash_t *sm, const uint64_t *tokens, size_t cnt);
+
+/** @brief The last wd_simhash_sign's heaviest words (topv.h), with the
+ *  weights that sign used; no words when no sign came since the last observe. */
+void wd_simhash_topv(const wd_simhash_t *sm, wd_topv_t *out);
 
 /** @brief Add one document's distinct words to the document frequencies. */
 void wd_simhash_observe(wd_simhash_t *sm, const uint64_t *tokens, size_t cnt);

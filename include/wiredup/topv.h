@@ -1,0 +1,112 @@
+/* topv.h - an article's most heavily weighted words, their cosine, and a word
+ * index that finds earlier articles sharing them.
+ *
+ * A rewritten copy (an agency story a newspaper re-edited: sentences
+ * reordered, clauses cut, words changed) keeps few 5-word shingles of its
+ * source, so MinHash misses it, and its IDF-weighted word cosine with the
+ * source sits around 0.35-0.6, where a 64-bit SimHash estimate is too noisy
+ * to decide (its standard error there is about 0.15). A short exact vector
+ * decides instead: the WD_TOPV_MAX words of highest tf-idf weight (weights
+ * from the SimHash stage's online document frequencies), each as a 24-bit
+ * word key and an 8-bit weight, 260 bytes per article. The cosine of two
+ * such vectors is an exact dot product over the shared keys.
+ *
+ * The word index finds the candidates: every stored article is filed under
+ * its WD_TOPV_PROBE heaviest words, in a table of buckets that each keep the
+ * WD_TOPV_BUCKET newest articles filed there (no keys stored: a bucket shared
+ * by two words only adds candidates, and every candidate is verified by the
+ * cosine). A query reads the buckets of its own heaviest words and keeps
+ * the articles it meets in WD_TOPV_MIN_HITS of them: a rewrite shares most
+ * of its source's heaviest words, an unrelated article one by chance.
+ *
+ * Doc numbers are the cluster store's (cluster.h): the store appends at the
+ * back and evicts at the front in the same order. Deterministic.
+ */
+#ifndef WD_TOPV_H
+#define WD_TOPV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WD_TOPV_MAX 64    /**< words kept per article */
+#define WD_TOPV_PROBE 8   /**< heaviest words filed in, and read from, the word index */
+#define WD_TOPV_BUCKET 8  /**< newest articles a word-index bucket keeps */
+#define WD_TOPV_NUMS 16   /**< numbers kept per article */
+#define WD_TOPV_MIN_HITS 2 /**< query buckets a candidate must be found in */
+#define WD_TOPV_HEAVY_MIN 3 /**< of the PROBE heaviest words, how many the other
+                                 article must have for the word rule */
+
+/** One article's heaviest words. */
+typedef struct wd_topv_s {
+  float scale;                /**< 1 / sqrt(sum of squared quantised weights) */
+  uint32_t n;                 /**< entries used (0: no words) */
+  uint32_t src;               /**< source (outlet) key, 0 unknown: the word rule
+                                   never links two articles of one source */
+  uint32_t nnum;              /**< numbers kept */
+  uint32_t num[WD_TOPV_NUMS]; /**< hashes of the article's smallest-hashed
+                                   distinct numbers (2+ digits), ascending */
+  uint32_t e[WD_TOPV_MAX];    /**< key << 8 | quantised weight (1..255), ascending */
+} wd_topv_t;
+
+/**
+ * @brief Keep the \p k (<= WD_TOPV_MAX) heaviest of \p n words: \p keys are
+ *        64-bit word hashes, \p w their weights (> 0). Ties go to the
+ *        smaller key, so the result depends only on the inputs. Sets
+ *        \p out->src to 0.
+ */
+void wd_topv_build(wd_topv_t *out, const uint64_t *keys, const float *w, size_t n, size_t k);
+
+/** @brief An article's numbers, for wd_topv_t.num, from canonical text
+ *  (tokens separated by spaces and newlines): tokens of digits, '.' and ','
+ *  with at least two digits, Arabic-Indic digits read as their values,
+ *  separators ignored. Stateless (the fingerprint stage calls it).
+ *  @returns how many were written to \p num. */
+uint32_t wd_topv_numbers(uint32_t num[WD_TOPV_NUMS], const char *text, size_t len);
+
+/** @brief Whether the figures of \p a and \p b disagree: both quote numbers
+ *  and fewer than half of the smaller set are in the other. Templated
+ *  stories (earnings, bond issues, market reports) share their wording and
+ *  differ in their figures; a rewrite keeps its source's figures. */
+int wd_topv_numbers_differ(const wd_topv_t *a, const wd_topv_t *b);
+
+/** @brief Cosine of the two truncated weight vectors, in [0, 1]. */
+double wd_topv_cosine(const wd_topv_t *a, const wd_topv_t *b);
+
+/** @brief How many of \p a's WD_TOPV_PROBE heaviest words \p b has. */
+uint32_t wd_topv_heavy_shared(const wd_topv_t *a, const wd_topv_t *b);
+
+/* ==== Store and word index ==== */
+
+typedef struct wd_topv_store_s wd_topv_store_t;
+
+wd_topv_store_t *wd_topv_store_new(void);
+void wd_topv_store_destroy(wd_topv_store_t *st);
+
+/** @brief Store \p v (NULL: no words) for doc \p doc, which must be the next
+ *  doc number (the first append sets the base), and file it in the index. */
+void wd_topv_append(wd_topv_store_t *st, uint32_t doc, const wd_topv_t *v);
+/** @brief Drop the oldest doc (the cluster store evicted it). */
+void wd_topv_evict_front(wd_topv_store_t *st);
+/** @brief The stored vector of live doc \p doc. */
+const wd_topv_t *wd_topv_get(const wd_topv_store_t *st, uint32_t doc);
+/** @brief Live docs filed under WD_TOPV_MIN_HITS of \p v's heaviest words,
+ *  distinct, in the order first met (heaviest word's bucket first, newest
+ *  first within it), at most \p cap. @returns how many. */
+size_t wd_topv_query(const wd_topv_store_t *st, const wd_topv_t *v, uint32_t *out, size_t cap);
+/** @brief Bytes held (vectors and word index). */
+size_t wd_topv_bytes(const wd_topv_store_t *st);
+
+struct wd_state_w_s;
+struct wd_state_r_s;
+/** @brief Write the live vectors as a "TOPV" section: u32 base, u64 count,
+ *  then per doc u32 n, u32 scale (float bits), u32 source key, n x u32
+ *  entries. */
+void wd_topv_save(const wd_topv_store_t *st, struct wd_state_w_s *w);
+/** @brief Fill an empty store from a TOPV body; \p base and \p cnt must be
+ *  the cluster store's. @returns 0, or -1 when truncated or inconsistent. */
+int wd_topv_load(wd_topv_store_t *st, struct wd_state_r_s *r, uint32_t base, size_t cnt);
+/** @brief Give an empty store \p cnt docs from \p base with no words (a
+ *  checkpoint written before TOPV sections existed). */
+void wd_topv_fill_empty(wd_topv_store_t *st, uint32_t base, size_t cnt);
+
+#endif

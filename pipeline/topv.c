@@ -1,0 +1,448 @@
+/* topv.c - heaviest-word vectors, their cosine, and the word index (topv.h). */
+#include "wiredup/topv.h"
+
+#include "wiredup/mem.h"
+#include "wiredup/mix.h"
+#include "wiredup/state.h"
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KEY_BITS 24
+#define CHUNK_BITS 10 /* vectors are kept in chunks of 1024 doc numbers */
+#define CHUNK (1u << CHUNK_BITS)
+#define BUCKETS_MIN 4096u
+#define BUCKETS_MAX (1u << 22) /* 128 MiB of buckets at most */
+
+/* ==== Vectors ==== */
+
+typedef struct cand_s {
+  float w;
+  uint32_t key;
+} cand_t;
+
+/* x ranks below y: lighter, or as heavy with a larger key. */
+static inline int cand_below(cand_t x, cand_t y) {
+  return x.w < y.w || (x.w == y.w && x.key > y.key);
+}
+
+/* Restore the min-heap (lowest rank at the root) below position i. */
+static void heap_down(cand_t *h, size_t n, size_t i) {
+  for (;;) {
+    size_t m = i, l = 2 * i + 1, r = l + 1;
+    if (l < n && cand_below(h[l], h[m]))
+      m = l;
+    if (r < n && cand_below(h[r], h[m]))
+      m = r;
+    if (m == i)
+      return;
+    cand_t t = h[i];
+    h[i] = h[m];
+    h[m] = t;
+    i = m;
+  }
+}
+
+static int u32_cmp(const void *a, const void *b) {
+  const uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return (x > y) - (x < y);
+}
+
+void wd_topv_build(wd_topv_t *out, const uint64_t *keys, const float *w, size_t n, size_t k) {
+  cand_t h[WD_TOPV_MAX];
+  size_t m = 0;
+  if (k > WD_TOPV_MAX)
+    k = WD_TOPV_MAX;
+  /* The k heaviest in a min-heap: one pass, a heap step only for those that
+   * beat the lightest kept. */
+  for (size_t i = 0; i < n && k; i++) {
+    const cand_t c = {w[i], (uint32_t)(keys[i] >> (64 - KEY_BITS))};
+    if (m < k) {
+      h[m++] = c;
+      if (m == k)
+        for (size_t j = k / 2; j-- > 0;)
+          heap_down(h, m, j);
+    } else if (cand_below(h[0], c)) {
+      h[0] = c;
+      heap_down(h, m, 0);
+    }
+  }
+  float wmax = 0.0f;
+  for (size_t i = 0; i < m; i++)
+    if (h[i].w > wmax)
+      wmax = h[i].w;
+  out->n = 0;
+  out->src = 0;
+  out->nnum = 0;
+  out->scale = 0.0f;
+  if (m > 0 && wmax > 0.0f) {
+    double sq = 0.0;
+    for (size_t i = 0; i < m; i++) {
+      long q = lrintf(255.0f * h[i].w / wmax);
+      if (q < 1)
+        q = 1;
+      out->e[i] = h[i].key << 8 | (uint32_t)q;
+      sq += (double)(q * q);
+    }
+    out->n = (uint32_t)m;
+    out->scale = (float)(1.0 / sqrt(sq));
+    qsort(out->e, m, sizeof(out->e[0]), u32_cmp);
+  }
+}
+
+double wd_topv_cosine(const wd_topv_t *a, const wd_topv_t *b) {
+  uint32_t i = 0, j = 0, dot = 0;
+  while (i < a->n && j < b->n) {
+    const uint32_t ka = a->e[i] >> 8, kb = b->e[j] >> 8;
+    if (ka < kb) {
+      i++;
+    } else if (kb < ka) {
+      j++;
+    } else {
+      dot += (a->e[i++] & 0xff) * (b->e[j++] & 0xff);
+    }
+  }
+  double c = (double)dot * a->scale * b->scale;
+  return c > 1.0 ? 1.0 : c;
+}
+
+/* Insert \p h into the ascending set \p set of \p *n (at most WD_TOPV_NUMS
+ * smallest values kept). */
+static void num_add(uint32_t *set, uint32_t *n, uint32_t h) {
+  uint32_t p = *n;
+  while (p > 0 && set[p - 1] > h)
+    p--;
+  if ((p > 0 && set[p - 1] == h) || p >= WD_TOPV_NUMS)
+    return;
+  if (*n < WD_TOPV_NUMS)
+    (*n)++;
+  memmove(set + p + 1, set + p, (*n - 1 - p) * sizeof(*set));
+  set[p] = h;
+}
+
+/* Canonical text has no control characters but '\n': a token ends at the
+ * first byte <= ' '. */
+static inline int is_sep(unsigned char c) { return c <= ' '; }
+
+uint32_t wd_topv_numbers(uint32_t num[WD_TOPV_NUMS], const char *text, size_t len) {
+  const unsigned char *p = (const unsigned char *)text, *end = p + len;
+  uint32_t n = 0;
+  while (p < end) {
+    while (p < end && is_sep(*p))
+      p++;
+    /* Most tokens are words: skip them on their first byte. */
+    if (p < end && !(*p >= '0' && *p <= '9') && *p != '.' && *p != ',' && *p != 0xd9 &&
+        *p != 0xdb) {
+      while (p < end && !is_sep(*p))
+        p++;
+      continue;
+    }
+    char digits[32];
+    size_t nd = 0;
+    int numeric = 1;
+    while (p < end && !is_sep(*p)) {
+      if (*p >= '0' && *p <= '9') {
+        if (nd < sizeof(digits))
+          digits[nd++] = (char)*p;
+        p++;
+      } else if (*p == '.' || *p == ',') {
+        p++;
+      } else if (p + 1 < end && ((p[0] == 0xd9 && p[1] >= 0xa0 && p[1] <= 0xa9) ||
+                                 (p[0] == 0xdb && p[1] >= 0xb0 && p[1] <= 0xb9))) {
+        if (nd < sizeof(digits)) /* U+0660..0669, U+06F0..06F9 */
+          digits[nd++] = (char)('0' + (p[1] & 0x0f));
+        p += 2;
+      } else {
+        numeric = 0;
+        p++;
+      }
+    }
+    if (numeric && nd >= 2)
+      num_add(num, &n, (uint32_t)wd_mix64(XXH3_64bits(digits, nd)));
+  }
+  return n;
+}
+
+int wd_topv_numbers_differ(const wd_topv_t *a, const wd_topv_t *b) {
+  if (a->nnum < 2 || b->nnum < 2)
+    return 0; /* one shared year or count says little either way */
+  uint32_t i = 0, j = 0, shared = 0;
+  while (i < a->nnum && j < b->nnum) {
+    if (a->num[i] < b->num[j])
+      i++;
+    else if (b->num[j] < a->num[i])
+      j++;
+    else
+      shared++, i++, j++;
+  }
+  const uint32_t small = a->nnum < b->nnum ? a->nnum : b->nnum;
+  return 2 * shared < small;
+}
+
+/* The WD_TOPV_PROBE heaviest keys of \p v (ties: smaller key), into \p keys.
+ * @returns how many. */
+static size_t probe_keys(const wd_topv_t *v, uint32_t keys[WD_TOPV_PROBE]) {
+  size_t m = 0;
+  for (uint32_t i = 0; i < v->n; i++) {
+    const uint32_t e = v->e[i];
+    /* Insert into keys[0..m) ordered by weight desc, key asc (e ascends, so
+     * an equal weight from later is a larger key and goes after). */
+    size_t p = m;
+    while (p > 0 && (keys[p - 1] & 0xff) < (e & 0xff))
+      p--;
+    if (p >= WD_TOPV_PROBE)
+      continue;
+    if (m < WD_TOPV_PROBE)
+      m++;
+    memmove(keys + p + 1, keys + p, (m - 1 - p) * sizeof(*keys));
+    keys[p] = e;
+  }
+  for (size_t i = 0; i < m; i++)
+    keys[i] >>= 8;
+  return m;
+}
+
+static int has_key(const wd_topv_t *v, uint32_t key) {
+  size_t lo = 0, hi = v->n;
+  while (lo < hi) {
+    const size_t mid = (lo + hi) / 2;
+    const uint32_t k = v->e[mid] >> 8;
+    if (k == key)
+      return 1;
+    if (k < key)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return 0;
+}
+
+uint32_t wd_topv_heavy_shared(const wd_topv_t *a, const wd_topv_t *b) {
+  uint32_t keys[WD_TOPV_PROBE], n = 0;
+  const size_t m = probe_keys(a, keys);
+  for (size_t i = 0; i < m; i++)
+    n += (uint32_t)has_key(b, keys[i]);
+  return n;
+}
+
+/* ==== Store ==== */
+
+/* The newest docs filed under the words that hash here: doc number + 1
+ * (0: empty) and 8 more bits of the word's hash, so another word's docs in
+ * the same bucket are passed over without reading their vectors. */
+typedef struct bucket_s {
+  uint32_t doc[WD_TOPV_BUCKET];
+  uint8_t tag[WD_TOPV_BUCKET];
+} bucket_t;
+
+struct wd_topv_store_s {
+  uint32_t base;      /* oldest live doc */
+  size_t cnt;         /* live docs */
+  wd_topv_t **dir;    /* chunk of doc d: dir[(d >> CHUNK_BITS) & (dir_cap - 1)] */
+  size_t dir_cap;     /* power of two */
+  size_t chunks;
+  bucket_t *bucket;
+  size_t nbuckets;    /* power of two */
+};
+
+wd_topv_store_t *wd_topv_store_new(void) {
+  wd_topv_store_t *st = wd_calloc(1, sizeof(*st));
+  st->dir_cap = 4;
+  st->dir = wd_calloc(st->dir_cap, sizeof(*st->dir));
+  st->nbuckets = BUCKETS_MIN;
+  st->bucket = wd_calloc(st->nbuckets, sizeof(*st->bucket));
+  return st;
+}
+
+void wd_topv_store_destroy(wd_topv_store_t *st) {
+  if (!st)
+    return;
+  for (size_t i = 0; i < st->dir_cap; i++)
+    wd_free(st->dir[i]);
+  wd_free(st->dir);
+  wd_free(st->bucket);
+  wd_free(st);
+}
+
+static inline wd_topv_t *slot_of(const wd_topv_store_t *st, uint32_t doc) {
+  return &st->dir[(doc >> CHUNK_BITS) & (st->dir_cap - 1)][doc & (CHUNK - 1)];
+}
+
+static inline int live(const wd_topv_store_t *st, uint32_t doc) {
+  return (uint32_t)(doc - st->base) < st->cnt;
+}
+
+const wd_topv_t *wd_topv_get(const wd_topv_store_t *st, uint32_t doc) {
+  assert(live(st, doc));
+  return slot_of(st, doc);
+}
+
+/* Room for the next doc: the directory spans every live chunk and its chunk
+ * is allocated. Live chunk numbers are consecutive, so a bigger directory
+ * takes each at its number modulo the new size. */
+static void dir_reserve(wd_topv_store_t *st) {
+  const uint32_t first = st->base >> CHUNK_BITS;
+  const uint32_t last = (st->base + (uint32_t)st->cnt) >> CHUNK_BITS;
+  const size_t need = (size_t)(uint32_t)(last - first) + 1;
+  if (need > st->dir_cap) {
+    size_t ncap = st->dir_cap * 2;
+    while (ncap < need)
+      ncap *= 2;
+    wd_topv_t **nd = wd_calloc(ncap, sizeof(*nd));
+    for (uint32_t c = first; c != last; c++)
+      nd[c & (ncap - 1)] = st->dir[c & (st->dir_cap - 1)];
+    wd_free(st->dir);
+    st->dir = nd;
+    st->dir_cap = ncap;
+  }
+  wd_topv_t **c = &st->dir[last & (st->dir_cap - 1)];
+  if (!*c) {
+    *c = wd_malloc((size_t)CHUNK * sizeof(wd_topv_t));
+    st->chunks++;
+  }
+}
+
+static inline bucket_t *bucket_of(const wd_topv_store_t *st, uint32_t key, uint8_t *tag) {
+  const uint64_t h = wd_mix64(key);
+  *tag = (uint8_t)(h >> 56);
+  return &st->bucket[(size_t)h & (st->nbuckets - 1)];
+}
+
+static void file_doc(wd_topv_store_t *st, uint32_t doc) {
+  uint32_t keys[WD_TOPV_PROBE];
+  const size_t m = probe_keys(slot_of(st, doc), keys);
+  for (size_t i = 0; i < m; i++) {
+    uint8_t tag;
+    bucket_t *b = bucket_of(st, keys[i], &tag);
+    if (b->doc[0] == doc + 1 && b->tag[0] == tag)
+      continue; /* two of its keys share the bucket and the tag */
+    memmove(b->doc + 1, b->doc, (WD_TOPV_BUCKET - 1) * sizeof(*b->doc));
+    memmove(b->tag + 1, b->tag, (WD_TOPV_BUCKET - 1) * sizeof(*b->tag));
+    b->doc[0] = doc + 1;
+    b->tag[0] = tag;
+  }
+}
+
+/* Keep buckets at most half full on average: double and refile every live
+ * doc oldest first, so each bucket ends as if it had always been this size. */
+static void buckets_grow(wd_topv_store_t *st) {
+  if (st->nbuckets >= BUCKETS_MAX ||
+      st->cnt * WD_TOPV_PROBE <= st->nbuckets * WD_TOPV_BUCKET / 2)
+    return;
+  wd_free(st->bucket);
+  st->nbuckets *= 2;
+  st->bucket = wd_calloc(st->nbuckets, sizeof(*st->bucket));
+  for (size_t i = 0; i < st->cnt; i++)
+    file_doc(st, st->base + (uint32_t)i);
+}
+
+void wd_topv_append(wd_topv_store_t *st, uint32_t doc, const wd_topv_t *v) {
+  if (st->cnt == 0)
+    st->base = doc;
+  assert(doc == st->base + (uint32_t)st->cnt);
+  dir_reserve(st);
+  wd_topv_t *s = slot_of(st, doc);
+  if (v)
+    *s = *v;
+  else
+    s->n = 0, s->src = 0, s->nnum = 0, s->scale = 0.0f;
+  st->cnt++;
+  file_doc(st, doc);
+  buckets_grow(st);
+}
+
+void wd_topv_evict_front(wd_topv_store_t *st) {
+  assert(st->cnt > 0);
+  const uint32_t d = st->base++;
+  st->cnt--;
+  /* Its bucket entries stay until pushed out; queries skip dead docs. */
+  if ((st->base & (CHUNK - 1)) == 0) { /* the last doc of its chunk went */
+    wd_topv_t **c = &st->dir[(d >> CHUNK_BITS) & (st->dir_cap - 1)];
+    wd_free(*c);
+    *c = NULL;
+    st->chunks--;
+  }
+}
+
+size_t wd_topv_query(const wd_topv_store_t *st, const wd_topv_t *v, uint32_t *out, size_t cap) {
+  uint32_t keys[WD_TOPV_PROBE], seen[WD_TOPV_PROBE * WD_TOPV_BUCKET];
+  uint8_t hits[WD_TOPV_PROBE * WD_TOPV_BUCKET];
+  const size_t m = probe_keys(v, keys);
+  size_t ns = 0, n = 0;
+  for (size_t i = 0; i < m; i++) {
+    uint8_t tag;
+    const bucket_t *b = bucket_of(st, keys[i], &tag);
+    for (size_t k = 0; k < WD_TOPV_BUCKET && b->doc[k]; k++) {
+      const uint32_t d = b->doc[k] - 1;
+      if (b->tag[k] != tag || !live(st, d))
+        continue;
+      size_t j = 0;
+      while (j < ns && seen[j] != d)
+        j++;
+      if (j == ns)
+        seen[ns] = d, hits[ns++] = 0;
+      hits[j]++;
+    }
+  }
+  for (size_t j = 0; j < ns && n < cap; j++)
+    if (hits[j] >= WD_TOPV_MIN_HITS)
+      out[n++] = seen[j];
+  return n;
+}
+
+size_t wd_topv_bytes(const wd_topv_store_t *st) {
+  return sizeof(*st) + st->dir_cap * sizeof(*st->dir) +
+         st->chunks * (size_t)CHUNK * sizeof(wd_topv_t) +
+         st->nbuckets * sizeof(*st->bucket);
+}
+
+/* ==== Checkpoint ==== */
+
+void wd_topv_save(const wd_topv_store_t *st, wd_state_w_t *w) {
+  wd_state_w_begin(w, "TOPV");
+  wd_state_w_u32(w, st->base);
+  wd_state_w_u64(w, st->cnt);
+  for (size_t i = 0; i < st->cnt; i++) {
+    const wd_topv_t *v = slot_of(st, st->base + (uint32_t)i);
+    uint32_t bits;
+    memcpy(&bits, &v->scale, 4);
+    wd_state_w_u32(w, v->n);
+    wd_state_w_u32(w, bits);
+    wd_state_w_u32(w, v->src);
+    wd_state_w_u32(w, v->nnum);
+    wd_state_w_u32v(w, v->num, v->nnum);
+    wd_state_w_u32v(w, v->e, v->n);
+  }
+  wd_state_w_end(w);
+}
+
+int wd_topv_load(wd_topv_store_t *st, wd_state_r_t *r, uint32_t base, size_t cnt) {
+  const uint32_t r_base = wd_state_r_u32(r);
+  const uint64_t r_cnt = wd_state_r_u64(r);
+  if (r->err || st->cnt || r_base != base || r_cnt != cnt || !wd_state_r_fits(r, r_cnt, 8))
+    return -1;
+  for (size_t i = 0; i < cnt; i++) {
+    wd_topv_t v;
+    v.n = wd_state_r_u32(r);
+    uint32_t bits = wd_state_r_u32(r);
+    memcpy(&v.scale, &bits, 4);
+    v.src = wd_state_r_u32(r);
+    v.nnum = wd_state_r_u32(r);
+    if (r->err || v.nnum > WD_TOPV_NUMS || wd_state_r_u32v(r, v.num, v.nnum) != 0)
+      return -1;
+    if (r->err || v.n > WD_TOPV_MAX || wd_state_r_u32v(r, v.e, v.n) != 0)
+      return -1;
+    wd_topv_append(st, base + (uint32_t)i, &v);
+  }
+  return 0;
+}
+
+void wd_topv_fill_empty(wd_topv_store_t *st, uint32_t base, size_t cnt) {
+  for (size_t i = 0; i < cnt; i++)
+    wd_topv_append(st, base + (uint32_t)i, NULL);
+}

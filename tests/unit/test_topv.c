@@ -1,0 +1,291 @@
+/* test_topv.c - heaviest-word vectors: selection, quantised cosine against
+ * the exact one, numbers, the word index against brute force under churn,
+ * and the word rule end to end (a rewrite across outlets joins; the same
+ * outlet, or disagreeing figures, do not; a checkpoint keeps the vectors). */
+#include "wd_test.h"
+#include "wiredup/config.h"
+#include "wiredup/engine.h"
+#include "wiredup/mem.h"
+#include "wiredup/state.h"
+#include "wiredup/topv.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static uint64_t word_key(unsigned long long w) {
+  unsigned long long s = w * 0x9e3779b97f4a7c15ULL + 77;
+  return wd_t_rand(&s);
+}
+
+/* Exact cosine of the k heaviest of each (the truncation topv makes). */
+static double exact_cos(const uint64_t *ka, const float *wa, size_t na, const uint64_t *kb,
+                        const float *wb, size_t nb) {
+  double dot = 0, sa = 0, sb = 0;
+  for (size_t i = 0; i < na; i++) {
+    sa += (double)wa[i] * wa[i];
+    for (size_t j = 0; j < nb; j++)
+      if (ka[i] >> 40 == kb[j] >> 40)
+        dot += (double)wa[i] * wb[j];
+  }
+  for (size_t j = 0; j < nb; j++)
+    sb += (double)wb[j] * wb[j];
+  return dot / sqrt(sa * sb);
+}
+
+static int test_build_and_cosine(void) {
+  unsigned long long rng = wd_t_seed(20261203);
+  uint64_t ka[200], kb[200];
+  float wa[200], wb[200];
+  double worst = 0;
+  for (int round = 0; round < 300; round++) {
+    /* b shares a random part of a's words, with its own weights */
+    const size_t na = 10 + wd_t_rand(&rng) % 50, nb = 10 + wd_t_rand(&rng) % 50;
+    for (size_t i = 0; i < na; i++) {
+      ka[i] = word_key((unsigned long long)round * 1000 + i);
+      wa[i] = 0.5f + (float)(wd_t_rand(&rng) % 1000) / 100.0f;
+    }
+    for (size_t j = 0; j < nb; j++) {
+      const int shared = j < na && wd_t_rand(&rng) % 2;
+      kb[j] = shared ? ka[j] : word_key((unsigned long long)round * 1000 + 500 + j);
+      wb[j] = 0.5f + (float)(wd_t_rand(&rng) % 1000) / 100.0f;
+    }
+    wd_topv_t a, b;
+    wd_topv_build(&a, ka, wa, na, WD_TOPV_MAX);
+    wd_topv_build(&b, kb, wb, nb, WD_TOPV_MAX);
+    WD_T_ASSERT(a.n == na && b.n == nb, "kept %u of %zu", a.n, na);
+    for (uint32_t i = 1; i < a.n; i++)
+      WD_T_ASSERT(a.e[i - 1] < a.e[i], "entries ascend");
+    WD_T_ASSERT(fabs(wd_topv_cosine(&a, &a) - 1.0) < 1e-6, "self cosine %f",
+                wd_topv_cosine(&a, &a));
+    const double c = wd_topv_cosine(&a, &b), x = exact_cos(ka, wa, na, kb, wb, nb);
+    WD_T_ASSERT(fabs(c - wd_topv_cosine(&b, &a)) < 1e-12, "symmetric");
+    if (fabs(c - x) > worst)
+      worst = fabs(c - x);
+  }
+  /* 8-bit weights: the cosine stays within a few thousandths */
+  WD_T_ASSERT(worst < 0.02, "quantised cosine off by %f", worst);
+
+  /* Only the k heaviest are kept; equal weights go to the smaller key. */
+  uint64_t k[100];
+  float w[100];
+  for (int i = 0; i < 100; i++)
+    k[i] = (uint64_t)(100 - i) << 40, w[i] = (float)(i / 2 + 1);
+  wd_topv_t v;
+  wd_topv_build(&v, k, w, 100, 3);
+  WD_T_ASSERT(v.n == 3, "n %u", v.n);
+  /* weights 50 (keys 2, 1), 49 (keys 4, 3): the 3 kept are keys 1, 2, 3 */
+  WD_T_ASSERT(v.e[0] >> 8 == 1 && v.e[1] >> 8 == 2 && v.e[2] >> 8 == 3,
+              "kept keys %u %u %u", v.e[0] >> 8, v.e[1] >> 8, v.e[2] >> 8);
+  WD_T_ASSERT((v.e[0] & 0xff) == 255 && (v.e[2] & 0xff) == 250, "weights %u %u",
+              v.e[0] & 0xff, v.e[2] & 0xff);
+  wd_topv_build(&v, k, w, 0, 64);
+  WD_T_ASSERT(v.n == 0 && wd_topv_cosine(&v, &v) == 0.0, "empty vector");
+  return 0;
+}
+
+static int test_numbers(void) {
+  wd_topv_t a, b, c, d;
+  const char *ta = "shr 12 cts vs 15 cts\nnet 1,234,000 vs 987,000 on 5 dec 4th";
+  const char *tb = "profit 1234000 up from 987.000 shr 12";  /* same figures */
+  const char *tc = "shr 31 cts vs 44 cts\nnet 2,718,000 vs 3,141,000";  /* others */
+  const char *td = "\xd9\xa1\xd9\xa2 and \xdb\xb1\xdb\xb5 cts";  /* Arabic-Indic 12, 15 */
+  a.nnum = wd_topv_numbers(a.num, ta, strlen(ta));
+  b.nnum = wd_topv_numbers(b.num, tb, strlen(tb));
+  c.nnum = wd_topv_numbers(c.num, tc, strlen(tc));
+  d.nnum = wd_topv_numbers(d.num, td, strlen(td));
+  WD_T_ASSERT(a.nnum == 4, "12 15 1234000 987000, not 5 or 4th: %u", a.nnum);
+  WD_T_ASSERT(b.nnum == 3 && d.nnum == 2, "b %u d %u", b.nnum, d.nnum);
+  WD_T_ASSERT(!wd_topv_numbers_differ(&a, &b), "same figures agree");
+  WD_T_ASSERT(wd_topv_numbers_differ(&a, &c), "other figures differ");
+  WD_T_ASSERT(!wd_topv_numbers_differ(&a, &d), "Arabic-Indic digits read as values");
+  d.nnum = wd_topv_numbers(d.num, "one 12 only", 11);
+  WD_T_ASSERT(d.nnum == 1 && !wd_topv_numbers_differ(&c, &d), "one number says nothing");
+  /* more numbers than kept: the smallest hashes of each, still comparable */
+  char big[4096];
+  size_t o = 0;
+  for (int i = 0; i < 100; i++)
+    o += (size_t)snprintf(big + o, sizeof(big) - o, "%d ", 1000 + i);
+  a.nnum = wd_topv_numbers(a.num, big, o);
+  b.nnum = wd_topv_numbers(b.num, big, o);
+  WD_T_ASSERT(a.nnum == WD_TOPV_NUMS && !wd_topv_numbers_differ(&a, &b), "bounded: %u",
+              a.nnum);
+  return 0;
+}
+
+/* A vector of ten words from a vocabulary of \p vocab, word i weighing 10 - i. */
+static void rand_vec(wd_topv_t *v, unsigned long long *rng, unsigned vocab) {
+  uint64_t k[10];
+  float w[10];
+  for (int i = 0; i < 10; i++)
+    k[i] = word_key(wd_t_rand(rng) % vocab), w[i] = (float)(10 - i);
+  wd_topv_build(v, k, w, 10, WD_TOPV_MAX);
+}
+
+/* The index never returns an evicted doc, never one twice, and finds a doc
+ * with the same vector whenever it is among the newest WD_TOPV_BUCKET
+ * filed under one of the query's keys (checked by brute force). */
+static int test_store_churn(void) {
+  unsigned long long rng = wd_t_seed(424242);
+  wd_topv_store_t *st = wd_topv_store_new();
+  enum { N = 20000, LIVE = 3000 };
+  wd_topv_t *all = wd_malloc(N * sizeof(*all));
+  uint32_t out[WD_TOPV_PROBE * WD_TOPV_BUCKET];
+  uint32_t base = 4000000000u; /* doc numbers wrap on the way */
+  int missed = 0;
+  for (uint32_t i = 0; i < N; i++) {
+    rand_vec(&all[i], &rng, 5000);
+    if (i >= LIVE)
+      wd_topv_evict_front(st);
+    if (i % 97 == 0) {
+      /* query with a copy of a live doc: it must come back */
+      const uint32_t lo = i >= LIVE ? i - LIVE + 1 : 0;
+      if (i > lo) {
+        const uint32_t want = lo + (uint32_t)(wd_t_rand(&rng) % (i - lo));
+        const size_t n = wd_topv_query(st, &all[want], out, sizeof(out) / sizeof(out[0]));
+        int found = 0;
+        for (size_t j = 0; j < n; j++) {
+          const uint32_t d = out[j] - base;
+          WD_T_ASSERT(d >= lo && d < i, "doc %u is not live (%u..%u)", d, lo, i);
+          for (size_t q = 0; q < j; q++)
+            WD_T_ASSERT(out[q] != out[j], "doc %u twice", d);
+          found |= d == want;
+        }
+        /* it may have been pushed out of every bucket by newer docs filed
+         * under the same keys: count, and require that to be rare */
+        missed += !found;
+      }
+    }
+    wd_topv_append(st, base + i, &all[i]);
+    WD_T_ASSERT(wd_topv_get(st, base + i)->n == all[i].n, "stored");
+  }
+  WD_T_ASSERT(missed <= 2, "%d of %d live copies not found", missed, N / 97);
+  WD_T_ASSERT(wd_topv_bytes(st) > 0, "bytes");
+  wd_topv_store_destroy(st);
+  wd_free(all);
+  return 0;
+}
+
+/* ==== The word rule, end to end ==== */
+
+static char tmpdir[256];
+
+/* Background article i: common words and two rare words of its own, so the
+ * common words' document frequency is high when the stories come. */
+static void background(char *dst, size_t cap, int i) {
+  unsigned long long rng = 99991ULL * (unsigned long long)(i + 1);
+  size_t o = 0;
+  for (int w = 0; w < 120 && o + 24 < cap; w++)
+    o += (size_t)snprintf(dst + o, cap - o, "c%u ", (unsigned)(wd_t_rand(&rng) % 200));
+  snprintf(dst + o, cap - o, "bg%dx bg%dy", i, i);
+}
+
+/* A story told by one writer (\p hand): the story's 12 rare words among 192
+ * common words of the writer's own choosing, and \p figures. */
+static void story(char *dst, size_t cap, int hand, const char *figures) {
+  unsigned long long rng = 7919ULL * (unsigned long long)(hand + 1);
+  size_t o = 0;
+  for (int w = 0; w < 192 && o + 32 < cap; w++) {
+    if (w % 16 == 0)
+      o += (size_t)snprintf(dst + o, cap - o, "rare%u ", (unsigned)((w / 16 + hand) % 12));
+    o += (size_t)snprintf(dst + o, cap - o, "c%u ", (unsigned)(wd_t_rand(&rng) % 200));
+  }
+  snprintf(dst + o, cap - o, "%s", figures);
+}
+
+static wd_err_t feed(wd_engine_t *eng, const char *id, const char *source, const char *body,
+                     wd_result_t *res) {
+  char json[8192], err[256];
+  snprintf(json, sizeof(json), "{\"id\":\"%s\",\"source\":\"%s\",\"body\":\"%s\"}", id, source,
+           body);
+  return wd_engine_process(eng, json, strlen(json), NULL, 0, -1, res, err, sizeof(err));
+}
+
+static wd_engine_t *fresh(const wd_config_t *cfg) {
+  char e[256], body[4096], id[32];
+  wd_result_t r;
+  wd_engine_t *eng = wd_engine_new(cfg, e, sizeof(e));
+  if (!eng)
+    return NULL;
+  for (int i = 0; i < 300; i++) {
+    background(body, sizeof(body), i);
+    snprintf(id, sizeof(id), "bg%d", i);
+    if (feed(eng, id, "wire", body, &r) != WD_OK)
+      return NULL;
+  }
+  return eng;
+}
+
+/* A config with SimHash's own rules off, so only the word rule can link a
+ * rewrite the shingles miss; \p word_cosine NULL keeps its default. */
+static wd_config_t *rules(const char *word_cosine) {
+  char e[256];
+  wd_config_t *cfg = wd_config_new();
+  if (wd_config_set(cfg, "cluster.cosine", "1", e, sizeof(e)) != WD_OK ||
+      wd_config_set(cfg, "cluster.joint_cosine", "1", e, sizeof(e)) != WD_OK ||
+      (word_cosine &&
+       wd_config_set(cfg, "cluster.word_cosine", word_cosine, e, sizeof(e)) != WD_OK)) {
+    wd_config_destroy(cfg);
+    return NULL;
+  }
+  return cfg;
+}
+
+static int test_word_rule(void) {
+  char e[256], a[4096], b[4096];
+  wd_result_t r;
+  wd_config_t *cfg = rules(NULL);
+  wd_engine_t *eng = fresh(cfg);
+  WD_T_ASSERT(eng, "engine");
+  story(a, sizeof(a), 0, "12 cts vs 15 cts");
+  WD_T_ASSERT(feed(eng, "agency", "app", a, &r) == WD_OK && !r.duplicate_of, "agency story");
+  /* different figures: a templated story, not a copy */
+  story(b, sizeof(b), 7, "31 cts vs 44 cts");
+  WD_T_ASSERT(feed(eng, "template", "paper", b, &r) == WD_OK, "template");
+  WD_T_ASSERT(!r.duplicate_of, "figures disagree, joined %s", r.cluster_id);
+  story(b, sizeof(b), 5, "12 cts vs 15 cts");
+  /* the same outlet telling it again is not linked by this rule */
+  wd_engine_t *same = fresh(cfg);
+  WD_T_ASSERT(feed(same, "agency", "app", a, &r) == WD_OK, "agency (same)");
+  WD_T_ASSERT(feed(same, "again", "app", b, &r) == WD_OK && !r.duplicate_of,
+              "same-outlet rewrite joined %s", r.cluster_id);
+  wd_engine_destroy(same);
+  /* off: nothing but MinHash and SimHash, which miss the rewrite */
+  wd_config_t *off = rules("1");
+  wd_engine_t *plain = fresh(off);
+  WD_T_ASSERT(feed(plain, "agency", "app", a, &r) == WD_OK, "agency (off)");
+  WD_T_ASSERT(feed(plain, "paper", "paper", b, &r) == WD_OK && !r.duplicate_of,
+              "without the rule the rewrite is missed (joined %s)", r.cluster_id);
+  wd_engine_destroy(plain);
+  wd_config_destroy(off);
+
+  /* another outlet's rewrite joins, also after a checkpoint round trip */
+  snprintf(tmpdir, sizeof(tmpdir), "/tmp/wd-topv-%d", (int)getpid());
+  WD_T_ASSERT(wd_state_save(tmpdir, eng, NULL, NULL, e, sizeof(e)) == WD_OK, "%s", e);
+  wd_engine_t *two = wd_engine_new(cfg, e, sizeof(e));
+  WD_T_ASSERT(wd_state_load(tmpdir, two, NULL, NULL, e, sizeof(e)) == WD_OK, "%s", e);
+  char p[512];
+  wd_state_path(p, sizeof(p), tmpdir);
+  unlink(p);
+  rmdir(tmpdir);
+  for (wd_engine_t *x = eng; x; x = x == eng ? two : NULL) {
+    WD_T_ASSERT(feed(x, "paper", "paper", b, &r) == WD_OK, "rewrite");
+    WD_T_ASSERT(r.duplicate_of && !strcmp(r.duplicate_of, "agency"),
+                "%s: rewrite joined %s", x == eng ? "live" : "restored",
+                r.duplicate_of ? r.duplicate_of : "nothing");
+  }
+  wd_engine_destroy(eng);
+  wd_engine_destroy(two);
+  wd_config_destroy(cfg);
+  return 0;
+}
+
+int main(void) {
+  WD_T_RUN(test_build_and_cosine);
+  WD_T_RUN(test_numbers);
+  WD_T_RUN(test_store_churn);
+  WD_T_RUN(test_word_rule);
+  return WD_T_DONE();
+}
