@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KEY_BITS 24
 #define CHUNK_BITS 10 /* vectors are kept in chunks of 1024 doc numbers */
 #define CHUNK (1u << CHUNK_BITS)
 #define BUCKETS_MIN 4096u
@@ -23,7 +22,7 @@
 
 typedef struct cand_s {
   float w;
-  uint32_t key;
+  uint16_t key;
 } cand_t;
 
 /* x ranks below y: lighter, or as heavy with a larger key. */
@@ -48,9 +47,9 @@ static void heap_down(cand_t *h, size_t n, size_t i) {
   }
 }
 
-static int u32_cmp(const void *a, const void *b) {
-  const uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-  return (x > y) - (x < y);
+/* x goes before y in a vector: smaller key, then smaller weight. */
+static inline int cand_key_before(cand_t x, cand_t y) {
+  return x.key < y.key || (x.key == y.key && x.w < y.w);
 }
 
 void wd_topv_build(wd_topv_t *out, const uint64_t *keys, const float *w, size_t n, size_t k) {
@@ -61,7 +60,7 @@ void wd_topv_build(wd_topv_t *out, const uint64_t *keys, const float *w, size_t 
   /* The k heaviest in a min-heap: one pass, a heap step only for those that
    * beat the lightest kept. */
   for (size_t i = 0; i < n && k; i++) {
-    const cand_t c = {w[i], (uint32_t)(keys[i] >> (64 - KEY_BITS))};
+    const cand_t c = {w[i], (uint16_t)(keys[i] >> 48)};
     if (m < k) {
       h[m++] = c;
       if (m == k)
@@ -81,30 +80,38 @@ void wd_topv_build(wd_topv_t *out, const uint64_t *keys, const float *w, size_t 
   out->nnum = 0;
   out->scale = 0.0f;
   if (m > 0 && wmax > 0.0f) {
+    /* by key: insertion sort of at most 64 */
+    for (size_t i = 1; i < m; i++) {
+      const cand_t c = h[i];
+      size_t j = i;
+      while (j > 0 && cand_key_before(c, h[j - 1]))
+        h[j] = h[j - 1], j--;
+      h[j] = c;
+    }
     double sq = 0.0;
     for (size_t i = 0; i < m; i++) {
       long q = lrintf(255.0f * h[i].w / wmax);
       if (q < 1)
         q = 1;
-      out->e[i] = h[i].key << 8 | (uint32_t)q;
+      out->key[i] = h[i].key;
+      out->q[i] = (uint8_t)q;
       sq += (double)(q * q);
     }
-    out->n = (uint32_t)m;
+    out->n = (uint8_t)m;
     out->scale = (float)(1.0 / sqrt(sq));
-    qsort(out->e, m, sizeof(out->e[0]), u32_cmp);
   }
 }
 
 double wd_topv_cosine(const wd_topv_t *a, const wd_topv_t *b) {
   uint32_t i = 0, j = 0, dot = 0;
   while (i < a->n && j < b->n) {
-    const uint32_t ka = a->e[i] >> 8, kb = b->e[j] >> 8;
+    const uint16_t ka = a->key[i], kb = b->key[j];
     if (ka < kb) {
       i++;
     } else if (kb < ka) {
       j++;
     } else {
-      dot += (a->e[i++] & 0xff) * (b->e[j++] & 0xff);
+      dot += (uint32_t)a->q[i++] * b->q[j++];
     }
   }
   double c = (double)dot * a->scale * b->scale;
@@ -113,7 +120,7 @@ double wd_topv_cosine(const wd_topv_t *a, const wd_topv_t *b) {
 
 /* Insert \p h into the ascending set \p set of \p *n (at most WD_TOPV_NUMS
  * smallest values kept). */
-static void num_add(uint32_t *set, uint32_t *n, uint32_t h) {
+static void num_add(uint16_t *set, uint8_t *n, uint16_t h) {
   uint32_t p = *n;
   while (p > 0 && set[p - 1] > h)
     p--;
@@ -129,9 +136,9 @@ static void num_add(uint32_t *set, uint32_t *n, uint32_t h) {
  * first byte <= ' '. */
 static inline int is_sep(unsigned char c) { return c <= ' '; }
 
-uint32_t wd_topv_numbers(uint32_t num[WD_TOPV_NUMS], const char *text, size_t len) {
+uint8_t wd_topv_numbers(uint16_t num[WD_TOPV_NUMS], const char *text, size_t len) {
   const unsigned char *p = (const unsigned char *)text, *end = p + len;
-  uint32_t n = 0;
+  uint8_t n = 0;
   while (p < end) {
     while (p < end && is_sep(*p))
       p++;
@@ -163,7 +170,7 @@ uint32_t wd_topv_numbers(uint32_t num[WD_TOPV_NUMS], const char *text, size_t le
       }
     }
     if (numeric && nd >= 2)
-      num_add(num, &n, (uint32_t)wd_mix64(XXH3_64bits(digits, nd)));
+      num_add(num, &n, (uint16_t)wd_mix64(XXH3_64bits(digits, nd)));
   }
   return n;
 }
@@ -186,32 +193,32 @@ int wd_topv_numbers_differ(const wd_topv_t *a, const wd_topv_t *b) {
 
 /* The WD_TOPV_PROBE heaviest keys of \p v (ties: smaller key), into \p keys.
  * @returns how many. */
-static size_t probe_keys(const wd_topv_t *v, uint32_t keys[WD_TOPV_PROBE]) {
+static size_t probe_keys(const wd_topv_t *v, uint16_t keys[WD_TOPV_PROBE]) {
+  uint8_t w[WD_TOPV_PROBE];
   size_t m = 0;
   for (uint32_t i = 0; i < v->n; i++) {
-    const uint32_t e = v->e[i];
-    /* Insert into keys[0..m) ordered by weight desc, key asc (e ascends, so
-     * an equal weight from later is a larger key and goes after). */
+    /* keys[0..m) by weight desc; keys ascend in v, so an equal weight met
+     * later is a larger key and goes after */
     size_t p = m;
-    while (p > 0 && (keys[p - 1] & 0xff) < (e & 0xff))
+    while (p > 0 && w[p - 1] < v->q[i])
       p--;
     if (p >= WD_TOPV_PROBE)
       continue;
     if (m < WD_TOPV_PROBE)
       m++;
     memmove(keys + p + 1, keys + p, (m - 1 - p) * sizeof(*keys));
-    keys[p] = e;
+    memmove(w + p + 1, w + p, (m - 1 - p) * sizeof(*w));
+    keys[p] = v->key[i];
+    w[p] = v->q[i];
   }
-  for (size_t i = 0; i < m; i++)
-    keys[i] >>= 8;
   return m;
 }
 
-static int has_key(const wd_topv_t *v, uint32_t key) {
+static int has_key(const wd_topv_t *v, uint16_t key) {
   size_t lo = 0, hi = v->n;
   while (lo < hi) {
     const size_t mid = (lo + hi) / 2;
-    const uint32_t k = v->e[mid] >> 8;
+    const uint16_t k = v->key[mid];
     if (k == key)
       return 1;
     if (k < key)
@@ -223,7 +230,8 @@ static int has_key(const wd_topv_t *v, uint32_t key) {
 }
 
 uint32_t wd_topv_heavy_shared(const wd_topv_t *a, const wd_topv_t *b) {
-  uint32_t keys[WD_TOPV_PROBE], n = 0;
+  uint16_t keys[WD_TOPV_PROBE];
+  uint32_t n = 0;
   const size_t m = probe_keys(a, keys);
   for (size_t i = 0; i < m; i++)
     n += (uint32_t)has_key(b, keys[i]);
@@ -307,14 +315,14 @@ static void dir_reserve(wd_topv_store_t *st) {
   }
 }
 
-static inline bucket_t *bucket_of(const wd_topv_store_t *st, uint32_t key, uint8_t *tag) {
+static inline bucket_t *bucket_of(const wd_topv_store_t *st, uint16_t key, uint8_t *tag) {
   const uint64_t h = wd_mix64(key);
   *tag = (uint8_t)(h >> 56);
   return &st->bucket[(size_t)h & (st->nbuckets - 1)];
 }
 
 static void file_doc(wd_topv_store_t *st, uint32_t doc) {
-  uint32_t keys[WD_TOPV_PROBE];
+  uint16_t keys[WD_TOPV_PROBE];
   const size_t m = probe_keys(slot_of(st, doc), keys);
   for (size_t i = 0; i < m; i++) {
     uint8_t tag;
@@ -328,11 +336,11 @@ static void file_doc(wd_topv_store_t *st, uint32_t doc) {
   }
 }
 
-/* Keep buckets at most half full on average: double and refile every live
+/* Keep buckets at most full on average: double and refile every live
  * doc oldest first, so each bucket ends as if it had always been this size. */
 static void buckets_grow(wd_topv_store_t *st) {
   if (st->nbuckets >= BUCKETS_MAX ||
-      st->cnt * WD_TOPV_PROBE <= st->nbuckets * WD_TOPV_BUCKET / 2)
+      st->cnt * WD_TOPV_PROBE <= st->nbuckets * WD_TOPV_BUCKET)
     return;
   wd_free(st->bucket);
   st->nbuckets *= 2;
@@ -370,7 +378,8 @@ void wd_topv_evict_front(wd_topv_store_t *st) {
 }
 
 size_t wd_topv_query(const wd_topv_store_t *st, const wd_topv_t *v, uint32_t *out, size_t cap) {
-  uint32_t keys[WD_TOPV_PROBE], seen[WD_TOPV_PROBE * WD_TOPV_BUCKET];
+  uint16_t keys[WD_TOPV_PROBE];
+  uint32_t seen[WD_TOPV_PROBE * WD_TOPV_BUCKET];
   uint8_t hits[WD_TOPV_PROBE * WD_TOPV_BUCKET];
   const size_t m = probe_keys(v, keys);
   size_t ns = 0, n = 0;
@@ -411,12 +420,13 @@ void wd_topv_save(const wd_topv_store_t *st, wd_state_w_t *w) {
     const wd_topv_t *v = slot_of(st, st->base + (uint32_t)i);
     uint32_t bits;
     memcpy(&bits, &v->scale, 4);
-    wd_state_w_u32(w, v->n);
+    wd_state_w_u8(w, v->n);
+    wd_state_w_u8(w, v->nnum);
     wd_state_w_u32(w, bits);
     wd_state_w_u32(w, v->src);
-    wd_state_w_u32(w, v->nnum);
-    wd_state_w_u32v(w, v->num, v->nnum);
-    wd_state_w_u32v(w, v->e, v->n);
+    wd_state_w_u16v(w, v->num, v->nnum);
+    wd_state_w_u16v(w, v->key, v->n);
+    wd_state_w_bytes(w, v->q, v->n);
   }
   wd_state_w_end(w);
 }
@@ -424,19 +434,23 @@ void wd_topv_save(const wd_topv_store_t *st, wd_state_w_t *w) {
 int wd_topv_load(wd_topv_store_t *st, wd_state_r_t *r, uint32_t base, size_t cnt) {
   const uint32_t r_base = wd_state_r_u32(r);
   const uint64_t r_cnt = wd_state_r_u64(r);
-  if (r->err || st->cnt || r_base != base || r_cnt != cnt || !wd_state_r_fits(r, r_cnt, 8))
+  if (r->err || st->cnt || r_base != base || r_cnt != cnt || !wd_state_r_fits(r, r_cnt, 10))
     return -1;
   for (size_t i = 0; i < cnt; i++) {
     wd_topv_t v;
-    v.n = wd_state_r_u32(r);
+    v.n = wd_state_r_u8(r);
+    v.nnum = wd_state_r_u8(r);
     uint32_t bits = wd_state_r_u32(r);
     memcpy(&v.scale, &bits, 4);
     v.src = wd_state_r_u32(r);
-    v.nnum = wd_state_r_u32(r);
-    if (r->err || v.nnum > WD_TOPV_NUMS || wd_state_r_u32v(r, v.num, v.nnum) != 0)
+    if (r->err || v.n > WD_TOPV_MAX || v.nnum > WD_TOPV_NUMS ||
+        wd_state_r_u16v(r, v.num, v.nnum) != 0 || wd_state_r_u16v(r, v.key, v.n) != 0)
       return -1;
-    if (r->err || v.n > WD_TOPV_MAX || wd_state_r_u32v(r, v.e, v.n) != 0)
+    const void *q = wd_state_r_bytes(r, v.n);
+    if (!q && v.n)
       return -1;
+    if (v.n)
+      memcpy(v.q, q, v.n);
     wd_topv_append(st, base + (uint32_t)i, &v);
   }
   return 0;

@@ -107,8 +107,8 @@ typedef struct wd_fp_s {
   uint32_t *line_tok;      /**< ...its first token in tok and its token count... */
   size_t nlines;           /**< ...how many (at most WD_FP_MAX_LINES)... */
   size_t lines_cap;        /**< ...and room for (grown up to WD_FP_MAX_LINES) */
-  uint32_t num[WD_TOPV_NUMS]; /**< the numbers of kept (wd_topv_numbers)... */
-  uint32_t nnum;           /**< ...how many */
+  uint16_t num[WD_TOPV_NUMS]; /**< the numbers of kept (wd_topv_numbers)... */
+  uint8_t nnum;            /**< ...how many */
   uint64_t *tok;           /**< token hashes of kept, in order */
   size_t ntok, tok_cap;
   uint8_t *pred;           /**< per line: dropped by the hint (wd_fingerprint) */

@@ -7,9 +7,11 @@
  * source sits around 0.35-0.6, where a 64-bit SimHash estimate is too noisy
  * to decide (its standard error there is about 0.15). A short exact vector
  * decides instead: the WD_TOPV_MAX words of highest tf-idf weight (weights
- * from the SimHash stage's online document frequencies), each as a 24-bit
- * word key and an 8-bit weight, 260 bytes per article. The cosine of two
- * such vectors is an exact dot product over the shared keys.
+ * from the SimHash stage's online document frequencies), each as a 16-bit
+ * word key and an 8-bit weight. The cosine of two such vectors is an exact
+ * dot product over the shared keys (two of 64 x 64 key pairs collide by
+ * chance 6% of the time, adding one light product: noise well below the
+ * thresholds' resolution).
  *
  * The word index finds the candidates: every stored article is filed under
  * its WD_TOPV_PROBE heaviest words, in a table of buckets that each keep the
@@ -36,16 +38,17 @@
 #define WD_TOPV_HEAVY_MIN 3 /**< of the PROBE heaviest words, how many the other
                                  article must have for the word rule */
 
-/** One article's heaviest words. */
+/** One article's heaviest words (236 bytes). */
 typedef struct wd_topv_s {
-  float scale;                /**< 1 / sqrt(sum of squared quantised weights) */
-  uint32_t n;                 /**< entries used (0: no words) */
-  uint32_t src;               /**< source (outlet) key, 0 unknown: the word rule
-                                   never links two articles of one source */
-  uint32_t nnum;              /**< numbers kept */
-  uint32_t num[WD_TOPV_NUMS]; /**< hashes of the article's smallest-hashed
-                                   distinct numbers (2+ digits), ascending */
-  uint32_t e[WD_TOPV_MAX];    /**< key << 8 | quantised weight (1..255), ascending */
+  float scale;                  /**< 1 / sqrt(sum of squared quantised weights) */
+  uint32_t src;                 /**< source (outlet) key, 0 unknown: the word rule
+                                     never links two articles of one source */
+  uint8_t n;                    /**< words kept (0: none) */
+  uint8_t nnum;                 /**< numbers kept */
+  uint16_t num[WD_TOPV_NUMS];   /**< 16-bit hashes of the article's smallest-hashed
+                                     distinct numbers (2+ digits), ascending */
+  uint16_t key[WD_TOPV_MAX];    /**< 16-bit word keys, ascending... */
+  uint8_t q[WD_TOPV_MAX];       /**< ...and their weights quantised to 1..255 */
 } wd_topv_t;
 
 /**
@@ -61,7 +64,7 @@ void wd_topv_build(wd_topv_t *out, const uint64_t *keys, const float *w, size_t 
  *  with at least two digits, Arabic-Indic digits read as their values,
  *  separators ignored. Stateless (the fingerprint stage calls it).
  *  @returns how many were written to \p num. */
-uint32_t wd_topv_numbers(uint32_t num[WD_TOPV_NUMS], const char *text, size_t len);
+uint8_t wd_topv_numbers(uint16_t num[WD_TOPV_NUMS], const char *text, size_t len);
 
 /** @brief Whether the figures of \p a and \p b disagree: both quote numbers
  *  and fewer than half of the smaller set are in the other. Templated
@@ -99,8 +102,8 @@ size_t wd_topv_bytes(const wd_topv_store_t *st);
 struct wd_state_w_s;
 struct wd_state_r_s;
 /** @brief Write the live vectors as a "TOPV" section: u32 base, u64 count,
- *  then per doc u32 n, u32 scale (float bits), u32 source key, n x u32
- *  entries. */
+ *  then per doc u8 n, u8 numbers, u32 scale (float bits), u32 source key,
+ *  numbers x u16, n x u16 keys, n x u8 weights. */
 void wd_topv_save(const wd_topv_store_t *st, struct wd_state_w_s *w);
 /** @brief Fill an empty store from a TOPV body; \p base and \p cnt must be
  *  the cluster store's. @returns 0, or -1 when truncated or inconsistent. */
