@@ -5,6 +5,8 @@
 # WIREDUP (default build/wiredup) picks the binary. The other decision rules
 # (containment, cosine) stay at their configured values while the Jaccard
 # threshold moves, so the curves show what the threshold adds on top of them.
+# SWEEP_KEY=cluster.word_cosine (any key taking 0..1) sweeps that key instead,
+# 0.05 to 0.95, one `wiredup eval --set KEY=V` per point.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 [ $# -ge 2 ] || { echo "usage: plot-sweep.sh LABELLED.jsonl OUT.png [--set K=V]..." >&2; exit 2; }
@@ -13,17 +15,25 @@ bin=${WIREDUP:-$here/build/wiredup}
 [ -x "$bin" ] || { echo "plot-sweep: $bin not built (scripts/build.sh release)" >&2; exit 1; }
 command -v gnuplot >/dev/null || { echo "plot-sweep: gnuplot not installed" >&2; exit 1; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-"$bin" eval --input "$in" --sweep "$@" >"$tmp/sweep.txt"
+key=${SWEEP_KEY:-cluster.threshold}
+if [ "$key" = cluster.threshold ]; then
+  "$bin" eval --input "$in" --sweep "$@" >"$tmp/sweep.txt"
+else
+  for i in $(seq 1 19); do
+    v=$(awk -v i="$i" 'BEGIN { printf "%.2f", i * 0.05 }')
+    echo "threshold=$v $("$bin" eval --input "$in" "$@" --set "$key=$v" | tr '\n' ' ')"
+  done >"$tmp/sweep.txt"
+fi
 # "threshold=0.3 ari=... pair_precision=... pair_recall=..." -> columns
 awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
        print v["threshold"], v["pair_precision"], v["pair_recall"], v["ari"] }' \
   "$tmp/sweep.txt" >"$tmp/sweep.dat"
 name=$(basename "$in" .jsonl)
 gnuplot <<GP
-set terminal pngcairo size 800,500 font ",11"
+set terminal pngcairo size 800,500 font ",11" noenhanced
 set output "$out"
-set title "$name: pair precision and recall vs cluster.threshold"
-set xlabel "cluster.threshold (estimated Jaccard)"
+set title "$name: pair precision and recall vs $key"
+set xlabel "$key"
 set ylabel "score"
 set key bottom left
 set grid
