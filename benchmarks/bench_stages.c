@@ -21,10 +21,14 @@
 #include "wiredup/record.h"
 #include "wiredup/shingle.h"
 #include "wiredup/simhash.h"
+#include "wiredup/mix.h"
+#include "wiredup/topv.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <xxhash.h>
 
 #define MAX_LINES 4096
 
@@ -95,6 +99,7 @@ typedef struct ctx_s {
   uint64_t *cluster_keys;
   uint32_t *sigs; /* docs * num_perm */
   uint64_t *simhashes;
+  wd_topv_t *topvs; /* heaviest words, numbers, source: the word rule's input */
   double *sims;
   uint32_t *sizes;
   int64_t *ts;
@@ -161,6 +166,7 @@ static int prepare(ctx_t *c) {
 
   c->sigs = wd_malloc(c->docs * c->num_perm * sizeof(uint32_t));
   c->simhashes = wd_malloc(c->docs * sizeof(uint64_t));
+  c->topvs = wd_malloc(c->docs * sizeof(wd_topv_t));
   c->cluster_keys = wd_malloc(c->docs * sizeof(uint64_t));
   c->sims = wd_malloc(c->docs * sizeof(double));
   c->sizes = wd_malloc(c->docs * sizeof(uint32_t));
@@ -193,9 +199,13 @@ static int prepare(ctx_t *c) {
     uint32_t *sig = c->sigs + i * c->num_perm;
     wd_minhash_sign(c->mh_oph, set, nset, sig);
     c->simhashes[i] = wd_simhash_sign(c->sm, tok, ntok);
+    wd_topv_t *tv = &c->topvs[i];
+    wd_simhash_topv(c->sm, tv);
+    tv->src = rec.source ? (uint32_t)wd_mix64(XXH3_64bits(rec.source, rec.source_len)) | 1u : 0;
+    tv->nnum = wd_topv_numbers(tv->num, kept.p ? kept.p : "", kept.len);
     wd_doc_t doc = {.id = rec.id, .id_len = rec.id_len, .sig = sig,
                     .shingle_cnt = (uint32_t)nset, .simhash = c->simhashes[i],
-                    .ts_ms = rec.ts_ms};
+                    .topv = tv, .ts_ms = rec.ts_ms};
     wd_assign_t a;
     wd_cluster_assign(cs, &doc, &a);
     c->cluster_keys[i] = a.cluster_key;
@@ -273,10 +283,13 @@ static void run_minhash_mix(void *v) { sign_all(v, ((ctx_t *)v)->mh_mix); }
 
 static void run_simhash(void *v) {
   ctx_t *c = v;
+  wd_topv_t tv;
   for (size_t i = 0; i < c->docs; i++) {
     size_t n;
     const uint64_t *tok = u64s_at(&c->toks, i, &n);
     c->sink += wd_simhash_sign(c->sm, tok, n);
+    wd_simhash_topv(c->sm, &tv); /* the word rule's vector comes with it */
+    c->sink += tv.n;
     wd_simhash_observe_signed(c->sm); /* as the engine: no recount */
   }
 }
@@ -323,7 +336,7 @@ static void run_cluster(void *v) {
     const char *id = strs_at(&c->ids, i, &idn);
     wd_doc_t doc = {.id = id, .id_len = idn - 1, .sig = c->sigs + i * c->num_perm,
                     .shingle_cnt = (uint32_t)(c->sets.off[i + 1] - c->sets.off[i]),
-                    .simhash = c->simhashes[i], .ts_ms = c->ts[i]};
+                    .simhash = c->simhashes[i], .topv = &c->topvs[i], .ts_ms = c->ts[i]};
     wd_assign_t a;
     wd_cluster_assign(c->cs, &doc, &a);
     c->sink += a.cluster_size;
@@ -517,6 +530,7 @@ int main(int argc, char **argv) {
   u64s_free(&c.linehashes);
   wd_free(c.sigs);
   wd_free(c.simhashes);
+  wd_free(c.topvs);
   wd_free(c.cluster_keys);
   wd_free(c.sims);
   wd_free(c.sizes);
