@@ -86,6 +86,7 @@ struct wd_cluster_s {
   /* Clusters with live members; a free entry has id NULL and links the free
    * list through size. */
   idstr_t **cl_id;
+  idstr_t **cl_story; /* the story the cluster belongs to (its own id when none) */
   uint32_t *cl_size; /* articles ever assigned (the cluster_size answer) */
   uint32_t *cl_live; /* live members */
   uint32_t cl_cnt, cl_cap, cl_free;
@@ -247,12 +248,15 @@ void wd_cluster_destroy(wd_cluster_t *cs) {
     idstr_unref(cs, r->id);
     idstr_unref(cs, r->dup);
   }
-  for (uint32_t c = 0; c < cs->cl_cnt; c++)
+  for (uint32_t c = 0; c < cs->cl_cnt; c++) {
     idstr_unref(cs, cs->cl_id[c]);
+    idstr_unref(cs, cs->cl_story[c]);
+  }
   for (size_t i = 0; i < cs->dir_cap; i++)
     wd_free(cs->dir[i]);
   wd_free(cs->dir);
   wd_free(cs->cl_id);
+  wd_free(cs->cl_story);
   wd_free(cs->cl_size);
   wd_free(cs->cl_live);
   wd_free(cs->idmap);
@@ -348,20 +352,28 @@ static void dir_reserve(wd_cluster_t *cs) {
   }
 }
 
-static uint32_t cluster_alloc(wd_cluster_t *cs, idstr_t *id) {
+/* Room for one more cluster table entry. */
+static void cluster_table_grow(wd_cluster_t *cs) {
+  if (cs->cl_cnt < cs->cl_cap)
+    return;
+  cs->cl_cap = cs->cl_cap ? cs->cl_cap + cs->cl_cap / 2 : 1024;
+  cs->cl_id = wd_realloc(cs->cl_id, cs->cl_cap * sizeof(*cs->cl_id));
+  cs->cl_story = wd_realloc(cs->cl_story, cs->cl_cap * sizeof(*cs->cl_story));
+  cs->cl_size = wd_realloc(cs->cl_size, cs->cl_cap * sizeof(*cs->cl_size));
+  cs->cl_live = wd_realloc(cs->cl_live, cs->cl_cap * sizeof(*cs->cl_live));
+}
+
+/* A new cluster whose first article is \p id, in \p story (NULL: its own). */
+static uint32_t cluster_alloc(wd_cluster_t *cs, idstr_t *id, idstr_t *story) {
   uint32_t c = cs->cl_free;
   if (c != NO_DOC) {
     cs->cl_free = cs->cl_size[c];
   } else {
-    if (cs->cl_cnt == cs->cl_cap) {
-      cs->cl_cap = cs->cl_cap ? cs->cl_cap + cs->cl_cap / 2 : 1024;
-      cs->cl_id = wd_realloc(cs->cl_id, cs->cl_cap * sizeof(*cs->cl_id));
-      cs->cl_size = wd_realloc(cs->cl_size, cs->cl_cap * sizeof(*cs->cl_size));
-      cs->cl_live = wd_realloc(cs->cl_live, cs->cl_cap * sizeof(*cs->cl_live));
-    }
+    cluster_table_grow(cs);
     c = cs->cl_cnt++;
   }
   cs->cl_id[c] = idstr_ref(id);
+  cs->cl_story[c] = idstr_ref(story ? story : id);
   cs->cl_size[c] = 0;
   cs->cl_live[c] = 0;
   cs->clusters_live++;
@@ -373,7 +385,8 @@ static void cluster_release(wd_cluster_t *cs, uint32_t c) {
   if (--cs->cl_live[c])
     return;
   idstr_unref(cs, cs->cl_id[c]);
-  cs->cl_id[c] = NULL;
+  idstr_unref(cs, cs->cl_story[c]);
+  cs->cl_id[c] = cs->cl_story[c] = NULL;
   cs->cl_size[c] = cs->cl_free;
   cs->cl_free = c;
   cs->clusters_live--;
@@ -381,7 +394,7 @@ static void cluster_release(wd_cluster_t *cs, uint32_t c) {
 
 /* Append a doc at the back of the ring; \p cluster NO_DOC starts one. */
 static uint32_t store_append(wd_cluster_t *cs, const wd_doc_t *doc, uint32_t cluster,
-                             uint32_t dup, double sim) {
+                             uint32_t dup, double sim, idstr_t *story) {
   if ((cs->cnt + 1) * 2 > cs->idmap_cap)
     idmap_rebuild(cs, cs->idmap_cap * 2);
   assert(cs->cnt < (size_t)UINT32_MAX);
@@ -398,7 +411,7 @@ static uint32_t store_append(wd_cluster_t *cs, const wd_doc_t *doc, uint32_t clu
   r->id = idstr_new(cs, doc->id, doc->id_len);
   cs->idmap[idmap_find(cs, doc->id, doc->id_len)] = (d & cs->ref_mask) + 1;
   if (cluster == NO_DOC) {
-    cluster = cluster_alloc(cs, r->id);
+    cluster = cluster_alloc(cs, r->id, story);
     cs->clusters++;
   }
   r->cl = cluster;
@@ -493,6 +506,7 @@ static void fill_answer(const wd_cluster_t *cs, uint32_t doc, wd_assign_t *out) 
   const idstr_t *cid = cs->cl_id[r->cl];
   out->doc = doc;
   out->cluster_id = cid->s;
+  out->story_id = cs->cl_story[r->cl]->s;
   out->duplicate_of = r->dup ? r->dup->s : NULL;
   out->similarity = r->sim;
   out->cluster_size = r->size_at;
@@ -521,8 +535,9 @@ static int word_rule_applies(const wd_topv_t *a, const wd_topv_t *b) {
          wd_topv_heavy_shared(b, a) >= WD_TOPV_HEAVY_MIN;
 }
 
-/* Score candidate \p c against \p doc; 0 when it does not qualify. */
-static double verify(const wd_cluster_t *cs, const wd_doc_t *doc, uint32_t c) {
+/* Score candidate \p c against \p doc; 0 when it does not qualify.
+ * \p wc gets their heaviest-word cosine (0 when either has none). */
+static double verify(const wd_cluster_t *cs, const wd_doc_t *doc, uint32_t c, double *wc_out) {
   const wd_cluster_opts_t *o = &cs->opts;
   double j = jaccard16(doc->sig, sig_row(cs, c), o->num_perm);
   double best = 0.0;
@@ -530,6 +545,7 @@ static double verify(const wd_cluster_t *cs, const wd_doc_t *doc, uint32_t c) {
   uint32_t na = doc->shingle_cnt, nb = rc->nshingles;
   uint32_t nmin = na < nb ? na : nb;
 
+  *wc_out = 0.0;
   if (nmin == 0)
     return 0.0;
   if (j >= o->threshold)
@@ -559,6 +575,8 @@ static double verify(const wd_cluster_t *cs, const wd_doc_t *doc, uint32_t c) {
     const wd_topv_t *tc = wd_topv_get(cs->tv, c);
     const uint32_t nmax = na > nb ? na : nb;
     const double wc = tc->n ? wd_topv_cosine(doc->topv, tc) : 0.0;
+    /* a story is one event: templated stories with other figures are not */
+    *wc_out = wd_topv_numbers_differ(doc->topv, tc) ? 0.0 : wc;
     if (wc > best && wc >= o->word_cosine + o->word_cosine_slope * log1p((double)nmax) &&
         word_rule_applies(doc->topv, tc))
       best = wc;
@@ -566,19 +584,29 @@ static double verify(const wd_cluster_t *cs, const wd_doc_t *doc, uint32_t c) {
   return best;
 }
 
+/* The best candidate so far, and the best for the article's story. */
+typedef struct pick_s {
+  uint32_t best;     /* NO_DOC until a candidate qualified */
+  double sim;
+  uint32_t story;    /* highest word cosine >= story_cosine, NO_DOC: none */
+  double story_cos;
+} pick_t;
+
 /* Verify candidate \p c; keep it when it scores higher, or the same and
- * arrived earlier. */
-static void consider(const wd_cluster_t *cs, const wd_doc_t *doc, uint32_t c, uint32_t *best,
-                     double *best_sim) {
-  double s = verify(cs, doc, c);
-  if (s > *best_sim || (s == *best_sim && s > 0.0 && earlier(cs, c, *best)))
-    *best = c, *best_sim = s;
+ * arrived earlier (for the story: by word cosine, the same way). */
+static void consider(const wd_cluster_t *cs, const wd_doc_t *doc, uint32_t c, pick_t *p) {
+  double wc;
+  double s = verify(cs, doc, c, &wc);
+  if (s > p->sim || (s == p->sim && s > 0.0 && earlier(cs, c, p->best)))
+    p->best = c, p->sim = s;
+  if (wc >= cs->opts.story_cosine &&
+      (wc > p->story_cos || (wc == p->story_cos && earlier(cs, c, p->story))))
+    p->story = c, p->story_cos = wc;
 }
 
 wd_err_t wd_cluster_assign(wd_cluster_t *cs, const wd_doc_t *doc, wd_assign_t *out) {
   const wd_cluster_opts_t *o = &cs->opts;
-  uint32_t best = NO_DOC;
-  double best_sim = 0.0;
+  pick_t p = {NO_DOC, 0.0, NO_DOC, 0.0};
 
   assert(cs->idmap[idmap_find(cs, doc->id, doc->id_len)] == 0);
   while (cs->cnt >= cs->max_live) /* only above 2^28 articles (see max_docs) */
@@ -588,25 +616,27 @@ wd_err_t wd_cluster_assign(wd_cluster_t *cs, const wd_doc_t *doc, wd_assign_t *o
                             o->max_candidates);
     cs->verified = (uint32_t)n;
     for (size_t i = 0; i < n; i++)
-      consider(cs, doc, cs->hits[i].doc, &best, &best_sim);
+      consider(cs, doc, cs->hits[i].doc, &p);
     if (cs->si) {
       size_t m = wd_simhash_index_query(cs->si, doc->simhash, cs->near, cs->near_cap);
       cs->verified += (uint32_t)m;
       for (size_t i = 0; i < m; i++)
-        consider(cs, doc, cs->near[i], &best, &best_sim);
+        consider(cs, doc, cs->near[i], &p);
     }
     if (cs->tv && doc->topv) {
       size_t m = wd_topv_query(cs->tv, doc->topv, cs->tvc, WD_TOPV_PROBE * WD_TOPV_BUCKET);
       cs->verified += (uint32_t)m;
       for (size_t i = 0; i < m; i++)
-        consider(cs, doc, cs->tvc[i], &best, &best_sim);
+        consider(cs, doc, cs->tvc[i], &p);
     }
   }
 
-  /* best_sim > 0 exactly when a candidate qualified (best is then live). */
-  const int found = best_sim > 0.0;
-  const uint32_t cluster = found ? rec_of(cs, best)->cl : NO_DOC;
-  const uint32_t d = store_append(cs, doc, cluster, found ? best : NO_DOC, best_sim);
+  /* p.sim > 0 exactly when a candidate qualified (p.best is then live). A
+   * new cluster joins the story of the article nearest in words. */
+  const int found = p.sim > 0.0;
+  const uint32_t cluster = found ? rec_of(cs, p.best)->cl : NO_DOC;
+  idstr_t *story = !found && p.story != NO_DOC ? cs->cl_story[rec_of(cs, p.story)->cl] : NULL;
+  const uint32_t d = store_append(cs, doc, cluster, found ? p.best : NO_DOC, p.sim, story);
   index_add(cs, d);
   fill_answer(cs, d, out);
   return WD_OK;
@@ -724,10 +754,35 @@ wd_err_t wd_cluster_load_words(wd_cluster_t *cs, wd_state_r_t *r, char *errstr,
   return WD_OK;
 }
 
+void wd_cluster_save_stories(const wd_cluster_t *cs, wd_state_w_t *w) {
+  wd_state_w_begin(w, "STRY");
+  wd_state_w_u32(w, (uint32_t)cs->clusters_live);
+  for (uint32_t c = 0; c < cs->cl_cnt; c++)
+    if (cs->cl_id[c])
+      wd_state_w_str(w, cs->cl_story[c]->s, cs->cl_story[c]->len);
+  wd_state_w_end(w);
+}
+
 /* An id string equal to \p s: the live doc's own copy if there is one. */
 static idstr_t *idstr_intern(wd_cluster_t *cs, const char *s, size_t len) {
   uint32_t v = cs->idmap[idmap_find(cs, s, len)];
   return v ? idstr_ref(rec_of(cs, doc_of_ref(cs, v - 1))->id) : idstr_new(cs, s, len);
+}
+
+/* After wd_cluster_load every cluster is live and in CLUS order. */
+wd_err_t wd_cluster_load_stories(wd_cluster_t *cs, wd_state_r_t *r, char *errstr,
+                                 size_t errstr_size) {
+  const uint32_t n = wd_state_r_u32(r);
+  WD_RETURN_IF(r->err || n != cs->cl_cnt || n != cs->clusters_live || !wd_state_r_fits(r, n, 4),
+               WD_ERR_STATE, errstr, errstr_size, "story table does not match the clusters");
+  for (uint32_t c = 0; c < n; c++) {
+    size_t len;
+    const char *s = wd_state_r_str(r, &len);
+    WD_RETURN_IF(r->err, WD_ERR_STATE, errstr, errstr_size, "truncated story table");
+    idstr_unref(cs, cs->cl_story[c]);
+    cs->cl_story[c] = idstr_intern(cs, s, len);
+  }
+  return WD_OK;
 }
 
 wd_err_t wd_cluster_load(wd_cluster_t *cs, wd_state_r_t *r, char *errstr,
@@ -769,13 +824,8 @@ wd_err_t wd_cluster_load(wd_cluster_t *cs, wd_state_r_t *r, char *errstr,
     size_t len;
     cl_s[c] = wd_state_r_str(r, &len);
     cl_len[c] = (uint32_t)len;
-    if (cs->cl_cnt == cs->cl_cap) {
-      cs->cl_cap = cs->cl_cap ? cs->cl_cap + cs->cl_cap / 2 : 1024;
-      cs->cl_id = wd_realloc(cs->cl_id, cs->cl_cap * sizeof(*cs->cl_id));
-      cs->cl_size = wd_realloc(cs->cl_size, cs->cl_cap * sizeof(*cs->cl_size));
-      cs->cl_live = wd_realloc(cs->cl_live, cs->cl_cap * sizeof(*cs->cl_live));
-    }
-    cs->cl_id[c] = NULL;
+    cluster_table_grow(cs);
+    cs->cl_id[c] = cs->cl_story[c] = NULL;
     cs->cl_size[c] = wd_state_r_u32(r);
     cs->cl_live[c] = 0;
     cs->cl_cnt++;
@@ -806,6 +856,7 @@ wd_err_t wd_cluster_load(wd_cluster_t *cs, wd_state_r_t *r, char *errstr,
     rc->dup = dup && !r->err ? idstr_intern(cs, dup, dlen) : NULL;
     if (!cs->cl_live[c]++) {
       cs->cl_id[c] = idstr_intern(cs, cl_s[c], cl_len[c]);
+      cs->cl_story[c] = idstr_ref(cs->cl_id[c]); /* until a STRY section */
       cs->clusters_live++;
     }
   }

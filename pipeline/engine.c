@@ -424,6 +424,7 @@ void wd_engine_cluster_opts(const wd_config_t *cfg, uint32_t num_perm,
       .joint_cosine = cfg->cluster_joint_cosine,
       .word_cosine = cfg->cluster_word_cosine,
       .word_cosine_slope = cfg->cluster_word_cosine_slope,
+      .story_cosine = cfg->cluster_story_cosine,
       .max_docs = (uint64_t)cfg->index_max_articles + 1,
   };
 }
@@ -481,6 +482,7 @@ static void fill_result(wd_engine_t *eng, const wd_fp_t *fp, const wd_assign_t *
     wd_buf_append(&eng->source, fp->source.p, fp->source.len);
   res->id = fp->id.p;
   res->cluster_id = a->cluster_id;
+  res->story_id = a->story_id;
   res->duplicate_of = a->duplicate_of;
   res->similarity = a->similarity;
   res->cluster_size = a->cluster_size;
@@ -620,6 +622,8 @@ void wd_result_format(const wd_result_t *res, const wd_coords_t *coords, wd_buf_
   append_similarity(dst, res->duplicate_of ? res->similarity : 0.0);
   wd_buf_append(dst, ",\"cluster_size\":", 16);
   append_u64(dst, res->cluster_size);
+  wd_buf_append(dst, ",\"story_id\":", 12);
+  wd_json_append_string(dst, res->story_id, strlen(res->story_id));
   wd_buf_append(dst, ",\"source\":", 10);
   if (res->source)
     wd_json_append_string(dst, res->source, strlen(res->source));
@@ -700,6 +704,7 @@ void wd_engine_save(const wd_engine_t *eng, wd_state_w_t *w) {
 
   wd_cluster_save(eng->cs, w);
   wd_cluster_save_words(eng->cs, w);
+  wd_cluster_save_stories(eng->cs, w);
   wd_simhash_save(eng->sm, w);
   wd_boiler_save(eng->bp, w);
 }
@@ -750,6 +755,11 @@ wd_err_t wd_engine_load_section(wd_engine_t *eng, const char *tag, wd_state_r_t 
   if (strcmp(tag, "CLUS") == 0) {
     eng->loaded |= SEC_CLUS;
     return wd_cluster_load(eng->cs, r, why, why_size);
+  }
+  if (strcmp(tag, "STRY") == 0) {
+    WD_RETURN_IF(!(eng->loaded & SEC_CLUS), WD_ERR_STATE, why, why_size,
+                 "section STRY before section CLUS");
+    return wd_cluster_load_stories(eng->cs, r, why, why_size);
   }
   if (strcmp(tag, "TOPV") == 0) {
     WD_RETURN_IF(!(eng->loaded & SEC_CLUS), WD_ERR_STATE, why, why_size,

@@ -122,6 +122,7 @@ static void intern_free(intern_t *t) {
 
 typedef struct eval_ctx_s {
   const char *label_field;
+  int stories; /* score story_id instead of cluster_id */
   intern_t labels, clusters;
   uint32_t *pred, *truth;
   size_t n, cap;
@@ -149,18 +150,19 @@ static void eval_line(void *opaque, uint64_t line, const char *json, size_t len,
       ec->truth = wd_realloc(ec->truth, ec->cap * sizeof(*ec->truth));
     }
     ec->truth[ec->n] = intern(&ec->labels, label);
-    ec->pred[ec->n] = intern(&ec->clusters, res->cluster_id);
+    ec->pred[ec->n] = intern(&ec->clusters, ec->stories ? res->story_id : res->cluster_id);
     ec->n++;
   }
   cJSON_Delete(obj);
 }
 
 wd_err_t wd_eval_file(const wd_config_t *cfg, const char *path, const char *label_field,
-                      wd_eval_scores_t *out, char *errstr, size_t errstr_size) {
+                      int stories, wd_eval_scores_t *out, char *errstr, size_t errstr_size) {
   eval_ctx_t ec;
   wd_file_summary_t sum;
   memset(&ec, 0, sizeof(ec));
   ec.label_field = label_field;
+  ec.stories = stories;
   wd_err_t err = wd_pipeline_run_file(cfg, path, NULL, eval_line, &ec, &sum, errstr,
                                       errstr_size);
   if (err == WD_OK)

@@ -117,7 +117,7 @@ static const char usage_replay[] =
 
 static const char usage_eval[] =
     "Usage: wiredup eval [-c FILE] [--set KEY=VALUE]... --input LABELLED.jsonl\n"
-    "                    [--label-field NAME] [--sweep] [--json]\n"
+    "                    [--label-field NAME] [--stories] [--sweep] [--json]\n"
     "\n"
     "Cluster the file exactly as `run` would and score it against the label field:\n"
     "ari, pair_precision, pair_recall, pair_f1, clusters, docs, one key=value a line.\n"
@@ -127,6 +127,7 @@ static const char usage_eval[] =
     "  --set KEY=VALUE      override one config key\n"
     "  --input PATH         the labelled JSON Lines file (required)\n"
     "  --label-field NAME   field holding the true cluster label (default \"cluster\")\n"
+    "  --stories            score story_id (same event) instead of cluster_id\n"
     "  --sweep              repeat for cluster.threshold 0.05, 0.10, ... 0.95\n"
     "  --json               one JSON object per result instead of key=value lines\n";
 
@@ -154,7 +155,7 @@ static const char usage_config[] =
 
 typedef struct opts_s {
   const char *input, *output, *label_field;
-  int sweep, json, print, doc, fresh_state;
+  int sweep, json, print, doc, fresh_state, stories;
   /* replay */
   const char *from_timestamp, *from_offsets, *output_topic;
   int from_beginning, until_end;
@@ -247,6 +248,8 @@ static int parse_args(int argc, char **argv, const char *usage, wd_config_t *cfg
       o->output_topic = argv[++i];
     } else if (!strcmp(a, "--sweep") && usage == usage_eval) {
       o->sweep = 1;
+    } else if (!strcmp(a, "--stories") && usage == usage_eval) {
+      o->stories = 1;
     } else if (!strcmp(a, "--json") && usage == usage_eval) {
       o->json = 1;
     } else if (!strcmp(a, "--print") && usage == usage_config) {
@@ -409,7 +412,7 @@ static int cmd_eval(wd_config_t *cfg, const opts_t *o) {
   if (!o->input)
     return usage_error(usage_eval, "%s", "--input is required");
   if (!o->sweep) {
-    wd_err_t err = wd_eval_file(cfg, o->input, label, &s, errstr, sizeof(errstr));
+    wd_err_t err = wd_eval_file(cfg, o->input, label, o->stories, &s, errstr, sizeof(errstr));
     if (err != WD_OK)
       return fail(err, errstr);
     wd_eval_print(stdout, &s, o->json, NULL, 0);
@@ -419,7 +422,7 @@ static int cmd_eval(wd_config_t *cfg, const opts_t *o) {
   int saved = wd_log_threshold;
   for (int t = 5; t <= 95; t += 5) {
     cfg->cluster_threshold = t / 100.0;
-    wd_err_t err = wd_eval_file(cfg, o->input, label, &s, errstr, sizeof(errstr));
+    wd_err_t err = wd_eval_file(cfg, o->input, label, o->stories, &s, errstr, sizeof(errstr));
     if (err != WD_OK)
       return fail(err, errstr);
     wd_eval_print(stdout, &s, o->json, "threshold", t / 100.0);

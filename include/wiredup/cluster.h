@@ -25,6 +25,13 @@
  * distinct shingles: two long articles on one event share more vocabulary
  * by chance than two short ones, so the bar rises with length.
  *
+ * Stories: a cluster belongs to a story, looser than a cluster (the same
+ * event, written independently). A new cluster joins the story of the
+ * candidate nearest in words (heaviest-word cosine >= story_cosine, unless
+ * their figures disagree: templated stories about other companies are other
+ * events), else starts one; its articles share it. The story id is the id of
+ * the story's first article.
+ *
  * Articles are numbered in arrival order (doc numbers); the cluster id is the
  * id of its first article. The store is bounded (wd_cluster_evict drops the
  * oldest articles) and can be saved to and loaded from a checkpoint. Deterministic: the same calls in the same order
@@ -66,6 +73,8 @@ typedef struct wd_cluster_opts_s {
   double word_cosine;       /**< ... or heaviest-word cosine (topv.h) >= this + */
   double word_cosine_slope; /**< ... this * ln(1 + larger shingle count); needs
                                  simhash_enabled; word_cosine >= 1 turns it off */
+  double story_cosine;      /**< a new cluster joins the story of the candidate
+                                 with the highest word cosine >= this (> 1: never) */
   uint64_t max_docs;        /**< most articles stored at once (index.max_articles + 1);
                                  sizes the LSH doc references. 0: 2^24. Above 2^28
                                  the store keeps the newest 2^28. */
@@ -86,6 +95,7 @@ typedef struct wd_doc_s {
 typedef struct wd_assign_s {
   uint32_t doc;             /**< doc number */
   const char *cluster_id;
+  const char *story_id;     /**< the id of the story's first cluster */
   const char *duplicate_of; /**< NULL when the article starts a cluster */
   double similarity;
   uint32_t cluster_size;    /**< size after this article joined */
@@ -169,6 +179,16 @@ void wd_cluster_save_words(const wd_cluster_t *cs, struct wd_state_w_s *w);
  *  @returns WD_OK; WD_ERR_STATE for a truncated or mismatched section. */
 wd_err_t wd_cluster_load_words(wd_cluster_t *cs, struct wd_state_r_s *r, char *errstr,
                                size_t errstr_size);
+
+/** @brief Write each live cluster's story id as a "STRY" section: u32 live
+ *  clusters, then in the order of the CLUS section, the story id strings. */
+void wd_cluster_save_stories(const wd_cluster_t *cs, struct wd_state_w_s *w);
+
+/** @brief Set the story ids of a store just loaded from "CLUS". A checkpoint
+ *  without the section (older) loads each cluster as its own story.
+ *  @returns WD_OK; WD_ERR_STATE for a truncated or mismatched section. */
+wd_err_t wd_cluster_load_stories(wd_cluster_t *cs, struct wd_state_r_s *r, char *errstr,
+                                 size_t errstr_size);
 
 /** @brief Fill an empty store from a "CLUS" section body and rebuild its
  *  indexes. @returns WD_OK; WD_ERR_STATE (errstr says why) for a truncated or

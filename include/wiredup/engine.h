@@ -36,6 +36,7 @@ typedef struct wd_engine_s wd_engine_t;
 typedef struct wd_result_s {
   const char *id;           /**< article id (NUL-terminated) */
   const char *cluster_id;   /**< id of the cluster's first article */
+  const char *story_id;     /**< id of the story's first article (cluster.h) */
   const char *duplicate_of; /**< most similar earlier article, NULL when new */
   double similarity;        /**< estimated similarity to duplicate_of, 0 when new */
   uint32_t cluster_size;    /**< articles in the cluster including this one */

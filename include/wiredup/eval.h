@@ -31,11 +31,12 @@ void wd_eval_score(const uint32_t *pred, const uint32_t *truth, size_t n,
                    wd_eval_scores_t *out);
 
 /**
- * @brief Cluster \p path with \p cfg and score it against \p label_field.
- *        Records without a string/integer label are processed but not scored.
+ * @brief Cluster \p path with \p cfg and score it against \p label_field:
+ *        the cluster ids, or with \p stories the story ids. Records without
+ *        a string/integer label are processed but not scored.
  */
 wd_err_t wd_eval_file(const wd_config_t *cfg, const char *path, const char *label_field,
-                      wd_eval_scores_t *out, char *errstr, size_t errstr_size);
+                      int stories, wd_eval_scores_t *out, char *errstr, size_t errstr_size);
 
 /** @brief Print scores as `key=value` lines (json=0) or one JSON object. \p
  *  prefix (may be NULL) is printed before each line / as a leading key. */

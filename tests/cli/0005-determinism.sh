@@ -14,9 +14,11 @@ cmp -s "$T_TMP/a.jsonl" "$T_TMP/b.jsonl" && t_pass "identical output" || t_fail 
 python3 - "$T_TMP/a.jsonl" <<'PY' && t_pass "schema" || t_fail "schema"
 import json, sys
 seen = {}
+story = {}   # cluster id -> its story id
 for n, line in enumerate(open(sys.argv[1]), 1):
     r = json.loads(line)
-    keys = ["id","cluster_id","duplicate_of","similarity","cluster_size","source","published_at","line"]
+    keys = ["id","cluster_id","duplicate_of","similarity","cluster_size","story_id",
+            "source","published_at","line"]
     assert list(r) == keys, (n, list(r))
     assert r["line"] == n
     if r["duplicate_of"] is None:
@@ -25,6 +27,9 @@ for n, line in enumerate(open(sys.argv[1]), 1):
         assert r["duplicate_of"] in seen, r          # an earlier article
         assert seen[r["duplicate_of"]] == r["cluster_id"], r
         assert 0 < r["similarity"] <= 1 and r["cluster_size"] >= 2, r
+    # a cluster keeps one story, named by an article seen by then
+    assert story.setdefault(r["cluster_id"], r["story_id"]) == r["story_id"], r
+    assert r["story_id"] == r["id"] or r["story_id"] in seen, r
     seen[r["id"]] = r["cluster_id"]
 PY
 

@@ -1,7 +1,8 @@
 /* test_topv.c - heaviest-word vectors: selection, quantised cosine against
  * the exact one, numbers, the word index against brute force under churn,
  * and the word rule end to end (a rewrite across outlets joins; the same
- * outlet, or disagreeing figures, do not; a checkpoint keeps the vectors). */
+ * outlet, or disagreeing figures, do not; stories; a checkpoint keeps the
+ * vectors and the stories). */
 #include "wd_test.h"
 #include "wiredup/config.h"
 #include "wiredup/engine.h"
@@ -246,6 +247,13 @@ static int test_word_rule(void) {
   story(b, sizeof(b), 7, "31 cts vs 44 cts");
   WD_T_ASSERT(feed(eng, "template", "paper", b, &r) == WD_OK, "template");
   WD_T_ASSERT(!r.duplicate_of, "figures disagree, joined %s", r.cluster_id);
+  WD_T_ASSERT(!strcmp(r.story_id, "template"), "figures disagree, story %s", r.story_id);
+  /* the agency telling it again: its own cluster, the same story */
+  char again[4096];
+  story(again, sizeof(again), 3, "12 cts vs 15 cts");
+  WD_T_ASSERT(feed(eng, "again", "app", again, &r) == WD_OK, "again");
+  WD_T_ASSERT(!r.duplicate_of && !strcmp(r.story_id, "agency"), "again: cluster %s story %s",
+              r.cluster_id, r.story_id);
   story(b, sizeof(b), 5, "12 cts vs 15 cts");
   /* the same outlet telling it again is not linked by this rule */
   wd_engine_t *same = fresh(cfg);
@@ -272,10 +280,14 @@ static int test_word_rule(void) {
   unlink(p);
   rmdir(tmpdir);
   for (wd_engine_t *x = eng; x; x = x == eng ? two : NULL) {
+    const char *which = x == eng ? "live" : "restored";
     WD_T_ASSERT(feed(x, "paper", "paper", b, &r) == WD_OK, "rewrite");
-    WD_T_ASSERT(r.duplicate_of && !strcmp(r.duplicate_of, "agency"),
-                "%s: rewrite joined %s", x == eng ? "live" : "restored",
-                r.duplicate_of ? r.duplicate_of : "nothing");
+    WD_T_ASSERT(r.duplicate_of && !strcmp(r.duplicate_of, "agency"), "%s: rewrite joined %s",
+                which, r.duplicate_of ? r.duplicate_of : "nothing");
+    /* a copy of "again" joins its cluster, which keeps its story */
+    WD_T_ASSERT(feed(x, "mirror", "mirror", again, &r) == WD_OK, "mirror");
+    WD_T_ASSERT(!strcmp(r.cluster_id, "again") && !strcmp(r.story_id, "agency"),
+                "%s: copy in cluster %s story %s", which, r.cluster_id, r.story_id);
   }
   wd_engine_destroy(eng);
   wd_engine_destroy(two);
