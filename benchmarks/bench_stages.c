@@ -94,7 +94,7 @@ static void u64s_free(u64s_t *s) {
 typedef struct ctx_s {
   wd_config_t *cfg;
   size_t docs, bytes;
-  strs_t lines, ids, texts, sources, norms, kepts, clusters, dups;
+  strs_t lines, ids, texts, sources, norms, kepts, clusters, stories, dups;
   u64s_t sets, toks, linehashes;
   uint64_t *cluster_keys;
   uint32_t *sigs; /* docs * num_perm */
@@ -210,6 +210,7 @@ static int prepare(ctx_t *c) {
     wd_cluster_assign(cs, &doc, &a);
     c->cluster_keys[i] = a.cluster_key;
     strs_push(&c->clusters, a.cluster_id, strlen(a.cluster_id) + 1);
+    strs_push(&c->stories, a.story_id, strlen(a.story_id) + 1);
     strs_push(&c->dups, a.duplicate_of ? a.duplicate_of : "",
               a.duplicate_of ? strlen(a.duplicate_of) + 1 : 0);
     c->sims[i] = a.similarity;
@@ -354,6 +355,7 @@ static void run_output(void *v) {
     wd_buf_append(&c->out2, src, sn);
     wd_result_t res = {.id = strs_at(&c->ids, i, &n),
                        .cluster_id = strs_at(&c->clusters, i, &n),
+                       .story_id = strs_at(&c->stories, i, &n),
                        .duplicate_of = dn ? dup : NULL,
                        .similarity = c->sims[i],
                        .cluster_size = c->sizes[i],
@@ -522,7 +524,7 @@ int main(int argc, char **argv) {
   wd_minhash_destroy(c.mh_mix);
   wd_simhash_destroy(c.sm);
   strs_t *ss[] = {&c.lines, &c.ids, &c.texts, &c.sources, &c.norms, &c.kepts,
-                  &c.clusters, &c.dups};
+                  &c.clusters, &c.stories, &c.dups};
   for (size_t i = 0; i < sizeof(ss) / sizeof(ss[0]); i++)
     strs_free(ss[i]);
   u64s_free(&c.sets);
