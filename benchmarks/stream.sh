@@ -8,7 +8,9 @@
 # partitions: the mock keeps at most 5 MiB per partition), with kcat. Then:
 #  - kcat -C (no group) reads the topic from the beginning to its end, REPS
 #    times; its rate is docs / wall time of the whole read.
-#  - wiredup stream mode consumes it and publishes one result per article.
+#  - wiredup stream mode consumes it and publishes one result per article,
+#    from empty state (a checkpoint left by an earlier run would turn every
+#    record into a redelivery: stored answers, no clustering work).
 #    Its rate is taken from the output records' CreateTime stamps (set when
 #    wiredup hands each result to its producer): (N - 1) / (last - first),
 #    which leaves out the mock's 3 s first group join. The wall time from
@@ -77,7 +79,8 @@ report_times stream.kcat_consume
 # ---- wiredup stream mode (one run: the group's offsets move)
 t0=$(now_ns)
 "$WIREDUP" run --set kafka.bootstrap.servers="$BS" --set kafka.fetch.wait.max.ms=5 \
-  --set kafka.session.timeout.ms=6000 --set log.level=warn 2>"$T/wiredup.log" &
+  --set kafka.session.timeout.ms=6000 --set log.level=warn --set state.dir="$T/state" \
+  --set metrics.listen= 2>"$T/wiredup.log" &
 WD_PID=$!
 timeout 300 kcat -b "$BS" -C -t articles.clusters -o beginning -c "$N" -q \
   -X fetch.wait.max.ms=5 -f '%T\n' >"$T/ts" 2>/dev/null || true

@@ -243,6 +243,7 @@ typedef struct stream_s {
   const wd_stream_opts_t *opts;
   rd_kafka_t *consumer;
   rd_kafka_t *producer;
+  rd_kafka_topic_t *out_rkt; /* the output topic, held from the start */
   wd_engine_t *eng;
   wd_workers_t *wk;
   batch_t *b;      /* the workers' ring of batches */
@@ -386,6 +387,25 @@ static int32_t topic_partition_cnt(stream_t *st) {
     rd_kafka_metadata_destroy(md);
   rd_kafka_topic_destroy(rkt);
   return cnt;
+}
+
+/* Learn the output topic's partitions before the first result: librdkafka
+ * asks for an unknown topic's metadata on its 1 s topic scan, so the first
+ * outputs would otherwise wait up to a second in the producer (a replay's
+ * whole backfill, the first results after a start). Holding the handle keeps
+ * the topic known. The dead-letter topic is left alone: asking for it could
+ * create it on a broker that auto-creates topics, and dead letters are rare. */
+static void producer_warm(stream_t *st) {
+  const struct rd_kafka_metadata *md = NULL;
+  if (!(st->out_rkt = rd_kafka_topic_new(st->producer, st->cfg->output_topic, NULL)))
+    return;
+  rd_kafka_resp_err_t err =
+      rd_kafka_metadata(st->producer, 0, st->out_rkt, &md, METADATA_TIMEOUT_MS);
+  if (err) /* librdkafka keeps asking by itself */
+    WD_LOG(WD_LOG_DEBUG, "no metadata for the output topic yet", "topic=%s error=%s",
+           st->cfg->output_topic, rd_kafka_err2name(err));
+  if (md)
+    rd_kafka_metadata_destroy(md);
 }
 
 /* Dedup scope is one process: if our assignment is a strict part of the
@@ -1590,6 +1610,7 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
     goto done;
   }
   conf = NULL; /* owned by the producer now */
+  producer_warm(&st);
   if (!(conf = build_conf(&st, RD_KAFKA_CONSUMER, errstr, errstr_size))) {
     ret = WD_ERR_CONFIG;
     goto done;
@@ -1702,6 +1723,8 @@ done:
   batches_destroy(&st);
   if (st.consumer)
     rd_kafka_destroy(st.consumer);
+  if (st.out_rkt)
+    rd_kafka_topic_destroy(st.out_rkt);
   if (st.producer) {
     /* Flushed already; anything left is reported above and dropped here
      * uncommitted, so it is redelivered on the next start. */
