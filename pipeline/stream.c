@@ -1656,7 +1656,8 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
   publish_engine(&st);
   while (!want_stop(&st)) {
     /* Wait for the broker only when no work is in flight. */
-    rd_kafka_message_t *rkm = rd_kafka_consumer_poll(st.consumer, batches_busy(&st) ? 0 : 100);
+    rd_kafka_message_t *rkm =
+        rd_kafka_consumer_poll(st.consumer, batches_busy(&st) ? 0 : 100);
     if (rkm) {
       batch_take(&st, rkm);
     } else {
