@@ -8,7 +8,9 @@
 # partitions: the mock keeps at most 5 MiB per partition), with kcat. Then:
 #  - kcat -C (no group) reads the topic from the beginning to its end, REPS
 #    times; its rate is docs / wall time of the whole read.
-#  - wiredup stream mode consumes it and publishes one result per article.
+#  - wiredup stream mode consumes it and publishes one result per article,
+#    from empty state (a checkpoint left by an earlier run would turn every
+#    record into a redelivery: stored answers, no clustering work).
 #    Its rate is taken from the output records' CreateTime stamps (set when
 #    wiredup hands each result to its producer): (N - 1) / (last - first),
 #    which leaves out the mock's 3 s first group join. The wall time from
@@ -35,14 +37,16 @@ trap cleanup EXIT
 
 now_ns() { date +%s%N; }
 
-# report_times NAME: one bench=NAME line from the wall times (ns) in times[]
+# report_times NAME [FIELDS]: one bench=NAME line from the wall times (ns)
+# in times[], FIELDS appended
 report_times() {
   local best med
   read -r best med < <(printf '%s\n' "${times[@]}" | sort -n |
     awk '{v[NR]=$1} END {m = NR % 2 ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2; print v[1], m}')
-  awk -v name="$1" -v n="$N" -v b="$BYTES" -v best="$best" -v med="$med" -v reps="$REPS" 'BEGIN {
-    printf "bench=%s docs=%d reps=%d bytes_per_doc=%.0f ns_per_doc=%.1f ns_per_doc_median=%.1f docs_per_s=%.0f docs_per_s_median=%.0f mb_per_s=%.1f mb_per_s_median=%.1f\n",
-      name, n, reps, b / n, best / n, med / n, n / (best / 1e9), n / (med / 1e9), b / (best / 1e3), b / (med / 1e3) }'
+  awk -v name="$1" -v n="$N" -v b="$BYTES" -v best="$best" -v med="$med" -v reps="$REPS" \
+    -v extra="${2:+ $2}" 'BEGIN {
+    printf "bench=%s docs=%d reps=%d bytes_per_doc=%.0f ns_per_doc=%.1f ns_per_doc_median=%.1f docs_per_s=%.0f docs_per_s_median=%.0f mb_per_s=%.1f mb_per_s_median=%.1f%s\n",
+      name, n, reps, b / n, best / n, med / n, n / (best / 1e9), n / (med / 1e9), b / (best / 1e3), b / (med / 1e3), extra }'
 }
 
 N=$(grep -c . "$CORPUS")
@@ -62,38 +66,47 @@ done
 sed -E 's/^\{"id":"([^"]+)".*$/\1\t&/' "$CORPUS" >"$T/keyed"
 kcat -b "$BS" -P -t articles -K $'\t' -l "$T/keyed" 2>"$T/produce.err"
 
-# ---- kcat consume-only
-best=0 times=()
+# ---- kcat consume-only. CPU time (user+sys) beside the wall time: on a
+# shared machine the wall time says more about the other jobs.
+best=0 times=() cpu_best=
+TIMEFORMAT='%U %S'
 for _ in $(seq "$REPS"); do
   t0=$(now_ns)
-  got=$(kcat -b "$BS" -C -t articles -o beginning -e -q -X fetch.wait.max.ms=5 \
-    -f '%s\n' 2>/dev/null | wc -l)
+  { time kcat -b "$BS" -C -t articles -o beginning -e -q -X fetch.wait.max.ms=5 \
+    -f '%s\n' 2>/dev/null | wc -l >"$T/got"; } 2>"$T/kcat.cpu"
   t1=$(now_ns)
+  got=$(cat "$T/got")
   [ "$got" -eq "$N" ] || { echo "stream.sh: kcat read $got of $N" >&2; exit 1; }
   times+=($((t1 - t0)))
+  cpu=$(awk '{print $1 + $2}' "$T/kcat.cpu")
+  cpu_best=$(awk -v a="$cpu" -v b="${cpu_best:-$cpu}" 'BEGIN {print a < b ? a : b}')
 done
-report_times stream.kcat_consume
+report_times stream.kcat_consume "$(awk -v c="$cpu_best" -v n="$N" \
+  'BEGIN {printf "cpu_s=%.2f cpu_us_per_doc=%.1f", c, c * 1e6 / n}')"
 
 # ---- wiredup stream mode (one run: the group's offsets move)
 t0=$(now_ns)
 "$WIREDUP" run --set kafka.bootstrap.servers="$BS" --set kafka.fetch.wait.max.ms=5 \
-  --set kafka.session.timeout.ms=6000 --set log.level=warn 2>"$T/wiredup.log" &
+  --set kafka.session.timeout.ms=6000 --set log.level=warn --set state.dir="$T/state" \
+  --set metrics.listen= 2>"$T/wiredup.log" &
 WD_PID=$!
 timeout 300 kcat -b "$BS" -C -t articles.clusters -o beginning -c "$N" -q \
   -X fetch.wait.max.ms=5 -f '%T\n' >"$T/ts" 2>/dev/null || true
 t1=$(now_ns)
 got=$(grep -c . "$T/ts" || true)
+# its CPU time so far: start-up and the idle group join included
+cpu=$(awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$WD_PID/stat")
 kill -TERM "$WD_PID"
 wait "$WD_PID" || { echo "stream.sh: wiredup failed: $(tail -n 3 "$T/wiredup.log")" >&2; exit 1; }
 WD_PID=
 [ "$got" -eq "$N" ] || { echo "stream.sh: $got of $N results arrived" >&2; exit 1; }
-sort -n "$T/ts" | awk -v n="$N" -v b="$BYTES" -v wall="$((t1 - t0))" '
+sort -n "$T/ts" | awk -v n="$N" -v b="$BYTES" -v wall="$((t1 - t0))" -v cpu="$cpu" '
   NR == 1 {first = $1} {last = $1}
   END {
     span = (last - first) / 1e3; if (span <= 0) span = 1e-3
     rate = (n - 1) / span
-    printf "bench=stream.wiredup docs=%d reps=1 bytes_per_doc=%.0f ns_per_doc=%.1f docs_per_s=%.0f mb_per_s=%.1f span_s=%.3f wall_s_with_join=%.3f\n",
-      n, b / n, 1e9 / rate, rate, rate * b / n / 1e6, span, wall / 1e9 }'
+    printf "bench=stream.wiredup docs=%d reps=1 bytes_per_doc=%.0f ns_per_doc=%.1f docs_per_s=%.0f mb_per_s=%.1f span_s=%.3f wall_s_with_join=%.3f cpu_s=%.2f cpu_us_per_doc=%.1f\n",
+      n, b / n, 1e9 / rate, rate, rate * b / n / 1e6, span, wall / 1e9, cpu, cpu * 1e6 / n }'
 
 # ---- wiredup replay: the whole topic, --until-end, into a fresh topic each
 # time (no group, nothing committed), REPS times. Wall time of the command,

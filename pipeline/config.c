@@ -253,10 +253,11 @@ static const conf_prop_t conf_props[] = {
                "`/healthz` answers 503 once the poll loop has not turned for "
                "this long (it turns at least every 100 ms when healthy)."),
     P_INT("pipeline.threads", pipeline_threads, "0", 0, 256,
-          "File mode: threads that decode, normalise and fingerprint "
-          "articles in parallel (0: one per CPU the process may run on; 1: "
-          "no worker threads). Clustering stays on one thread in input "
-          "order, so the output is the same for any value."),
+          "Threads that decode, normalise and fingerprint articles in "
+          "parallel, in file mode, stream mode and replay (0: one per CPU "
+          "the process may run on; 1: no worker threads). Clustering stays "
+          "on one thread in input order, so the output is the same for any "
+          "value."),
 };
 
 #define CONF_PROP_CNT (sizeof(conf_props) / sizeof(conf_props[0]))

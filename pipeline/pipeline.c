@@ -10,16 +10,14 @@
  * Lines are read with a bounded reader: a line longer than input.max_bytes is
  * skipped as it streams past, never buffered whole, so a hostile file cannot
  * make us allocate its size. */
-#define _GNU_SOURCE /* sched_getaffinity */
 #include "wiredup/pipeline.h"
 #include "wiredup/log.h"
 #include "wiredup/mem.h"
 #include "wiredup/progress.h"
 #include "wiredup/state.h"
+#include "wiredup/workers.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <sched.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -166,7 +164,7 @@ static wd_err_t emit(file_out_t *fo, uint64_t line, const char *json, size_t len
   return WD_OK;
 }
 
-/* ==== Worker threads ==== */
+/* ==== Batches for the fingerprinting threads (workers.h) ==== */
 
 #define BATCH_LINES 32 /* lines handed to a worker at a time */
 
@@ -180,80 +178,15 @@ typedef struct batch_s {
   size_t off[BATCH_LINES];      /* start in text */
   wd_buf_t text;                /* the records, one after another */
   wd_fp_t fp[BATCH_LINES];
-  struct hint_box_s *hint;      /* learned-line hint for the workers */
-  int done;                     /* fingerprinted (under the pool lock) */
 } batch_t;
 
-/* A learned-line hint and the batches in flight that use it (counted by the
- * reading thread only; workers read h, which never changes). */
-typedef struct hint_box_s {
-  wd_hint_t *h;
-  unsigned refs;
-} hint_box_t;
-
-#define HINT_EVERY 256 /* records committed between hint refreshes */
-
-typedef struct pool_s {
-  pthread_mutex_t mu;
-  pthread_cond_t work, done;
-  batch_t *b;
-  size_t nb;                    /* ring size */
-  uint64_t published, claimed;  /* batch sequence numbers */
-  int stop;
-  wd_fingerprinter_t **fpr;
-} pool_t;
-
-typedef struct worker_s {
-  pool_t *pool;
-  wd_fingerprinter_t *fpr;
-  double cpu_s; /* the thread's CPU time, when it ends */
-} worker_t;
-
-static double thread_cpu_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void batch_fingerprint(wd_fingerprinter_t *fpr, batch_t *b) {
+/* wd_workers_job_t over an array of batch_t */
+static void batch_fingerprint(void *opaque, size_t slot, wd_fingerprinter_t *fpr,
+                              const wd_hint_t *hint) {
+  batch_t *b = (batch_t *)opaque + slot;
   for (size_t i = 0; i < b->n; i++)
     if (b->kind[i] == LINE_RECORD)
-      wd_fingerprint(fpr, b->hint ? b->hint->h : NULL, b->text.p + b->off[i], b->len[i],
-                     NULL, 0, -1, &b->fp[i]);
-}
-
-static void *worker_main(void *arg) {
-  worker_t *w = arg;
-  pool_t *pl = w->pool;
-  pthread_mutex_lock(&pl->mu);
-  for (;;) {
-    while (!pl->stop && pl->claimed == pl->published)
-      pthread_cond_wait(&pl->work, &pl->mu);
-    if (pl->stop)
-      break;
-    batch_t *b = &pl->b[pl->claimed++ % pl->nb];
-    pthread_mutex_unlock(&pl->mu);
-    batch_fingerprint(w->fpr, b);
-    pthread_mutex_lock(&pl->mu);
-    b->done = 1;
-    pthread_cond_broadcast(&pl->done);
-  }
-  pthread_mutex_unlock(&pl->mu);
-  w->cpu_s = thread_cpu_s();
-  return NULL;
-}
-
-/* CPUs this process may run on (taskset, cgroups' cpusets). */
-static int cpus_available(void) {
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
-    return CPU_COUNT(&set);
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? (int)n : 1;
-}
-
-static int pipeline_threads(const wd_config_t *cfg) {
-  return cfg->pipeline_threads > 0 ? (int)cfg->pipeline_threads : cpus_available();
+      wd_fingerprint(fpr, hint, b->text.p + b->off[i], b->len[i], NULL, 0, -1, &b->fp[i]);
 }
 
 /* Fill \p b with up to BATCH_LINES lines. @returns 1 at end of input, 0 if
@@ -309,148 +242,59 @@ static wd_err_t batch_commit(file_out_t *fo, batch_t *b, char *errstr, size_t er
  * too when it would otherwise wait. */
 static wd_err_t run_threaded(file_out_t *fo, linereader_t *lr, int nthreads, char *errstr,
                              size_t errstr_size) {
-  pool_t pl;
   wd_err_t err = WD_OK;
-  int eof = 0, started = 0;
-  uint64_t committed = 0, since_hint = 0;
-  hint_box_t *cur = NULL; /* the hint new batches get */
-  double help_cpu = 0;    /* this thread's time fingerprinting */
-  worker_t *w = wd_calloc((size_t)nthreads, sizeof(*w));
-  pthread_t *tid = wd_calloc((size_t)nthreads, sizeof(*tid));
-
-  memset(&pl, 0, sizeof(pl));
-  pthread_mutex_init(&pl.mu, NULL);
-  pthread_cond_init(&pl.work, NULL);
-  pthread_cond_init(&pl.done, NULL);
-  pl.nb = 4 * (size_t)nthreads;
-  pl.b = wd_calloc(pl.nb, sizeof(*pl.b));
-  for (size_t k = 0; k < pl.nb; k++)
+  int eof = 0, s;
+  const size_t nb = 4 * (size_t)nthreads;
+  batch_t *b = wd_calloc(nb, sizeof(*b));
+  for (size_t k = 0; k < nb; k++)
     for (size_t i = 0; i < BATCH_LINES; i++)
-      wd_fp_init(&pl.b[k].fp[i], (uint32_t)fo->cfg->minhash_num_perm);
-  for (int t = 0; t < nthreads; t++) {
-    w[t].pool = &pl;
-    if (!(w[t].fpr = wd_fingerprinter_new(fo->cfg, errstr, errstr_size))) {
-      err = WD_ERR_CONFIG;
-      goto stop;
-    }
+      wd_fp_init(&b[k].fp[i], (uint32_t)fo->cfg->minhash_num_perm);
+  wd_workers_t *wk = wd_workers_new(fo->cfg, nthreads, nb, batch_fingerprint, b, errstr,
+                                    errstr_size);
+  if (!wk) {
+    err = WD_ERR_INTERNAL;
+    goto done;
   }
-  for (; started < nthreads - 1; started++)
-    if (pthread_create(&tid[started], NULL, worker_main, &w[started]) != 0) {
-      wd_errstr_set(errstr, errstr_size, "cannot start a worker thread: %s",
-                    strerror(errno));
-      err = WD_ERR_INTERNAL;
-      goto stop;
-    }
-
   for (;;) {
-    /* fingerprints done, oldest first: commit them; rather than wait for
-     * one, fingerprint a batch no worker has taken yet */
-    batch_t *help = NULL;
-    pthread_mutex_lock(&pl.mu);
-    while (committed < pl.published && !pl.b[committed % pl.nb].done &&
-           (eof || pl.published - committed == pl.nb)) {
-      if (pl.claimed < pl.published) {
-        help = &pl.b[pl.claimed++ % pl.nb];
-        break;
-      }
-      pthread_cond_wait(&pl.done, &pl.mu);
-    }
-    int ready = committed < pl.published && pl.b[committed % pl.nb].done;
-    pthread_mutex_unlock(&pl.mu);
-    if (help) {
-      const double c0 = thread_cpu_s();
-      batch_fingerprint(w[nthreads - 1].fpr, help);
-      help_cpu += thread_cpu_s() - c0;
-      pthread_mutex_lock(&pl.mu);
-      help->done = 1;
-      pthread_mutex_unlock(&pl.mu);
+    /* fingerprints done, oldest first: commit them; wait (fingerprinting
+     * meanwhile) only when no batch can be read */
+    if ((s = wd_workers_oldest(wk, eof || wd_workers_next(wk) < 0)) >= 0) {
+      if ((err = batch_commit(fo, &b[s], errstr, errstr_size)) != WD_OK)
+        goto done;
+      wd_workers_release(wk, fo->eng, b[s].n);
       continue;
     }
-    if (ready) {
-      batch_t *b = &pl.b[committed % pl.nb];
-      if ((err = batch_commit(fo, b, errstr, errstr_size)) != WD_OK)
-        goto stop;
-      committed++;
-      if (b->hint && --b->hint->refs == 0 && b->hint != cur) {
-        wd_hint_free(b->hint->h);
-        wd_free(b->hint);
-      }
-      b->hint = NULL;
-      if ((since_hint += b->n) >= HINT_EVERY) {
-        wd_hint_t *h = wd_engine_hint(fo->eng);
-        since_hint = 0;
-        if (h) {
-          if (cur && cur->refs == 0) {
-            wd_hint_free(cur->h);
-            wd_free(cur);
-          }
-          cur = wd_calloc(1, sizeof(*cur));
-          cur->h = h;
-        }
-      }
-      continue;
-    }
-    if (eof) {
-      if (committed == pl.published)
-        break;
-      continue;
-    }
-    /* room in the ring: read the next batch */
-    batch_t *b = &pl.b[pl.published % pl.nb];
-    int rc = batch_fill(b, lr, fo->sum);
+    if (eof)
+      break;
+    batch_t *nxt = &b[wd_workers_next(wk)];
+    int rc = batch_fill(nxt, lr, fo->sum);
     if (rc < 0) {
       wd_errstr_set(errstr, errstr_size, "%s: read error: %s", fo->in, strerror(errno));
       err = WD_ERR_IO;
-      goto stop;
+      goto done;
     }
     eof = rc == 1;
-    if (b->n) {
-      if ((b->hint = cur))
-        cur->refs++;
-      pthread_mutex_lock(&pl.mu);
-      b->done = 0;
-      pl.published++;
-      pthread_cond_signal(&pl.work);
-      pthread_mutex_unlock(&pl.mu);
-    }
+    if (nxt->n)
+      wd_workers_publish(wk);
   }
 
-stop:
-  pthread_mutex_lock(&pl.mu);
-  pl.stop = 1;
-  pthread_cond_broadcast(&pl.work);
-  pthread_mutex_unlock(&pl.mu);
-  double workers_cpu = 0;
-  for (int t = 0; t < started; t++) {
-    pthread_join(tid[t], NULL);
-    workers_cpu += w[t].cpu_s;
+done:
+  if (wk) {
+    double workers_s, help_s;
+    wd_workers_stop(wk);
+    wd_workers_cpu_s(wk, &workers_s, &help_s);
+    /* where the time went: this thread's share bounds the speed-up */
+    WD_LOG(WD_LOG_DEBUG, "file mode threads", "threads=%d reader_cluster_cpu_s=%.3f "
+           "fingerprint_cpu_s=%.3f", nthreads, wd_workers_thread_cpu_s() - help_s,
+           workers_s + help_s);
   }
-  /* where the time went: this thread's share bounds the speed-up */
-  WD_LOG(WD_LOG_DEBUG, "file mode threads", "threads=%d reader_cluster_cpu_s=%.3f "
-         "fingerprint_cpu_s=%.3f", nthreads, thread_cpu_s() - help_cpu,
-         workers_cpu + help_cpu);
-  for (int t = 0; t < nthreads; t++)
-    wd_fingerprinter_destroy(w[t].fpr);
-  for (size_t k = 0; k < pl.nb; k++) {
-    hint_box_t *hb = pl.b[k].hint;
-    if (hb && --hb->refs == 0 && hb != cur) {
-      wd_hint_free(hb->h);
-      wd_free(hb);
-    }
+  wd_workers_destroy(wk);
+  for (size_t k = 0; k < nb; k++) {
     for (size_t i = 0; i < BATCH_LINES; i++)
-      wd_fp_free(&pl.b[k].fp[i]);
-    wd_buf_free(&pl.b[k].text);
+      wd_fp_free(&b[k].fp[i]);
+    wd_buf_free(&b[k].text);
   }
-  if (cur) {
-    wd_hint_free(cur->h);
-    wd_free(cur);
-  }
-  wd_free(pl.b);
-  wd_free(w);
-  wd_free(tid);
-  pthread_cond_destroy(&pl.work);
-  pthread_cond_destroy(&pl.done);
-  pthread_mutex_destroy(&pl.mu);
+  wd_free(b);
   return err;
 }
 
@@ -538,7 +382,7 @@ wd_err_t wd_pipeline_run_file_state(const wd_config_t *cfg, const char *in, FILE
   if (fstat(fileno(lr.fp), &sb) == 0 && S_ISREG(sb.st_mode))
     fo.bytes_total = (int64_t)sb.st_size;
 
-  if ((threads = pipeline_threads(cfg)) > 1) {
+  if ((threads = wd_workers_threads(cfg)) > 1) {
     err = run_threaded(&fo, &lr, threads, errstr, errstr_size);
     if (err != WD_OK)
       goto done;

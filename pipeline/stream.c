@@ -1,10 +1,17 @@
 /* stream.c - stream mode: consumer group in, idempotent producer out, offsets
  * committed only behind acknowledged outputs.
  *
- * Everything happens on the caller's thread: rd_kafka_consumer_poll serves
- * messages, rebalances and consumer errors; rd_kafka_poll on the producer
- * serves delivery reports. The offset tracker is therefore never touched
- * concurrently and needs no lock. */
+ * Everything Kafka happens on the caller's thread: rd_kafka_consumer_poll
+ * serves messages, rebalances and consumer errors; rd_kafka_poll on the
+ * producer serves delivery reports. The offset tracker is therefore never
+ * touched concurrently and needs no lock.
+ *
+ * Consumed messages are gathered in batches that worker threads fingerprint
+ * (workers.h, pipeline.threads); this thread commits them to the engine in
+ * the order it consumed them, then produces. Every message is committed
+ * before a rebalance is served and before shutdown, so the engine, the
+ * tracker and the checkpoint see the same sequence as if each message were
+ * handled as soon as it was polled: the same answers for any thread count. */
 #include "wiredup/stream.h"
 #include "wiredup/log.h"
 #include "wiredup/mem.h"
@@ -12,6 +19,7 @@
 #include "wiredup/progress.h"
 #include "wiredup/record.h"
 #include "wiredup/state.h"
+#include "wiredup/workers.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -215,6 +223,17 @@ size_t wd_stream_track_take_dirty(wd_stream_track_t *trk, int32_t *dst,
 
 static volatile sig_atomic_t stream_stop;
 
+/* Messages consumed and not yet committed, fingerprinted on the workers. */
+#define BATCH_MSGS 32 /* messages handed to a worker at a time */
+
+typedef struct batch_s {
+  size_t n;                             /* messages in the batch */
+  rd_kafka_message_t *rkm[BATCH_MSGS];  /* ours: destroyed once committed */
+  int64_t msg_ts[BATCH_MSGS];           /* their Kafka timestamps */
+  double t_in[BATCH_MSGS];              /* when taken (latency metric) */
+  wd_fp_t fp[BATCH_MSGS];
+} batch_t;
+
 void wd_stream_request_stop(void) {
   stream_stop = 1;
 }
@@ -224,7 +243,11 @@ typedef struct stream_s {
   const wd_stream_opts_t *opts;
   rd_kafka_t *consumer;
   rd_kafka_t *producer;
+  rd_kafka_topic_t *out_rkt; /* the output topic, held from the start */
   wd_engine_t *eng;
+  wd_workers_t *wk;
+  batch_t *b;      /* the workers' ring of batches */
+  size_t nb;
   wd_metrics_t *metrics; /* NULL: not counted */
   wd_stream_track_t *trk;
   wd_buf_t out; /* output value, reused for every record */
@@ -366,6 +389,25 @@ static int32_t topic_partition_cnt(stream_t *st) {
   return cnt;
 }
 
+/* Learn the output topic's partitions before the first result: librdkafka
+ * asks for an unknown topic's metadata on its 1 s topic scan, so the first
+ * outputs would otherwise wait up to a second in the producer (a replay's
+ * whole backfill, the first results after a start). Holding the handle keeps
+ * the topic known. The dead-letter topic is left alone: asking for it could
+ * create it on a broker that auto-creates topics, and dead letters are rare. */
+static void producer_warm(stream_t *st) {
+  const struct rd_kafka_metadata *md = NULL;
+  if (!(st->out_rkt = rd_kafka_topic_new(st->producer, st->cfg->output_topic, NULL)))
+    return;
+  rd_kafka_resp_err_t err =
+      rd_kafka_metadata(st->producer, 0, st->out_rkt, &md, METADATA_TIMEOUT_MS);
+  if (err) /* librdkafka keeps asking by itself */
+    WD_LOG(WD_LOG_DEBUG, "no metadata for the output topic yet", "topic=%s error=%s",
+           st->cfg->output_topic, rd_kafka_err2name(err));
+  if (md)
+    rd_kafka_metadata_destroy(md);
+}
+
 /* Dedup scope is one process: if our assignment is a strict part of the
  * topic, another member holds the rest and duplicates across the two are
  * missed. Warn once per assignment size, i.e. once per rebalance. */
@@ -496,6 +538,8 @@ static void start_at_state(stream_t *st, rd_kafka_t *rk,
   rd_kafka_topic_partition_list_destroy(q);
 }
 
+static void batches_drain(stream_t *st);
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque) {
   stream_t *st = opaque;
@@ -503,6 +547,12 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
   rd_kafka_error_t *error = NULL;
   rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
   int lost = 0;
+
+  /* Everything consumed before the rebalance is committed and produced
+   * first, as if each message had been handled when it was polled: a
+   * revoke then flushes and commits it, and the tracker resets below never
+   * meet a message of an older assignment still to come. */
+  batches_drain(st);
 
   st->cooperative = protocol && strcmp(protocol, "COOPERATIVE") == 0;
   switch (err) {
@@ -836,7 +886,9 @@ static void dead_letter(stream_t *st, const rd_kafka_message_t *rkm,
     st->dead++;
 }
 
-static void handle_message(stream_t *st, const rd_kafka_message_t *rkm) {
+/* The serial step for one message: its fingerprint \p fp (NULL for an error
+ * event) goes through the cluster stage, then out to the producer. */
+static void handle_message(stream_t *st, const rd_kafka_message_t *rkm, wd_fp_t *fp) {
   char reason[512];
   wd_result_t res;
   char q[600];
@@ -863,10 +915,7 @@ static void handle_message(stream_t *st, const rd_kafka_message_t *rkm) {
       wd_state_offsets_get(&st->processed, topic, rkm->partition) < rkm->offset + 1)
     wd_state_offsets_set(&st->processed, topic, rkm->partition, rkm->offset + 1);
   uint64_t token = wd_stream_track_push(st->trk, rkm->partition, rkm->offset);
-  const char *key = rkm->key_len ? rkm->key : NULL;
-  wd_err_t err = wd_engine_process(
-      st->eng, rkm->payload ? rkm->payload : "", rkm->len, key, rkm->key_len,
-      rd_kafka_message_timestamp(rkm, NULL), &res, reason, sizeof(reason));
+  wd_err_t err = wd_engine_commit(st->eng, fp, &res, reason, sizeof(reason));
   if (err == WD_ERR_INPUT) {
     dead_letter(st, rkm, topic, reason, token);
     return;
@@ -900,17 +949,126 @@ static wd_err_t checkpoint(stream_t *st, char *errstr, size_t errstr_size) {
 
 /* ==== Run ==== */
 
-/* Per record: one relaxed atomic add and a histogram observation. */
-static void handle_message_counted(stream_t *st,
-                                   const rd_kafka_message_t *rkm) {
-  if (!st->metrics || rkm->err) {
-    handle_message(st, rkm);
-    return;
+/* ==== Batches: fingerprinted on the workers, committed here in order ==== */
+
+/* wd_workers_job_t over st->b */
+static void batch_fingerprint(void *opaque, size_t slot, wd_fingerprinter_t *fpr,
+                              const wd_hint_t *hint) {
+  batch_t *b = &((stream_t *)opaque)->b[slot];
+  for (size_t i = 0; i < b->n; i++) {
+    const rd_kafka_message_t *rkm = b->rkm[i];
+    if (!rkm->err)
+      wd_fingerprint(fpr, hint, rkm->payload ? rkm->payload : "", rkm->len,
+                     rkm->key_len ? rkm->key : NULL, rkm->key_len, b->msg_ts[i],
+                     &b->fp[i]);
   }
-  double t0 = now_ms();
-  wd_metrics_add(st->metrics, WD_METRIC_RECORDS_IN, 1);
-  handle_message(st, rkm);
-  wd_metrics_observe_latency(st->metrics, (now_ms() - t0) / 1e3);
+}
+
+static wd_err_t batches_new(stream_t *st, char *errstr, size_t errstr_size) {
+  const int threads = wd_workers_threads(st->cfg);
+  st->nb = 4 * (size_t)threads;
+  st->b = wd_calloc(st->nb, sizeof(*st->b));
+  for (size_t k = 0; k < st->nb; k++)
+    for (size_t i = 0; i < BATCH_MSGS; i++)
+      wd_fp_init(&st->b[k].fp[i], (uint32_t)st->cfg->minhash_num_perm);
+  st->wk = wd_workers_new(st->cfg, threads, st->nb, batch_fingerprint, st, errstr,
+                          errstr_size);
+  return st->wk ? WD_OK : WD_ERR_INTERNAL;
+}
+
+/* Commit the oldest batch: each message through the cluster stage and out,
+ * in the order consumed. After a fatal error nothing more is handled (as if
+ * never consumed: not stored, so redelivered after a restart). */
+static void batch_commit(stream_t *st, batch_t *b) {
+  for (size_t i = 0; i < b->n; i++) {
+    rd_kafka_message_t *rkm = b->rkm[i];
+    if (!st->fatal) {
+      handle_message(st, rkm, rkm->err ? NULL : &b->fp[i]);
+      if (st->metrics && !rkm->err)
+        wd_metrics_observe_latency(st->metrics, (now_ms() - b->t_in[i]) / 1e3);
+    }
+    rd_kafka_message_destroy(rkm);
+  }
+  wd_workers_release(st->wk, st->eng, b->n);
+  b->n = 0;
+}
+
+/* Commit the batches already fingerprinted, oldest first; with \p wait,
+ * at least the oldest one pending (fingerprinting meanwhile). */
+static void batches_commit(stream_t *st, int wait) {
+  int s;
+  while ((s = wd_workers_oldest(st->wk, wait)) >= 0) {
+    batch_commit(st, &st->b[s]);
+    wait = 0;
+  }
+}
+
+/* The batch being filled, or NULL when none has messages yet. */
+static batch_t *batch_filling(stream_t *st) {
+  int s = wd_workers_next(st->wk);
+  return s >= 0 && st->b[s].n ? &st->b[s] : NULL;
+}
+
+static void batch_publish_partial(stream_t *st) {
+  if (batch_filling(st))
+    wd_workers_publish(st->wk);
+}
+
+/* Take one consumed message (ours from now on) into the batch being
+ * filled; a full batch goes to the workers. */
+static void batch_take(stream_t *st, rd_kafka_message_t *rkm) {
+  int s = wd_workers_next(st->wk);
+  if (s < 0) { /* every batch in flight: make room */
+    batches_commit(st, 1);
+    s = wd_workers_next(st->wk);
+  }
+  batch_t *b = &st->b[s];
+  b->rkm[b->n] = rkm;
+  b->msg_ts[b->n] = rd_kafka_message_timestamp(rkm, NULL);
+  if (st->metrics && !rkm->err) {
+    b->t_in[b->n] = now_ms();
+    wd_metrics_add(st->metrics, WD_METRIC_RECORDS_IN, 1);
+  }
+  if (++b->n == BATCH_MSGS)
+    wd_workers_publish(st->wk);
+}
+
+/* Messages taken and not yet committed. */
+static int batches_busy(stream_t *st) {
+  return wd_workers_pending(st->wk) > 0 || batch_filling(st) != NULL;
+}
+
+/* Commit every message taken so far (after a fatal error: destroy them). */
+static void batches_drain(stream_t *st) {
+  if (!st->wk)
+    return;
+  batch_publish_partial(st);
+  while (wd_workers_pending(st->wk))
+    batches_commit(st, 1);
+}
+
+/* Free the batches; messages still in them (left by a fatal error or a
+ * failed start) are destroyed unhandled. Before the consumer is destroyed:
+ * it waits for its messages. */
+static void batches_destroy(stream_t *st) {
+  if (st->wk) {
+    double workers_s, help_s;
+    wd_workers_stop(st->wk); /* no worker reads a message from here on */
+    wd_workers_cpu_s(st->wk, &workers_s, &help_s);
+    /* where the time went: this thread's share bounds the speed-up */
+    WD_LOG(WD_LOG_DEBUG, "stream mode threads",
+           "threads=%d poll_cluster_produce_cpu_s=%.3f fingerprint_cpu_s=%.3f",
+           wd_workers_threads(st->cfg), wd_workers_thread_cpu_s() - help_s,
+           workers_s + help_s);
+  }
+  for (size_t k = 0; k < st->nb; k++) {
+    for (size_t i = 0; i < st->b[k].n; i++)
+      rd_kafka_message_destroy(st->b[k].rkm[i]);
+    for (size_t i = 0; i < BATCH_MSGS; i++)
+      wd_fp_free(&st->b[k].fp[i]);
+  }
+  wd_workers_destroy(st->wk);
+  wd_free(st->b);
 }
 
 static void publish_engine(stream_t *st) {
@@ -1094,7 +1252,7 @@ static void rp_take(replay_t *r, rd_kafka_message_t *rkm) {
       if (rp->until_end && rkm->offset >= p->end)
         rp_set_done(r, p);
     } else if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      handle_message(r->st, rkm); /* logs it */
+      handle_message(r->st, rkm, NULL); /* logs it */
     }
     rd_kafka_message_destroy(rkm);
     return;
@@ -1326,10 +1484,11 @@ static wd_err_t replay_run(stream_t *st, const wd_replay_t *rp, char *errstr,
   while (!want_stop(st)) {
     if (rp->until_end && rp_finished(&r))
       break;
-    rd_kafka_message_t *rkm = rd_kafka_consumer_poll(st->consumer, busy ? 0 : 100);
+    rd_kafka_message_t *rkm =
+        rd_kafka_consumer_poll(st->consumer, busy || batches_busy(st) ? 0 : 100);
     if (rkm)
       rp_take(&r, rkm);
-    /* publish what the merge allows */
+    /* publish what the merge allows, in merge order */
     rp_part_t *p;
     busy = rkm != NULL;
     while (!st->fatal && (p = rp_pick(&r)) != NULL) {
@@ -1337,19 +1496,21 @@ static wd_err_t replay_run(stream_t *st, const wd_replay_t *rp, char *errstr,
       p->head = (p->head + 1) % p->cap;
       p->cnt--;
       p->bytes -= m.rkm->len;
-      handle_message_counted(st, m.rkm);
-      rd_kafka_message_destroy(m.rkm);
+      batch_take(st, m.rkm);
       if (p->paused && !p->done && p->cnt < RP_HIGH_MSGS / 4 && p->bytes < r.high_bytes / 4)
         rp_pause(&r, p, 0);
-      rd_kafka_poll(st->producer, 0);
-      if (wd_progress_due(&pg)) /* the lag walks every partition: only when shown */
-        wd_progress_show(&pg, st->consumed, rp_lag(&r));
       busy = 1;
     }
+    if (!busy) /* nothing more for now: commit what is in flight */
+      batch_publish_partial(st);
+    batches_commit(st, !busy);
+    if (wd_progress_due(&pg)) /* the lag walks every partition: only when shown */
+      wd_progress_show(&pg, st->consumed, rp_lag(&r));
     rd_kafka_poll(st->producer, 0);
     if (st->metrics)
       wd_metrics_heartbeat(st->metrics);
   }
+  batches_drain(st);
   wd_progress_end(&pg);
 
   /* Every output acknowledged, or say how many were not. No commit: a
@@ -1423,6 +1584,8 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
     ret = WD_ERR_CONFIG;
     goto done;
   }
+  if ((ret = batches_new(&st, errstr, errstr_size)) != WD_OK)
+    goto done;
   st.state_dir = opts && opts->no_state ? NULL : wd_config_state_dir(cfg, 1);
   if (st.state_dir && opts && opts->replay && opts->fresh_state) {
     /* a replay never writes the checkpoint: nothing to load, nothing to replace */
@@ -1447,6 +1610,7 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
     goto done;
   }
   conf = NULL; /* owned by the producer now */
+  producer_warm(&st);
   if (!(conf = build_conf(&st, RD_KAFKA_CONSUMER, errstr, errstr_size))) {
     ret = WD_ERR_CONFIG;
     goto done;
@@ -1491,11 +1655,17 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
 
   publish_engine(&st);
   while (!want_stop(&st)) {
-    rd_kafka_message_t *rkm = rd_kafka_consumer_poll(st.consumer, 100);
+    /* Wait for the broker only when no work is in flight. */
+    rd_kafka_message_t *rkm =
+        rd_kafka_consumer_poll(st.consumer, batches_busy(&st) ? 0 : 100);
     if (rkm) {
-      handle_message_counted(&st, rkm);
-      rd_kafka_message_destroy(rkm);
+      batch_take(&st, rkm);
+    } else {
+      /* nothing more for now: commit what is in flight, the oldest batch
+       * at least, fingerprinting it here if no worker has yet */
+      batch_publish_partial(&st);
     }
+    batches_commit(&st, !rkm);
     rd_kafka_poll(st.producer, 0); /* delivery reports -> tracker */
     double t = now_ms();
     if (t - last_store >= STORE_INTERVAL_MS) {
@@ -1517,6 +1687,7 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
       }
     }
   }
+  batches_drain(&st); /* what was consumed is handled (unless fatal) */
   shutdown_clients(&st);
   publish_engine(&st);
   if (st.fatal) {
@@ -1550,8 +1721,11 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
          es.redelivered, es.late, es.index_docs, (now_ms() - t0) / 1e3);
 
 done:
+  batches_destroy(&st);
   if (st.consumer)
     rd_kafka_destroy(st.consumer);
+  if (st.out_rkt)
+    rd_kafka_topic_destroy(st.out_rkt);
   if (st.producer) {
     /* Flushed already; anything left is reported above and dropped here
      * uncommitted, so it is redelivered on the next start. */

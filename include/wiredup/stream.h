@@ -2,10 +2,14 @@
  * cluster result (or one dead letter) per record, and commit an input offset
  * only once its output, and every earlier output of its partition, is acked.
  *
- * One thread, one poll loop: the consumer's queue serves messages, callbacks
- * and rebalances (rd_kafka_poll_set_consumer); the idempotent producer is a
- * second client polled in the same loop, so delivery reports and offset
- * stores never race with the rebalance callback.
+ * One poll loop on the caller's thread: the consumer's queue serves
+ * messages, callbacks and rebalances (rd_kafka_poll_set_consumer); the
+ * idempotent producer is a second client polled in the same loop, so
+ * delivery reports and offset stores never race with the rebalance
+ * callback. Only the fingerprint stage runs elsewhere, on pipeline.threads
+ * workers (workers.h); the loop commits their batches to the cluster stage
+ * in consume order, and all of them before a rebalance or shutdown, so the
+ * answers are the same for any thread count.
  *
  * @code
  *   signal(SIGTERM, on_signal);        // on_signal calls
@@ -63,7 +67,7 @@ typedef void(wd_stream_ack_cb_t)(void *opaque, int dead, const char *key,
                                  size_t value_len);
 
 /** Called once per loop turn (about every 100 ms when idle, after every
- *  message when busy). Return non-zero to stop as if
+ *  message consumed when busy). Return non-zero to stop as if
  *  wd_stream_request_stop() had been called. */
 typedef int(wd_stream_tick_cb_t)(void *opaque);
 
