@@ -11,9 +11,9 @@
  * ref_mask, + 1) keyed by XXH3(id), with backward-shift deletion.
  *
  * Per article at the defaults (128 values, 64 bands; bench_state at 1M):
- * signature 256 B, record 48 B, LSH ~354 B (64 x 4-byte entries at load
- * ~0.72), SimHash index ~46 B, id string ~25 B, id table ~8 B, cluster table
- * ~16 B: ~754 B.
+ * signature 256 B, record 48 B, LSH ~354-400 B (64 x 4-byte entries at load
+ * 0.64-0.72, tables in whole huge pages), SimHash index ~50 B, id string
+ * ~25 B, id table ~8 B, cluster table ~16 B: ~760-810 B.
  *
  * Signatures are stored as 16-bit b-bit MinHash values (Li & Koenig 2010):
  * the low 16 bits of each 32-bit value. Two different values agree on them

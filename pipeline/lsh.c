@@ -20,7 +20,7 @@
  * In an index of a million docs each band's first probe is a cache miss: a
  * query or insert computes every band's key and prefetches its home slot
  * before reading any (keys_prefetch), tables from 2 MiB up live in huge
- * pages (band_cap), and the rows that confirm fingerprint matches and that
+ * pages (wd_calloc_huge), and the rows that confirm fingerprint matches and that
  * a rebuild re-homes are prefetched through touch_fn. */
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -40,8 +40,6 @@
 #define ROWS_MAX 64u
 #define TOMB 1u            /* fingerprint 0: a deleted entry */
 #define LOAD_AFTER_PM 655u /* load after a rebuild, in 1/1024 */
-#define LOAD_FIT_PM 737u   /* most load after a rebuild (band_cap) */
-#define HUGE_SLOTS ((2u << 20) / sizeof(uint32_t)) /* slots per 2 MiB page */
 
 /* Where a band key lives: home hash and fingerprint. */
 typedef struct lsh_key_s {
@@ -258,33 +256,15 @@ static void band_rehash(wd_lsh_t *lsh, uint32_t b, uint32_t ncap) {
   wd_free(live);
 }
 
-/* Slots for a rebuilt table of \p need entries: load LOAD_AFTER_PM, but
- * from 2 MiB up the nearest whole number of 2 MiB pages. wd_calloc_huge
- * rounds the allocation up to one (a table in huge pages must be, measured:
- * exact sizes mostly got small pages, and the first probe of every band was
- * a TLB miss), so the slots use that memory instead of leaving it idle;
- * rounding down is taken only while it leaves the load at most LOAD_FIT_PM,
- * so the table keeps room before it grows again. */
-static uint64_t band_cap(uint64_t need) {
-  const uint64_t unit = HUGE_SLOTS;
-  const uint64_t ncap = need * 1024 / LOAD_AFTER_PM + 1;
-  if (ncap < BAND_MIN_CAP)
-    return BAND_MIN_CAP;
-  if (ncap < unit)
-    return ncap;
-  const uint64_t lo = ncap / unit * unit;
-  if (ncap - lo < unit / 2 && need * 1024 <= lo * LOAD_FIT_PM)
-    return lo;
-  return lo + unit;
-}
-
 /* Room for \p more entries: rebuild (grow, shrink or just drop tombstones)
  * at load ~0.64 when live + tombstones + more would pass grow_at. */
 static void band_reserve(wd_lsh_t *lsh, uint32_t b, size_t more) {
   lsh_band_t *bt = &lsh->band[b];
   if ((uint64_t)bt->used + bt->tombs + more <= bt->grow_at && bt->cap)
     return;
-  const uint64_t ncap = band_cap((uint64_t)bt->used + more);
+  uint64_t ncap = ((uint64_t)bt->used + more) * 1024 / LOAD_AFTER_PM + 1;
+  if (ncap < BAND_MIN_CAP)
+    ncap = BAND_MIN_CAP;
   assert(ncap < (uint64_t)1 << 32);
   band_rehash(lsh, b, (uint32_t)ncap);
 }
@@ -298,7 +278,8 @@ static void band_delete_at(wd_lsh_t *lsh, uint32_t b, uint32_t i) {
   bt->tombs++;
   /* Shrink after heavy eviction so churn cannot pin a peak-size table. */
   if (bt->cap > BAND_MIN_CAP && (uint64_t)bt->used * 8 < bt->cap) {
-    band_rehash(lsh, b, (uint32_t)band_cap(bt->used));
+    const uint64_t ncap = (uint64_t)bt->used * 1024 / LOAD_AFTER_PM + 1;
+    band_rehash(lsh, b, ncap < BAND_MIN_CAP ? BAND_MIN_CAP : (uint32_t)ncap);
   }
 }
 
