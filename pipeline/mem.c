@@ -60,6 +60,14 @@ void *wd_calloc_huge(size_t cnt, size_t size) {
   const size_t n = cnt * size;
   if (n < HUGE_PAGE)
     return wd_calloc(cnt, size);
+  /* From the first table on, blocks of 2 MiB and more come from mmap and go
+   * back with munmap: glibc otherwise raises its mmap threshold as such
+   * blocks are freed (up to 32 MiB) and serves later tables from the heap,
+   * whose reused memory stayed in small pages (measured: most of the 64 LSH
+   * tables at 1M articles) and whose freed tables stayed resident. */
+  static int fixed_threshold;
+  if (!__atomic_exchange_n(&fixed_threshold, 1, __ATOMIC_RELAXED))
+    mallopt(M_MMAP_THRESHOLD, (int)HUGE_PAGE);
   void *p = NULL;
   if (posix_memalign(&p, HUGE_PAGE, n) != 0)
     mem_oom(n);
