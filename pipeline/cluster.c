@@ -1,19 +1,19 @@
 /* cluster.c - the cluster store and the near-duplicate decision.
  *
  * Layout: docs are numbered in arrival order (uint32, wrapping); live docs are
- * the contiguous range [base, base + cnt). They live in chunks of 1024
- * consecutive doc numbers, each holding the docs' 48-byte records and then
- * their signatures; a power-of-two directory of chunk pointers finds doc d's
- * chunk from d >> 10. Insertion at the back and eviction from the front are
+ * the contiguous range [base, base + cnt). They live in chunks of 8192
+ * consecutive doc numbers, each holding the docs' 48-byte records and
+ * (apart) their signatures; a power-of-two directory of chunk pointers finds doc d's
+ * chunk from d >> 13. Insertion at the back and eviction from the front are
  * O(1), a chunk is freed when its last doc is evicted, and memory follows the
  * live count (at most two partly used chunks) instead of a power-of-two ring.
  * Ids are found through an open-addressing table of doc references (doc &
  * ref_mask, + 1) keyed by XXH3(id), with backward-shift deletion.
  *
  * Per article at the defaults (128 values, 64 bands; bench_state at 1M):
- * signature 256 B, record 48 B, LSH ~354 B (64 x 4-byte entries at load
- * ~0.72), SimHash index ~46 B, id string ~25 B, id table ~8 B, cluster table
- * ~16 B: ~754 B.
+ * signature 256 B, record 48 B, LSH ~354-400 B (64 x 4-byte entries at load
+ * 0.64-0.72, tables in whole huge pages), SimHash index ~50 B, id string
+ * ~25 B, id table ~8 B, cluster table ~16 B: ~760-810 B.
  *
  * Signatures are stored as 16-bit b-bit MinHash values (Li & Koenig 2010):
  * the low 16 bits of each 32-bit value. Two different values agree on them
@@ -65,12 +65,16 @@ typedef struct rec_s {
   float sim;         /* similarity to dup */
 } rec_t;
 
-/* CHUNK consecutive doc numbers: their records, then their signatures. */
-#define CHUNK_BITS 10
+/* CHUNK consecutive doc numbers: their records and their signatures. The
+ * signatures are a block of their own, 2 MiB at 128 values, in transparent
+ * huge pages (wd_calloc_huge): verification reads rows at random, and a
+ * band table's rebuild reads one row per entry, so with 4 KiB pages every
+ * row cost a TLB miss and rebuilding was most of a large index's cost. */
+#define CHUNK_BITS 13
 #define CHUNK (1u << CHUNK_BITS)
 typedef struct chunk_s {
   rec_t rec[CHUNK];
-  uint16_t sig[]; /* CHUNK * num_perm b-bit (low 16 bits) values */
+  uint16_t *sig; /* CHUNK * num_perm b-bit (low 16 bits) values */
 } chunk_t;
 
 struct wd_cluster_s {
@@ -80,7 +84,7 @@ struct wd_cluster_s {
   chunk_t **dir;     /* chunk of doc d: dir[(d >> CHUNK_BITS) & (dir_cap - 1)] */
   size_t dir_cap;    /* power of two */
   size_t chunks;     /* allocated */
-  size_t chunk_bytes;
+  size_t chunk_bytes; /* one chunk's signature block */
   size_t id_bytes;   /* bytes of id strings */
 
   /* Clusters with live members; a free entry has id NULL and links the free
@@ -94,8 +98,9 @@ struct wd_cluster_s {
   size_t clusters_live; /* clusters with a live member */
   uint64_t evicted;
 
-  uint32_t *idmap; /* doc reference (doc & ref_mask) + 1, 0 = empty */
+  uint32_t *idmap; /* id hash tag | doc reference + 1 (idmap_val), 0 = empty */
   size_t idmap_cap;
+  uint32_t idref_mask; /* the bits of an id table entry holding reference + 1 */
 
   wd_lsh_t *lsh;
   uint32_t ref_mask;  /* LSH doc references: doc & ref_mask */
@@ -126,6 +131,13 @@ static inline uint16_t *sig_row(const wd_cluster_t *cs, uint32_t doc) {
 static inline size_t chunk_run(const wd_cluster_t *cs, size_t i) {
   const size_t run = CHUNK - ((cs->base + (uint32_t)i) & (CHUNK - 1));
   return run < cs->cnt - i ? run : cs->cnt - i;
+}
+
+static void chunk_free(chunk_t **c) {
+  if (*c)
+    wd_free((*c)->sig);
+  wd_free(*c);
+  *c = NULL;
 }
 
 /* The live doc whose low bits are \p ref (LSH entries, the id map). */
@@ -171,6 +183,13 @@ static uint32_t lsh_doc(void *ctx, uint32_t ref, uint32_t band, uint32_t *rows) 
   return d;
 }
 
+/* wd_lsh_touch_fn: start loading the rows lsh_doc will read. */
+static void lsh_touch(void *ctx, uint32_t ref, uint32_t band) {
+  const wd_cluster_t *cs = ctx;
+  const uint32_t nr = cs->opts.num_perm / cs->opts.bands;
+  __builtin_prefetch(sig_row(cs, doc_of_ref(cs, ref)) + (size_t)band * nr);
+}
+
 /* ==== Id strings ==== */
 
 static idstr_t *idstr_new(wd_cluster_t *cs, const char *s, size_t len) {
@@ -206,11 +225,13 @@ wd_cluster_t *wd_cluster_new(const wd_cluster_opts_t *opts) {
   while (doc_bits < 28 && ((uint64_t)1 << doc_bits) < want)
     doc_bits++;
   cs->ref_mask = (uint32_t)(((uint64_t)1 << doc_bits) - 1);
+  cs->idref_mask = cs->ref_mask * 2 + 1;
   cs->max_live = (size_t)1 << doc_bits;
   const wd_lsh_opts_t lo = {.bands = opts->bands,
                             .rows = opts->num_perm / opts->bands,
                             .doc_bits = doc_bits,
                             .doc_fn = lsh_doc,
+                            .touch_fn = lsh_touch,
                             .ctx = cs};
   cs->lsh = wd_lsh_new(&lo);
   if (!cs->lsh)
@@ -230,7 +251,7 @@ wd_cluster_t *wd_cluster_new(const wd_cluster_opts_t *opts) {
   cs->band = wd_malloc(opts->num_perm * sizeof(*cs->band));
   cs->idmap_cap = IDMAP_MIN_CAP;
   cs->idmap = wd_calloc(cs->idmap_cap, sizeof(*cs->idmap));
-  cs->chunk_bytes = sizeof(chunk_t) + (size_t)CHUNK * opts->num_perm * sizeof(uint16_t);
+  cs->chunk_bytes = (size_t)CHUNK * opts->num_perm * sizeof(uint16_t);
   cs->dir_cap = 4;
   cs->dir = wd_calloc(cs->dir_cap, sizeof(*cs->dir));
   cs->cl_free = NO_DOC;
@@ -253,7 +274,7 @@ void wd_cluster_destroy(wd_cluster_t *cs) {
     idstr_unref(cs, cs->cl_story[c]);
   }
   for (size_t i = 0; i < cs->dir_cap; i++)
-    wd_free(cs->dir[i]);
+    chunk_free(&cs->dir[i]);
   wd_free(cs->dir);
   wd_free(cs->cl_id);
   wd_free(cs->cl_story);
@@ -276,19 +297,42 @@ static uint64_t id_hash(const char *id, size_t id_len) {
   return XXH3_64bits(id, id_len);
 }
 
-/* Slot holding \p id, or the empty slot where it would go. */
-static size_t idmap_find(const wd_cluster_t *cs, const char *id, size_t id_len) {
-  size_t mask = cs->idmap_cap - 1;
-  size_t i = (size_t)id_hash(id, id_len) & mask;
-  for (;;) {
-    uint32_t v = cs->idmap[i];
+/* An id table entry: (doc & ref_mask) + 1 in the low idref bits (0 = empty),
+ * the high bits of the id's hash above them: a probe passing another id
+ * compares tags, not strings, and does not read that doc's record and id
+ * string (two cache misses in a large store) unless the tags agree. */
+static inline uint32_t idmap_val(const wd_cluster_t *cs, uint64_t h, uint32_t d) {
+  return ((uint32_t)(h >> 32) & ~cs->idref_mask) | ((d & cs->ref_mask) + 1);
+}
+
+static inline uint32_t idmap_doc(const wd_cluster_t *cs, uint32_t v) {
+  return doc_of_ref(cs, (v & cs->idref_mask) - 1);
+}
+
+/* Slot holding \p id (hash \p h), or the empty slot where it would go. */
+static size_t idmap_find_h(const wd_cluster_t *cs, const char *id, size_t id_len, uint64_t h) {
+  const size_t mask = cs->idmap_cap - 1;
+  const uint32_t tag = idmap_val(cs, h, 0) & ~cs->idref_mask;
+  for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+    const uint32_t v = cs->idmap[i];
     if (v == 0)
       return i;
-    const idstr_t *s = rec_of(cs, doc_of_ref(cs, v - 1))->id;
+    if ((v & ~cs->idref_mask) != tag)
+      continue;
+    const idstr_t *s = rec_of(cs, idmap_doc(cs, v))->id;
     if (s->len == id_len && memcmp(s->s, id, id_len) == 0)
       return i;
-    i = (i + 1) & mask;
   }
+}
+
+static size_t idmap_find(const wd_cluster_t *cs, const char *id, size_t id_len) {
+  return idmap_find_h(cs, id, id_len, id_hash(id, id_len));
+}
+
+/* Enter live doc \p d under its id, which is not in the table. */
+static void idmap_put(wd_cluster_t *cs, const char *id, size_t id_len, uint32_t d) {
+  const uint64_t h = id_hash(id, id_len);
+  cs->idmap[idmap_find_h(cs, id, id_len, h)] = idmap_val(cs, h, d);
 }
 
 /* Re-enter every live doc (to grow). */
@@ -299,7 +343,7 @@ static void idmap_rebuild(wd_cluster_t *cs, size_t cap) {
   for (size_t i = 0; i < cs->cnt; i++) {
     const uint32_t d = cs->base + (uint32_t)i;
     const idstr_t *id = rec_of(cs, d)->id;
-    cs->idmap[idmap_find(cs, id->s, id->len)] = (d & cs->ref_mask) + 1;
+    idmap_put(cs, id->s, id->len, d);
   }
 }
 
@@ -314,7 +358,7 @@ static void idmap_delete(wd_cluster_t *cs, const idstr_t *id) {
     uint32_t v = cs->idmap[j];
     if (!v)
       break;
-    const idstr_t *e = rec_of(cs, doc_of_ref(cs, v - 1))->id;
+    const idstr_t *e = rec_of(cs, idmap_doc(cs, v))->id;
     size_t k = (size_t)id_hash(e->s, e->len) & mask;
     int home_between = hole <= j ? (hole < k && k <= j) : (hole < k || k <= j);
     if (home_between)
@@ -347,7 +391,8 @@ static void dir_reserve(wd_cluster_t *cs) {
   }
   chunk_t **c = &cs->dir[(d >> CHUNK_BITS) & (cs->dir_cap - 1)];
   if (!*c) {
-    *c = wd_malloc(cs->chunk_bytes);
+    *c = wd_malloc(sizeof(**c));
+    (*c)->sig = wd_calloc_huge(cs->chunk_bytes, 1);
     cs->chunks++;
   }
 }
@@ -409,7 +454,7 @@ static uint32_t store_append(wd_cluster_t *cs, const wd_doc_t *doc, uint32_t clu
   r->simhash = doc->simhash;
   r->ts = doc->ts_ms;
   r->id = idstr_new(cs, doc->id, doc->id_len);
-  cs->idmap[idmap_find(cs, doc->id, doc->id_len)] = (d & cs->ref_mask) + 1;
+  idmap_put(cs, doc->id, doc->id_len, d);
   if (cluster == NO_DOC) {
     cluster = cluster_alloc(cs, r->id, story);
     cs->clusters++;
@@ -485,9 +530,7 @@ static void evict_front(wd_cluster_t *cs) {
   cs->cnt--;
   cs->evicted++;
   if ((cs->base & (CHUNK - 1)) == 0) { /* the last doc of its chunk went */
-    chunk_t **c = &cs->dir[(d >> CHUNK_BITS) & (cs->dir_cap - 1)];
-    wd_free(*c);
-    *c = NULL;
+    chunk_free(&cs->dir[(d >> CHUNK_BITS) & (cs->dir_cap - 1)]);
     cs->chunks--;
   }
 }
@@ -518,7 +561,7 @@ int wd_cluster_lookup(wd_cluster_t *cs, const char *id, size_t id_len, wd_assign
   uint32_t v = cs->idmap[idmap_find(cs, id, id_len)];
   if (!v)
     return 0;
-  fill_answer(cs, doc_of_ref(cs, v - 1), out);
+  fill_answer(cs, idmap_doc(cs, v), out);
   out->redelivered = 1;
   return 1;
 }
@@ -650,7 +693,7 @@ uint64_t wd_cluster_evicted(const wd_cluster_t *cs) { return cs->evicted; }
 void wd_cluster_stats(const wd_cluster_t *cs, wd_cluster_stats_t *st) {
   const size_t per_cluster = sizeof(*cs->cl_id) + sizeof(*cs->cl_size) + sizeof(*cs->cl_live);
   memset(st, 0, sizeof(*st));
-  st->bytes_sigs = cs->chunks * (cs->chunk_bytes - sizeof(chunk_t));
+  st->bytes_sigs = cs->chunks * cs->chunk_bytes;
   st->bytes_records = sizeof(*cs) + cs->dir_cap * sizeof(*cs->dir) + cs->chunks * sizeof(chunk_t);
   st->bytes_ids = cs->id_bytes;
   st->bytes_idmap = cs->idmap_cap * sizeof(*cs->idmap);
@@ -766,7 +809,7 @@ void wd_cluster_save_stories(const wd_cluster_t *cs, wd_state_w_t *w) {
 /* An id string equal to \p s: the live doc's own copy if there is one. */
 static idstr_t *idstr_intern(wd_cluster_t *cs, const char *s, size_t len) {
   uint32_t v = cs->idmap[idmap_find(cs, s, len)];
-  return v ? idstr_ref(rec_of(cs, doc_of_ref(cs, v - 1))->id) : idstr_new(cs, s, len);
+  return v ? idstr_ref(rec_of(cs, idmap_doc(cs, v))->id) : idstr_new(cs, s, len);
 }
 
 /* After wd_cluster_load every cluster is live and in CLUS order. */
@@ -843,7 +886,7 @@ wd_err_t wd_cluster_load(wd_cluster_t *cs, wd_state_r_t *r, char *errstr,
     const uint32_t d = cs->base + (uint32_t)cs->cnt++;
     rec_t *rc = rec_of(cs, d);
     rc->id = idstr_new(cs, id, len);
-    cs->idmap[idmap_find(cs, id, len)] = (d & cs->ref_mask) + 1;
+    idmap_put(cs, id, len, d);
     rc->cl = c;
     rc->nshingles = wd_state_r_u32(r);
     rc->simhash = wd_state_r_u64(r);

@@ -60,15 +60,29 @@ void *wd_calloc_huge(size_t cnt, size_t size) {
   const size_t n = cnt * size;
   if (n < HUGE_PAGE)
     return wd_calloc(cnt, size);
-  const size_t len = (n + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+  /* From the first table on, blocks of 2 MiB and more come from mmap and go
+   * back with munmap: glibc otherwise raises its mmap threshold as such
+   * blocks are freed (up to 32 MiB) and serves later tables from the heap,
+   * whose reused memory stayed in small pages (measured: most of the 64 LSH
+   * tables at 1M articles) and whose freed tables stayed resident. */
+  static int fixed_threshold;
+  if (!__atomic_exchange_n(&fixed_threshold, 1, __ATOMIC_RELAXED))
+    mallopt(M_MMAP_THRESHOLD, (int)HUGE_PAGE);
   void *p = NULL;
-  if (posix_memalign(&p, HUGE_PAGE, len) != 0)
-    mem_oom(len);
+  if (posix_memalign(&p, HUGE_PAGE, n) != 0)
+    mem_oom(n);
 #ifdef MADV_HUGEPAGE
-  (void)madvise(p, len, MADV_HUGEPAGE); /* a hint: no harm where THP is off */
+  /* Not rounded up to whole huge pages (the LSH keeps 64 tables of a few
+   * MiB: that would idle up to 2 MiB each): the whole 4 KiB pages inside
+   * the block are ours alone, so drop whatever small pages reused heap
+   * memory still has there, else the block keeps them and only fresh
+   * memory became huge. Hints: no harm where THP is off. */
+  const size_t whole = n & ~(size_t)4095;
+  (void)madvise(p, whole, MADV_DONTNEED);
+  (void)madvise(p, whole, MADV_HUGEPAGE);
 #endif
-  memset(p, 0, len);
-  return mem_count(p, len);
+  memset(p, 0, n);
+  return mem_count(p, n);
 }
 
 char *wd_strndup(const char *s, size_t len) {

@@ -347,26 +347,51 @@ int wd_simhash_load(wd_simhash_t *sm, wd_state_r_t *r) {
 
 /* ==== Hamming index ==== */
 
-/* Entries live in one pool; each entry is on one chain per block (next[e*nb+b])
- * hanging off head[b*cap + slot], slot chosen by the block's value. Chains,
- * not linear probing: with narrow blocks (8 bits at max_distance 7) many
- * entries share a block value, and equal-key runs in a linear-probing table
- * merge into long clusters that every query would have to walk. */
+/* Entries live in one pool; each entry is on one chain per block, hanging off
+ * head[b*cap + slot], slot chosen by the block's value. Chains, not linear
+ * probing: with narrow blocks (8 bits at max_distance 7) many entries share
+ * a block value, and equal-key runs in a linear-probing table merge into
+ * long clusters that every query would have to walk.
+ *
+ * An entry is one node of `stride` words: the hash (words 0-1), the doc
+ * (word 2) and its nb chain links (words 3..), padded to a power of two so
+ * that a node never spans two cache lines (32 bytes at max_distance 3). A
+ * chain step reads the next node's hash and link together: in a large index
+ * every step is a cache miss, and with hash, doc and links in three arrays
+ * it was two. */
 struct wd_simhash_index_s {
   int md, nb;
   unsigned shift[8];
   uint64_t bmask[8];
-  uint64_t *hash;
-  uint32_t *doc;
-  uint32_t *next;
+  uint32_t stride; /* words per node */
+  uint32_t *node;
   uint32_t *head;
   size_t cap;  /* pool entries == chain heads per block, power of two */
   size_t used; /* pool high-water mark */
   size_t live;
-  uint32_t free_head; /* freed entries, linked through next[e*nb] */
+  uint32_t free_head; /* freed entries, linked through their block 0 link */
   uint64_t skipped;   /* inserts beyond WD_SIMHASH_SAME_MAX identical hashes */
   uint32_t examined;  /* chain entries read by the last query */
 };
+
+static inline uint32_t *si_node(const wd_simhash_index_t *si, uint32_t e) {
+  return si->node + (size_t)e * si->stride;
+}
+
+static inline uint64_t si_hash(const wd_simhash_index_t *si, uint32_t e) {
+  uint64_t h;
+  memcpy(&h, si_node(si, e), sizeof(h));
+  return h;
+}
+
+static inline uint32_t si_doc(const wd_simhash_index_t *si, uint32_t e) {
+  return si_node(si, e)[2];
+}
+
+/* Entry \p e's link on block \p b's chain. */
+static inline uint32_t *si_next(const wd_simhash_index_t *si, uint32_t e, int b) {
+  return si_node(si, e) + 3 + b;
+}
 
 static inline size_t si_slot(const wd_simhash_index_t *si, int b, uint64_t v) {
   return (size_t)wd_mix64(v + (uint64_t)(b + 1) * 0x9e3779b97f4a7c15ULL) &
@@ -392,6 +417,9 @@ wd_simhash_index_t *wd_simhash_index_new(int max_distance) {
     shift += width;
   }
   assert(shift == 64);
+  si->stride = 4;
+  while (si->stride < 3u + (unsigned)si->nb)
+    si->stride *= 2;
   si->free_head = NIL;
   return si;
 }
@@ -399,39 +427,39 @@ wd_simhash_index_t *wd_simhash_index_new(int max_distance) {
 void wd_simhash_index_destroy(wd_simhash_index_t *si) {
   if (!si)
     return;
-  wd_free(si->hash);
-  wd_free(si->doc);
-  wd_free(si->next);
+  wd_free(si->node);
   wd_free(si->head);
   wd_free(si);
 }
 
 size_t wd_simhash_index_bytes(const wd_simhash_index_t *si) {
-  const size_t per = sizeof(uint64_t) + sizeof(uint32_t) +
-                     2 * (size_t)si->nb * sizeof(uint32_t);
+  const size_t per = ((size_t)si->stride + (size_t)si->nb) * sizeof(uint32_t);
   return sizeof(*si) + si->cap * per;
 }
 
 static void si_link(wd_simhash_index_t *si, uint32_t e) {
+  const uint64_t hash = si_hash(si, e);
   for (int b = 0; b < si->nb; b++) {
-    uint32_t *h = si->head + (size_t)b * si->cap +
-                  si_slot(si, b, si_block(si, b, si->hash[e]));
-    si->next[(size_t)e * si->nb + b] = *h;
+    uint32_t *h = si->head + (size_t)b * si->cap + si_slot(si, b, si_block(si, b, hash));
+    *si_next(si, e, b) = *h;
     *h = e;
   }
 }
 
 /* Double the pool and rebuild the chains. Called only when the free list is
- * empty, so entries [0, used) are all live. */
+ * empty, so entries [0, used) are all live. Both arrays are read at random:
+ * huge pages once large (wd_calloc_huge). */
 static void si_grow(wd_simhash_index_t *si) {
   assert(si->free_head == NIL && si->used == si->cap);
   const size_t ncap = si->cap ? si->cap * 2 : 64;
   assert(ncap <= (size_t)NIL);
-  si->hash = wd_realloc(si->hash, ncap * sizeof(*si->hash));
-  si->doc = wd_realloc(si->doc, ncap * sizeof(*si->doc));
-  si->next = wd_realloc(si->next, ncap * si->nb * sizeof(*si->next));
+  uint32_t *node = wd_calloc_huge(ncap * si->stride, sizeof(*node));
+  if (si->used)
+    memcpy(node, si->node, si->used * si->stride * sizeof(*node));
+  wd_free(si->node);
+  si->node = node;
   wd_free(si->head);
-  si->head = wd_malloc(ncap * si->nb * sizeof(*si->head));
+  si->head = wd_calloc_huge(ncap * si->nb, sizeof(*si->head));
   memset(si->head, 0xff, ncap * si->nb * sizeof(*si->head));
   si->cap = ncap;
   for (size_t e = 0; e < si->used; e++)
@@ -448,23 +476,22 @@ void wd_simhash_index_insert(wd_simhash_index_t *si, uint64_t hash,
                              uint32_t doc) {
   uint32_t e, same = 0;
   if (si->cap) { /* identical hashes share block 0's chain: count them */
-    for (e = si->head[si_slot(si, 0, si_block(si, 0, hash))]; e != NIL;
-         e = si->next[(size_t)e * si->nb])
-      if (si->hash[e] == hash && ++same >= WD_SIMHASH_SAME_MAX) {
+    for (e = si->head[si_slot(si, 0, si_block(si, 0, hash))]; e != NIL; e = *si_next(si, e, 0))
+      if (si_hash(si, e) == hash && ++same >= WD_SIMHASH_SAME_MAX) {
         si->skipped++;
         return;
       }
   }
   if (si->free_head != NIL) {
     e = si->free_head;
-    si->free_head = si->next[(size_t)e * si->nb];
+    si->free_head = *si_next(si, e, 0);
   } else {
     if (si->used == si->cap)
       si_grow(si);
     e = (uint32_t)si->used++;
   }
-  si->hash[e] = hash;
-  si->doc[e] = doc;
+  memcpy(si_node(si, e), &hash, sizeof(hash));
+  si_node(si, e)[2] = doc;
   si_link(si, e);
   si->live++;
 }
@@ -474,8 +501,8 @@ void wd_simhash_index_remove(wd_simhash_index_t *si, uint64_t hash,
   if (si->live == 0)
     return;
   uint32_t e = si->head[si_slot(si, 0, si_block(si, 0, hash))];
-  while (e != NIL && !(si->hash[e] == hash && si->doc[e] == doc))
-    e = si->next[(size_t)e * si->nb];
+  while (e != NIL && !(si_hash(si, e) == hash && si_doc(si, e) == doc))
+    e = *si_next(si, e, 0);
   if (e == NIL)
     return;
   for (int b = 0; b < si->nb; b++) {
@@ -483,11 +510,11 @@ void wd_simhash_index_remove(wd_simhash_index_t *si, uint64_t hash,
                   si_slot(si, b, si_block(si, b, hash));
     while (*p != e) {
       assert(*p != NIL);
-      p = &si->next[(size_t)*p * si->nb + b];
+      p = si_next(si, *p, b);
     }
-    *p = si->next[(size_t)e * si->nb + b];
+    *p = *si_next(si, e, b);
   }
-  si->next[(size_t)e * si->nb] = si->free_head;
+  *si_next(si, e, 0) = si->free_head;
   si->free_head = e;
   si->live--;
 }
@@ -544,13 +571,17 @@ static void collect_doc(si_collect_t *c, uint32_t doc) {
 
 static void si_scan(const wd_simhash_index_t *si, uint64_t q, si_collect_t *c) {
   uint64_t qb[8];
-  for (int b = 0; b < si->nb; b++)
+  const uint32_t *head[8];
+  for (int b = 0; b < si->nb; b++) { /* every block's chain head on its way */
     qb[b] = si_block(si, b, q);
+    head[b] = &si->head[(size_t)b * si->cap + si_slot(si, b, qb[b])];
+    __builtin_prefetch(head[b]);
+  }
   for (int b = 0; b < si->nb; b++) {
-    uint32_t e = si->head[(size_t)b * si->cap + si_slot(si, b, qb[b])];
+    uint32_t e = *head[b];
     uint32_t matched = 0;
-    for (; e != NIL; e = si->next[(size_t)e * si->nb + b]) {
-      const uint64_t h = si->hash[e];
+    for (; e != NIL; e = *si_next(si, e, b)) {
+      const uint64_t h = si_hash(si, e);
       c->examined++;
       if (si_block(si, b, h) != qb[b])
         continue; /* another block value hashed to this chain */
@@ -567,7 +598,7 @@ static void si_scan(const wd_simhash_index_t *si, uint64_t q, si_collect_t *c) {
       if (c->want < 0)
         c->per_dist[d]++;
       else if (d == c->want)
-        collect_doc(c, si->doc[e]);
+        collect_doc(c, si_doc(si, e));
     }
   }
 }

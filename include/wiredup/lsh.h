@@ -57,11 +57,20 @@ typedef struct wd_lsh_hit_s {
  */
 typedef uint32_t (*wd_lsh_doc_fn)(void *ctx, uint32_t ref, uint32_t band, uint32_t *rows);
 
+/**
+ * @brief Optional hint: doc_fn will soon be called for \p ref and \p band
+ *        (a query's fingerprint matches, a rebuild's entries); start loading
+ *        those rows (a prefetch) so that the reads overlap. Must not change
+ *        anything the index can see.
+ */
+typedef void (*wd_lsh_touch_fn)(void *ctx, uint32_t ref, uint32_t band);
+
 typedef struct wd_lsh_opts_s {
   uint32_t bands, rows;   /**< bands * rows = signature length */
   uint32_t doc_bits;      /**< 1..28: bits of a doc number kept per entry */
   uint32_t max_per_key;   /**< docs kept per band key (0: default 256) */
   wd_lsh_doc_fn doc_fn;
+  wd_lsh_touch_fn touch_fn; /**< NULL: no hint */
   void *ctx;
 } wd_lsh_opts_t;
 
