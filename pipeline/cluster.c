@@ -74,7 +74,8 @@ typedef struct rec_s {
 #define CHUNK (1u << CHUNK_BITS)
 typedef struct chunk_s {
   rec_t rec[CHUNK];
-  uint16_t *sig; /* CHUNK * num_perm b-bit (low 16 bits) values */
+  uint16_t *sig;  /* CHUNK * num_perm b-bit (low 16 bits) values */
+  wd_topv_t *tv;  /* CHUNK heaviest-word vectors (NULL: word rule off) */
 } chunk_t;
 
 struct wd_cluster_s {
@@ -106,7 +107,7 @@ struct wd_cluster_s {
   uint32_t ref_mask;  /* LSH doc references: doc & ref_mask */
   size_t max_live;    /* 2^doc_bits: live docs the references can tell apart */
   wd_simhash_index_t *si;
-  wd_topv_store_t *tv; /* heaviest-word vectors (NULL: word rule off) */
+  wd_topv_index_t *tv; /* word index over the chunks' vectors (NULL: word rule off) */
   uint32_t *tvc;       /* scratch: word-index candidates */
   wd_lsh_hit_t *hits; /* scratch: max_candidates */
   uint32_t *near;     /* scratch: SimHash neighbours */
@@ -133,9 +134,17 @@ static inline size_t chunk_run(const wd_cluster_t *cs, size_t i) {
   return run < cs->cnt - i ? run : cs->cnt - i;
 }
 
+static inline const wd_topv_t *topv_of(const wd_cluster_t *cs, uint32_t doc) {
+  return &chunk_of(cs, doc)->tv[doc & (CHUNK - 1)];
+}
+
+static const wd_topv_t *topv_get(void *ctx, uint32_t doc) { return topv_of(ctx, doc); }
+
 static void chunk_free(chunk_t **c) {
-  if (*c)
+  if (*c) {
     wd_free((*c)->sig);
+    wd_free((*c)->tv);
+  }
   wd_free(*c);
   *c = NULL;
 }
@@ -244,7 +253,7 @@ wd_cluster_t *wd_cluster_new(const wd_cluster_opts_t *opts) {
     cs->near = wd_malloc(cs->near_cap * sizeof(*cs->near));
   }
   if (opts->simhash_enabled && opts->word_cosine < 1.0) {
-    cs->tv = wd_topv_store_new();
+    cs->tv = wd_topv_index_new(topv_get, cs);
     cs->tvc = wd_malloc(WD_TOPV_PROBE * WD_TOPV_BUCKET * sizeof(*cs->tvc));
   }
   cs->hits = wd_malloc(opts->max_candidates * sizeof(*cs->hits));
@@ -286,7 +295,7 @@ void wd_cluster_destroy(wd_cluster_t *cs) {
   wd_free(cs->band);
   wd_lsh_destroy(cs->lsh);
   wd_simhash_index_destroy(cs->si);
-  wd_topv_store_destroy(cs->tv);
+  wd_topv_index_destroy(cs->tv);
   wd_free(cs->tvc);
   wd_free(cs);
 }
@@ -393,6 +402,8 @@ static void dir_reserve(wd_cluster_t *cs) {
   if (!*c) {
     *c = wd_malloc(sizeof(**c));
     (*c)->sig = wd_calloc_huge(cs->chunk_bytes, 1);
+    /* zeroed: no words until stored (a checkpoint without TOPV keeps none) */
+    (*c)->tv = cs->tv ? wd_calloc(CHUNK, sizeof(wd_topv_t)) : NULL;
     cs->chunks++;
   }
 }
@@ -465,8 +476,14 @@ static uint32_t store_append(wd_cluster_t *cs, const wd_doc_t *doc, uint32_t clu
   r->dup = dup == NO_DOC ? NULL : idstr_ref(rec_of(cs, dup)->id);
   r->sim = dup == NO_DOC ? 0.0f : (float)sim;
   r->size_at = cs->cl_size[cluster];
-  if (cs->tv)
-    wd_topv_append(cs->tv, d, doc->topv);
+  if (cs->tv) {
+    wd_topv_t *v = &chunk_of(cs, d)->tv[d & (CHUNK - 1)];
+    if (doc->topv)
+      *v = *doc->topv;
+    else
+      memset(v, 0, sizeof(*v));
+    wd_topv_index_add(cs->tv, cs->base, cs->cnt);
+  }
   return d;
 }
 
@@ -524,8 +541,6 @@ static void evict_front(wd_cluster_t *cs) {
   idstr_unref(cs, r->dup);
   r->id = r->dup = NULL;
   cluster_release(cs, r->cl);
-  if (cs->tv)
-    wd_topv_evict_front(cs->tv);
   cs->base++;
   cs->cnt--;
   cs->evicted++;
@@ -615,7 +630,7 @@ static double verify(const wd_cluster_t *cs, const wd_doc_t *doc, uint32_t c, do
     }
   }
   if (cs->tv && doc->topv && doc->topv->n) {
-    const wd_topv_t *tc = wd_topv_get(cs->tv, c);
+    const wd_topv_t *tc = topv_of(cs, c);
     const uint32_t nmax = na > nb ? na : nb;
     const double wc = tc->n ? wd_topv_cosine(doc->topv, tc) : 0.0;
     /* a story is one event: templated stories with other figures are not */
@@ -667,7 +682,8 @@ wd_err_t wd_cluster_assign(wd_cluster_t *cs, const wd_doc_t *doc, wd_assign_t *o
         consider(cs, doc, cs->near[i], &p);
     }
     if (cs->tv && doc->topv) {
-      size_t m = wd_topv_query(cs->tv, doc->topv, cs->tvc, WD_TOPV_PROBE * WD_TOPV_BUCKET);
+      size_t m = wd_topv_index_query(cs->tv, doc->topv, cs->base, cs->cnt, cs->tvc,
+                                     WD_TOPV_PROBE * WD_TOPV_BUCKET);
       cs->verified += (uint32_t)m;
       for (size_t i = 0; i < m; i++)
         consider(cs, doc, cs->tvc[i], &p);
@@ -708,7 +724,7 @@ void wd_cluster_stats(const wd_cluster_t *cs, wd_cluster_stats_t *st) {
     st->simhash_skipped = ss.skipped;
   }
   if (cs->tv)
-    st->bytes_words = wd_topv_bytes(cs->tv);
+    st->bytes_words = wd_topv_index_bytes(cs->tv) + cs->chunks * CHUNK * sizeof(wd_topv_t);
   st->verified = cs->verified;
 }
 
@@ -779,9 +795,17 @@ void wd_cluster_save(const wd_cluster_t *cs, wd_state_w_t *w) {
   wd_free(renum);
 }
 
+/* TOPV section body: u32 doc number of the oldest article, u64 live
+ * articles, then each one's vector (wd_topv_write), oldest first. */
 void wd_cluster_save_words(const wd_cluster_t *cs, wd_state_w_t *w) {
-  if (cs->tv)
-    wd_topv_save(cs->tv, w);
+  if (!cs->tv)
+    return;
+  wd_state_w_begin(w, "TOPV");
+  wd_state_w_u32(w, cs->base);
+  wd_state_w_u64(w, cs->cnt);
+  for (size_t i = 0; i < cs->cnt; i++)
+    wd_topv_write(w, topv_of(cs, cs->base + (uint32_t)i));
+  wd_state_w_end(w);
 }
 
 wd_err_t wd_cluster_load_words(wd_cluster_t *cs, wd_state_r_t *r, char *errstr,
@@ -790,10 +814,20 @@ wd_err_t wd_cluster_load_words(wd_cluster_t *cs, wd_state_r_t *r, char *errstr,
     r->p = r->end;
     return WD_OK;
   }
-  wd_topv_store_destroy(cs->tv);
-  cs->tv = wd_topv_store_new();
-  WD_RETURN_IF(wd_topv_load(cs->tv, r, cs->base, cs->cnt) != 0, WD_ERR_STATE, errstr,
-               errstr_size, "truncated word vectors, or not those of the article table");
+  const uint32_t base = wd_state_r_u32(r);
+  const uint64_t cnt = wd_state_r_u64(r);
+  WD_RETURN_IF(r->err || base != cs->base || cnt != cs->cnt || !wd_state_r_fits(r, cnt, 10),
+               WD_ERR_STATE, errstr, errstr_size,
+               "word vectors are not those of the article table");
+  /* Refile as the articles came, so the index is what it was. */
+  wd_topv_index_destroy(cs->tv);
+  cs->tv = wd_topv_index_new(topv_get, cs);
+  for (size_t i = 0; i < cs->cnt; i++) {
+    const uint32_t d = cs->base + (uint32_t)i;
+    WD_RETURN_IF(wd_topv_read(r, &chunk_of(cs, d)->tv[d & (CHUNK - 1)]) != 0, WD_ERR_STATE,
+                 errstr, errstr_size, "truncated word vectors");
+    wd_topv_index_add(cs->tv, cs->base, i + 1);
+  }
   return WD_OK;
 }
 
@@ -914,9 +948,7 @@ wd_err_t wd_cluster_load(wd_cluster_t *cs, wd_state_r_t *r, char *errstr,
     err = WD_ERR_STATE;
     wd_errstr_set(errstr, errstr_size, "truncated or inconsistent article table");
   } else {
-    index_rebuild(cs);
-    if (cs->tv) /* until a TOPV section replaces them */
-      wd_topv_fill_empty(cs->tv, cs->base, cs->cnt);
+    index_rebuild(cs); /* the word vectors stay empty until a TOPV section */
   }
   wd_free(cl_s);
   wd_free(cl_len);

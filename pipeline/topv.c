@@ -8,13 +8,10 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CHUNK_BITS 10 /* vectors are kept in chunks of 1024 doc numbers */
-#define CHUNK (1u << CHUNK_BITS)
 #define BUCKETS_MIN 4096u
 #define BUCKETS_MAX (1u << 22) /* 128 MiB of buckets at most */
 
@@ -238,7 +235,7 @@ uint32_t wd_topv_heavy_shared(const wd_topv_t *a, const wd_topv_t *b) {
   return n;
 }
 
-/* ==== Store ==== */
+/* ==== Word index ==== */
 
 /* The newest docs filed under the words that hash here: doc number + 1
  * (0: empty) and 8 more bits of the word's hash, so another word's docs in
@@ -248,85 +245,41 @@ typedef struct bucket_s {
   uint8_t tag[WD_TOPV_BUCKET];
 } bucket_t;
 
-struct wd_topv_store_s {
-  uint32_t base;      /* oldest live doc */
-  size_t cnt;         /* live docs */
-  wd_topv_t **dir;    /* chunk of doc d: dir[(d >> CHUNK_BITS) & (dir_cap - 1)] */
-  size_t dir_cap;     /* power of two */
-  size_t chunks;
+struct wd_topv_index_s {
+  wd_topv_get_fn *get;
+  void *ctx;
   bucket_t *bucket;
-  size_t nbuckets;    /* power of two */
+  size_t nbuckets; /* power of two */
 };
 
-wd_topv_store_t *wd_topv_store_new(void) {
-  wd_topv_store_t *st = wd_calloc(1, sizeof(*st));
-  st->dir_cap = 4;
-  st->dir = wd_calloc(st->dir_cap, sizeof(*st->dir));
-  st->nbuckets = BUCKETS_MIN;
-  st->bucket = wd_calloc(st->nbuckets, sizeof(*st->bucket));
-  return st;
+wd_topv_index_t *wd_topv_index_new(wd_topv_get_fn *get, void *ctx) {
+  wd_topv_index_t *ix = wd_calloc(1, sizeof(*ix));
+  ix->get = get;
+  ix->ctx = ctx;
+  ix->nbuckets = BUCKETS_MIN;
+  ix->bucket = wd_calloc(ix->nbuckets, sizeof(*ix->bucket));
+  return ix;
 }
 
-void wd_topv_store_destroy(wd_topv_store_t *st) {
-  if (!st)
+void wd_topv_index_destroy(wd_topv_index_t *ix) {
+  if (!ix)
     return;
-  for (size_t i = 0; i < st->dir_cap; i++)
-    wd_free(st->dir[i]);
-  wd_free(st->dir);
-  wd_free(st->bucket);
-  wd_free(st);
+  wd_free(ix->bucket);
+  wd_free(ix);
 }
 
-static inline wd_topv_t *slot_of(const wd_topv_store_t *st, uint32_t doc) {
-  return &st->dir[(doc >> CHUNK_BITS) & (st->dir_cap - 1)][doc & (CHUNK - 1)];
-}
-
-static inline int live(const wd_topv_store_t *st, uint32_t doc) {
-  return (uint32_t)(doc - st->base) < st->cnt;
-}
-
-const wd_topv_t *wd_topv_get(const wd_topv_store_t *st, uint32_t doc) {
-  assert(live(st, doc));
-  return slot_of(st, doc);
-}
-
-/* Room for the next doc: the directory spans every live chunk and its chunk
- * is allocated. Live chunk numbers are consecutive, so a bigger directory
- * takes each at its number modulo the new size. */
-static void dir_reserve(wd_topv_store_t *st) {
-  const uint32_t first = st->base >> CHUNK_BITS;
-  const uint32_t last = (st->base + (uint32_t)st->cnt) >> CHUNK_BITS;
-  const size_t need = (size_t)(uint32_t)(last - first) + 1;
-  if (need > st->dir_cap) {
-    size_t ncap = st->dir_cap * 2;
-    while (ncap < need)
-      ncap *= 2;
-    wd_topv_t **nd = wd_calloc(ncap, sizeof(*nd));
-    for (uint32_t c = first; c != last; c++)
-      nd[c & (ncap - 1)] = st->dir[c & (st->dir_cap - 1)];
-    wd_free(st->dir);
-    st->dir = nd;
-    st->dir_cap = ncap;
-  }
-  wd_topv_t **c = &st->dir[last & (st->dir_cap - 1)];
-  if (!*c) {
-    *c = wd_malloc((size_t)CHUNK * sizeof(wd_topv_t));
-    st->chunks++;
-  }
-}
-
-static inline bucket_t *bucket_of(const wd_topv_store_t *st, uint16_t key, uint8_t *tag) {
+static inline bucket_t *bucket_of(const wd_topv_index_t *ix, uint16_t key, uint8_t *tag) {
   const uint64_t h = wd_mix64(key);
   *tag = (uint8_t)(h >> 56);
-  return &st->bucket[(size_t)h & (st->nbuckets - 1)];
+  return &ix->bucket[(size_t)h & (ix->nbuckets - 1)];
 }
 
-static void file_doc(wd_topv_store_t *st, uint32_t doc) {
+static void file_doc(wd_topv_index_t *ix, uint32_t doc) {
   uint16_t keys[WD_TOPV_PROBE];
-  const size_t m = probe_keys(slot_of(st, doc), keys);
+  const size_t m = probe_keys(ix->get(ix->ctx, doc), keys);
   for (size_t i = 0; i < m; i++) {
     uint8_t tag;
-    bucket_t *b = bucket_of(st, keys[i], &tag);
+    bucket_t *b = bucket_of(ix, keys[i], &tag);
     if (b->doc[0] == doc + 1 && b->tag[0] == tag)
       continue; /* two of its keys share the bucket and the tag */
     memmove(b->doc + 1, b->doc, (WD_TOPV_BUCKET - 1) * sizeof(*b->doc));
@@ -336,48 +289,24 @@ static void file_doc(wd_topv_store_t *st, uint32_t doc) {
   }
 }
 
-/* Keep buckets at most full on average: double and refile every live
- * doc oldest first, so each bucket ends as if it had always been this size. */
-static void buckets_grow(wd_topv_store_t *st) {
-  if (st->nbuckets >= BUCKETS_MAX ||
-      st->cnt * WD_TOPV_PROBE <= st->nbuckets * WD_TOPV_BUCKET)
+void wd_topv_index_add(wd_topv_index_t *ix, uint32_t base, size_t cnt) {
+  file_doc(ix, base + (uint32_t)(cnt - 1));
+  /* Keep buckets at most full on average: grow, and refile every live doc
+   * oldest first, so each bucket ends as if it had always been this size. */
+  size_t nb = ix->nbuckets;
+  while (nb < BUCKETS_MAX && cnt * WD_TOPV_PROBE > nb * WD_TOPV_BUCKET)
+    nb *= 2;
+  if (nb == ix->nbuckets)
     return;
-  wd_free(st->bucket);
-  st->nbuckets *= 2;
-  st->bucket = wd_calloc(st->nbuckets, sizeof(*st->bucket));
-  for (size_t i = 0; i < st->cnt; i++)
-    file_doc(st, st->base + (uint32_t)i);
+  wd_free(ix->bucket);
+  ix->nbuckets = nb;
+  ix->bucket = wd_calloc(ix->nbuckets, sizeof(*ix->bucket));
+  for (size_t i = 0; i < cnt; i++)
+    file_doc(ix, base + (uint32_t)i);
 }
 
-void wd_topv_append(wd_topv_store_t *st, uint32_t doc, const wd_topv_t *v) {
-  if (st->cnt == 0)
-    st->base = doc;
-  assert(doc == st->base + (uint32_t)st->cnt);
-  dir_reserve(st);
-  wd_topv_t *s = slot_of(st, doc);
-  if (v)
-    *s = *v;
-  else
-    s->n = 0, s->src = 0, s->nnum = 0, s->scale = 0.0f;
-  st->cnt++;
-  file_doc(st, doc);
-  buckets_grow(st);
-}
-
-void wd_topv_evict_front(wd_topv_store_t *st) {
-  assert(st->cnt > 0);
-  const uint32_t d = st->base++;
-  st->cnt--;
-  /* Its bucket entries stay until pushed out; queries skip dead docs. */
-  if ((st->base & (CHUNK - 1)) == 0) { /* the last doc of its chunk went */
-    wd_topv_t **c = &st->dir[(d >> CHUNK_BITS) & (st->dir_cap - 1)];
-    wd_free(*c);
-    *c = NULL;
-    st->chunks--;
-  }
-}
-
-size_t wd_topv_query(const wd_topv_store_t *st, const wd_topv_t *v, uint32_t *out, size_t cap) {
+size_t wd_topv_index_query(const wd_topv_index_t *ix, const wd_topv_t *v, uint32_t base,
+                           size_t cnt, uint32_t *out, size_t cap) {
   uint16_t keys[WD_TOPV_PROBE];
   uint32_t seen[WD_TOPV_PROBE * WD_TOPV_BUCKET];
   uint8_t hits[WD_TOPV_PROBE * WD_TOPV_BUCKET];
@@ -385,11 +314,11 @@ size_t wd_topv_query(const wd_topv_store_t *st, const wd_topv_t *v, uint32_t *ou
   size_t ns = 0, n = 0;
   for (size_t i = 0; i < m; i++) {
     uint8_t tag;
-    const bucket_t *b = bucket_of(st, keys[i], &tag);
+    const bucket_t *b = bucket_of(ix, keys[i], &tag);
     for (size_t k = 0; k < WD_TOPV_BUCKET && b->doc[k]; k++) {
       const uint32_t d = b->doc[k] - 1;
-      if (b->tag[k] != tag || !live(st, d))
-        continue;
+      if (b->tag[k] != tag || (uint32_t)(d - base) >= cnt)
+        continue; /* another word's, or evicted */
       size_t j = 0;
       while (j < ns && seen[j] != d)
         j++;
@@ -404,59 +333,37 @@ size_t wd_topv_query(const wd_topv_store_t *st, const wd_topv_t *v, uint32_t *ou
   return n;
 }
 
-size_t wd_topv_bytes(const wd_topv_store_t *st) {
-  return sizeof(*st) + st->dir_cap * sizeof(*st->dir) +
-         st->chunks * (size_t)CHUNK * sizeof(wd_topv_t) +
-         st->nbuckets * sizeof(*st->bucket);
+size_t wd_topv_index_bytes(const wd_topv_index_t *ix) {
+  return sizeof(*ix) + ix->nbuckets * sizeof(*ix->bucket);
 }
 
 /* ==== Checkpoint ==== */
 
-void wd_topv_save(const wd_topv_store_t *st, wd_state_w_t *w) {
-  wd_state_w_begin(w, "TOPV");
-  wd_state_w_u32(w, st->base);
-  wd_state_w_u64(w, st->cnt);
-  for (size_t i = 0; i < st->cnt; i++) {
-    const wd_topv_t *v = slot_of(st, st->base + (uint32_t)i);
-    uint32_t bits;
-    memcpy(&bits, &v->scale, 4);
-    wd_state_w_u8(w, v->n);
-    wd_state_w_u8(w, v->nnum);
-    wd_state_w_u32(w, bits);
-    wd_state_w_u32(w, v->src);
-    wd_state_w_u16v(w, v->num, v->nnum);
-    wd_state_w_u16v(w, v->key, v->n);
-    wd_state_w_bytes(w, v->q, v->n);
-  }
-  wd_state_w_end(w);
+void wd_topv_write(wd_state_w_t *w, const wd_topv_t *v) {
+  uint32_t bits;
+  memcpy(&bits, &v->scale, 4);
+  wd_state_w_u8(w, v->n);
+  wd_state_w_u8(w, v->nnum);
+  wd_state_w_u32(w, bits);
+  wd_state_w_u32(w, v->src);
+  wd_state_w_u16v(w, v->num, v->nnum);
+  wd_state_w_u16v(w, v->key, v->n);
+  wd_state_w_bytes(w, v->q, v->n);
 }
 
-int wd_topv_load(wd_topv_store_t *st, wd_state_r_t *r, uint32_t base, size_t cnt) {
-  const uint32_t r_base = wd_state_r_u32(r);
-  const uint64_t r_cnt = wd_state_r_u64(r);
-  if (r->err || st->cnt || r_base != base || r_cnt != cnt || !wd_state_r_fits(r, r_cnt, 10))
+int wd_topv_read(wd_state_r_t *r, wd_topv_t *v) {
+  v->n = wd_state_r_u8(r);
+  v->nnum = wd_state_r_u8(r);
+  uint32_t bits = wd_state_r_u32(r);
+  memcpy(&v->scale, &bits, 4);
+  v->src = wd_state_r_u32(r);
+  if (r->err || v->n > WD_TOPV_MAX || v->nnum > WD_TOPV_NUMS ||
+      wd_state_r_u16v(r, v->num, v->nnum) != 0 || wd_state_r_u16v(r, v->key, v->n) != 0)
     return -1;
-  for (size_t i = 0; i < cnt; i++) {
-    wd_topv_t v;
-    v.n = wd_state_r_u8(r);
-    v.nnum = wd_state_r_u8(r);
-    uint32_t bits = wd_state_r_u32(r);
-    memcpy(&v.scale, &bits, 4);
-    v.src = wd_state_r_u32(r);
-    if (r->err || v.n > WD_TOPV_MAX || v.nnum > WD_TOPV_NUMS ||
-        wd_state_r_u16v(r, v.num, v.nnum) != 0 || wd_state_r_u16v(r, v.key, v.n) != 0)
-      return -1;
-    const void *q = wd_state_r_bytes(r, v.n);
-    if (!q && v.n)
-      return -1;
-    if (v.n)
-      memcpy(v.q, q, v.n);
-    wd_topv_append(st, base + (uint32_t)i, &v);
-  }
+  const void *q = wd_state_r_bytes(r, v->n);
+  if (!q && v->n)
+    return -1;
+  if (v->n)
+    memcpy(v->q, q, v->n);
   return 0;
-}
-
-void wd_topv_fill_empty(wd_topv_store_t *st, uint32_t base, size_t cnt) {
-  for (size_t i = 0; i < cnt; i++)
-    wd_topv_append(st, base + (uint32_t)i, NULL);
 }

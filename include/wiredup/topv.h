@@ -21,8 +21,8 @@
  * the articles it meets in WD_TOPV_MIN_HITS of them: a rewrite shares most
  * of its source's heaviest words, an unrelated article one by chance.
  *
- * Doc numbers are the cluster store's (cluster.h): the store appends at the
- * back and evicts at the front in the same order. Deterministic.
+ * The cluster store (cluster.c) keeps the vectors beside its articles and
+ * gives the index its doc numbers and live range. Deterministic.
  */
 #ifndef WD_TOPV_H
 #define WD_TOPV_H
@@ -78,38 +78,35 @@ double wd_topv_cosine(const wd_topv_t *a, const wd_topv_t *b);
 /** @brief How many of \p a's WD_TOPV_PROBE heaviest words \p b has. */
 uint32_t wd_topv_heavy_shared(const wd_topv_t *a, const wd_topv_t *b);
 
-/* ==== Store and word index ==== */
+/* ==== Word index ==== */
 
-typedef struct wd_topv_store_s wd_topv_store_t;
+/** The stored vector of live doc \p doc (the caller keeps the vectors). */
+typedef const wd_topv_t *(wd_topv_get_fn)(void *ctx, uint32_t doc);
 
-wd_topv_store_t *wd_topv_store_new(void);
-void wd_topv_store_destroy(wd_topv_store_t *st);
+typedef struct wd_topv_index_s wd_topv_index_t;
 
-/** @brief Store \p v (NULL: no words) for doc \p doc, which must be the next
- *  doc number (the first append sets the base), and file it in the index. */
-void wd_topv_append(wd_topv_store_t *st, uint32_t doc, const wd_topv_t *v);
-/** @brief Drop the oldest doc (the cluster store evicted it). */
-void wd_topv_evict_front(wd_topv_store_t *st);
-/** @brief The stored vector of live doc \p doc. */
-const wd_topv_t *wd_topv_get(const wd_topv_store_t *st, uint32_t doc);
-/** @brief Live docs filed under WD_TOPV_MIN_HITS of \p v's heaviest words,
- *  distinct, in the order first met (heaviest word's bucket first, newest
- *  first within it), at most \p cap. @returns how many. */
-size_t wd_topv_query(const wd_topv_store_t *st, const wd_topv_t *v, uint32_t *out, size_t cap);
-/** @brief Bytes held (vectors and word index). */
-size_t wd_topv_bytes(const wd_topv_store_t *st);
+wd_topv_index_t *wd_topv_index_new(wd_topv_get_fn *get, void *ctx);
+void wd_topv_index_destroy(wd_topv_index_t *ix);
+
+/** @brief File the newest live doc, base + cnt - 1 (the live docs are
+ *  base .. base + cnt - 1, read through the get function). */
+void wd_topv_index_add(wd_topv_index_t *ix, uint32_t base, size_t cnt);
+/** @brief Live docs (base .. base + cnt - 1) filed under WD_TOPV_MIN_HITS of
+ *  \p v's heaviest words, distinct, in the order first met (heaviest word's
+ *  bucket first, newest first within it), at most \p cap. Evicted docs'
+ *  entries stay until pushed out and are skipped. @returns how many. */
+size_t wd_topv_index_query(const wd_topv_index_t *ix, const wd_topv_t *v, uint32_t base,
+                           size_t cnt, uint32_t *out, size_t cap);
+/** @brief Bytes held by the buckets. */
+size_t wd_topv_index_bytes(const wd_topv_index_t *ix);
 
 struct wd_state_w_s;
 struct wd_state_r_s;
-/** @brief Write the live vectors as a "TOPV" section: u32 base, u64 count,
- *  then per doc u8 n, u8 numbers, u32 scale (float bits), u32 source key,
- *  numbers x u16, n x u16 keys, n x u8 weights. */
-void wd_topv_save(const wd_topv_store_t *st, struct wd_state_w_s *w);
-/** @brief Fill an empty store from a TOPV body; \p base and \p cnt must be
- *  the cluster store's. @returns 0, or -1 when truncated or inconsistent. */
-int wd_topv_load(wd_topv_store_t *st, struct wd_state_r_s *r, uint32_t base, size_t cnt);
-/** @brief Give an empty store \p cnt docs from \p base with no words (a
- *  checkpoint written before TOPV sections existed). */
-void wd_topv_fill_empty(wd_topv_store_t *st, uint32_t base, size_t cnt);
+/** @brief One vector in checkpoint form: u8 n, u8 numbers, u32 scale (float
+ *  bits), u32 source key, numbers x u16, n x u16 keys, n x u8 weights. */
+void wd_topv_write(struct wd_state_w_s *w, const wd_topv_t *v);
+/** @brief Read what wd_topv_write wrote. @returns 0, or -1 when truncated or
+ *  out of range. */
+int wd_topv_read(struct wd_state_r_s *r, wd_topv_t *v);
 
 #endif
