@@ -3,7 +3,8 @@
  * Layout: docs are numbered in arrival order (uint32, wrapping); live docs are
  * the contiguous range [base, base + cnt). They live in chunks of 8192
  * consecutive doc numbers, each holding the docs' 48-byte records and
- * (apart) their signatures; a power-of-two directory of chunk pointers finds doc d's
+ * (apart) their signatures and, with the word rule on, their heaviest-word
+ * vectors (topv.h, 236 bytes); a power-of-two directory of chunk pointers finds doc d's
  * chunk from d >> 13. Insertion at the back and eviction from the front are
  * O(1), a chunk is freed when its last doc is evicted, and memory follows the
  * live count (at most two partly used chunks) instead of a power-of-two ring.
