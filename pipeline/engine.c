@@ -31,6 +31,7 @@ struct wd_fingerprinter_s {
   wd_boiler_t *bp;
   wd_shingle_t *sh;
   wd_minhash_t *mh;
+  wd_termcount_t *tc;
   const char **phrases; /* built-in + configured, NULL-terminated */
   uint32_t num_perm;
 };
@@ -126,6 +127,7 @@ wd_fingerprinter_t *wd_fingerprinter_new(const wd_config_t *cfg, char *errstr,
   mo.method = strcmp(cfg->minhash_method, "mix") == 0 ? WD_MINHASH_MIX : WD_MINHASH_OPH;
   fpr->mh = wd_minhash_new(&mo);
   fpr->num_perm = mo.num_perm;
+  fpr->tc = wd_termcount_new();
 
   if (!fpr->nm || !fpr->bp || !fpr->sh || !fpr->mh) {
     wd_errstr_set(errstr, errstr_size, "could not build the pipeline stages");
@@ -143,6 +145,7 @@ void wd_fingerprinter_destroy(wd_fingerprinter_t *fpr) {
   wd_boiler_destroy(fpr->bp);
   wd_shingle_destroy(fpr->sh);
   wd_minhash_destroy(fpr->mh);
+  wd_termcount_destroy(fpr->tc);
   wd_free(fpr->phrases);
   wd_free(fpr);
 }
@@ -281,6 +284,7 @@ void wd_fp_free(wd_fp_t *fp) {
   wd_free(fp->pred);
   wd_free(fp->tok);
   wd_free(fp->sig);
+  wd_terms_free(&fp->terms);
   memset(fp, 0, sizeof(*fp));
 }
 
@@ -300,13 +304,14 @@ static void fp_tokens(const wd_boiler_t *bp, wd_fp_t *fp) {
   fp->sketched = 0;
 }
 
-/* Shingles and MinHash of fp->tok. */
+/* Shingles, MinHash and term counts of fp->tok. */
 static void fp_sketch(wd_fingerprinter_t *fpr, wd_fp_t *fp) {
   size_t nset;
   wd_shingle_hashes(fpr->sh, fp->tok, fp->ntok);
   const uint64_t *set = wd_shingle_set(fpr->sh, &nset);
   fp->nset = (uint32_t)nset;
   wd_minhash_sign(fpr->mh, set, nset, fp->sig);
+  wd_terms_count(fpr->tc, fp->tok, fp->ntok, &fp->terms);
   fp->sketched = 1;
 }
 
@@ -370,6 +375,7 @@ wd_err_t wd_fingerprint(wd_fingerprinter_t *fpr, const wd_hint_t *hint, const ch
     fp_drop_lines(&view, fp->pred);
     fp_sketch(fpr, &view);
     fp->nset = view.nset;
+    fp->terms = view.terms; /* the arrays are fp's own, maybe grown */
   } else {
     fp_sketch(fpr, fp);
   }
@@ -546,7 +552,7 @@ wd_err_t wd_engine_commit(wd_engine_t *eng, wd_fp_t *fp, wd_result_t *res, char 
 
   /* The stateless stage applied the phrase rules only. */
   engine_sketch(eng, fp, source, source_len);
-  uint64_t simhash = wd_simhash_sign(eng->sm, fp->tok, fp->ntok);
+  uint64_t simhash = wd_simhash_sign_terms(eng->sm, &fp->terms);
   wd_simhash_topv(eng->sm, &eng->topv);
   eng->topv.src = source ? (uint32_t)source_hash(source, source_len) | 1u : 0;
   eng->topv.nnum = fp->nnum;

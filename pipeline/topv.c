@@ -17,80 +17,117 @@
 
 /* ==== Vectors ==== */
 
-typedef struct cand_s {
+/* A word as one integer that orders like the heap's rank used to: heavier
+ * first, then the smaller key. Weights are > 0, and positive floats order
+ * like their bits. Equal ranks are equal words (same key, same weight), so
+ * any selection of the k highest gives the same vector. */
+static inline uint64_t rank_of(float w, uint16_t key) {
+  uint32_t bits;
+  memcpy(&bits, &w, sizeof(bits));
+  return (uint64_t)bits << 16 | (uint16_t)~key;
+}
+
+static inline float rank_w(uint64_t r) {
+  const uint32_t bits = (uint32_t)(r >> 16);
   float w;
-  uint16_t key;
-} cand_t;
-
-/* x ranks below y: lighter, or as heavy with a larger key. */
-static inline int cand_below(cand_t x, cand_t y) {
-  return x.w < y.w || (x.w == y.w && x.key > y.key);
+  memcpy(&w, &bits, sizeof(w));
+  return w;
 }
 
-/* Restore the min-heap (lowest rank at the root) below position i. */
-static void heap_down(cand_t *h, size_t n, size_t i) {
-  for (;;) {
-    size_t m = i, l = 2 * i + 1, r = l + 1;
-    if (l < n && cand_below(h[l], h[m]))
-      m = l;
-    if (r < n && cand_below(h[r], h[m]))
-      m = r;
-    if (m == i)
+static inline uint16_t rank_key(uint64_t r) { return (uint16_t)~r; }
+
+static inline void swap64(uint64_t *a, uint64_t *b) {
+  const uint64_t t = *a;
+  *a = *b;
+  *b = t;
+}
+
+/* Reorder a[0..n) so that a[0..k) holds the k highest (k < n): quickselect
+ * with a median-of-3 pivot and a three-way partition. */
+static void select_top(uint64_t *a, size_t n, size_t k) {
+  size_t lo = 0, hi = n;
+  while (hi - lo > 1) {
+    uint64_t x = a[lo], y = a[lo + (hi - lo) / 2], z = a[hi - 1], piv;
+    if (x < y)
+      piv = y < z ? y : (x < z ? z : x);
+    else
+      piv = x < z ? x : (y < z ? z : y);
+    size_t lt = lo, i = lo, gt = hi; /* [lo,lt) > piv, [lt,gt) = piv, [gt,hi) < */
+    while (i < gt) {
+      if (a[i] > piv)
+        swap64(&a[lt++], &a[i++]);
+      else if (a[i] < piv)
+        swap64(&a[i], &a[--gt]);
+      else
+        i++;
+    }
+    if (k < lt)
+      hi = lt;
+    else if (k <= gt)
       return;
-    cand_t t = h[i];
-    h[i] = h[m];
-    h[m] = t;
-    i = m;
+    else
+      lo = gt;
   }
-}
-
-/* x goes before y in a vector: smaller key, then smaller weight. */
-static inline int cand_key_before(cand_t x, cand_t y) {
-  return x.key < y.key || (x.key == y.key && x.w < y.w);
 }
 
 void wd_topv_build(wd_topv_t *out, const uint64_t *keys, const float *w, size_t n, size_t k) {
-  cand_t h[WD_TOPV_MAX];
+  uint64_t buf[2 * WD_TOPV_MAX];
   size_t m = 0;
+  uint64_t low = 0; /* once 2k were seen: the k-th highest rank so far */
   if (k > WD_TOPV_MAX)
     k = WD_TOPV_MAX;
-  /* The k heaviest in a min-heap: one pass, a heap step only for those that
-   * beat the lightest kept. */
+  /* The k highest in one pass: candidates gather in buf; when it is full
+   * the k highest stay, and from then on only words above the k-th highest
+   * so far can enter. */
   for (size_t i = 0; i < n && k; i++) {
-    const cand_t c = {w[i], (uint16_t)(keys[i] >> 48)};
-    if (m < k) {
-      h[m++] = c;
-      if (m == k)
-        for (size_t j = k / 2; j-- > 0;)
-          heap_down(h, m, j);
-    } else if (cand_below(h[0], c)) {
-      h[0] = c;
-      heap_down(h, m, 0);
+    const uint64_t r = rank_of(w[i], (uint16_t)(keys[i] >> 48));
+    if (r <= low)
+      continue;
+    buf[m++] = r;
+    if (m == 2 * k) {
+      select_top(buf, m, k);
+      m = k;
+      low = buf[0];
+      for (size_t j = 1; j < k; j++)
+        if (buf[j] < low)
+          low = buf[j];
     }
   }
+  if (m > k) {
+    select_top(buf, m, k);
+    m = k;
+  }
+  /* by key, then weight: (key << 32 | weight bits) sorts so */
   float wmax = 0.0f;
-  for (size_t i = 0; i < m; i++)
-    if (h[i].w > wmax)
-      wmax = h[i].w;
+  for (size_t i = 0; i < m; i++) {
+    const float wi = rank_w(buf[i]);
+    uint32_t bits;
+    memcpy(&bits, &wi, sizeof(bits));
+    buf[i] = (uint64_t)rank_key(buf[i]) << 32 | bits;
+    if (wi > wmax)
+      wmax = wi;
+  }
   out->n = 0;
   out->src = 0;
   out->nnum = 0;
   out->scale = 0.0f;
   if (m > 0 && wmax > 0.0f) {
-    /* by key: insertion sort of at most 64 */
     for (size_t i = 1; i < m; i++) {
-      const cand_t c = h[i];
+      const uint64_t c = buf[i];
       size_t j = i;
-      while (j > 0 && cand_key_before(c, h[j - 1]))
-        h[j] = h[j - 1], j--;
-      h[j] = c;
+      while (j > 0 && c < buf[j - 1])
+        buf[j] = buf[j - 1], j--;
+      buf[j] = c;
     }
     double sq = 0.0;
     for (size_t i = 0; i < m; i++) {
-      long q = lrintf(255.0f * h[i].w / wmax);
+      const uint32_t bits = (uint32_t)buf[i];
+      float wi;
+      memcpy(&wi, &bits, sizeof(wi));
+      long q = lrintf(255.0f * wi / wmax);
       if (q < 1)
         q = 1;
-      out->key[i] = h[i].key;
+      out->key[i] = (uint16_t)(buf[i] >> 32);
       out->q[i] = (uint8_t)q;
       sq += (double)(q * q);
     }

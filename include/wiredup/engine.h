@@ -26,6 +26,7 @@
 
 #include "wiredup/config.h"
 #include "wiredup/err.h"
+#include "wiredup/simhash.h"
 #include "wiredup/topv.h"
 #include "wiredup/mem.h"
 
@@ -118,6 +119,7 @@ typedef struct wd_fp_s {
   int sketched;            /**< nset and sig below are of tok (less pred) */
   uint32_t nset;           /**< distinct shingles */
   uint32_t *sig;           /**< MinHash (num_perm values) */
+  wd_terms_t terms;        /**< distinct words of the sketched tokens */
 } wd_fp_t;
 
 /** @brief Ready \p fp (zeroed) for signatures of \p num_perm values. */

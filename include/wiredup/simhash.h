@@ -42,6 +42,29 @@ void wd_simhash_opts_default(wd_simhash_opts_t *opts);
 wd_simhash_t *wd_simhash_new(const wd_simhash_opts_t *opts);
 void wd_simhash_destroy(wd_simhash_t *sm);
 
+/** One document's distinct words in first-seen order and how often each
+ *  occurs: no learned state, so the fingerprint stage counts them on its own
+ *  thread and the cluster stage only weighs them. */
+typedef struct wd_terms_s {
+  uint64_t *word; /**< token hashes, distinct, first-seen order */
+  uint32_t *cnt;  /**< term frequency of each */
+  size_t n, cap;
+} wd_terms_t;
+
+/** Scratch map for wd_terms_count; one per thread. */
+typedef struct wd_termcount_s wd_termcount_t;
+
+wd_termcount_t *wd_termcount_new(void);
+void wd_termcount_destroy(wd_termcount_t *tc);
+/** @brief The distinct words of \p tokens with their counts into \p out
+ *  (zeroed or reused; grown as needed). */
+void wd_terms_count(wd_termcount_t *tc, const uint64_t *tokens, size_t cnt, wd_terms_t *out);
+void wd_terms_free(wd_terms_t *t);
+
+/** @brief wd_simhash_sign of the words \p t counted (same hash, same saved
+ *  words and weights). */
+uint64_t wd_simhash_sign_terms(wd_simhash_t *sm, const wd_terms_t *t);
+
 /**
  * @brief SimHash of the words \p tokens (token hashes, repeats = term frequency).
  *        Weight of a word = (1 + log tf) * idf, idf = log((N + 1) / (df + 1)) + 1

@@ -497,7 +497,9 @@ static int test_fast_path_vs_reference(void) {
   unsigned long long rng = wd_t_seed(31);
   refsim_t ref = {wd_malloc(WORDS * sizeof(uint64_t)), wd_malloc(WORDS * sizeof(uint32_t)),
                   0, 0};
-  wd_simhash_t *a = mk(1), *b = mk(1);
+  wd_simhash_t *a = mk(1), *b = mk(1), *c = mk(1);
+  wd_termcount_t *tc = wd_termcount_new();
+  wd_terms_t terms = {0};
   uint64_t t[MAXLEN];
   WD_T_ASSERT(wd_simhash_observe_signed(a) == -1, "nothing signed yet");
   for (int d = 0; d < DOCS; d++) {
@@ -512,6 +514,10 @@ static int test_fast_path_vs_reference(void) {
     WD_T_ASSERT(ha == want && hb == want, "doc %d (%zu words): %016llx %016llx want %016llx",
                 d, n, (unsigned long long)ha, (unsigned long long)hb,
                 (unsigned long long)want);
+    /* the fingerprint stage's split: words counted apart, then weighed */
+    wd_terms_count(tc, t, n, &terms);
+    WD_T_ASSERT(wd_simhash_sign_terms(c, &terms) == want, "doc %d: counted terms", d);
+    WD_T_ASSERT(wd_simhash_observe_signed(c) == 0, "observe counted terms");
     for (size_t i = 0; i < n; i++)
       t[i] ^= 1; /* the saved words, not the caller's array, are observed */
     WD_T_ASSERT(wd_simhash_observe_signed(a) == 0, "observe after sign");
@@ -525,6 +531,9 @@ static int test_fast_path_vs_reference(void) {
               ref_df(&ref, tok(3)));
   wd_simhash_destroy(a);
   wd_simhash_destroy(b);
+  wd_simhash_destroy(c);
+  wd_termcount_destroy(tc);
+  wd_terms_free(&terms);
   wd_free(ref.word);
   wd_free(ref.df);
   return 0;

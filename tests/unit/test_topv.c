@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -85,6 +86,64 @@ static int test_build_and_cosine(void) {
   WD_T_ASSERT(v.q[0] == 255 && v.q[2] == 250, "weights %u %u", v.q[0], v.q[2]);
   wd_topv_build(&v, k, w, 0, 64);
   WD_T_ASSERT(v.n == 0 && wd_topv_cosine(&v, &v) == 0.0, "empty vector");
+  return 0;
+}
+
+/* Reference selection: every word ranked (heavier, then smaller key), the
+ * first k kept, ordered by key (then weight). */
+typedef struct ref_word_s {
+  float w;
+  uint16_t key;
+} ref_word_t;
+
+static int ref_rank_cmp(const void *x, const void *y) {
+  const ref_word_t *a = x, *b = y;
+  if (a->w != b->w)
+    return a->w > b->w ? -1 : 1;
+  return (a->key > b->key) - (a->key < b->key);
+}
+
+static int ref_key_cmp(const void *x, const void *y) {
+  const ref_word_t *a = x, *b = y;
+  if (a->key != b->key)
+    return (a->key > b->key) - (a->key < b->key);
+  return (a->w > b->w) - (a->w < b->w);
+}
+
+/* wd_topv_build against the reference on long documents (buffer refills)
+ * with many tied weights and colliding 16-bit keys. */
+static int test_build_vs_reference(void) {
+  enum { N = 3000 };
+  static uint64_t k[N];
+  static float w[N];
+  static ref_word_t r[N];
+  unsigned long long rng = wd_t_seed(20261204);
+  for (int round = 0; round < 400; round++) {
+    const size_t n = wd_t_rand(&rng) % N, kk = 1 + wd_t_rand(&rng) % WD_TOPV_MAX;
+    const unsigned wspan = round % 3 ? 1000 : 4, kspan = round % 2 ? 65536 : 64;
+    for (size_t i = 0; i < n; i++) {
+      k[i] = (wd_t_rand(&rng) % kspan) << 48 | (wd_t_rand(&rng) & 0xffff);
+      w[i] = 1.0f + (float)(wd_t_rand(&rng) % wspan) / 7.0f;
+      if (round % 5 == 0)
+        w[i] += (float)i / 100.0f; /* weights rising along the document */
+      r[i] = (ref_word_t){w[i], (uint16_t)(k[i] >> 48)};
+    }
+    wd_topv_t v;
+    wd_topv_build(&v, k, w, n, kk);
+    qsort(r, n, sizeof(*r), ref_rank_cmp);
+    const size_t m = n < kk ? n : kk;
+    qsort(r, m, sizeof(*r), ref_key_cmp);
+    WD_T_ASSERT(v.n == m, "round %d: kept %u want %zu", round, (unsigned)v.n, m);
+    float wmax = 0.0f;
+    for (size_t i = 0; i < m; i++)
+      wmax = r[i].w > wmax ? r[i].w : wmax;
+    for (size_t i = 0; i < m; i++) {
+      long q = lrintf(255.0f * r[i].w / wmax);
+      WD_T_ASSERT(v.key[i] == r[i].key && v.q[i] == (q < 1 ? 1 : q),
+                  "round %d word %zu: key %u q %u want %u %ld", round, i, v.key[i], v.q[i],
+                  r[i].key, q);
+    }
+  }
   return 0;
 }
 
@@ -308,6 +367,7 @@ static int test_word_rule(void) {
 
 int main(void) {
   WD_T_RUN(test_build_and_cosine);
+  WD_T_RUN(test_build_vs_reference);
   WD_T_RUN(test_numbers);
   WD_T_RUN(test_store_churn);
   WD_T_RUN(test_word_rule);
