@@ -1,6 +1,9 @@
 /* bench.c - timing passes, best-of-N and median, the result line. */
 #include "bench.h"
 
+#include "wiredup/mem.h"
+
+
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -45,14 +48,18 @@ void wd_bench_run(const wd_bench_params_t *p, wd_bench_outcome_t *out) {
   if (p->reset)
     p->reset(p->ctx);
   p->run(p->ctx);
+  uint64_t allocs = 0;
   for (unsigned i = 0; i < reps; i++) {
     if (p->reset)
       p->reset(p->ctx);
+    const uint64_t a0 = wd_mem_allocs();
     double t0 = wd_bench_now(), c0 = wd_bench_cpu_now();
     p->run(p->ctx);
     t[i] = wd_bench_now() - t0;
     c[i] = wd_bench_cpu_now() - c0;
+    allocs += wd_mem_allocs() - a0;
   }
+  out->allocs = (double)allocs / reps;
   best_median(t, reps, &out->best_s, &out->median_s);
   best_median(c, reps, &out->cpu_best_s, &out->cpu_median_s);
 }
@@ -66,11 +73,12 @@ void wd_bench_print(FILE *fp, const wd_bench_params_t *p, const wd_bench_outcome
           "bench=%s docs=%zu reps=%u bytes_per_doc=%.0f ns_per_doc=%.1f "
           "ns_per_doc_median=%.1f docs_per_s=%.0f docs_per_s_median=%.0f "
           "mb_per_s=%.1f mb_per_s_median=%.1f cpu_ns_per_doc=%.1f "
-          "cpu_ns_per_doc_median=%.1f%s%s\n",
+          "cpu_ns_per_doc_median=%.1f allocs_per_doc=%.3f%s%s\n",
           p->name, p->docs, p->reps, (double)p->bytes / docs, best * 1e9 / docs,
           med * 1e9 / docs, docs / best, docs / med, (double)p->bytes / best / 1e6,
           (double)p->bytes / med / 1e6, out->cpu_best_s * 1e9 / docs,
-          out->cpu_median_s * 1e9 / docs, extra ? " " : "", extra ? extra : "");
+          out->cpu_median_s * 1e9 / docs, out->allocs / docs, extra ? " " : "",
+          extra ? extra : "");
   fflush(fp);
 }
 

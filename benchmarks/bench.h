@@ -36,6 +36,7 @@ typedef struct wd_bench_outcome_s {
   double median_s;     /**< median pass (wall clock) */
   double cpu_best_s;   /**< least process CPU time of a pass */
   double cpu_median_s; /**< median process CPU time of a pass */
+  double allocs;       /**< wd_mem_allocs() calls per timed pass (mean) */
 } wd_bench_outcome_t;
 
 /** @brief Monotonic clock, seconds. */

@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 
 static size_t mem_used;
+static uint64_t mem_allocs; /* calls that (re)allocated, for the benchmarks */
 
 static void mem_oom(size_t size) {
   WD_LOG(WD_LOG_ERROR, "out of memory", "requested=%zu used=%zu", size,
@@ -24,6 +25,7 @@ static void *mem_count(void *p, size_t size) {
   if (!p)
     mem_oom(size);
   __atomic_add_fetch(&mem_used, malloc_usable_size(p), __ATOMIC_RELAXED);
+  __atomic_add_fetch(&mem_allocs, 1, __ATOMIC_RELAXED);
   return p;
 }
 
@@ -42,6 +44,7 @@ void *wd_realloc(void *ptr, size_t size) {
     mem_oom(size);
   __atomic_sub_fetch(&mem_used, old, __ATOMIC_RELAXED);
   __atomic_add_fetch(&mem_used, malloc_usable_size(p), __ATOMIC_RELAXED);
+  __atomic_add_fetch(&mem_allocs, 1, __ATOMIC_RELAXED);
   return p;
 }
 
@@ -95,6 +98,8 @@ char *wd_strndup(const char *s, size_t len) {
 char *wd_strdup(const char *s) { return wd_strndup(s, strlen(s)); }
 
 size_t wd_mem_used(void) { return __atomic_load_n(&mem_used, __ATOMIC_RELAXED); }
+
+uint64_t wd_mem_allocs(void) { return __atomic_load_n(&mem_allocs, __ATOMIC_RELAXED); }
 
 /* ==== Buffer ==== */
 

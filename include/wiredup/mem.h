@@ -23,6 +23,9 @@ char *wd_strndup(const char *s, size_t len);
 
 /** @brief Bytes currently allocated through this wrapper (all threads). */
 size_t wd_mem_used(void);
+/** @brief Allocations so far (wd_malloc, wd_calloc, wd_realloc, cJSON's):
+ *  the benchmarks check that the hot path makes none per record. */
+uint64_t wd_mem_allocs(void);
 
 /** A growable byte buffer. Reuse it across records: it only grows, so the hot
  *  path stops allocating once it has reached its high-water mark. p is always
