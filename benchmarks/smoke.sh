@@ -25,8 +25,15 @@ grep -Eq '^datagen records=60 copies=[1-9][0-9]* ' "$T/a.err" || fail "no copies
 num='[0-9]+(\.[0-9]+)?'
 for s in stage.decode stage.normalise stage.boilerplate stage.shingle stage.minhash.oph \
          stage.minhash.mix stage.simhash stage.lsh stage.cluster stage.output engine.inprocess; do
-  n=$(grep -Ec "^bench=$s docs=40 reps=2 bytes_per_doc=$num ns_per_doc=$num ns_per_doc_median=$num docs_per_s=$num docs_per_s_median=$num mb_per_s=$num mb_per_s_median=$num cpu_ns_per_doc=$num cpu_ns_per_doc_median=$num\$" "$T/stages.txt")
+  n=$(grep -Ec "^bench=$s docs=40 reps=2 bytes_per_doc=$num ns_per_doc=$num ns_per_doc_median=$num docs_per_s=$num docs_per_s_median=$num mb_per_s=$num mb_per_s_median=$num cpu_ns_per_doc=$num cpu_ns_per_doc_median=$num allocs_per_doc=$num\$" "$T/stages.txt")
   [ "$n" -eq 1 ] || fail "stage $s: $n well-formed lines in: $(cat "$T/stages.txt")"
+done
+# The stateless stages and the output allocate nothing once warm (the first
+# pass grows every scratch buffer to its high-water mark).
+for s in stage.decode stage.normalise stage.boilerplate stage.shingle stage.minhash.oph \
+         stage.simhash stage.output; do
+  grep -Eq "^bench=$s .* allocs_per_doc=0\.000( |\$)" "$T/stages.txt" ||
+    fail "stage $s allocates per record: $(grep "^bench=$s " "$T/stages.txt")"
 done
 grep -Eq "^bench=stages.summary docs=40 bytes=[0-9]+ peak_rss_kb=[0-9]+$" "$T/stages.txt" ||
   fail "no summary line"
