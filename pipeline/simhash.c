@@ -150,10 +150,15 @@ static void df_add(wd_simhash_t *sm, uint64_t tok) {
 /* ==== Term frequencies ==== */
 
 /* A map from word to count, cleared by generation; order lists its slots in
- * first-seen order. */
+ * first-seen order. One 16-byte slot per word: a probe reads one line. */
+typedef struct tc_slot_s {
+  uint64_t key;
+  uint32_t gen, cnt;
+} tc_slot_t;
+
 struct wd_termcount_s {
-  uint64_t *key;
-  uint32_t *cnt, *gen, *order;
+  tc_slot_t *slot;
+  uint32_t *order;
   size_t mask;
   uint32_t cur;
 };
@@ -163,9 +168,7 @@ wd_termcount_t *wd_termcount_new(void) { return wd_calloc(1, sizeof(wd_termcount
 void wd_termcount_destroy(wd_termcount_t *tc) {
   if (!tc)
     return;
-  wd_free(tc->key);
-  wd_free(tc->cnt);
-  wd_free(tc->gen);
+  wd_free(tc->slot);
   wd_free(tc->order);
   wd_free(tc);
 }
@@ -189,24 +192,21 @@ static void terms_reserve(wd_terms_t *t, size_t n) {
 }
 
 void wd_terms_count(wd_termcount_t *tc, const uint64_t *tokens, size_t cnt, wd_terms_t *out) {
-  size_t cap = tc->key ? tc->mask + 1 : 0;
+  size_t cap = tc->slot ? tc->mask + 1 : 0;
   if (cap < 2 * cnt || cap == 0) {
     size_t ncap = cap ? cap : TF_MIN_CAP;
     while (ncap < 2 * cnt)
       ncap *= 2;
-    wd_free(tc->key);
-    wd_free(tc->cnt);
-    wd_free(tc->gen);
+    wd_free(tc->slot);
     wd_free(tc->order);
-    tc->key = wd_malloc(ncap * sizeof(*tc->key));
-    tc->cnt = wd_malloc(ncap * sizeof(*tc->cnt));
-    tc->gen = wd_calloc(ncap, sizeof(*tc->gen));
+    tc->slot = wd_calloc(ncap, sizeof(*tc->slot));
     tc->order = wd_malloc(ncap * sizeof(*tc->order));
     tc->mask = ncap - 1;
     tc->cur = 0;
   }
   if (++tc->cur == 0) {
-    memset(tc->gen, 0, (tc->mask + 1) * sizeof(*tc->gen));
+    for (size_t i = 0; i <= tc->mask; i++)
+      tc->slot[i].gen = 0;
     tc->cur = 1;
   }
   size_t nd = 0;
@@ -214,15 +214,14 @@ void wd_terms_count(wd_termcount_t *tc, const uint64_t *tokens, size_t cnt, wd_t
     const uint64_t key = tokens[n];
     size_t i = (size_t)wd_mix64(key) & tc->mask;
     for (;;) {
-      if (tc->gen[i] != tc->cur) {
-        tc->gen[i] = tc->cur;
-        tc->key[i] = key;
-        tc->cnt[i] = 1;
+      tc_slot_t *e = &tc->slot[i];
+      if (e->gen != tc->cur) {
+        *e = (tc_slot_t){key, tc->cur, 1};
         tc->order[nd++] = (uint32_t)i;
         break;
       }
-      if (tc->key[i] == key) {
-        tc->cnt[i]++;
+      if (e->key == key) {
+        e->cnt++;
         break;
       }
       i = (i + 1) & tc->mask;
@@ -230,8 +229,9 @@ void wd_terms_count(wd_termcount_t *tc, const uint64_t *tokens, size_t cnt, wd_t
   }
   terms_reserve(out, nd);
   for (size_t d = 0; d < nd; d++) {
-    out->word[d] = tc->key[tc->order[d]];
-    out->cnt[d] = tc->cnt[tc->order[d]];
+    const tc_slot_t *e = &tc->slot[tc->order[d]];
+    out->word[d] = e->key;
+    out->cnt[d] = e->cnt;
   }
   out->n = nd;
 }
