@@ -71,20 +71,21 @@ static void select_top(uint64_t *a, size_t n, size_t k) {
 }
 
 void wd_topv_build(wd_topv_t *out, const uint64_t *keys, const float *w, size_t n, size_t k) {
-  uint64_t buf[2 * WD_TOPV_MAX];
+  uint64_t buf[4 * WD_TOPV_MAX];
   size_t m = 0;
   uint64_t low = 0; /* once 2k were seen: the k-th highest rank so far */
   if (k > WD_TOPV_MAX)
     k = WD_TOPV_MAX;
-  /* The k highest in one pass: candidates gather in buf; when it is full
+  /* The k highest in one pass: candidates gather in buf; when 4k are there
    * the k highest stay, and from then on only words above the k-th highest
-   * so far can enter. */
+   * so far can enter (4k: a select per 3k entries, measured 15% less time
+   * than 2k; 8k was no better). */
   for (size_t i = 0; i < n && k; i++) {
     const uint64_t r = rank_of(w[i], (uint16_t)(keys[i] >> 48));
     if (r <= low)
       continue;
     buf[m++] = r;
-    if (m == 2 * k) {
+    if (m == 4 * k) {
       select_top(buf, m, k);
       m = k;
       low = buf[0];
