@@ -54,6 +54,22 @@ typedef struct idstr_s {
   char s[];
 } idstr_t;
 
+/* Id strings of up to IDPOOL_MAX bytes (header included) are cut from 64 KiB
+ * slabs in 16-byte size classes, and a freed one goes on its class's free
+ * list: in a steady stream the string of an article evicted is the next
+ * article's, and no article costs an allocation. Longer ids use wd_malloc. */
+#define IDPOOL_GRAIN 16u
+#define IDPOOL_MAX 256u
+#define IDPOOL_SLAB ((size_t)64 << 10)
+
+typedef struct idpool_s {
+  void *free[IDPOOL_MAX / IDPOOL_GRAIN + 1]; /* per class: freed blocks, linked */
+  char *cur;                                 /* the slab being cut... */
+  size_t left;                               /* ...and what is left of it */
+  void **slab;
+  size_t nslab, slab_cap;
+} idpool_t;
+
 /* One article's fields besides its signature (48 bytes). */
 typedef struct rec_s {
   uint64_t simhash;
@@ -88,6 +104,7 @@ struct wd_cluster_s {
   size_t chunks;     /* allocated */
   size_t chunk_bytes; /* one chunk's signature block */
   size_t id_bytes;   /* bytes of id strings */
+  idpool_t ids;      /* where they live */
 
   /* Clusters with live members; a free entry has id NULL and links the free
    * list through size. */
@@ -202,13 +219,55 @@ static void lsh_touch(void *ctx, uint32_t ref, uint32_t band) {
 
 /* ==== Id strings ==== */
 
+/* The pool block of an id string of \p len characters: its class (0: too
+ * long, wd_malloc'd) and size. */
+static inline size_t idstr_class(size_t len, size_t *bytes) {
+  const size_t n = sizeof(idstr_t) + len + 1;
+  if (n > IDPOOL_MAX) {
+    *bytes = n;
+    return 0;
+  }
+  const size_t c = (n + IDPOOL_GRAIN - 1) / IDPOOL_GRAIN;
+  *bytes = c * IDPOOL_GRAIN;
+  return c;
+}
+
+static void *idpool_get(idpool_t *p, size_t c, size_t bytes) {
+  void *b = p->free[c];
+  if (b) {
+    memcpy(&p->free[c], b, sizeof(void *));
+    return b;
+  }
+  if (p->left < bytes) {
+    if (p->nslab == p->slab_cap) {
+      p->slab_cap = p->slab_cap ? 2 * p->slab_cap : 16;
+      p->slab = wd_realloc(p->slab, p->slab_cap * sizeof(*p->slab));
+    }
+    p->cur = p->slab[p->nslab++] = wd_malloc(IDPOOL_SLAB);
+    p->left = IDPOOL_SLAB; /* the rest of the old slab (< 256 B) is left */
+  }
+  b = p->cur;
+  p->cur += bytes;
+  p->left -= bytes;
+  return b;
+}
+
+static void idpool_free(idpool_t *p) {
+  for (size_t i = 0; i < p->nslab; i++)
+    wd_free(p->slab[i]);
+  wd_free(p->slab);
+  memset(p, 0, sizeof(*p));
+}
+
 static idstr_t *idstr_new(wd_cluster_t *cs, const char *s, size_t len) {
-  idstr_t *id = wd_malloc(sizeof(*id) + len + 1);
+  size_t bytes;
+  const size_t c = idstr_class(len, &bytes);
+  idstr_t *id = c ? idpool_get(&cs->ids, c, bytes) : wd_malloc(bytes);
   id->refs = 1;
   id->len = (uint32_t)len;
   memcpy(id->s, s, len);
   id->s[len] = '\0';
-  cs->id_bytes += sizeof(*id) + len + 1;
+  cs->id_bytes += bytes;
   return id;
 }
 
@@ -218,10 +277,18 @@ static idstr_t *idstr_ref(idstr_t *id) {
 }
 
 static void idstr_unref(wd_cluster_t *cs, idstr_t *id) {
-  if (id && --id->refs == 0) {
-    cs->id_bytes -= sizeof(*id) + id->len + 1;
+  if (!id || --id->refs > 0)
+    return;
+  size_t bytes;
+  const size_t c = idstr_class(id->len, &bytes);
+  cs->id_bytes -= bytes;
+  if (!c) {
     wd_free(id);
+    return;
   }
+  void *b = id;
+  memcpy(b, &cs->ids.free[c], sizeof(void *));
+  cs->ids.free[c] = b;
 }
 
 wd_cluster_t *wd_cluster_new(const wd_cluster_opts_t *opts) {
@@ -283,6 +350,7 @@ void wd_cluster_destroy(wd_cluster_t *cs) {
     idstr_unref(cs, cs->cl_id[c]);
     idstr_unref(cs, cs->cl_story[c]);
   }
+  idpool_free(&cs->ids);
   for (size_t i = 0; i < cs->dir_cap; i++)
     chunk_free(&cs->dir[i]);
   wd_free(cs->dir);

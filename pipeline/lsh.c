@@ -75,6 +75,11 @@ struct wd_lsh_s {
 
   lsh_key_t *key;  /* scratch: one key per band of the signature at hand */
   lsh_match_t *match; /* query scratch: fingerprint matches, in probe order */
+  /* Rebuild scratch, kept: in a steady stream eviction's tombstones make
+   * rebuilds (at the same size) a regular event, not a growth step. */
+  uint32_t *live;     /* a band's live entries and the sort's second buffer */
+  size_t live_cap;
+  uint32_t *age_cnt;  /* the radix sort's counters (1 << 14) */
   uint32_t match_cap;
   /* Query scratch: doc -> index into hit[], cleared by generation. */
   uint32_t *map_doc, *map_idx, *map_gen;
@@ -141,6 +146,8 @@ void wd_lsh_destroy(wd_lsh_t *lsh) {
     wd_free(lsh->band[b].slot);
   wd_free(lsh->band);
   wd_free(lsh->key);
+  wd_free(lsh->live);
+  wd_free(lsh->age_cnt);
   wd_free(lsh->match);
   wd_free(lsh->map_doc);
   wd_free(lsh->map_idx);
@@ -192,8 +199,10 @@ static void band_set_cap(lsh_band_t *bt, uint32_t cap) {
 
 /* Sort \p v (n entries) oldest first: by age relative to the newest doc
  * inserted, an LSD radix sort in two passes of 14 bits. */
-static void sort_by_age(const wd_lsh_t *lsh, uint32_t *v, uint32_t *tmp, size_t n) {
-  uint32_t *cnt = wd_malloc(sizeof(uint32_t) << 14);
+static void sort_by_age(wd_lsh_t *lsh, uint32_t *v, uint32_t *tmp, size_t n) {
+  if (!lsh->age_cnt)
+    lsh->age_cnt = wd_malloc(sizeof(uint32_t) << 14);
+  uint32_t *cnt = lsh->age_cnt;
   const uint32_t newest = lsh->last_ref;
   for (int pass = 0; pass < 2; pass++) {
     const unsigned sh = 14u * (unsigned)pass;
@@ -210,7 +219,6 @@ static void sort_by_age(const wd_lsh_t *lsh, uint32_t *v, uint32_t *tmp, size_t 
       tmp[cnt[(~((newest - ent_ref(lsh, v[i])) & lsh->ref_mask) >> sh) & 0x3fff]++] = v[i];
     memcpy(v, tmp, n * sizeof(*v));
   }
-  wd_free(cnt);
 }
 
 /* Rebuild band \p b in \p ncap slots without its tombstones. The entries are
@@ -225,15 +233,24 @@ static void band_rehash(wd_lsh_t *lsh, uint32_t b, uint32_t ncap) {
   enum { AHEAD = 16, ROWS_AHEAD = 64 };
   lsh_band_t *bt = &lsh->band[b];
   assert(ncap > bt->used);
-  uint32_t *live = wd_malloc(((size_t)bt->used + 1) * 2 * sizeof(*live));
+  if (lsh->live_cap < (size_t)bt->used + 1) {
+    lsh->live_cap = ((size_t)bt->used + 1) * 3 / 2;
+    wd_free(lsh->live);
+    lsh->live = wd_malloc(lsh->live_cap * 2 * sizeof(*lsh->live));
+  }
+  uint32_t *live = lsh->live;
   size_t n = 0;
   for (uint32_t o = 0; o < bt->cap; o++)
     if (ent_fp(lsh, bt->slot[o]))
       live[n++] = bt->slot[o];
   assert(n == bt->used);
-  sort_by_age(lsh, live, live + bt->used + 1, n);
-  wd_free(bt->slot);
-  bt->slot = wd_calloc_huge(ncap, sizeof(*bt->slot));
+  sort_by_age(lsh, live, live + lsh->live_cap, n);
+  if (ncap == bt->cap) { /* a sweep: the table is reused */
+    memset(bt->slot, 0, (size_t)ncap * sizeof(*bt->slot));
+  } else {
+    wd_free(bt->slot);
+    bt->slot = wd_calloc_huge(ncap, sizeof(*bt->slot));
+  }
 
   band_set_cap(bt, ncap);
   bt->tombs = 0;
@@ -253,7 +270,6 @@ static void band_rehash(wd_lsh_t *lsh, uint32_t b, uint32_t ncap) {
       __builtin_prefetch(&bt->slot[home[i % AHEAD]], 1);
     }
   }
-  wd_free(live);
 }
 
 /* Room for \p more entries: rebuild (grow, shrink or just drop tombstones)

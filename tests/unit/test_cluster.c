@@ -4,6 +4,7 @@
  * shingle sets so each rule can be switched on and off around one pair. */
 #include "wd_test.h"
 #include "wiredup/cluster.h"
+#include "wiredup/mem.h"
 #include "wiredup/minhash.h"
 #include "wiredup/simhash.h"
 
@@ -217,10 +218,58 @@ static int test_identical_flood_bounded(void) {
   return 0;
 }
 
+/* Id strings in a steady stream: lengths 6 to 300 (past the pooled sizes),
+ * a capped store evicting as it goes. Every live id still answers with its
+ * own text, and once the store is full an article costs no allocation of its
+ * own: what allocation is left (LSH rebuilds) stays far below one per doc. */
+static int test_id_strings_steady(void) {
+  enum { N = 6000, CAP = 500, LEN = 300 };
+  wd_minhash_t *mh = wd_minhash_new(NULL);
+  wd_cluster_opts_t o = defaults();
+  o.max_docs = CAP + 1;
+  wd_cluster_t *cs = wd_cluster_new(&o);
+  static uint64_t a[MAXSET];
+  static char id[N][LEN + 1];
+  uint64_t allocs_at = 0;
+  for (uint32_t i = 0; i < N; i++) {
+    const size_t len = 6 + (i * 37u) % (LEN - 5);
+    for (size_t k = 0; k < len; k++)
+      id[i][k] = (char)('a' + (i + k * 7) % 26);
+    char num[8];
+    memcpy(id[i], num, (size_t)snprintf(num, sizeof(num), "%05u", i)); /* unique */
+    id[i][len] = '\0';
+    uint32_t sa[NP];
+    const size_t na = range(a, 0, (uint64_t)i * 1000, (uint64_t)i * 1000 + 60);
+    wd_minhash_sign(mh, a, na, sa);
+    wd_doc_t d = {.id = id[i], .id_len = strlen(id[i]), .sig = sa,
+                  .shingle_cnt = (uint32_t)na, .simhash = (uint64_t)i * 0x9e3779b97f4a7c15ULL};
+    wd_assign_t r;
+    if (i == N / 2)
+      allocs_at = wd_mem_allocs();
+    wd_cluster_assign(cs, &d, &r);
+    wd_cluster_evict(cs, INT64_MIN, CAP);
+    WD_T_ASSERT(!strcmp(r.cluster_id, id[i]), "doc %u starts its own cluster", i);
+  }
+  const double per_doc = (double)(wd_mem_allocs() - allocs_at) / (N / 2);
+  WD_T_ASSERT(per_doc < 0.25, "%.3f allocations per article once full", per_doc);
+  for (uint32_t i = N - CAP; i < N; i++) {
+    wd_assign_t r;
+    WD_T_ASSERT(wd_cluster_lookup(cs, id[i], strlen(id[i]), &r) &&
+                    !strcmp(r.cluster_id, id[i]),
+                "live id %u answers with its own text", i);
+  }
+  wd_assign_t r;
+  WD_T_ASSERT(!wd_cluster_lookup(cs, id[0], strlen(id[0]), &r), "evicted id forgotten");
+  wd_cluster_destroy(cs);
+  wd_minhash_destroy(mh);
+  return 0;
+}
+
 int main(void) {
   WD_T_RUN(test_identical_flood_bounded);
   WD_T_RUN(test_containment_min_shared);
   WD_T_RUN(test_joint_rule);
   WD_T_RUN(test_jaccard_and_lookup);
+  WD_T_RUN(test_id_strings_steady);
   return WD_T_DONE();
 }
