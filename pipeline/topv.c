@@ -133,41 +133,86 @@ static void num_add(uint16_t *set, uint8_t *n, uint16_t h) {
  * first byte <= ' '. */
 static inline int is_sep(unsigned char c) { return c <= ' '; }
 
+#define NUM_ONES 0x0101010101010101ull
+#define NUM_HI 0x8080808080808080ull
+
+/* 0x80 in each byte of w that is <= ' ' (exact per byte). */
+static inline uint64_t num_seps(uint64_t w) {
+  return ~(((w & 0x7f * NUM_ONES) + (0x80 - ' ' - 1) * NUM_ONES) | w) & NUM_HI;
+}
+
+/* 0x80 in each byte of w equal to c (exact per byte). */
+static inline uint64_t num_eq(uint64_t w, unsigned char c) {
+  const uint64_t x = w ^ (c * NUM_ONES);
+  return ~(((x & 0x7f * NUM_ONES) + 0x7f * NUM_ONES) | x) & NUM_HI;
+}
+
+/* 0x80 in each byte of w that may start a number: a digit, '.', ',' or the
+ * lead byte 0xd9/0xdb of an Arabic-Indic digit. Or-ing in 0x02 folds ','
+ * into '.' and 0xd9 into 0xdb. */
+static inline uint64_t num_starts(uint64_t w) {
+  const uint64_t y = w & 0x7f * NUM_ONES;
+  const uint64_t digit =
+      (y + (0x80 - '0') * NUM_ONES) & ~(y + (0x80 - '9' - 1) * NUM_ONES) & ~w & NUM_HI;
+  const uint64_t v = w | 0x02 * NUM_ONES;
+  return digit | num_eq(v, '.') | num_eq(v, 0xdb);
+}
+
+/* The token at p (its first byte may start a number): add it to the set
+ * when it is made of digits, '.' and ',' only, with 2+ digits.
+ * @returns the end of the token. */
+static const unsigned char *num_token(const unsigned char *p, const unsigned char *end,
+                                      uint16_t *num, uint8_t *n) {
+  char digits[32];
+  size_t nd = 0;
+  int numeric = 1;
+  while (p < end && !is_sep(*p)) {
+    if (*p >= '0' && *p <= '9') {
+      if (nd < sizeof(digits))
+        digits[nd++] = (char)*p;
+      p++;
+    } else if (*p == '.' || *p == ',') {
+      p++;
+    } else if (p + 1 < end && ((p[0] == 0xd9 && p[1] >= 0xa0 && p[1] <= 0xa9) ||
+                               (p[0] == 0xdb && p[1] >= 0xb0 && p[1] <= 0xb9))) {
+      if (nd < sizeof(digits)) /* U+0660..0669, U+06F0..06F9 */
+        digits[nd++] = (char)('0' + (p[1] & 0x0f));
+      p += 2;
+    } else {
+      numeric = 0;
+      p++;
+    }
+  }
+  if (numeric && nd >= 2)
+    num_add(num, n, (uint16_t)wd_mix64(XXH3_64bits(digits, nd)));
+  return p;
+}
+
+/* Most tokens are words: eight bytes at a time, only the bytes that both
+ * start a token (follow a separator or the text's start) and may start a
+ * number are looked at. */
 uint8_t wd_topv_numbers(uint16_t num[WD_TOPV_NUMS], const char *text, size_t len) {
   const unsigned char *p = (const unsigned char *)text, *end = p + len;
   uint8_t n = 0;
+  uint64_t after_sep = 0x80; /* byte 0 follows a separator: the start counts */
   while (p < end) {
-    while (p < end && is_sep(*p))
-      p++;
-    /* Most tokens are words: skip them on their first byte. */
-    if (p < end && !(*p >= '0' && *p <= '9') && *p != '.' && *p != ',' && *p != 0xd9 &&
-        *p != 0xdb) {
-      while (p < end && !is_sep(*p))
-        p++;
+    uint64_t w;
+    const size_t avail = (size_t)(end - p);
+    if (avail >= 8) {
+      memcpy(&w, p, 8);
+    } else { /* the tail, padded with separators */
+      w = ' ' * NUM_ONES;
+      memcpy(&w, p, avail);
+    }
+    const uint64_t seps = num_seps(w);
+    uint64_t hits = num_starts(w) & ((seps << 8) | after_sep);
+    if (hits) {
+      p = num_token(p + (__builtin_ctzll(hits) >> 3), end, num, &n);
+      after_sep = 0; /* p is at a separator or the end */
       continue;
     }
-    char digits[32];
-    size_t nd = 0;
-    int numeric = 1;
-    while (p < end && !is_sep(*p)) {
-      if (*p >= '0' && *p <= '9') {
-        if (nd < sizeof(digits))
-          digits[nd++] = (char)*p;
-        p++;
-      } else if (*p == '.' || *p == ',') {
-        p++;
-      } else if (p + 1 < end && ((p[0] == 0xd9 && p[1] >= 0xa0 && p[1] <= 0xa9) ||
-                                 (p[0] == 0xdb && p[1] >= 0xb0 && p[1] <= 0xb9))) {
-        if (nd < sizeof(digits)) /* U+0660..0669, U+06F0..06F9 */
-          digits[nd++] = (char)('0' + (p[1] & 0x0f));
-        p += 2;
-      } else {
-        numeric = 0;
-        p++;
-      }
-    }
-    if (numeric && nd >= 2)
-      num_add(num, &n, (uint16_t)wd_mix64(XXH3_64bits(digits, nd)));
+    after_sep = seps >> 56;
+    p += avail >= 8 ? 8 : avail;
   }
   return n;
 }
