@@ -24,6 +24,8 @@
 #define BOIL_GAP 0
 /* Learned-line table: slots probed from the key's home slot. */
 #define BOIL_PROBE 8
+/* Bits of the first-token prefilter (a power of two, 2^(64 - 55)). */
+#define BOIL_HEAD_BITS 512
 
 /* ==== Built-in phrases ==== */
 
@@ -170,6 +172,9 @@ struct wd_boiler_s {
   uint32_t *ph_order;
   boil_head_t *head;
   size_t head_mask;
+  /* bit (h >> 55) set for every head h: most tokens start no phrase and are
+   * no button word, and this says so without a probe */
+  uint64_t head_bits[BOIL_HEAD_BITS / 64];
   uint64_t *line_h; /* XXH3 of PH_LINE phrases' canonical text */
   size_t line_cnt;
   /* learned lines */
@@ -335,7 +340,9 @@ static void phrases_build(wd_boiler_t *bp, const char *const *phrases) {
   bp->ph_order = wd_calloc(bp->ph_cnt ? bp->ph_cnt : 1, sizeof(*bp->ph_order));
   /* count per first token, then lay the phrase lists out contiguously */
   for (size_t i = 0; i < bp->ph_cnt; i++) {
-    boil_head_t *e = head_insert(bp, bp->ph_tok[bp->ph[i].first]);
+    const uint64_t h = bp->ph_tok[bp->ph[i].first];
+    boil_head_t *e = head_insert(bp, h);
+    bp->head_bits[(h >> 55) / 64] |= 1ull << ((h >> 55) % 64);
     if (bp->ph[i].kind == PH_WORD)
       e->button = 1;
     else
@@ -535,6 +542,46 @@ static void scratch_grow(wd_boiler_t *bp, size_t need) {
   bp->t_cap = cap;
 }
 
+/* 0x80 in each byte of w that is ' ' (exact per byte). */
+static inline uint64_t boil_spaces(uint64_t w) {
+  const uint64_t x = w ^ 0x2020202020202020ull;
+  return ~(((x & 0x7f7f7f7f7f7f7f7full) + 0x7f7f7f7f7f7f7f7full) | x) &
+         0x8080808080808080ull;
+}
+
+static inline size_t tok_add(wd_boiler_t *bp, const char *text, size_t a, size_t b,
+                             size_t nt) {
+  bp->t_off[nt] = (uint32_t)a;
+  bp->t_len[nt] = (uint32_t)(b - a);
+  bp->t_h[nt] = boil_tok_hash(text + a, b - a);
+  bp->t_keep[nt] = 1;
+  return nt + 1;
+}
+
+/* The tokens of the line text[a, eol) into bp->t_* from index \p nt (room
+ * made by the caller), finding the spaces eight bytes at a time.
+ * @returns the new token count. */
+static size_t line_tokens(wd_boiler_t *bp, const char *text, size_t a, size_t eol,
+                          size_t nt) {
+  size_t start = a; /* of the current token */
+  for (size_t i = a; i < eol; i += 8) {
+    uint64_t w = 0; /* the line's last bytes: padded with zeros, no spaces */
+    if (i + 8 <= eol)
+      memcpy(&w, text + i, 8);
+    else
+      memcpy(&w, text + i, eol - i);
+    for (uint64_t sp = boil_spaces(w); sp; sp &= sp - 1) {
+      const size_t j = i + ((size_t)__builtin_ctzll(sp) >> 3);
+      if (j > start)
+        nt = tok_add(bp, text, start, j, nt);
+      start = j + 1;
+    }
+  }
+  if (eol > start)
+    nt = tok_add(bp, text, start, eol, nt);
+  return nt;
+}
+
 /* Decide about one line of \p nt tokens (in bp->t_*) whose XXH3 is \p lh:
  * 0 keep (tokens that are phrases cleared in t_keep), 1 dropped by a phrase
  * rule. */
@@ -551,6 +598,10 @@ static int line_phrases(wd_boiler_t *bp, uint64_t lh, size_t first, size_t nt) {
   int short_line = nt <= BOIL_SHORT_LINE;
   int all_buttons = 1;
   for (size_t p = 0; p < nt; p++) {
+    if (!((bp->head_bits[(t[p] >> 55) / 64] >> ((t[p] >> 55) % 64)) & 1)) {
+      all_buttons = 0;
+      continue;
+    }
     const boil_head_t *e = head_find(bp, t[p]);
     if (!e || !e->button)
       all_buttons = 0;
@@ -618,20 +669,9 @@ wd_err_t wd_boiler_filter_ex(wd_boiler_t *bp, const char *source, size_t source_
     if (bp->slot)
       __builtin_prefetch(&bp->slot[learn_key(src_h, lh) & bp->slot_mask]);
     size_t first = nt;
-    for (const char *q = p; q < eol;) {
-      const char *r = memchr(q, ' ', (size_t)(eol - q));
-      if (!r)
-        r = eol;
-      if (r > q) {
-        scratch_grow(bp, nt + 1);
-        bp->t_off[nt] = (uint32_t)(q - text);
-        bp->t_len[nt] = (uint32_t)(r - q);
-        bp->t_h[nt] = boil_tok_hash(q, (size_t)(r - q));
-        bp->t_keep[nt] = 1;
-        nt++;
-      }
-      q = r + 1;
-    }
+    /* a line of n bytes has at most n / 2 + 1 tokens */
+    scratch_grow(bp, nt + (size_t)(eol - p) / 2 + 1);
+    nt = line_tokens(bp, text, (size_t)(p - text), (size_t)(eol - text), nt);
     bp->l_h[nl] = lh;
     bp->l_first[nl] = (uint32_t)first;
     bp->l_cnt[nl] = (uint32_t)(nt - first);
