@@ -559,10 +559,11 @@ static inline size_t tok_add(wd_boiler_t *bp, const char *text, size_t a, size_t
 }
 
 /* The tokens of the line text[a, eol) into bp->t_* from index \p nt (room
- * made by the caller), finding the spaces eight bytes at a time.
+ * made by the caller), finding the spaces eight bytes at a time. *gaps is set
+ * when a space does not follow a token (a leading or doubled space).
  * @returns the new token count. */
 static size_t line_tokens(wd_boiler_t *bp, const char *text, size_t a, size_t eol,
-                          size_t nt) {
+                          size_t nt, int *gaps) {
   size_t start = a; /* of the current token */
   for (size_t i = a; i < eol; i += 8) {
     uint64_t w = 0; /* the line's last bytes: padded with zeros, no spaces */
@@ -574,6 +575,8 @@ static size_t line_tokens(wd_boiler_t *bp, const char *text, size_t a, size_t eo
       const size_t j = i + ((size_t)__builtin_ctzll(sp) >> 3);
       if (j > start)
         nt = tok_add(bp, text, start, j, nt);
+      else
+        *gaps = 1;
       start = j + 1;
     }
   }
@@ -582,21 +585,25 @@ static size_t line_tokens(wd_boiler_t *bp, const char *text, size_t a, size_t eo
   return nt;
 }
 
+/* How a line of the current text fares: kept (LINE_WHOLE: every token, and
+ * its text is its tokens one space apart), or dropped. */
+enum { LINE_KEEP = 0, LINE_WHOLE, LINE_PHRASE, LINE_LEARNED };
+
 /* Decide about one line of \p nt tokens (in bp->t_*) whose XXH3 is \p lh:
- * 0 keep (tokens that are phrases cleared in t_keep), 1 dropped by a phrase
- * rule. */
+ * LINE_WHOLE, LINE_KEEP (tokens that are phrases cleared in t_keep) or
+ * LINE_PHRASE (dropped by a phrase rule). */
 static int line_phrases(wd_boiler_t *bp, uint64_t lh, size_t first, size_t nt) {
   const uint64_t *t = bp->t_h + first;
   uint8_t *keep = bp->t_keep + first;
   if (bp->line_cnt) {
     for (size_t i = 0; i < bp->line_cnt; i++)
       if (bp->line_h[i] == lh)
-        return 1;
+        return LINE_PHRASE;
   }
   if (!bp->head)
-    return 0;
+    return LINE_WHOLE;
   int short_line = nt <= BOIL_SHORT_LINE;
-  int all_buttons = 1;
+  int all_buttons = 1, cut = 0;
   for (size_t p = 0; p < nt; p++) {
     if (!((bp->head_bits[(t[p] >> 55) / 64] >> ((t[p] >> 55) % 64)) & 1)) {
       all_buttons = 0;
@@ -617,18 +624,17 @@ static int line_phrases(wd_boiler_t *bp, uint64_t lh, size_t first, size_t nt) {
       if (!m)
         continue;
       if (ph->kind != PH_ANY)
-        return 1;
+        return LINE_PHRASE;
       if (m > skip)
         skip = m;
     }
     for (size_t q = 0; q < skip; q++)
       keep[p + q] = 0;
+    cut |= skip != 0;
   }
-  return all_buttons;
+  return all_buttons ? LINE_PHRASE : cut ? LINE_KEEP : LINE_WHOLE;
 }
 
-/* How a line of the current text fares. */
-enum { LINE_KEEP = 0, LINE_PHRASE, LINE_LEARNED };
 
 wd_err_t wd_boiler_filter(wd_boiler_t *bp, const char *source,
                           size_t source_len, const char *text, size_t text_len,
@@ -671,13 +677,13 @@ wd_err_t wd_boiler_filter_ex(wd_boiler_t *bp, const char *source, size_t source_
     size_t first = nt;
     /* a line of n bytes has at most n / 2 + 1 tokens */
     scratch_grow(bp, nt + (size_t)(eol - p) / 2 + 1);
-    nt = line_tokens(bp, text, (size_t)(p - text), (size_t)(eol - text), nt);
+    int gaps = 0;
+    nt = line_tokens(bp, text, (size_t)(p - text), (size_t)(eol - text), nt, &gaps);
     bp->l_h[nl] = lh;
     bp->l_first[nl] = (uint32_t)first;
     bp->l_cnt[nl] = (uint32_t)(nt - first);
-    bp->l_state[nl] = nt == first || line_phrases(bp, lh, first, nt - first)
-                          ? LINE_PHRASE
-                          : LINE_KEEP;
+    int state = nt == first ? LINE_PHRASE : line_phrases(bp, lh, first, nt - first);
+    bp->l_state[nl] = (uint8_t)(state == LINE_WHOLE && gaps ? LINE_KEEP : state);
     nl++;
     p = eol + 1;
   }
@@ -685,8 +691,7 @@ wd_err_t wd_boiler_filter_ex(wd_boiler_t *bp, const char *source, size_t source_
   /* Pass 2: short lines may be learned, and may have been learned. */
   for (size_t li = 0; li < nl; li++) {
     bp->l_out[li] = UINT32_MAX;
-    if (bp->l_state[li] != LINE_KEEP ||
-        bp->l_cnt[li] > bp->opts.max_line_tokens)
+    if (bp->l_state[li] > LINE_WHOLE || bp->l_cnt[li] > bp->opts.max_line_tokens)
       continue;
     if (line_hashes && nlines < line_cap) {
       bp->l_out[li] = (uint32_t)nlines;
@@ -704,29 +709,39 @@ wd_err_t wd_boiler_filter_ex(wd_boiler_t *bp, const char *source, size_t source_
   uint32_t out_tok = 0; /* kept tokens written so far */
   bp->k_cnt = 0;
   for (size_t li = 0; li < nl; li++) {
+    const int state = bp->l_state[li];
+    const size_t first = bp->l_first[li], e = first + bp->l_cnt[li];
+    uint32_t kept = 0;
+    if (state == LINE_WHOLE)
+      kept = bp->l_cnt[li];
+    else if (state == LINE_KEEP && line_tok)
+      for (size_t k = first; k < e; k++)
+        kept += bp->t_keep[k];
     if (line_tok && bp->l_out[li] != UINT32_MAX) {
       uint32_t *lt = line_tok + 2 * bp->l_out[li];
       lt[0] = out_tok;
-      lt[1] = 0;
-      if (bp->l_state[li] == LINE_KEEP)
-        for (size_t k = bp->l_first[li], e = k + bp->l_cnt[li]; k < e; k++)
-          lt[1] += bp->t_keep[k];
-      out_tok += lt[1];
-    } else if (line_tok && bp->l_state[li] == LINE_KEEP) {
-      for (size_t k = bp->l_first[li], e = k + bp->l_cnt[li]; k < e; k++)
-        out_tok += bp->t_keep[k];
+      lt[1] = kept;
     }
-    if (bp->l_state[li] != LINE_KEEP)
+    out_tok += kept;
+    if (state > LINE_WHOLE)
       continue;
-    for (size_t k = bp->l_first[li], e = k + bp->l_cnt[li]; k < e; k++) {
+    for (size_t k = first; k < e; k++) {
       if (!bp->t_keep[k])
         continue;
       /* boil_tok_hash made 0 into 1: only then is the raw hash unknown */
       uint64_t h = bp->t_h[k];
       bp->k_h[bp->k_cnt++] = h != 1 ? h : XXH3_64bits(text + bp->t_off[k], bp->t_len[k]);
     }
+    if (state == LINE_WHOLE) { /* the line's text from its first token to its last */
+      const size_t from = bp->t_off[first], to = bp->t_off[e - 1] + bp->t_len[e - 1];
+      if (dst->len)
+        dst->p[dst->len++] = '\n';
+      memcpy(dst->p + dst->len, text + from, to - from);
+      dst->len += to - from;
+      continue;
+    }
     int any = 0;
-    for (size_t k = bp->l_first[li], e = k + bp->l_cnt[li]; k < e; k++) {
+    for (size_t k = first; k < e; k++) {
       if (!bp->t_keep[k])
         continue;
       /* copy a run of kept tokens that are one space apart in one go */
