@@ -16,6 +16,11 @@
 #define SHINGLE_K_MAX 16u
 #define SEEN_MIN_CAP 64u
 
+typedef struct seen_slot_s {
+  uint64_t key;
+  uint32_t gen;
+} seen_slot_t;
+
 struct wd_shingle_s {
   uint32_t k;
   uint64_t seed;
@@ -26,10 +31,12 @@ struct wd_shingle_s {
   uint64_t *set; /* distinct shingles, first-seen order */
   size_t set_cnt, set_cap;
 
-  /* Scratch set: a slot is occupied only if seen_gen[i] == gen. */
-  uint64_t *seen_key;
-  uint32_t *seen_gen;
-  size_t seen_mask; /* capacity - 1, capacity a power of two */
+  /* Scratch set: a slot is occupied only if its gen == gen. Each text uses
+   * the first mask + 1 slots, about twice its shingles: a large text once
+   * must not leave every later one probing a table far bigger than cache. */
+  seen_slot_t *seen;
+  size_t seen_cap;  /* slots allocated, a power of two */
+  size_t seen_mask; /* slots used by this text - 1 */
   uint32_t gen;
 };
 
@@ -57,8 +64,7 @@ void wd_shingle_destroy(wd_shingle_t *sh) {
     return;
   wd_free(sh->tok);
   wd_free(sh->set);
-  wd_free(sh->seen_key);
-  wd_free(sh->seen_gen);
+  wd_free(sh->seen);
   wd_free(sh);
 }
 
@@ -85,21 +91,19 @@ static void seen_begin(wd_shingle_t *sh, size_t n) {
     sh->set_cap = n;
     sh->set = wd_malloc(n * sizeof(*sh->set));
   }
-  size_t cap = sh->seen_key ? sh->seen_mask + 1 : 0;
-  if (cap < 2 * n || cap < SEEN_MIN_CAP) {
-    size_t ncap = cap ? cap : SEEN_MIN_CAP;
-    while (ncap < 2 * n)
-      ncap *= 2;
-    wd_free(sh->seen_key);
-    wd_free(sh->seen_gen);
-    sh->seen_key = wd_malloc(ncap * sizeof(*sh->seen_key));
-    sh->seen_gen = wd_calloc(ncap, sizeof(*sh->seen_gen));
-    sh->seen_mask = ncap - 1;
+  size_t use = SEEN_MIN_CAP;
+  while (use < 2 * n)
+    use *= 2;
+  if (use > sh->seen_cap) {
+    wd_free(sh->seen);
+    sh->seen = wd_calloc(use, sizeof(*sh->seen));
+    sh->seen_cap = use;
     sh->gen = 0;
   }
+  sh->seen_mask = use - 1;
   if (++sh->gen == 0) {
     /* Wrapped after 2^32 texts: old stamps could look current again. */
-    memset(sh->seen_gen, 0, (sh->seen_mask + 1) * sizeof(*sh->seen_gen));
+    memset(sh->seen, 0, sh->seen_cap * sizeof(*sh->seen));
     sh->gen = 1;
   }
   sh->set_cnt = 0;
@@ -108,14 +112,15 @@ static void seen_begin(wd_shingle_t *sh, size_t n) {
 static void seen_add(wd_shingle_t *sh, uint64_t h) {
   size_t i = (size_t)(h ^ (h >> 32)) & sh->seen_mask;
   for (;;) {
-    if (sh->seen_gen[i] != sh->gen) {
-      sh->seen_gen[i] = sh->gen;
-      sh->seen_key[i] = h;
+    seen_slot_t *sl = &sh->seen[i];
+    if (sl->gen != sh->gen) {
+      sl->gen = sh->gen;
+      sl->key = h;
       assert(sh->set_cnt < sh->set_cap);
       sh->set[sh->set_cnt++] = h;
       return;
     }
-    if (sh->seen_key[i] == h)
+    if (sl->key == h)
       return;
     i = (i + 1) & sh->seen_mask;
   }
