@@ -497,15 +497,14 @@ static int test_memo_vs_fresh(void) {
       "&amp;", "&nbsp;", "&#8217;", "<p>", "</p>", "<br>", "\u2014", "-", "--",
       "l'ann\u00e9e", "\u2019s", "\u6771\u4eac", "\u067e\u0627\u06a9", "x", "zz",
       "\n", "\n\n", "  ", ",", ".", "(", ")", "per-cent", "colour-blind"};
-  const size_t npool = sizeof(pool) / sizeof(pool[0]);
-  unsigned long long rng = wd_t_seed(4711);
   wd_norm_t *warm = nm_default();
   wd_buf_t text = WD_BUF_INIT, a = WD_BUF_INIT, b = WD_BUF_INIT;
+  unsigned long long rng = wd_t_seed(4711);
   for (int d = 0; d < 300; d++) {
-    wd_buf_clear(&text);
     const int nw = 1 + (int)(wd_t_rand(&rng) % 40);
+    wd_buf_clear(&text);
     for (int w = 0; w < nw; w++) {
-      wd_buf_appends(&text, pool[wd_t_rand(&rng) % npool]);
+      wd_buf_appends(&text, pool[wd_t_rand(&rng) % (sizeof(pool) / sizeof(pool[0]))]);
       if (wd_t_rand(&rng) % 4)
         wd_buf_appendc(&text, ' ');
     }
