@@ -24,8 +24,9 @@
 #define BOIL_GAP 0
 /* Learned-line table: slots probed from the key's home slot. */
 #define BOIL_PROBE 8
-/* Bits of the first-token prefilter (a power of two, 2^(64 - 55)). */
-#define BOIL_HEAD_BITS 512
+/* The first-token prefilter: a token hash h picks bit h >> BOIL_HEAD_SHIFT. */
+#define BOIL_HEAD_SHIFT 52
+#define BOIL_HEAD_BITS ((size_t)1 << (64 - BOIL_HEAD_SHIFT))
 
 /* ==== Built-in phrases ==== */
 
@@ -172,8 +173,8 @@ struct wd_boiler_s {
   uint32_t *ph_order;
   boil_head_t *head;
   size_t head_mask;
-  /* bit (h >> 55) set for every head h: most tokens start no phrase and are
-   * no button word, and this says so without a probe */
+  /* bit h >> BOIL_HEAD_SHIFT set for every head h: most tokens start no
+   * phrase and are no button word, and this says so without a probe */
   uint64_t head_bits[BOIL_HEAD_BITS / 64];
   uint64_t *line_h; /* XXH3 of PH_LINE phrases' canonical text */
   size_t line_cnt;
@@ -342,7 +343,8 @@ static void phrases_build(wd_boiler_t *bp, const char *const *phrases) {
   for (size_t i = 0; i < bp->ph_cnt; i++) {
     const uint64_t h = bp->ph_tok[bp->ph[i].first];
     boil_head_t *e = head_insert(bp, h);
-    bp->head_bits[(h >> 55) / 64] |= 1ull << ((h >> 55) % 64);
+    const uint64_t bit = h >> BOIL_HEAD_SHIFT;
+    bp->head_bits[bit / 64] |= 1ull << (bit % 64);
     if (bp->ph[i].kind == PH_WORD)
       e->button = 1;
     else
@@ -605,7 +607,8 @@ static int line_phrases(wd_boiler_t *bp, uint64_t lh, size_t first, size_t nt) {
   int short_line = nt <= BOIL_SHORT_LINE;
   int all_buttons = 1, cut = 0;
   for (size_t p = 0; p < nt; p++) {
-    if (!((bp->head_bits[(t[p] >> 55) / 64] >> ((t[p] >> 55) % 64)) & 1)) {
+    const uint64_t bit = t[p] >> BOIL_HEAD_SHIFT;
+    if (!((bp->head_bits[bit / 64] >> (bit % 64)) & 1)) {
       all_buttons = 0;
       continue;
     }
