@@ -16,11 +16,6 @@
 #define SHINGLE_K_MAX 16u
 #define SEEN_MIN_CAP 64u
 
-typedef struct seen_slot_s {
-  uint64_t key;
-  uint32_t gen;
-} seen_slot_t;
-
 struct wd_shingle_s {
   uint32_t k;
   uint64_t seed;
@@ -31,13 +26,14 @@ struct wd_shingle_s {
   uint64_t *set; /* distinct shingles, first-seen order */
   size_t set_cnt, set_cap;
 
-  /* Scratch set: a slot is occupied only if its gen == gen. Each text uses
-   * the first mask + 1 slots, about twice its shingles: a large text once
-   * must not leave every later one probing a table far bigger than cache. */
-  seen_slot_t *seen;
+  /* Scratch set of shingle hashes, 0 = empty slot (a hash 0 is noted in
+   * seen_zero). Each text clears and uses the first mask + 1 slots, about
+   * twice its shingles: small enough to stay in cache, and a large text once
+   * does not make every later one probe (or clear) a table far bigger. */
+  uint64_t *seen;
   size_t seen_cap;  /* slots allocated, a power of two */
   size_t seen_mask; /* slots used by this text - 1 */
-  uint32_t gen;
+  int seen_zero;
 };
 
 void wd_shingle_opts_default(wd_shingle_opts_t *opts) {
@@ -96,34 +92,29 @@ static void seen_begin(wd_shingle_t *sh, size_t n) {
     use *= 2;
   if (use > sh->seen_cap) {
     wd_free(sh->seen);
-    sh->seen = wd_calloc(use, sizeof(*sh->seen));
+    sh->seen = wd_malloc(use * sizeof(*sh->seen));
     sh->seen_cap = use;
-    sh->gen = 0;
   }
   sh->seen_mask = use - 1;
-  if (++sh->gen == 0) {
-    /* Wrapped after 2^32 texts: old stamps could look current again. */
-    memset(sh->seen, 0, sh->seen_cap * sizeof(*sh->seen));
-    sh->gen = 1;
-  }
+  memset(sh->seen, 0, use * sizeof(*sh->seen));
+  sh->seen_zero = 0;
   sh->set_cnt = 0;
 }
 
 static void seen_add(wd_shingle_t *sh, uint64_t h) {
-  size_t i = (size_t)(h ^ (h >> 32)) & sh->seen_mask;
-  for (;;) {
-    seen_slot_t *sl = &sh->seen[i];
-    if (sl->gen != sh->gen) {
-      sl->gen = sh->gen;
-      sl->key = h;
-      assert(sh->set_cnt < sh->set_cap);
-      sh->set[sh->set_cnt++] = h;
+  if (h == 0) {
+    if (sh->seen_zero)
       return;
-    }
-    if (sl->key == h)
-      return;
-    i = (i + 1) & sh->seen_mask;
+    sh->seen_zero = 1;
+  } else {
+    size_t i = (size_t)(h ^ (h >> 32)) & sh->seen_mask;
+    for (; sh->seen[i]; i = (i + 1) & sh->seen_mask)
+      if (sh->seen[i] == h)
+        return;
+    sh->seen[i] = h;
   }
+  assert(sh->set_cnt < sh->set_cap);
+  sh->set[sh->set_cnt++] = h;
 }
 
 /* XXH3 over n token hashes in little-endian byte order, so shingle hashes
