@@ -9,6 +9,9 @@
 
 #include <assert.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -544,11 +547,23 @@ static void scratch_grow(wd_boiler_t *bp, size_t need) {
   bp->t_cap = cap;
 }
 
-/* 0x80 in each byte of w that is ' ' (exact per byte). */
-static inline uint64_t boil_spaces(uint64_t w) {
-  const uint64_t x = w ^ 0x2020202020202020ull;
-  return ~(((x & 0x7f7f7f7f7f7f7f7full) + 0x7f7f7f7f7f7f7f7full) | x) &
-         0x8080808080808080ull;
+/* Bit k set when p[k] is ' ', for the 64 bytes at p. Sixty-four at a time,
+ * so the loop over a line's spaces ends once per 64 bytes, not per word. */
+static inline uint64_t spaces64(const char *p) {
+#ifdef __SSE2__
+  uint64_t m = 0;
+  for (int k = 0; k < 4; k++) {
+    const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
+    m |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(' ')))
+         << (16 * k);
+  }
+  return m;
+#else
+  uint64_t m = 0;
+  for (int k = 0; k < 64; k++)
+    m |= (uint64_t)(p[k] == ' ') << k;
+  return m;
+#endif
 }
 
 static inline size_t tok_add(wd_boiler_t *bp, const char *text, size_t a, size_t b,
@@ -561,20 +576,25 @@ static inline size_t tok_add(wd_boiler_t *bp, const char *text, size_t a, size_t
 }
 
 /* The tokens of the line text[a, eol) into bp->t_* from index \p nt (room
- * made by the caller), finding the spaces eight bytes at a time. *gaps is set
- * when a space does not follow a token (a leading or doubled space).
- * @returns the new token count. */
-static size_t line_tokens(wd_boiler_t *bp, const char *text, size_t a, size_t eol,
-                          size_t nt, int *gaps) {
+ * made by the caller), finding the spaces 64 bytes at a time (text holds
+ * \p text_len bytes). *gaps is set when a space does not follow a token (a
+ * leading or doubled space). @returns the new token count. */
+static size_t line_tokens(wd_boiler_t *bp, const char *text, size_t text_len,
+                          size_t a, size_t eol, size_t nt, int *gaps) {
   size_t start = a; /* of the current token */
-  for (size_t i = a; i < eol; i += 8) {
-    uint64_t w = 0; /* the line's last bytes: padded with zeros, no spaces */
-    if (i + 8 <= eol)
-      memcpy(&w, text + i, 8);
-    else
-      memcpy(&w, text + i, eol - i);
-    for (uint64_t sp = boil_spaces(w); sp; sp &= sp - 1) {
-      const size_t j = i + ((size_t)__builtin_ctzll(sp) >> 3);
+  for (size_t i = a; i < eol; i += 64) {
+    uint64_t sp;
+    if (i + 64 <= text_len) {
+      sp = spaces64(text + i);
+    } else { /* the text's last bytes, padded with zeros */
+      char tail[64] = {0};
+      memcpy(tail, text + i, text_len - i);
+      sp = spaces64(tail);
+    }
+    if (eol - i < 64)
+      sp &= (1ull << (eol - i)) - 1; /* the next line's spaces */
+    for (; sp; sp &= sp - 1) {
+      const size_t j = i + (size_t)__builtin_ctzll(sp);
       if (j > start)
         nt = tok_add(bp, text, start, j, nt);
       else
@@ -681,7 +701,8 @@ wd_err_t wd_boiler_filter_ex(wd_boiler_t *bp, const char *source, size_t source_
     /* a line of n bytes has at most n / 2 + 1 tokens */
     scratch_grow(bp, nt + (size_t)(eol - p) / 2 + 1);
     int gaps = 0;
-    nt = line_tokens(bp, text, (size_t)(p - text), (size_t)(eol - text), nt, &gaps);
+    nt = line_tokens(bp, text, text_len, (size_t)(p - text), (size_t)(eol - text), nt,
+                     &gaps);
     bp->l_h[nl] = lh;
     bp->l_first[nl] = (uint32_t)first;
     bp->l_cnt[nl] = (uint32_t)(nt - first);
