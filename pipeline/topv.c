@@ -11,6 +11,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define BUCKETS_MIN 4096u
 #define BUCKETS_MAX (1u << 22) /* 128 MiB of buckets at most */
@@ -133,29 +136,29 @@ static void num_add(uint16_t *set, uint8_t *n, uint16_t h) {
  * first byte <= ' '. */
 static inline int is_sep(unsigned char c) { return c <= ' '; }
 
-#define NUM_ONES 0x0101010101010101ull
-#define NUM_HI 0x8080808080808080ull
-
-/* 0x80 in each byte of w that is <= ' ' (exact per byte). */
-static inline uint64_t num_seps(uint64_t w) {
-  return ~(((w & 0x7f * NUM_ONES) + (0x80 - ' ' - 1) * NUM_ONES) | w) & NUM_HI;
-}
-
-/* 0x80 in each byte of w equal to c (exact per byte). */
-static inline uint64_t num_eq(uint64_t w, unsigned char c) {
-  const uint64_t x = w ^ (c * NUM_ONES);
-  return ~(((x & 0x7f * NUM_ONES) + 0x7f * NUM_ONES) | x) & NUM_HI;
-}
-
-/* 0x80 in each byte of w that may start a number: a digit, '.', ',' or the
- * lead byte 0xd9/0xdb of an Arabic-Indic digit. Or-ing in 0x02 folds ','
- * into '.' and 0xd9 into 0xdb. */
-static inline uint64_t num_starts(uint64_t w) {
-  const uint64_t y = w & 0x7f * NUM_ONES;
-  const uint64_t digit =
-      (y + (0x80 - '0') * NUM_ONES) & ~(y + (0x80 - '9' - 1) * NUM_ONES) & ~w & NUM_HI;
-  const uint64_t v = w | 0x02 * NUM_ONES;
-  return digit | num_eq(v, '.') | num_eq(v, 0xdb);
+/* Bit k of *seps is set when p[k] (k < 16) is a separator, of *cands when
+ * it may start a number: a digit, '.', ',' or the lead byte 0xd9/0xdb of an
+ * Arabic-Indic digit. Or-ing in 0x02 folds ',' into '.' and 0xd9 into 0xdb. */
+static inline void num_masks16(const unsigned char *p, unsigned *seps, unsigned *cands) {
+#ifdef __SSE2__
+  const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+  const __m128i sp = _mm_set1_epi8(' '), nine = _mm_set1_epi8(9);
+  const __m128i y = _mm_sub_epi8(x, _mm_set1_epi8('0'));
+  const __m128i v = _mm_or_si128(x, _mm_set1_epi8(0x02));
+  /* unsigned a <= b: max(a, b) == b */
+  *seps = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(x, sp), sp));
+  *cands = (unsigned)_mm_movemask_epi8(
+      _mm_or_si128(_mm_cmpeq_epi8(_mm_max_epu8(y, nine), nine),
+                   _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('.')),
+                                _mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xdb)))));
+#else
+  *seps = *cands = 0;
+  for (unsigned k = 0; k < 16; k++) {
+    const unsigned c = p[k], v = c | 0x02;
+    *seps |= (unsigned)(c <= ' ') << k;
+    *cands |= (unsigned)(c - '0' <= 9 || v == '.' || v == 0xdb) << k;
+  }
+#endif
 }
 
 /* The token at p (its first byte may start a number): add it to the set
@@ -188,31 +191,32 @@ static const unsigned char *num_token(const unsigned char *p, const unsigned cha
   return p;
 }
 
-/* Most tokens are words: eight bytes at a time, only the bytes that both
+/* Most tokens are words: sixteen bytes at a time, only the bytes that both
  * start a token (follow a separator or the text's start) and may start a
  * number are looked at. */
 uint8_t wd_topv_numbers(uint16_t num[WD_TOPV_NUMS], const char *text, size_t len) {
   const unsigned char *p = (const unsigned char *)text, *end = p + len;
   uint8_t n = 0;
-  uint64_t after_sep = 0x80; /* byte 0 follows a separator: the start counts */
+  unsigned after_sep = 1; /* byte 0 follows a separator: the start counts */
   while (p < end) {
-    uint64_t w;
     const size_t avail = (size_t)(end - p);
-    if (avail >= 8) {
-      memcpy(&w, p, 8);
+    unsigned seps, cands;
+    if (avail >= 16) {
+      num_masks16(p, &seps, &cands);
     } else { /* the tail, padded with separators */
-      w = ' ' * NUM_ONES;
-      memcpy(&w, p, avail);
+      unsigned char tail[16];
+      memset(tail, ' ', sizeof(tail));
+      memcpy(tail, p, avail);
+      num_masks16(tail, &seps, &cands);
     }
-    const uint64_t seps = num_seps(w);
-    uint64_t hits = num_starts(w) & ((seps << 8) | after_sep);
+    const unsigned hits = cands & ((seps << 1) | after_sep);
     if (hits) {
-      p = num_token(p + (__builtin_ctzll(hits) >> 3), end, num, &n);
+      p = num_token(p + __builtin_ctz(hits), end, num, &n);
       after_sep = 0; /* p is at a separator or the end */
       continue;
     }
-    after_sep = seps >> 56;
-    p += avail >= 8 ? 8 : avail;
+    after_sep = (seps >> 15) & 1;
+    p += avail >= 16 ? 16 : avail;
   }
   return n;
 }
