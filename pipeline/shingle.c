@@ -26,14 +26,11 @@ struct wd_shingle_s {
   uint64_t *set; /* distinct shingles, first-seen order */
   size_t set_cnt, set_cap;
 
-  /* Scratch set of shingle hashes, 0 = empty slot (a hash 0 is noted in
-   * seen_zero). Each text clears and uses the first mask + 1 slots, about
-   * twice its shingles: small enough to stay in cache, and a large text once
-   * does not make every later one probe (or clear) a table far bigger. */
-  uint64_t *seen;
-  size_t seen_cap;  /* slots allocated, a power of two */
-  size_t seen_mask; /* slots used by this text - 1 */
-  int seen_zero;
+  /* Scratch set: a slot is occupied only if seen_gen[i] == gen. */
+  uint64_t *seen_key;
+  uint32_t *seen_gen;
+  size_t seen_mask; /* capacity - 1, capacity a power of two */
+  uint32_t gen;
 };
 
 void wd_shingle_opts_default(wd_shingle_opts_t *opts) {
@@ -60,7 +57,8 @@ void wd_shingle_destroy(wd_shingle_t *sh) {
     return;
   wd_free(sh->tok);
   wd_free(sh->set);
-  wd_free(sh->seen);
+  wd_free(sh->seen_key);
+  wd_free(sh->seen_gen);
   wd_free(sh);
 }
 
@@ -87,34 +85,40 @@ static void seen_begin(wd_shingle_t *sh, size_t n) {
     sh->set_cap = n;
     sh->set = wd_malloc(n * sizeof(*sh->set));
   }
-  size_t use = SEEN_MIN_CAP;
-  while (use < 2 * n)
-    use *= 2;
-  if (use > sh->seen_cap) {
-    wd_free(sh->seen);
-    sh->seen = wd_malloc(use * sizeof(*sh->seen));
-    sh->seen_cap = use;
+  size_t cap = sh->seen_key ? sh->seen_mask + 1 : 0;
+  if (cap < 2 * n || cap < SEEN_MIN_CAP) {
+    size_t ncap = cap ? cap : SEEN_MIN_CAP;
+    while (ncap < 2 * n)
+      ncap *= 2;
+    wd_free(sh->seen_key);
+    wd_free(sh->seen_gen);
+    sh->seen_key = wd_malloc(ncap * sizeof(*sh->seen_key));
+    sh->seen_gen = wd_calloc(ncap, sizeof(*sh->seen_gen));
+    sh->seen_mask = ncap - 1;
+    sh->gen = 0;
   }
-  sh->seen_mask = use - 1;
-  memset(sh->seen, 0, use * sizeof(*sh->seen));
-  sh->seen_zero = 0;
+  if (++sh->gen == 0) {
+    /* Wrapped after 2^32 texts: old stamps could look current again. */
+    memset(sh->seen_gen, 0, (sh->seen_mask + 1) * sizeof(*sh->seen_gen));
+    sh->gen = 1;
+  }
   sh->set_cnt = 0;
 }
 
 static void seen_add(wd_shingle_t *sh, uint64_t h) {
-  if (h == 0) {
-    if (sh->seen_zero)
+  size_t i = (size_t)(h ^ (h >> 32)) & sh->seen_mask;
+  for (;;) {
+    if (sh->seen_gen[i] != sh->gen) {
+      sh->seen_gen[i] = sh->gen;
+      sh->seen_key[i] = h;
+      assert(sh->set_cnt < sh->set_cap);
+      sh->set[sh->set_cnt++] = h;
       return;
-    sh->seen_zero = 1;
-  } else {
-    size_t i = (size_t)(h ^ (h >> 32)) & sh->seen_mask;
-    for (; sh->seen[i]; i = (i + 1) & sh->seen_mask)
-      if (sh->seen[i] == h)
-        return;
-    sh->seen[i] = h;
+    }
+    if (sh->seen_key[i] == h)
+      return;
+    i = (i + 1) & sh->seen_mask;
   }
-  assert(sh->set_cnt < sh->set_cap);
-  sh->set[sh->set_cnt++] = h;
 }
 
 /* XXH3 over n token hashes in little-endian byte order, so shingle hashes
