@@ -9,6 +9,9 @@
 
 #include <assert.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -24,6 +27,9 @@
 #define BOIL_GAP 0
 /* Learned-line table: slots probed from the key's home slot. */
 #define BOIL_PROBE 8
+/* The first-token prefilter: a token hash h picks bit h >> BOIL_HEAD_SHIFT. */
+#define BOIL_HEAD_SHIFT 52
+#define BOIL_HEAD_BITS ((size_t)1 << (64 - BOIL_HEAD_SHIFT))
 
 /* ==== Built-in phrases ==== */
 
@@ -170,6 +176,9 @@ struct wd_boiler_s {
   uint32_t *ph_order;
   boil_head_t *head;
   size_t head_mask;
+  /* bit h >> BOIL_HEAD_SHIFT set for every head h: most tokens start no
+   * phrase and are no button word, and this says so without a probe */
+  uint64_t head_bits[BOIL_HEAD_BITS / 64];
   uint64_t *line_h; /* XXH3 of PH_LINE phrases' canonical text */
   size_t line_cnt;
   /* learned lines */
@@ -335,7 +344,10 @@ static void phrases_build(wd_boiler_t *bp, const char *const *phrases) {
   bp->ph_order = wd_calloc(bp->ph_cnt ? bp->ph_cnt : 1, sizeof(*bp->ph_order));
   /* count per first token, then lay the phrase lists out contiguously */
   for (size_t i = 0; i < bp->ph_cnt; i++) {
-    boil_head_t *e = head_insert(bp, bp->ph_tok[bp->ph[i].first]);
+    const uint64_t h = bp->ph_tok[bp->ph[i].first];
+    boil_head_t *e = head_insert(bp, h);
+    const uint64_t bit = h >> BOIL_HEAD_SHIFT;
+    bp->head_bits[bit / 64] |= 1ull << (bit % 64);
     if (bp->ph[i].kind == PH_WORD)
       e->button = 1;
     else
@@ -535,22 +547,91 @@ static void scratch_grow(wd_boiler_t *bp, size_t need) {
   bp->t_cap = cap;
 }
 
+/* Bit k set when p[k] is ' ', for the 64 bytes at p. Sixty-four at a time,
+ * so the loop over a line's spaces ends once per 64 bytes, not per word. */
+static inline uint64_t spaces64(const char *p) {
+#ifdef __SSE2__
+  uint64_t m = 0;
+  for (int k = 0; k < 4; k++) {
+    const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
+    m |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(' ')))
+         << (16 * k);
+  }
+  return m;
+#else
+  uint64_t m = 0;
+  for (int k = 0; k < 64; k++)
+    m |= (uint64_t)(p[k] == ' ') << k;
+  return m;
+#endif
+}
+
+static inline size_t tok_add(wd_boiler_t *bp, const char *text, size_t a, size_t b,
+                             size_t nt) {
+  bp->t_off[nt] = (uint32_t)a;
+  bp->t_len[nt] = (uint32_t)(b - a);
+  bp->t_h[nt] = boil_tok_hash(text + a, b - a);
+  bp->t_keep[nt] = 1;
+  return nt + 1;
+}
+
+/* The tokens of the line text[a, eol) into bp->t_* from index \p nt (room
+ * made by the caller), finding the spaces 64 bytes at a time (text holds
+ * \p text_len bytes). *gaps is set when a space does not follow a token (a
+ * leading or doubled space). @returns the new token count. */
+static size_t line_tokens(wd_boiler_t *bp, const char *text, size_t text_len,
+                          size_t a, size_t eol, size_t nt, int *gaps) {
+  size_t start = a; /* of the current token */
+  for (size_t i = a; i < eol; i += 64) {
+    uint64_t sp;
+    if (i + 64 <= text_len) {
+      sp = spaces64(text + i);
+    } else { /* the text's last bytes, padded with zeros */
+      char tail[64] = {0};
+      memcpy(tail, text + i, text_len - i);
+      sp = spaces64(tail);
+    }
+    if (eol - i < 64)
+      sp &= (1ull << (eol - i)) - 1; /* the next line's spaces */
+    for (; sp; sp &= sp - 1) {
+      const size_t j = i + (size_t)__builtin_ctzll(sp);
+      if (j > start)
+        nt = tok_add(bp, text, start, j, nt);
+      else
+        *gaps = 1;
+      start = j + 1;
+    }
+  }
+  if (eol > start)
+    nt = tok_add(bp, text, start, eol, nt);
+  return nt;
+}
+
+/* How a line of the current text fares: kept (LINE_WHOLE: every token, and
+ * its text is its tokens one space apart), or dropped. */
+enum { LINE_KEEP = 0, LINE_WHOLE, LINE_PHRASE, LINE_LEARNED };
+
 /* Decide about one line of \p nt tokens (in bp->t_*) whose XXH3 is \p lh:
- * 0 keep (tokens that are phrases cleared in t_keep), 1 dropped by a phrase
- * rule. */
+ * LINE_WHOLE, LINE_KEEP (tokens that are phrases cleared in t_keep) or
+ * LINE_PHRASE (dropped by a phrase rule). */
 static int line_phrases(wd_boiler_t *bp, uint64_t lh, size_t first, size_t nt) {
   const uint64_t *t = bp->t_h + first;
   uint8_t *keep = bp->t_keep + first;
   if (bp->line_cnt) {
     for (size_t i = 0; i < bp->line_cnt; i++)
       if (bp->line_h[i] == lh)
-        return 1;
+        return LINE_PHRASE;
   }
   if (!bp->head)
-    return 0;
+    return LINE_WHOLE;
   int short_line = nt <= BOIL_SHORT_LINE;
-  int all_buttons = 1;
+  int all_buttons = 1, cut = 0;
   for (size_t p = 0; p < nt; p++) {
+    const uint64_t bit = t[p] >> BOIL_HEAD_SHIFT;
+    if (!((bp->head_bits[bit / 64] >> (bit % 64)) & 1)) {
+      all_buttons = 0;
+      continue;
+    }
     const boil_head_t *e = head_find(bp, t[p]);
     if (!e || !e->button)
       all_buttons = 0;
@@ -566,18 +647,17 @@ static int line_phrases(wd_boiler_t *bp, uint64_t lh, size_t first, size_t nt) {
       if (!m)
         continue;
       if (ph->kind != PH_ANY)
-        return 1;
+        return LINE_PHRASE;
       if (m > skip)
         skip = m;
     }
     for (size_t q = 0; q < skip; q++)
       keep[p + q] = 0;
+    cut |= skip != 0;
   }
-  return all_buttons;
+  return all_buttons ? LINE_PHRASE : cut ? LINE_KEEP : LINE_WHOLE;
 }
 
-/* How a line of the current text fares. */
-enum { LINE_KEEP = 0, LINE_PHRASE, LINE_LEARNED };
 
 wd_err_t wd_boiler_filter(wd_boiler_t *bp, const char *source,
                           size_t source_len, const char *text, size_t text_len,
@@ -618,26 +698,16 @@ wd_err_t wd_boiler_filter_ex(wd_boiler_t *bp, const char *source, size_t source_
     if (bp->slot)
       __builtin_prefetch(&bp->slot[learn_key(src_h, lh) & bp->slot_mask]);
     size_t first = nt;
-    for (const char *q = p; q < eol;) {
-      const char *r = memchr(q, ' ', (size_t)(eol - q));
-      if (!r)
-        r = eol;
-      if (r > q) {
-        scratch_grow(bp, nt + 1);
-        bp->t_off[nt] = (uint32_t)(q - text);
-        bp->t_len[nt] = (uint32_t)(r - q);
-        bp->t_h[nt] = boil_tok_hash(q, (size_t)(r - q));
-        bp->t_keep[nt] = 1;
-        nt++;
-      }
-      q = r + 1;
-    }
+    /* a line of n bytes has at most n / 2 + 1 tokens */
+    scratch_grow(bp, nt + (size_t)(eol - p) / 2 + 1);
+    int gaps = 0;
+    nt = line_tokens(bp, text, text_len, (size_t)(p - text), (size_t)(eol - text), nt,
+                     &gaps);
     bp->l_h[nl] = lh;
     bp->l_first[nl] = (uint32_t)first;
     bp->l_cnt[nl] = (uint32_t)(nt - first);
-    bp->l_state[nl] = nt == first || line_phrases(bp, lh, first, nt - first)
-                          ? LINE_PHRASE
-                          : LINE_KEEP;
+    int state = nt == first ? LINE_PHRASE : line_phrases(bp, lh, first, nt - first);
+    bp->l_state[nl] = (uint8_t)(state == LINE_WHOLE && gaps ? LINE_KEEP : state);
     nl++;
     p = eol + 1;
   }
@@ -645,8 +715,7 @@ wd_err_t wd_boiler_filter_ex(wd_boiler_t *bp, const char *source, size_t source_
   /* Pass 2: short lines may be learned, and may have been learned. */
   for (size_t li = 0; li < nl; li++) {
     bp->l_out[li] = UINT32_MAX;
-    if (bp->l_state[li] != LINE_KEEP ||
-        bp->l_cnt[li] > bp->opts.max_line_tokens)
+    if (bp->l_state[li] > LINE_WHOLE || bp->l_cnt[li] > bp->opts.max_line_tokens)
       continue;
     if (line_hashes && nlines < line_cap) {
       bp->l_out[li] = (uint32_t)nlines;
@@ -664,29 +733,39 @@ wd_err_t wd_boiler_filter_ex(wd_boiler_t *bp, const char *source, size_t source_
   uint32_t out_tok = 0; /* kept tokens written so far */
   bp->k_cnt = 0;
   for (size_t li = 0; li < nl; li++) {
+    const int state = bp->l_state[li];
+    const size_t first = bp->l_first[li], e = first + bp->l_cnt[li];
+    uint32_t kept = 0;
+    if (state == LINE_WHOLE)
+      kept = bp->l_cnt[li];
+    else if (state == LINE_KEEP && line_tok)
+      for (size_t k = first; k < e; k++)
+        kept += bp->t_keep[k];
     if (line_tok && bp->l_out[li] != UINT32_MAX) {
       uint32_t *lt = line_tok + 2 * bp->l_out[li];
       lt[0] = out_tok;
-      lt[1] = 0;
-      if (bp->l_state[li] == LINE_KEEP)
-        for (size_t k = bp->l_first[li], e = k + bp->l_cnt[li]; k < e; k++)
-          lt[1] += bp->t_keep[k];
-      out_tok += lt[1];
-    } else if (line_tok && bp->l_state[li] == LINE_KEEP) {
-      for (size_t k = bp->l_first[li], e = k + bp->l_cnt[li]; k < e; k++)
-        out_tok += bp->t_keep[k];
+      lt[1] = kept;
     }
-    if (bp->l_state[li] != LINE_KEEP)
+    out_tok += kept;
+    if (state > LINE_WHOLE)
       continue;
-    for (size_t k = bp->l_first[li], e = k + bp->l_cnt[li]; k < e; k++) {
+    for (size_t k = first; k < e; k++) {
       if (!bp->t_keep[k])
         continue;
       /* boil_tok_hash made 0 into 1: only then is the raw hash unknown */
       uint64_t h = bp->t_h[k];
       bp->k_h[bp->k_cnt++] = h != 1 ? h : XXH3_64bits(text + bp->t_off[k], bp->t_len[k]);
     }
+    if (state == LINE_WHOLE) { /* the line's text from its first token to its last */
+      const size_t from = bp->t_off[first], to = bp->t_off[e - 1] + bp->t_len[e - 1];
+      if (dst->len)
+        dst->p[dst->len++] = '\n';
+      memcpy(dst->p + dst->len, text + from, to - from);
+      dst->len += to - from;
+      continue;
+    }
     int any = 0;
-    for (size_t k = bp->l_first[li], e = k + bp->l_cnt[li]; k < e; k++) {
+    for (size_t k = first; k < e; k++) {
       if (!bp->t_keep[k])
         continue;
       /* copy a run of kept tokens that are one space apart in one go */

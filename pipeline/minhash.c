@@ -76,9 +76,8 @@ static void sign_oph(const wd_minhash_t *mh, const uint64_t *shingles,
   for (size_t n = 0; n < cnt; n++) {
     const uint64_t x = wd_mix64(shingles[n] ^ mh->seed_mix);
     const uint32_t bin = wd_fastrange32((uint32_t)(x >> 32), k);
-    const uint32_t v = (uint32_t)x;
-    if (v < sig[bin])
-      sig[bin] = v;
+    const uint32_t v = (uint32_t)x, cur = sig[bin];
+    sig[bin] = v < cur ? v : cur; /* a new minimum is too common to branch on */
     filled[bin >> 6] |= 1ULL << (bin & 63);
   }
 

@@ -645,13 +645,13 @@ int wd_norm_utf8_valid(const char *src, size_t src_len, size_t *bad_off) {
   const unsigned char *s = (const unsigned char *)src;
   size_t i = 0;
   while (i < src_len) {
-    /* skip ASCII eight bytes at a time */
-    while (i + 8 <= src_len) {
-      uint64_t w;
-      memcpy(&w, s + i, 8);
-      if (w & 0x8080808080808080ull)
+    /* skip ASCII sixteen bytes at a time */
+    while (i + 16 <= src_len) {
+      uint64_t w[2];
+      memcpy(w, s + i, 16);
+      if ((w[0] | w[1]) & 0x8080808080808080ull)
         break;
-      i += 8;
+      i += 16;
     }
     if (i >= src_len)
       break;
@@ -948,6 +948,7 @@ typedef struct norm_st_s {
   int last;      /* T_LET or T_DIG: class of the token's last character */
   int apos;      /* an apostrophe is pending after a letter */
   int nl;        /* a line ended: the next separator is '\n' */
+  int abbr_known; /* tok_abbrev found the token in the table */
 } norm_st_t;
 
 static inline void out_room(wd_buf_t *b, size_t extra) {
@@ -961,7 +962,8 @@ static inline void out_put(wd_buf_t *b, char c) {
 }
 
 static int tok_abbrev(norm_st_t *st);
-static void tok_rules(norm_st_t *st);
+static int tok_rules(norm_st_t *st);
+static int tok_fold_first(norm_st_t *st);
 
 /* Cheap, branch-free test: could a spelling rule start anywhere in t? */
 static inline unsigned rules_maybe(const wd_norm_t *nm, const char *t,
@@ -985,20 +987,29 @@ static int tok_needs_fold(const wd_norm_t *nm, const char *t, size_t len) {
   return len >= 3 && rules_maybe(nm, t, len);
 }
 
+static inline void tok_fold_apply(norm_st_t *st) {
+  if (!tok_abbrev(st))
+    tok_rules(st);
+}
+
+/* Fold a token not seen before (in place). @returns whether it may fold:
+ * 0 when the prefilter, or folding it, shows that no abbreviation is spelled
+ * like it and no rule changes it, in any context (most tokens the prefilter
+ * lets through), so its memo slot can say "nothing to do". */
+static int tok_fold_new(norm_st_t *st) {
+  return tok_needs_fold(st->nm, st->out->p + st->tok_start, st->out->len - st->tok_start) &&
+         tok_fold_first(st);
+}
+
 /* The slow part of tok_end: a memo miss or a token that folds. */
 static void tok_fold(norm_st_t *st, uint64_t *memo_slot, uint64_t key) {
-  const char *t = st->out->p + st->tok_start;
-  size_t len = st->out->len - st->tok_start;
-  int need;
   if (memo_slot && (*memo_slot & ~NORM_MEMO_FOLD) == key) {
-    need = 1; /* the memo said so */
-  } else {
-    need = tok_needs_fold(st->nm, t, len);
-    if (memo_slot)
-      *memo_slot = key | (need ? NORM_MEMO_FOLD : 0);
+    tok_fold_apply(st); /* the memo said so */
+    return;
   }
-  if (need && !tok_abbrev(st))
-    tok_rules(st);
+  const int need = tok_fold_new(st);
+  if (memo_slot)
+    *memo_slot = key | (need ? NORM_MEMO_FOLD : 0);
 }
 
 static inline void tok_end(norm_st_t *st) {
@@ -1030,12 +1041,12 @@ static inline void tok_end(norm_st_t *st) {
                                    0x9E3779B97F4A7C15ull) >>
                                   (64 - NORM_MEMO2_BITS)];
       if (m[0] != a || (m[1] & ~NORM_MEMO_FOLD) != b) {
-        int need = tok_needs_fold(st->nm, t, len);
+        const int need = tok_fold_new(st);
         m[0] = a;
         m[1] = b | (need ? NORM_MEMO_FOLD : 0);
+      } else if (m[1] & NORM_MEMO_FOLD) {
+        tok_fold_apply(st);
       }
-      if ((m[1] & NORM_MEMO_FOLD) && !tok_abbrev(st))
-        tok_rules(st);
     } else {
       tok_fold(st, NULL, 0);
     }
@@ -1108,6 +1119,7 @@ static int tok_abbrev(norm_st_t *st) {
     if (nm->abbr_hash[s] != h || nm->abbr_len[ai] != len ||
         memcmp(a->from, t, len) != 0)
       continue;
+    st->abbr_known = 1;
     size_t at = st->tok_start;
     if (a->prev) {
       size_t pl = strlen(a->prev);
@@ -1126,6 +1138,17 @@ static int tok_abbrev(norm_st_t *st) {
   return 0;
 }
 
+/* tok_fold_apply for a token seen the first time. @returns 0 when nothing
+ * could fold it in any context: no abbreviation is spelled like it (one with
+ * a previous word may not apply here, but could elsewhere) and no rule
+ * matched (every rule changes what it matches). */
+static int tok_fold_first(norm_st_t *st) {
+  st->abbr_known = 0;
+  if (tok_abbrev(st))
+    return 1;
+  return tok_rules(st) || st->abbr_known;
+}
+
 /* Apply the spelling rules to the finished all-a-z token, in place, to a
  * fixed point: normalising the result again changes nothing. A rewrite can
  * make a new match where it was made ("labelll" -> "labell" -> "label") or
@@ -1135,12 +1158,13 @@ static int tok_abbrev(norm_st_t *st) {
  * t[r, len) still to scan, w <= r: linear in the token (a hostile token may
  * be megabytes), since every rule keeps or shortens its match and none
  * brings back what another took away. */
-static void tok_rules(norm_st_t *st) {
+static int tok_rules(norm_st_t *st) {
   const wd_norm_t *nm = st->nm;
   wd_buf_t *b = st->out;
   char *t = b->p + st->tok_start;
   size_t len = b->len - st->tok_start;
   size_t w = 0, r = 0;
+  int any = 0;
   while (r < len) {
     int hit = 0;
     if (r + 2 < len) {
@@ -1158,7 +1182,7 @@ static void tok_rules(norm_st_t *st) {
         memmove(t + r - back, t + w - back, back);
         w -= back;
         r -= back;
-        hit = 1;
+        hit = any = 1;
         break;
       }
     }
@@ -1166,6 +1190,7 @@ static void tok_rules(norm_st_t *st) {
       t[w++] = t[r++];
   }
   b->len = st->tok_start + w;
+  return any;
 }
 
 /* Scripts written without spaces between words: one token per character. */

@@ -216,6 +216,53 @@ void wd_json_append_string(wd_buf_t *dst, const char *s, size_t len) {
 
 /* ==== Decode ==== */
 
+/* Whether any of the 8 bytes in \p v is '"', '\\' or a control character
+ * (the classic "has zero byte" / "has byte less than" tests; exact as a
+ * yes/no answer), so plain text is skipped a word at a time. */
+static inline int special8(uint64_t v) {
+  const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+  const uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
+  return ((((q - ones) & ~q) | ((b - ones) & ~b) | ((v - ones * 0x20) & ~v)) & highs) != 0;
+}
+
+/* How many bytes from \p p on are plain: no '"', '\\' or control byte, so
+ * that neither a JSON string nor the text between tokens changes state
+ * there. Sixteen (or eight) bytes at a time. */
+static inline size_t plain_run(const char *p, const char *end) {
+  const char *const start = p;
+  while (p < end) {
+#ifdef __SSE2__
+    if (end - p >= 16) {
+      const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+      const __m128i hit = _mm_or_si128(
+          _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                       _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+          /* x < 0x20 unsigned: max(x, 0x20) != x */
+          _mm_xor_si128(_mm_cmpeq_epi8(_mm_max_epu8(x, _mm_set1_epi8(0x20)), x),
+                        _mm_set1_epi8(-1)));
+      const int mask = _mm_movemask_epi8(hit);
+      if (!mask) {
+        p += 16;
+        continue;
+      }
+      return (size_t)(p - start) + (size_t)__builtin_ctz((unsigned)mask);
+    }
+#endif
+    if (end - p >= 8) {
+      uint64_t v;
+      memcpy(&v, p, 8);
+      if (!special8(v)) {
+        p += 8;
+        continue;
+      }
+    }
+    if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+      break;
+    p++;
+  }
+  return (size_t)(p - start);
+}
+
 /* Bytes cJSON would take but should not:
  *  - a byte below 0x20 inside a string, or between tokens other than tab,
  *    LF and CR (RFC 8259 forbids them; cJSON takes them as blank or text);
@@ -226,6 +273,9 @@ void wd_json_append_string(wd_buf_t *dst, const char *s, size_t len) {
 static size_t json_bad_byte(const char *json, size_t len, const char **why) {
   int in_str = 0;
   for (size_t i = 0; i < len; i++) {
+    i += plain_run(json + i, json + len);
+    if (i >= len)
+      break;
     unsigned char c = (unsigned char)json[i];
     if (c < 0x20) {
       if (in_str || (c != '\t' && c != '\n' && c != '\r')) {
@@ -403,15 +453,6 @@ static int hex4(const char *p, const char *end, uint32_t *out) {
   return 0;
 }
 
-/* Whether any of the 8 bytes in \p v is '"', '\\' or a control character
- * (the classic "has zero byte" / "has byte less than" tests; exact as a
- * yes/no answer), so plain text is skipped a word at a time. */
-static inline int special8(uint64_t v) {
-  const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-  const uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
-  return ((((q - ones) & ~q) | ((b - ones) & ~b) | ((v - ones * 0x20) & ~v)) & highs) != 0;
-}
-
 /* Scan the string whose opening quote is at \p p. When \p dst is not NULL the
  * decoded bytes are appended to it. Returns the byte after the closing quote,
  * or NULL for anything the fast path leaves to cJSON: raw control
@@ -421,37 +462,7 @@ static const char *scan_string(const char *p, const char *end, wd_buf_t *dst) {
   p++;
   for (;;) {
     const char *run = p;
-    while (p < end) {
-      uint64_t v;
-#ifdef __SSE2__
-      if (end - p >= 16) {
-        const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-        const __m128i hit = _mm_or_si128(
-            _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
-                         _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
-            /* x < 0x20 unsigned: max(x, 0x20) != x */
-            _mm_xor_si128(_mm_cmpeq_epi8(_mm_max_epu8(x, _mm_set1_epi8(0x20)), x),
-                          _mm_set1_epi8(-1)));
-        const int mask = _mm_movemask_epi8(hit);
-        if (!mask) {
-          p += 16;
-          continue;
-        }
-        p += __builtin_ctz((unsigned)mask);
-        break;
-      }
-#endif
-      if (end - p >= 8) {
-        memcpy(&v, p, 8);
-        if (!special8(v)) {
-          p += 8;
-          continue;
-        }
-      }
-      if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
-        break;
-      p++;
-    }
+    p += plain_run(p, end);
     if (dst && p > run)
       wd_buf_append(dst, run, (size_t)(p - run));
     if (p >= end || (unsigned char)*p < 0x20)

@@ -11,6 +11,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define BUCKETS_MIN 4096u
 #define BUCKETS_MAX (1u << 22) /* 128 MiB of buckets at most */
@@ -175,41 +178,87 @@ static void num_add(uint16_t *set, uint8_t *n, uint16_t h) {
  * first byte <= ' '. */
 static inline int is_sep(unsigned char c) { return c <= ' '; }
 
+/* Bit k of *seps is set when p[k] (k < 16) is a separator, of *cands when
+ * it may start a number: a digit, '.', ',' or the lead byte 0xd9/0xdb of an
+ * Arabic-Indic digit. Or-ing in 0x02 folds ',' into '.' and 0xd9 into 0xdb. */
+static inline void num_masks16(const unsigned char *p, unsigned *seps, unsigned *cands) {
+#ifdef __SSE2__
+  const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+  const __m128i sp = _mm_set1_epi8(' '), nine = _mm_set1_epi8(9);
+  const __m128i y = _mm_sub_epi8(x, _mm_set1_epi8('0'));
+  const __m128i v = _mm_or_si128(x, _mm_set1_epi8(0x02));
+  /* unsigned a <= b: max(a, b) == b */
+  *seps = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(x, sp), sp));
+  *cands = (unsigned)_mm_movemask_epi8(
+      _mm_or_si128(_mm_cmpeq_epi8(_mm_max_epu8(y, nine), nine),
+                   _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('.')),
+                                _mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xdb)))));
+#else
+  *seps = *cands = 0;
+  for (unsigned k = 0; k < 16; k++) {
+    const unsigned c = p[k], v = c | 0x02;
+    *seps |= (unsigned)(c <= ' ') << k;
+    *cands |= (unsigned)(c - '0' <= 9 || v == '.' || v == 0xdb) << k;
+  }
+#endif
+}
+
+/* The token at p (its first byte may start a number): add it to the set
+ * when it is made of digits, '.' and ',' only, with 2+ digits.
+ * @returns the end of the token. */
+static const unsigned char *num_token(const unsigned char *p, const unsigned char *end,
+                                      uint16_t *num, uint8_t *n) {
+  char digits[32];
+  size_t nd = 0;
+  int numeric = 1;
+  while (p < end && !is_sep(*p)) {
+    if (*p >= '0' && *p <= '9') {
+      if (nd < sizeof(digits))
+        digits[nd++] = (char)*p;
+      p++;
+    } else if (*p == '.' || *p == ',') {
+      p++;
+    } else if (p + 1 < end && ((p[0] == 0xd9 && p[1] >= 0xa0 && p[1] <= 0xa9) ||
+                               (p[0] == 0xdb && p[1] >= 0xb0 && p[1] <= 0xb9))) {
+      if (nd < sizeof(digits)) /* U+0660..0669, U+06F0..06F9 */
+        digits[nd++] = (char)('0' + (p[1] & 0x0f));
+      p += 2;
+    } else {
+      numeric = 0;
+      p++;
+    }
+  }
+  if (numeric && nd >= 2)
+    num_add(num, n, (uint16_t)wd_mix64(XXH3_64bits(digits, nd)));
+  return p;
+}
+
+/* Most tokens are words: sixteen bytes at a time, only the bytes that both
+ * start a token (follow a separator or the text's start) and may start a
+ * number are looked at. */
 uint8_t wd_topv_numbers(uint16_t num[WD_TOPV_NUMS], const char *text, size_t len) {
   const unsigned char *p = (const unsigned char *)text, *end = p + len;
   uint8_t n = 0;
+  unsigned after_sep = 1; /* byte 0 follows a separator: the start counts */
   while (p < end) {
-    while (p < end && is_sep(*p))
-      p++;
-    /* Most tokens are words: skip them on their first byte. */
-    if (p < end && !(*p >= '0' && *p <= '9') && *p != '.' && *p != ',' && *p != 0xd9 &&
-        *p != 0xdb) {
-      while (p < end && !is_sep(*p))
-        p++;
+    const size_t avail = (size_t)(end - p);
+    unsigned seps, cands;
+    if (avail >= 16) {
+      num_masks16(p, &seps, &cands);
+    } else { /* the tail, padded with separators */
+      unsigned char tail[16];
+      memset(tail, ' ', sizeof(tail));
+      memcpy(tail, p, avail);
+      num_masks16(tail, &seps, &cands);
+    }
+    const unsigned hits = cands & ((seps << 1) | after_sep);
+    if (hits) {
+      p = num_token(p + __builtin_ctz(hits), end, num, &n);
+      after_sep = 0; /* p is at a separator or the end */
       continue;
     }
-    char digits[32];
-    size_t nd = 0;
-    int numeric = 1;
-    while (p < end && !is_sep(*p)) {
-      if (*p >= '0' && *p <= '9') {
-        if (nd < sizeof(digits))
-          digits[nd++] = (char)*p;
-        p++;
-      } else if (*p == '.' || *p == ',') {
-        p++;
-      } else if (p + 1 < end && ((p[0] == 0xd9 && p[1] >= 0xa0 && p[1] <= 0xa9) ||
-                                 (p[0] == 0xdb && p[1] >= 0xb0 && p[1] <= 0xb9))) {
-        if (nd < sizeof(digits)) /* U+0660..0669, U+06F0..06F9 */
-          digits[nd++] = (char)('0' + (p[1] & 0x0f));
-        p += 2;
-      } else {
-        numeric = 0;
-        p++;
-      }
-    }
-    if (numeric && nd >= 2)
-      num_add(num, &n, (uint16_t)wd_mix64(XXH3_64bits(digits, nd)));
+    after_sep = (seps >> 15) & 1;
+    p += avail >= 16 ? 16 : avail;
   }
   return n;
 }

@@ -515,6 +515,30 @@ static int test_two_stage_vs_filter(void) {
   return 0;
 }
 
+/* Text that is not quite canonical (leading, doubled and trailing spaces, an
+ * empty line) comes out canonical, tokens one space apart, with or without
+ * phrase tokens cut from a line. */
+static int test_spacing(void) {
+  wd_boiler_opts_t o;
+  wd_boiler_opts_default(&o);
+  o.learn = 0;
+  const char *const none[] = {NULL};
+  const char *const one[] = {"story continues below", NULL};
+  const char *text = "  a  bb ccc \nd e  \n\n f\ngg story continues below  hh i\njj kk";
+  const char *want[] = {"a bb ccc\nd e\nf\ngg story continues below hh i\njj kk",
+                        "a bb ccc\nd e\nf\ngg hh i\njj kk"};
+  for (int i = 0; i < 2; i++) {
+    o.phrases = i ? one : none;
+    wd_boiler_t *bp = wd_boiler_new(&o);
+    wd_buf_t kept = WD_BUF_INIT;
+    wd_boiler_filter(bp, NULL, 0, text, strlen(text), &kept, NULL, NULL, 0);
+    WD_T_ASSERT(!strcmp(kept.p, want[i]), "phrases %d: kept \"%s\"", i, kept.p);
+    wd_buf_free(&kept);
+    wd_boiler_destroy(bp);
+  }
+  return 0;
+}
+
 int main(void) {
   WD_T_RUN(test_fixture);
   WD_T_RUN(test_seed_article);
@@ -527,5 +551,6 @@ int main(void) {
   WD_T_RUN(test_deterministic);
   WD_T_RUN(test_defaults);
   WD_T_RUN(test_two_stage_vs_filter);
+  WD_T_RUN(test_spacing);
   return WD_T_DONE();
 }

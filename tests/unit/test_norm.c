@@ -482,6 +482,46 @@ static int test_no_alloc_when_warm(void) {
   return 0;
 }
 
+/* The token memo (an answer kept per token across texts) against a fresh
+ * normaliser per text: the same output, whatever context a token was first
+ * seen in ("cent" alone, then after "per"), at every token length the memo
+ * treats apart (2..8, 9..16, longer), with HTML, entities, digits, hyphens,
+ * apostrophes and non-ASCII letters around. */
+static int test_memo_vs_fresh(void) {
+  static const char *const pool[] = {
+      "cent", "per", "Per", "pct", "colour", "Colours", "realise", "realize", "mln",
+      "shr", "co", "inc", "the", "your", "four", "hour", "labelled", "centre",
+      "behaviour", "organizations", "internationalise", "internationalisation",
+      "characterization", "catalogue", "U.S.", "5bn", "4th", "it's", "don't",
+      "9.223", "393,000", "5%", "caf\u00e9", "na\u00efve", "e\u0301t\u00e9",
+      "&amp;", "&nbsp;", "&#8217;", "<p>", "</p>", "<br>", "\u2014", "-", "--",
+      "l'ann\u00e9e", "\u2019s", "\u6771\u4eac", "\u067e\u0627\u06a9", "x", "zz",
+      "\n", "\n\n", "  ", ",", ".", "(", ")", "per-cent", "colour-blind"};
+  wd_norm_t *warm = nm_default();
+  wd_buf_t text = WD_BUF_INIT, a = WD_BUF_INIT, b = WD_BUF_INIT;
+  unsigned long long rng = wd_t_seed(4711);
+  for (int d = 0; d < 300; d++) {
+    const int nw = 1 + (int)(wd_t_rand(&rng) % 40);
+    wd_buf_clear(&text);
+    for (int w = 0; w < nw; w++) {
+      wd_buf_appends(&text, pool[wd_t_rand(&rng) % (sizeof(pool) / sizeof(pool[0]))]);
+      if (wd_t_rand(&rng) % 4)
+        wd_buf_appendc(&text, ' ');
+    }
+    wd_norm_t *fresh = nm_default();
+    wd_norm_text(warm, text.p, text.len, &a);
+    wd_norm_text(fresh, text.p, text.len, &b);
+    wd_norm_destroy(fresh);
+    WD_T_ASSERT(a.len == b.len && !memcmp(a.p, b.p, a.len),
+                "text %d \"%s\": warm \"%s\", fresh \"%s\"", d, text.p, a.p, b.p);
+  }
+  wd_buf_free(&text);
+  wd_buf_free(&a);
+  wd_buf_free(&b);
+  wd_norm_destroy(warm);
+  return 0;
+}
+
 int main(void) {
   WD_T_RUN(test_expected);
   WD_T_RUN(test_equivalent);
@@ -491,5 +531,6 @@ int main(void) {
   WD_T_RUN(test_fuzz);
   WD_T_RUN(test_rules_fixed_point);
   WD_T_RUN(test_no_alloc_when_warm);
+  WD_T_RUN(test_memo_vs_fresh);
   return WD_T_DONE();
 }

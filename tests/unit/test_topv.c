@@ -9,7 +9,11 @@
 #include "wiredup/mem.h"
 #include "wiredup/state.h"
 #include "wiredup/topv.h"
+#include "wiredup/mix.h"
 
+#include <xxhash.h>
+
+#include <ctype.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -173,6 +177,89 @@ static int test_numbers(void) {
   b.nnum = wd_topv_numbers(b.num, big, o);
   WD_T_ASSERT(a.nnum == WD_TOPV_NUMS && !wd_topv_numbers_differ(&a, &b), "bounded: %u",
               (unsigned)a.nnum);
+  return 0;
+}
+
+static int cmp_u16(const void *x, const void *y) {
+  return (int)*(const uint16_t *)x - (int)*(const uint16_t *)y;
+}
+
+/* The digit of the character at t[i] (its length in *k), -1 for '.' and
+ * ',', -2 for anything else. */
+static int ref_digit(const unsigned char *t, size_t i, size_t len, size_t *k) {
+  *k = 1;
+  if (isdigit(t[i]))
+    return t[i] - '0';
+  if (t[i] == '.' || t[i] == ',')
+    return -1;
+  if (i + 1 < len && ((t[i] == 0xd9 && t[i + 1] >= 0xa0 && t[i + 1] <= 0xa9) ||
+                      (t[i] == 0xdb && t[i + 1] >= 0xb0 && t[i + 1] <= 0xb9))) {
+    *k = 2;
+    return t[i + 1] & 0x0f;
+  }
+  return -2;
+}
+
+/* wd_topv_numbers the slow way: split into tokens, keep the tokens made of
+ * digits, '.' and ',' only (the first byte of any other token decides), hash
+ * every one with 2+ digits, sort, and keep the smallest distinct hashes. */
+static uint8_t numbers_ref(uint16_t num[WD_TOPV_NUMS], const char *text, size_t len) {
+  const unsigned char *t = (const unsigned char *)text;
+  uint16_t all[256];
+  size_t nall = 0;
+  for (size_t a = 0, b; a < len; a = b + 1) {
+    for (b = a; b < len && t[b] > ' ';)
+      b++;
+    if (b == a || (!isdigit(t[a]) && !strchr(".,\xd9\xdb", t[a])))
+      continue;
+    char digits[32];
+    size_t nd = 0, k;
+    int ok = 1;
+    for (size_t i = a; i < b; i += k) {
+      const int d = ref_digit(t, i, len, &k);
+      ok &= d != -2;
+      if (d >= 0 && nd < sizeof(digits))
+        digits[nd++] = (char)('0' + d);
+    }
+    if (ok && nd >= 2)
+      all[nall++] = (uint16_t)wd_mix64(XXH3_64bits(digits, nd));
+  }
+  qsort(all, nall, sizeof(*all), cmp_u16);
+  uint8_t n = 0;
+  for (size_t i = 0; i < nall && n < WD_TOPV_NUMS; i++)
+    if (!n || all[i] != num[n - 1])
+      num[n++] = all[i];
+  return n;
+}
+
+/* Random texts of the bytes the scan tells apart (digits, '.', ',',
+ * separators, letters, Arabic-Indic digits and other Arabic letters, tokens
+ * across word boundaries and in the tail), at every alignment. */
+static int test_numbers_scan(void) {
+  static const char *const atoms[] = {
+      "1", "7", "0", ".", ",", " ", "\n", "\t", "a", "z", "q", "-", "'",
+      "\xd9\xa1", "\xdb\xb5", "\xd9\x81", "\xdb\x8c", "\xd9", "\xdb", "\xa9", "\xff"};
+  const size_t natoms = sizeof(atoms) / sizeof(atoms[0]);
+  unsigned long long rng = wd_t_seed(7070);
+  char buf[400];
+  for (int iter = 0; iter < 20000; iter++) {
+    const size_t off = wd_t_rand(&rng) % 8, want = wd_t_rand(&rng) % 120;
+    size_t len = 0;
+    while (len < want) {
+      const char *a = atoms[wd_t_rand(&rng) % natoms];
+      /* digits come in runs so that numbers of 2+ digits are common */
+      const size_t rep = a[0] >= '0' && a[0] <= '9' ? 1 + wd_t_rand(&rng) % 6 : 1;
+      for (size_t r = 0; r < rep && off + len + 2 < sizeof(buf); r++) {
+        memcpy(buf + off + len, a, strlen(a));
+        len += strlen(a);
+      }
+    }
+    uint16_t got[WD_TOPV_NUMS] = {0}, ref[WD_TOPV_NUMS];
+    const uint8_t ng = wd_topv_numbers(got, buf + off, len);
+    const uint8_t nr = numbers_ref(ref, buf + off, len);
+    WD_T_ASSERT(ng == nr && !memcmp(got, ref, nr * sizeof(*ref)),
+                "iteration %d (len %zu): %u numbers, want %u", iter, len, ng, nr);
+  }
   return 0;
 }
 
@@ -369,6 +456,7 @@ int main(void) {
   WD_T_RUN(test_build_and_cosine);
   WD_T_RUN(test_build_vs_reference);
   WD_T_RUN(test_numbers);
+  WD_T_RUN(test_numbers_scan);
   WD_T_RUN(test_store_churn);
   WD_T_RUN(test_word_rule);
   return WD_T_DONE();
