@@ -88,7 +88,8 @@ e2e() {
     [ "$r" -gt "$rss" ] && rss=$r
     if [ "$best_t" -eq 0 ] || [ $((t1 - t0)) -lt "$best_t" ]; then
       best_t=$((t1 - t0))
-      extra=$(sed -n 's/.*msg="file mode threads" threads=\([0-9]*\) reader_cluster_cpu_s=\([0-9.]*\) fingerprint_cpu_s=\([0-9.]*\).*/threads=\1 cluster_thread_cpu_s=\2 worker_cpu_s=\3/p' "$T/e2e.log")
+      extra=$(sed -n -e 's/.*msg="file mode threads" threads=\([0-9]*\) reader_cluster_cpu_s=\([0-9.]*\) fingerprint_cpu_s=\([0-9.]*\).*/threads=\1 cluster_thread_cpu_s=\2 worker_cpu_s=\3/p' \
+        -e 's/.*msg="file mode allocations" .*allocs_per_record=\([0-9.]*\).*/allocs_per_doc=\1/p' "$T/e2e.log" | paste -sd' ')
     fi
   done
   read -r best med < <(best_median "${times[@]}")
