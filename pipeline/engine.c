@@ -288,13 +288,16 @@ void wd_fp_free(wd_fp_t *fp) {
   memset(fp, 0, sizeof(*fp));
 }
 
+static size_t tok_hwm; /* the most room any fp->tok has needed (wd_cap_hwm) */
+
 /* The token hashes of fp->kept into fp->tok: the hashes \p bp made while
- * filtering (XXH3 with seed 0, the shingle stage's own). */
+ * filtering (XXH3 with seed 0, the shingle stage's own). fp->tok has room
+ * for twice as many: wd_fingerprint's compacted copy goes after them. */
 static void fp_tokens(const wd_boiler_t *bp, wd_fp_t *fp) {
   size_t ntok;
   const uint64_t *tok = wd_boiler_kept_tokens(bp, &ntok);
-  if (ntok > fp->tok_cap) {
-    fp->tok_cap = ntok > 2 * fp->tok_cap ? ntok : 2 * fp->tok_cap;
+  if (2 * ntok > fp->tok_cap) {
+    fp->tok_cap = wd_cap_hwm(&tok_hwm, 2 * ntok);
     wd_free(fp->tok);
     fp->tok = wd_malloc(fp->tok_cap * sizeof(*fp->tok));
   }
@@ -361,14 +364,8 @@ wd_err_t wd_fingerprint(wd_fingerprinter_t *fpr, const wd_hint_t *hint, const ch
     }
   }
   if (fp->npred && fp->ntok) {
-    /* sketch a compacted copy; fp->tok stays whole for the check */
-    if (fp->tok_cap < 2 * fp->ntok) {
-      uint64_t *t = wd_malloc(2 * fp->ntok * sizeof(*t));
-      memcpy(t, fp->tok, fp->ntok * sizeof(*t));
-      wd_free(fp->tok);
-      fp->tok = t;
-      fp->tok_cap = 2 * fp->ntok;
-    }
+    /* sketch a compacted copy (fp_tokens left room for it); fp->tok stays
+     * whole for the check */
     wd_fp_t view = *fp;
     view.tok = fp->tok + fp->ntok;
     memcpy(view.tok, fp->tok, fp->ntok * sizeof(*fp->tok));

@@ -142,7 +142,8 @@ static wd_err_t emit(file_out_t *fo, uint64_t line, const char *json, size_t len
       fo->cb(fo->opaque, line, json, json ? len : 0, NULL, err, reason);
     return WD_OK;
   }
-  sum->records++;
+  if (++sum->records == WD_FILE_WARM_RECORDS)
+    sum->allocs_warm = wd_mem_allocs();
   if (!res->redelivered) {
     if (res->duplicate_of)
       sum->duplicates++;

@@ -179,11 +179,13 @@ void wd_terms_free(wd_terms_t *t) {
   memset(t, 0, sizeof(*t));
 }
 
+static size_t terms_hwm; /* the most words any wd_terms_t has needed */
+
 /* Room for \p n distinct words in \p t (grown, never shrunk). */
 static void terms_reserve(wd_terms_t *t, size_t n) {
   if (n <= t->cap)
     return;
-  const size_t cap = n > 2 * t->cap ? n : 2 * t->cap;
+  const size_t cap = wd_cap_hwm(&terms_hwm, n);
   wd_free(t->word);
   wd_free(t->cnt);
   t->word = wd_malloc(cap * sizeof(*t->word));

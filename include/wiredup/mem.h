@@ -27,6 +27,19 @@ size_t wd_mem_used(void);
  *  the benchmarks check that the hot path makes none per record. */
 uint64_t wd_mem_allocs(void);
 
+/** @brief The capacity for a scratch buffer that must hold \p need items,
+ *  where many such buffers (one per batch slot, per thread) serve records of
+ *  the same stream: the high-water mark \p hwm (shared, raised here to 1.5x
+ *  a need above it) when that is enough. Each buffer then grows about once
+ *  instead of creeping up to the high-water mark on its own. */
+static inline size_t wd_cap_hwm(size_t *hwm, size_t need) {
+  const size_t h = __atomic_load_n(hwm, __ATOMIC_RELAXED);
+  if (need <= h)
+    return h;
+  __atomic_store_n(hwm, need + need / 2, __ATOMIC_RELAXED);
+  return need + need / 2;
+}
+
 /** A growable byte buffer. Reuse it across records: it only grows, so the hot
  *  path stops allocating once it has reached its high-water mark. p is always
  *  NUL-terminated after any append (when cap > 0). */

@@ -20,7 +20,11 @@ typedef struct wd_file_summary_s {
   uint64_t duplicates;
   uint64_t clusters;
   double seconds;
+  uint64_t allocs_warm; /**< wd_mem_allocs() at the WD_FILE_WARM_RECORDS-th record */
 } wd_file_summary_t;
+
+/** Records after which file mode counts allocations as the steady state's. */
+#define WD_FILE_WARM_RECORDS 1000u
 
 /** Called for every line with its result (valid) or its error (invalid). */
 typedef void(wd_line_cb_t)(void *opaque, uint64_t line, const char *json, size_t len,
