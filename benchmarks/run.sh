@@ -89,7 +89,8 @@ e2e() {
     if [ "$best_t" -eq 0 ] || [ $((t1 - t0)) -lt "$best_t" ]; then
       best_t=$((t1 - t0))
       extra=$(sed -n -e 's/.*msg="file mode threads" threads=\([0-9]*\) reader_cluster_cpu_s=\([0-9.]*\) fingerprint_cpu_s=\([0-9.]*\).*/threads=\1 cluster_thread_cpu_s=\2 worker_cpu_s=\3/p' \
-        -e 's/.*msg="file mode allocations" .*allocs_per_record=\([0-9.]*\).*/allocs_per_doc=\1/p' "$T/e2e.log" | paste -sd' ')
+        -e 's/.*msg="file mode allocations" .*allocs_per_record=\([0-9.]*\) allocs_per_record_after_1000=\([0-9.]*\).*/allocs_per_doc=\1 allocs_per_doc_warm=\2/p' \
+        "$T/e2e.log" | paste -sd' ')
     fi
   done
   read -r best med < <(best_median "${times[@]}")
