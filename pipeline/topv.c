@@ -274,12 +274,28 @@ static inline bucket_t *bucket_of(const wd_topv_index_t *ix, uint16_t key, uint8
   return &ix->bucket[(size_t)h & (ix->nbuckets - 1)];
 }
 
+/* The buckets of \p m keys, each requested from memory before any is read:
+ * in a large index every bucket is a cache miss (and a 40-byte bucket may
+ * straddle two lines), and reading them one after another waited for each
+ * in turn, which made the word index's cost grow with the index. */
+static void buckets_of(const wd_topv_index_t *ix, const uint16_t *keys, size_t m,
+                       bucket_t **b, uint8_t *tag) {
+  for (size_t i = 0; i < m; i++) {
+    b[i] = bucket_of(ix, keys[i], &tag[i]);
+    __builtin_prefetch(b[i]);
+    __builtin_prefetch((const char *)(b[i] + 1) - 1);
+  }
+}
+
 static void file_doc(wd_topv_index_t *ix, uint32_t doc) {
   uint16_t keys[WD_TOPV_PROBE];
+  bucket_t *bs[WD_TOPV_PROBE];
+  uint8_t tags[WD_TOPV_PROBE];
   const size_t m = probe_keys(ix->get(ix->ctx, doc), keys);
+  buckets_of(ix, keys, m, bs, tags);
   for (size_t i = 0; i < m; i++) {
-    uint8_t tag;
-    bucket_t *b = bucket_of(ix, keys[i], &tag);
+    bucket_t *b = bs[i];
+    const uint8_t tag = tags[i];
     if (b->doc[0] == doc + 1 && b->tag[0] == tag)
       continue; /* two of its keys share the bucket and the tag */
     memmove(b->doc + 1, b->doc, (WD_TOPV_BUCKET - 1) * sizeof(*b->doc));
@@ -300,7 +316,7 @@ void wd_topv_index_add(wd_topv_index_t *ix, uint32_t base, size_t cnt) {
     return;
   wd_free(ix->bucket);
   ix->nbuckets = nb;
-  ix->bucket = wd_calloc(ix->nbuckets, sizeof(*ix->bucket));
+  ix->bucket = wd_calloc_huge(ix->nbuckets, sizeof(*ix->bucket));
   for (size_t i = 0; i < cnt; i++)
     file_doc(ix, base + (uint32_t)i);
 }
@@ -310,11 +326,14 @@ size_t wd_topv_index_query(const wd_topv_index_t *ix, const wd_topv_t *v, uint32
   uint16_t keys[WD_TOPV_PROBE];
   uint32_t seen[WD_TOPV_PROBE * WD_TOPV_BUCKET];
   uint8_t hits[WD_TOPV_PROBE * WD_TOPV_BUCKET];
+  bucket_t *bs[WD_TOPV_PROBE];
+  uint8_t tags[WD_TOPV_PROBE];
   const size_t m = probe_keys(v, keys);
   size_t ns = 0, n = 0;
+  buckets_of(ix, keys, m, bs, tags);
   for (size_t i = 0; i < m; i++) {
-    uint8_t tag;
-    const bucket_t *b = bucket_of(ix, keys[i], &tag);
+    const uint8_t tag = tags[i];
+    const bucket_t *b = bs[i];
     for (size_t k = 0; k < WD_TOPV_BUCKET && b->doc[k]; k++) {
       const uint32_t d = b->doc[k] - 1;
       if (b->tag[k] != tag || (uint32_t)(d - base) >= cnt)
