@@ -13,7 +13,7 @@
 #include <string.h>
 
 #define BUCKETS_MIN 4096u
-#define BUCKETS_MAX (1u << 22) /* 128 MiB of buckets at most */
+#define BUCKETS_MAX (1u << 22) /* keys hash into at most; 65,536 stored (KEYS) */
 
 /* ==== Vectors ==== */
 
@@ -245,19 +245,46 @@ typedef struct bucket_s {
   uint8_t tag[WD_TOPV_BUCKET];
 } bucket_t;
 
+/* Word keys are 16 bits, so at most 65,536 of the nbuckets buckets that
+ * keys hash into are ever used; from 2^16 buckets on most would stay empty
+ * (40 MiB of them at 2^20 buckets, for a million articles). Only the used
+ * ones are stored: slot[key] is where key's bucket is, and keys that hash
+ * into the same bucket share it exactly as they would in the full table. */
+#define KEYS (1u << 16)
+
 struct wd_topv_index_s {
   wd_topv_get_fn *get;
   void *ctx;
-  bucket_t *bucket;
-  size_t nbuckets; /* power of two */
+  bucket_t *bucket; /* nused */
+  uint16_t *slot;   /* KEYS: key -> its bucket in bucket[] */
+  size_t nbuckets;  /* buckets keys hash into: power of two */
+  size_t nused;     /* ... of them some key hashes into */
 };
+
+/* Number the buckets keys hash into at nbuckets and give them empty storage. */
+static void index_layout(wd_topv_index_t *ix) {
+  uint32_t *at = wd_malloc(ix->nbuckets * sizeof(*at));
+  memset(at, 0xff, ix->nbuckets * sizeof(*at));
+  size_t n = 0;
+  for (uint32_t k = 0; k < KEYS; k++) {
+    const size_t b = (size_t)wd_mix64(k) & (ix->nbuckets - 1);
+    if (at[b] == UINT32_MAX)
+      at[b] = (uint32_t)n++;
+    ix->slot[k] = (uint16_t)at[b];
+  }
+  wd_free(at);
+  wd_free(ix->bucket);
+  ix->nused = n;
+  ix->bucket = wd_calloc_huge(n, sizeof(*ix->bucket));
+}
 
 wd_topv_index_t *wd_topv_index_new(wd_topv_get_fn *get, void *ctx) {
   wd_topv_index_t *ix = wd_calloc(1, sizeof(*ix));
   ix->get = get;
   ix->ctx = ctx;
   ix->nbuckets = BUCKETS_MIN;
-  ix->bucket = wd_calloc(ix->nbuckets, sizeof(*ix->bucket));
+  ix->slot = wd_malloc(KEYS * sizeof(*ix->slot));
+  index_layout(ix);
   return ix;
 }
 
@@ -265,13 +292,13 @@ void wd_topv_index_destroy(wd_topv_index_t *ix) {
   if (!ix)
     return;
   wd_free(ix->bucket);
+  wd_free(ix->slot);
   wd_free(ix);
 }
 
 static inline bucket_t *bucket_of(const wd_topv_index_t *ix, uint16_t key, uint8_t *tag) {
-  const uint64_t h = wd_mix64(key);
-  *tag = (uint8_t)(h >> 56);
-  return &ix->bucket[(size_t)h & (ix->nbuckets - 1)];
+  *tag = (uint8_t)(wd_mix64(key) >> 56);
+  return &ix->bucket[ix->slot[key]];
 }
 
 /* The buckets of \p m keys, each requested from memory before any is read:
@@ -314,9 +341,8 @@ void wd_topv_index_add(wd_topv_index_t *ix, uint32_t base, size_t cnt) {
     nb *= 2;
   if (nb == ix->nbuckets)
     return;
-  wd_free(ix->bucket);
   ix->nbuckets = nb;
-  ix->bucket = wd_calloc_huge(ix->nbuckets, sizeof(*ix->bucket));
+  index_layout(ix);
   for (size_t i = 0; i < cnt; i++)
     file_doc(ix, base + (uint32_t)i);
 }
@@ -353,7 +379,7 @@ size_t wd_topv_index_query(const wd_topv_index_t *ix, const wd_topv_t *v, uint32
 }
 
 size_t wd_topv_index_bytes(const wd_topv_index_t *ix) {
-  return sizeof(*ix) + ix->nbuckets * sizeof(*ix->bucket);
+  return sizeof(*ix) + ix->nused * sizeof(*ix->bucket) + KEYS * sizeof(*ix->slot);
 }
 
 /* ==== Checkpoint ==== */
