@@ -35,15 +35,16 @@ static double cpu_now(void) {
 
 static void usage(FILE *fp) {
   fprintf(fp,
-          "usage: wd-bench-scale [--max N] [--batch N] [--seed S] [--dup-share F]\n"
-          "                      [--set KEY=VALUE]...\n"
+          "usage: wd-bench-scale [--max N] [--batch N] [--every N] [--seed S]\n"
+          "                      [--dup-share F] [--set KEY=VALUE]...\n"
           "Feeds N generated articles (default 1000000) to one engine and reports\n"
           "the cost of the batch (default 10000) ending at each checkpoint\n"
-          "(1, 2, 5 x 10^k from one batch up to N).\n");
+          "(1, 2, 5 x 10^k from one batch up to N; with --every, each multiple\n"
+          "of it instead, to see the batches that rebuild a table).\n");
 }
 
 int main(int argc, char **argv) {
-  size_t max = 1000000, batch = 10000;
+  size_t max = 1000000, batch = 10000, every = 0;
   wd_datagen_opts_t go;
   wd_datagen_opts_default(&go);
   char err[256];
@@ -65,12 +66,14 @@ int main(int argc, char **argv) {
       max = strtoull(v, NULL, 10);
     else if (!strcmp(a, "--batch"))
       batch = strtoull(v, NULL, 10);
+    else if (!strcmp(a, "--every"))
+      every = strtoull(v, NULL, 10);
     else {
       usage(stderr);
       return 2;
     }
   }
-  if (batch == 0 || max < batch) {
+  if (batch == 0 || max < batch || (every && every < batch)) {
     usage(stderr);
     return 2;
   }
@@ -83,7 +86,7 @@ int main(int argc, char **argv) {
   }
   wd_buf_t lines = WD_BUF_INIT, out = WD_BUF_INIT;
   size_t *off = wd_malloc((batch + 1) * sizeof(*off));
-  size_t done = 0, next_cp = batch, decade = batch;
+  size_t done = 0, next_cp = every ? every : batch, decade = batch;
   double total_s = 0, total_cpu = 0;
   uint64_t prev_docs = 0, prev_bytes = 0;
   int step = 0; /* checkpoints at 1, 2, 5 x decade */
@@ -132,6 +135,8 @@ int main(int argc, char **argv) {
       prev_docs = st.index_docs;
       prev_bytes = st.index_bytes;
       static const int mult[3] = {2, 5, 10};
+      while (every && next_cp <= done)
+        next_cp += every;
       while (next_cp <= done) {
         next_cp = decade * (size_t)mult[step];
         if (++step == 3) {

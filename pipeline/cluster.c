@@ -417,7 +417,7 @@ static void idmap_put(wd_cluster_t *cs, const char *id, size_t id_len, uint32_t 
 static void idmap_rebuild(wd_cluster_t *cs, size_t cap) {
   wd_free(cs->idmap);
   cs->idmap_cap = cap;
-  cs->idmap = wd_calloc(cap, sizeof(*cs->idmap));
+  cs->idmap = wd_calloc_huge(cap, sizeof(*cs->idmap));
   for (size_t i = 0; i < cs->cnt; i++) {
     const uint32_t d = cs->base + (uint32_t)i;
     const idstr_t *id = rec_of(cs, d)->id;

@@ -19,9 +19,9 @@
  *
  * In an index of a million docs each band's first probe is a cache miss: a
  * query or insert computes every band's key and prefetches its home slot
- * before reading any (keys_prefetch), tables from 2 MiB up live in huge
- * pages (wd_calloc_huge), and the rows that confirm fingerprint matches and that
- * a rebuild re-homes are prefetched through touch_fn. */
+ * before reading any (keys_prefetch), tables from 2 MiB up are whole huge
+ * pages (band_cap_for, wd_calloc_huge), and the rows that confirm fingerprint
+ * matches and that a rebuild re-homes are prefetched through touch_fn. */
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
@@ -272,17 +272,31 @@ static void band_rehash(wd_lsh_t *lsh, uint32_t b, uint32_t ncap) {
   }
 }
 
+/* Slots for \p entries at load LOAD_AFTER_PM; from 2 MiB up, whole huge
+ * pages. A table's last part-page stayed in 4 KiB pages (THP maps only
+ * whole aligned 2 MiB), a quarter to a half of each table at 0.5-1M docs:
+ * with 64 tables of several MiB probed at random, those probes were TLB
+ * misses whose page walks no longer fit in cache, and the cost per article
+ * doubled from 200k to 1M. The rest of the page is used as slots (a lower
+ * load, shorter runs): at most 2 MiB per band, however large the index. */
+static uint32_t band_cap_for(uint64_t entries) {
+  const uint64_t page = WD_HUGE_PAGE / sizeof(uint32_t);
+  uint64_t cap = entries * 1024 / LOAD_AFTER_PM + 1;
+  if (cap < BAND_MIN_CAP)
+    cap = BAND_MIN_CAP;
+  if (cap >= page)
+    cap = (cap + page - 1) / page * page;
+  assert(cap < (uint64_t)1 << 32);
+  return (uint32_t)cap;
+}
+
 /* Room for \p more entries: rebuild (grow, shrink or just drop tombstones)
  * at load ~0.64 when live + tombstones + more would pass grow_at. */
 static void band_reserve(wd_lsh_t *lsh, uint32_t b, size_t more) {
   lsh_band_t *bt = &lsh->band[b];
   if ((uint64_t)bt->used + bt->tombs + more <= bt->grow_at && bt->cap)
     return;
-  uint64_t ncap = ((uint64_t)bt->used + more) * 1024 / LOAD_AFTER_PM + 1;
-  if (ncap < BAND_MIN_CAP)
-    ncap = BAND_MIN_CAP;
-  assert(ncap < (uint64_t)1 << 32);
-  band_rehash(lsh, b, (uint32_t)ncap);
+  band_rehash(lsh, b, band_cap_for((uint64_t)bt->used + more));
 }
 
 /* Delete the entry at \p i: a tombstone (fingerprint 0, never matched), so
@@ -293,10 +307,8 @@ static void band_delete_at(wd_lsh_t *lsh, uint32_t b, uint32_t i) {
   bt->used--;
   bt->tombs++;
   /* Shrink after heavy eviction so churn cannot pin a peak-size table. */
-  if (bt->cap > BAND_MIN_CAP && (uint64_t)bt->used * 8 < bt->cap) {
-    const uint64_t ncap = (uint64_t)bt->used * 1024 / LOAD_AFTER_PM + 1;
-    band_rehash(lsh, b, ncap < BAND_MIN_CAP ? BAND_MIN_CAP : (uint32_t)ncap);
-  }
+  if (bt->cap > BAND_MIN_CAP && (uint64_t)bt->used * 8 < bt->cap)
+    band_rehash(lsh, b, band_cap_for(bt->used));
 }
 
 void wd_lsh_reserve(wd_lsh_t *lsh, size_t docs) {

@@ -55,13 +55,11 @@ void wd_free(void *ptr) {
   free(ptr);
 }
 
-#define HUGE_PAGE ((size_t)2 << 20)
-
 void *wd_calloc_huge(size_t cnt, size_t size) {
   if (size && cnt > SIZE_MAX / size)
     mem_oom(SIZE_MAX);
   const size_t n = cnt * size;
-  if (n < HUGE_PAGE)
+  if (n < WD_HUGE_PAGE)
     return wd_calloc(cnt, size);
   /* From the first table on, blocks of 2 MiB and more come from mmap and go
    * back with munmap: glibc otherwise raises its mmap threshold as such
@@ -70,14 +68,14 @@ void *wd_calloc_huge(size_t cnt, size_t size) {
    * tables at 1M articles) and whose freed tables stayed resident. */
   static int fixed_threshold;
   if (!__atomic_exchange_n(&fixed_threshold, 1, __ATOMIC_RELAXED))
-    mallopt(M_MMAP_THRESHOLD, (int)HUGE_PAGE);
+    mallopt(M_MMAP_THRESHOLD, (int)WD_HUGE_PAGE);
   void *p = NULL;
-  if (posix_memalign(&p, HUGE_PAGE, n) != 0)
+  if (posix_memalign(&p, WD_HUGE_PAGE, n) != 0)
     mem_oom(n);
 #ifdef MADV_HUGEPAGE
-  /* Not rounded up to whole huge pages (the LSH keeps 64 tables of a few
-   * MiB: that would idle up to 2 MiB each): the whole 4 KiB pages inside
-   * the block are ours alone, so drop whatever small pages reused heap
+  /* Not rounded up to whole huge pages (a caller that wants its tail in a
+   * huge page sizes the table so, as the LSH does): the whole 4 KiB pages
+   * inside the block are ours alone, so drop whatever small pages reused heap
    * memory still has there, else the block keeps them and only fresh
    * memory became huge. Hints: no harm where THP is off. */
   const size_t whole = n & ~(size_t)4095;

@@ -436,6 +436,12 @@ struct wd_simhash_index_s {
   uint32_t free_head; /* freed entries, linked through their block 0 link */
   uint64_t skipped;   /* inserts beyond WD_SIMHASH_SAME_MAX identical hashes */
   uint32_t examined;  /* chain entries read by the last query */
+  /* The last query's count of entries with its hash (same_known: valid
+   * until the index changes), so that inserting the article just queried
+   * does not walk block 0's chain again to count them. */
+  uint64_t same_hash;
+  uint32_t same_cnt;
+  int same_known;
 };
 
 static inline uint32_t *si_node(const wd_simhash_index_t *si, uint32_t e) {
@@ -539,12 +545,17 @@ void wd_simhash_index_stats(const wd_simhash_index_t *si, wd_simhash_index_stats
 void wd_simhash_index_insert(wd_simhash_index_t *si, uint64_t hash,
                              uint32_t doc) {
   uint32_t e, same = 0;
-  if (si->cap) { /* identical hashes share block 0's chain: count them */
+  if (si->same_known && si->same_hash == hash) {
+    same = si->same_cnt;
+  } else if (si->cap) { /* identical hashes share block 0's chain: count them */
     for (e = si->head[si_slot(si, 0, si_block(si, 0, hash))]; e != NIL; e = *si_next(si, e, 0))
-      if (si_hash(si, e) == hash && ++same >= WD_SIMHASH_SAME_MAX) {
-        si->skipped++;
-        return;
-      }
+      if (si_hash(si, e) == hash && ++same >= WD_SIMHASH_SAME_MAX)
+        break;
+  }
+  si->same_known = 0;
+  if (same >= WD_SIMHASH_SAME_MAX) {
+    si->skipped++;
+    return;
   }
   if (si->free_head != NIL) {
     e = si->free_head;
@@ -564,6 +575,7 @@ void wd_simhash_index_remove(wd_simhash_index_t *si, uint64_t hash,
                              uint32_t doc) {
   if (si->live == 0)
     return;
+  si->same_known = 0;
   uint32_t e = si->head[si_slot(si, 0, si_block(si, 0, hash))];
   while (e != NIL && !(si_hash(si, e) == hash && si_doc(si, e) == doc))
     e = *si_next(si, e, 0);
@@ -604,6 +616,8 @@ typedef struct si_collect_s {
   int want;            /* distance collected in this pass, -1 = count only */
   size_t seg[9];       /* seg[d]: where distance d's docs start in out */
   size_t per_dist[8];  /* count-only pass: candidates per distance */
+  uint32_t same;       /* entries with the query's hash met */
+  int same_known;      /* ... and that is all of them (or SAME_MAX) */
 } si_collect_t;
 
 /* Put doc into the current segment, kept sorted asc and distinct; when out is
@@ -633,36 +647,70 @@ static void collect_doc(si_collect_t *c, uint32_t doc) {
   c->n++;
 }
 
+/* One entry \p e of block \p b's chain met by a scan; \p matched counts the
+ * block's matches. @returns 0 when the block has been read far enough. */
+static int si_visit(const wd_simhash_index_t *si, uint64_t q, const uint64_t *qb, int b,
+                    uint32_t e, uint32_t *matched, si_collect_t *c) {
+  const uint64_t h = si_hash(si, e);
+  c->examined++;
+  if (si_block(si, b, h) != qb[b])
+    return 1; /* another block value hashed to this chain */
+  if (++*matched > WD_SIMHASH_SCAN_MAX)
+    return 0; /* a flood of one block value: the newest linked are enough */
+  if (b == 0 && h == q)
+    c->same++;
+  for (int p = 0; p < b; p++)
+    if (si_block(si, p, h) == qb[p])
+      return 1; /* a pair equal on an earlier block was met there */
+  const int d = wd_simhash_distance(h, q);
+  if (d > si->md)
+    return 1;
+  if (c->want < 0)
+    c->per_dist[d]++;
+  else if (d == c->want)
+    collect_doc(c, si_doc(si, e));
+  return 1;
+}
+
+/* Walk every block's chain, one step of each in turn: in a large index each
+ * step is a cache miss, and the chains grow with the index (a 16-bit block
+ * value is shared by one entry in 65,536), so stepping them side by side
+ * overlaps nb misses instead of waiting for each. What is collected does not
+ * depend on the order entries are met (see collect_doc). Block 0's chain
+ * holds every entry with hash q: the count pass tells the insert that
+ * follows (same_*). */
 static void si_scan(const wd_simhash_index_t *si, uint64_t q, si_collect_t *c) {
   uint64_t qb[8];
   const uint32_t *head[8];
+  uint32_t e[8], matched[8];
   for (int b = 0; b < si->nb; b++) { /* every block's chain head on its way */
     qb[b] = si_block(si, b, q);
     head[b] = &si->head[(size_t)b * si->cap + si_slot(si, b, qb[b])];
     __builtin_prefetch(head[b]);
   }
   for (int b = 0; b < si->nb; b++) {
-    uint32_t e = *head[b];
-    uint32_t matched = 0;
-    for (; e != NIL; e = *si_next(si, e, b)) {
-      const uint64_t h = si_hash(si, e);
-      c->examined++;
-      if (si_block(si, b, h) != qb[b])
-        continue; /* another block value hashed to this chain */
-      if (++matched > WD_SIMHASH_SCAN_MAX)
-        break; /* a flood of one block value: the newest linked are enough */
-      int seen = 0; /* a pair equal on an earlier block was met there */
-      for (int p = 0; p < b && !seen; p++)
-        seen = si_block(si, p, h) == qb[p];
-      if (seen)
+    e[b] = *head[b];
+    matched[b] = 0;
+    if (e[b] != NIL)
+      __builtin_prefetch(si_node(si, e[b]));
+  }
+  c->same = 0;
+  c->same_known = 1;
+  for (int more = 1; more;) {
+    more = 0;
+    for (int b = 0; b < si->nb; b++) {
+      const uint32_t cur = e[b];
+      if (cur == NIL)
         continue;
-      const int d = wd_simhash_distance(h, q);
-      if (d > si->md)
-        continue;
-      if (c->want < 0)
-        c->per_dist[d]++;
-      else if (d == c->want)
-        collect_doc(c, si_doc(si, e));
+      e[b] = *si_next(si, cur, b);
+      if (e[b] != NIL)
+        __builtin_prefetch(si_node(si, e[b]));
+      if (!si_visit(si, q, qb, b, cur, &matched[b], c)) {
+        e[b] = NIL;
+        if (b == 0 && c->same < WD_SIMHASH_SAME_MAX)
+          c->same_known = 0; /* block 0 not read to its end */
+      }
+      more |= e[b] != NIL;
     }
   }
 }
@@ -674,6 +722,9 @@ size_t wd_simhash_index_query(wd_simhash_index_t *si, uint64_t hash,
     return 0;
   si_collect_t c = {.out = out, .cap = out_cap, .n = 0, .want = -1};
   si_scan(si, hash, &c);
+  si->same_hash = hash;
+  si->same_cnt = c.same;
+  si->same_known = c.same_known;
   /* One pass per distance that has candidates, closest first, so out holds
    * (distance asc, doc asc) without any scratch beyond out itself. */
   for (int d = 0; d <= si->md; d++) {

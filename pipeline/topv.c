@@ -16,7 +16,7 @@
 #endif
 
 #define BUCKETS_MIN 4096u
-#define BUCKETS_MAX (1u << 22) /* 128 MiB of buckets at most */
+#define BUCKETS_MAX (1u << 22) /* keys hash into at most; 65,536 stored (KEYS) */
 
 /* ==== Vectors ==== */
 
@@ -336,19 +336,46 @@ typedef struct bucket_s {
   uint8_t tag[WD_TOPV_BUCKET];
 } bucket_t;
 
+/* Word keys are 16 bits, so at most 65,536 of the nbuckets buckets that
+ * keys hash into are ever used; from 2^16 buckets on most would stay empty
+ * (40 MiB of them at 2^20 buckets, for a million articles). Only the used
+ * ones are stored: slot[key] is where key's bucket is, and keys that hash
+ * into the same bucket share it exactly as they would in the full table. */
+#define KEYS (1u << 16)
+
 struct wd_topv_index_s {
   wd_topv_get_fn *get;
   void *ctx;
-  bucket_t *bucket;
-  size_t nbuckets; /* power of two */
+  bucket_t *bucket; /* nused */
+  uint16_t *slot;   /* KEYS: key -> its bucket in bucket[] */
+  size_t nbuckets;  /* buckets keys hash into: power of two */
+  size_t nused;     /* ... of them some key hashes into */
 };
+
+/* Number the buckets keys hash into at nbuckets and give them empty storage. */
+static void index_layout(wd_topv_index_t *ix) {
+  uint32_t *at = wd_malloc(ix->nbuckets * sizeof(*at));
+  memset(at, 0xff, ix->nbuckets * sizeof(*at));
+  size_t n = 0;
+  for (uint32_t k = 0; k < KEYS; k++) {
+    const size_t b = (size_t)wd_mix64(k) & (ix->nbuckets - 1);
+    if (at[b] == UINT32_MAX)
+      at[b] = (uint32_t)n++;
+    ix->slot[k] = (uint16_t)at[b];
+  }
+  wd_free(at);
+  wd_free(ix->bucket);
+  ix->nused = n;
+  ix->bucket = wd_calloc_huge(n, sizeof(*ix->bucket));
+}
 
 wd_topv_index_t *wd_topv_index_new(wd_topv_get_fn *get, void *ctx) {
   wd_topv_index_t *ix = wd_calloc(1, sizeof(*ix));
   ix->get = get;
   ix->ctx = ctx;
   ix->nbuckets = BUCKETS_MIN;
-  ix->bucket = wd_calloc(ix->nbuckets, sizeof(*ix->bucket));
+  ix->slot = wd_malloc(KEYS * sizeof(*ix->slot));
+  index_layout(ix);
   return ix;
 }
 
@@ -356,21 +383,37 @@ void wd_topv_index_destroy(wd_topv_index_t *ix) {
   if (!ix)
     return;
   wd_free(ix->bucket);
+  wd_free(ix->slot);
   wd_free(ix);
 }
 
 static inline bucket_t *bucket_of(const wd_topv_index_t *ix, uint16_t key, uint8_t *tag) {
-  const uint64_t h = wd_mix64(key);
-  *tag = (uint8_t)(h >> 56);
-  return &ix->bucket[(size_t)h & (ix->nbuckets - 1)];
+  *tag = (uint8_t)(wd_mix64(key) >> 56);
+  return &ix->bucket[ix->slot[key]];
+}
+
+/* The buckets of \p m keys, each requested from memory before any is read:
+ * in a large index every bucket is a cache miss (and a 40-byte bucket may
+ * straddle two lines), and reading them one after another waited for each
+ * in turn, which made the word index's cost grow with the index. */
+static void buckets_of(const wd_topv_index_t *ix, const uint16_t *keys, size_t m,
+                       bucket_t **b, uint8_t *tag) {
+  for (size_t i = 0; i < m; i++) {
+    b[i] = bucket_of(ix, keys[i], &tag[i]);
+    __builtin_prefetch(b[i]);
+    __builtin_prefetch((const char *)(b[i] + 1) - 1);
+  }
 }
 
 static void file_doc(wd_topv_index_t *ix, uint32_t doc) {
   uint16_t keys[WD_TOPV_PROBE];
+  bucket_t *bs[WD_TOPV_PROBE];
+  uint8_t tags[WD_TOPV_PROBE];
   const size_t m = probe_keys(ix->get(ix->ctx, doc), keys);
+  buckets_of(ix, keys, m, bs, tags);
   for (size_t i = 0; i < m; i++) {
-    uint8_t tag;
-    bucket_t *b = bucket_of(ix, keys[i], &tag);
+    bucket_t *b = bs[i];
+    const uint8_t tag = tags[i];
     if (b->doc[0] == doc + 1 && b->tag[0] == tag)
       continue; /* two of its keys share the bucket and the tag */
     memmove(b->doc + 1, b->doc, (WD_TOPV_BUCKET - 1) * sizeof(*b->doc));
@@ -389,9 +432,8 @@ void wd_topv_index_add(wd_topv_index_t *ix, uint32_t base, size_t cnt) {
     nb *= 2;
   if (nb == ix->nbuckets)
     return;
-  wd_free(ix->bucket);
   ix->nbuckets = nb;
-  ix->bucket = wd_calloc(ix->nbuckets, sizeof(*ix->bucket));
+  index_layout(ix);
   for (size_t i = 0; i < cnt; i++)
     file_doc(ix, base + (uint32_t)i);
 }
@@ -401,11 +443,14 @@ size_t wd_topv_index_query(const wd_topv_index_t *ix, const wd_topv_t *v, uint32
   uint16_t keys[WD_TOPV_PROBE];
   uint32_t seen[WD_TOPV_PROBE * WD_TOPV_BUCKET];
   uint8_t hits[WD_TOPV_PROBE * WD_TOPV_BUCKET];
+  bucket_t *bs[WD_TOPV_PROBE];
+  uint8_t tags[WD_TOPV_PROBE];
   const size_t m = probe_keys(v, keys);
   size_t ns = 0, n = 0;
+  buckets_of(ix, keys, m, bs, tags);
   for (size_t i = 0; i < m; i++) {
-    uint8_t tag;
-    const bucket_t *b = bucket_of(ix, keys[i], &tag);
+    const uint8_t tag = tags[i];
+    const bucket_t *b = bs[i];
     for (size_t k = 0; k < WD_TOPV_BUCKET && b->doc[k]; k++) {
       const uint32_t d = b->doc[k] - 1;
       if (b->tag[k] != tag || (uint32_t)(d - base) >= cnt)
@@ -425,7 +470,7 @@ size_t wd_topv_index_query(const wd_topv_index_t *ix, const wd_topv_t *v, uint32
 }
 
 size_t wd_topv_index_bytes(const wd_topv_index_t *ix) {
-  return sizeof(*ix) + ix->nbuckets * sizeof(*ix->bucket);
+  return sizeof(*ix) + ix->nused * sizeof(*ix->bucket) + KEYS * sizeof(*ix->slot);
 }
 
 /* ==== Checkpoint ==== */

@@ -14,6 +14,7 @@ void *wd_malloc(size_t size);
 void *wd_calloc(size_t cnt, size_t size);
 void *wd_realloc(void *ptr, size_t size);
 void wd_free(void *ptr); /**< wd_free(NULL) is a no-op */
+#define WD_HUGE_PAGE ((size_t)2 << 20) /**< transparent huge page size */
 /** @brief wd_calloc for a large table read at random: from 2 MiB up it is
  *  aligned to 2 MiB and advised as transparent huge pages (one TLB entry per
  *  2 MiB instead of per 4 KiB), and touched at once. Freed with wd_free. */
