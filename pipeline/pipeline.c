@@ -286,8 +286,8 @@ done:
     wd_workers_cpu_s(wk, &workers_s, &help_s);
     /* where the time went: this thread's share bounds the speed-up */
     WD_LOG(WD_LOG_DEBUG, "file mode threads", "threads=%d reader_cluster_cpu_s=%.3f "
-           "fingerprint_cpu_s=%.3f", nthreads, wd_workers_thread_cpu_s() - help_s,
-           workers_s + help_s);
+           "fingerprint_cpu_s=%.3f reader_fingerprint_cpu_s=%.3f", nthreads,
+           wd_workers_thread_cpu_s() - help_s, workers_s + help_s, help_s);
   }
   wd_workers_destroy(wk);
   for (size_t k = 0; k < nb; k++) {
