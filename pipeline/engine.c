@@ -127,7 +127,9 @@ wd_fingerprinter_t *wd_fingerprinter_new(const wd_config_t *cfg, char *errstr,
   mo.method = strcmp(cfg->minhash_method, "mix") == 0 ? WD_MINHASH_MIX : WD_MINHASH_OPH;
   fpr->mh = wd_minhash_new(&mo);
   fpr->num_perm = mo.num_perm;
-  fpr->tc = wd_termcount_new();
+  wd_simhash_opts_t smo; /* the engine's SimHash (wd_engine_new) */
+  wd_simhash_opts_default(&smo);
+  fpr->tc = wd_termcount_new(smo.seed);
 
   if (!fpr->nm || !fpr->bp || !fpr->sh || !fpr->mh) {
     wd_errstr_set(errstr, errstr_size, "could not build the pipeline stages");

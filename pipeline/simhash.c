@@ -38,6 +38,7 @@ struct wd_simhash_s {
 
   /* The last sign's distinct words, first-seen order, and their weights. */
   uint64_t *tf_word;
+  uint64_t *tf_dfh; /* ... their df table hashes */
   float *tf_w;
   size_t tf_cap, tf_distinct;
   int tf_signed; /* tf_word holds the distinct words of the last sign */
@@ -53,6 +54,10 @@ struct wd_simhash_s {
   /* sign_tbl[byte][bit] = +1 or -1: adds a weight to 8 counters at once. */
   float sign_tbl[256][8];
 };
+
+static inline uint64_t seed_mix_of(uint64_t seed) {
+  return wd_mix64(seed + 0x9e3779b97f4a7c15ULL);
+}
 
 void wd_simhash_opts_default(wd_simhash_opts_t *opts) {
   opts->idf = 1;
@@ -72,7 +77,7 @@ wd_simhash_t *wd_simhash_new(const wd_simhash_opts_t *opts) {
 
   wd_simhash_t *sm = wd_calloc(1, sizeof(*sm));
   sm->idf = opts->idf;
-  sm->seed_mix = wd_mix64(opts->seed + 0x9e3779b97f4a7c15ULL);
+  sm->seed_mix = seed_mix_of(opts->seed);
   sm->df_key = wd_calloc_huge(cap, sizeof(*sm->df_key));
   sm->df_cnt = wd_calloc_huge(cap, sizeof(*sm->df_cnt));
   sm->df_mask = cap - 1;
@@ -92,13 +97,15 @@ void wd_simhash_destroy(wd_simhash_t *sm) {
   wd_termcount_destroy(sm->tc);
   wd_terms_free(&sm->terms);
   wd_free(sm->tf_word);
+  wd_free(sm->tf_dfh);
   wd_free(sm->tf_w);
   wd_free(sm);
 }
 
 size_t wd_simhash_bytes(const wd_simhash_t *sm) {
   const size_t df = (sm->df_mask + 1) * (sizeof(uint64_t) + sizeof(uint32_t));
-  const size_t tf = sm->tf_cap * (sizeof(*sm->tf_word) + sizeof(*sm->tf_w));
+  const size_t tf =
+      sm->tf_cap * (sizeof(*sm->tf_word) + sizeof(*sm->tf_dfh) + sizeof(*sm->tf_w));
   return sizeof(*sm) + df + tf;
 }
 
@@ -107,13 +114,15 @@ double wd_simhash_cosine(int distance) { return cos(M_PI * distance / 64.0); }
 /* ==== Document frequencies ==== */
 
 static inline uint64_t df_keyof(uint64_t tok) { return tok ? tok : 1; }
+static inline uint64_t df_hash(uint64_t tok) { return wd_mix64(df_keyof(tok)); }
 
-/* A key never sits after an empty slot of its window: keys go into the first
+/* \p h: df_hash(tok), which chooses the home slot.
+ * A key never sits after an empty slot of its window: keys go into the first
  * empty slot, replacement happens only in a window with no empty slot, and
  * slots never empty again. So a lookup may stop at the first empty slot. */
-static uint32_t df_get(const wd_simhash_t *sm, uint64_t tok) {
+static uint32_t df_get(const wd_simhash_t *sm, uint64_t tok, uint64_t h) {
   const uint64_t key = df_keyof(tok);
-  size_t i = (size_t)wd_mix64(key) & sm->df_mask;
+  size_t i = (size_t)h & sm->df_mask;
   for (unsigned p = 0; p < DF_WINDOW; p++, i = (i + 1) & sm->df_mask) {
     if (sm->df_key[i] == key)
       return sm->df_cnt[i];
@@ -123,9 +132,9 @@ static uint32_t df_get(const wd_simhash_t *sm, uint64_t tok) {
   return 0;
 }
 
-static void df_add(wd_simhash_t *sm, uint64_t tok) {
+static void df_add(wd_simhash_t *sm, uint64_t tok, uint64_t h) {
   const uint64_t key = df_keyof(tok);
-  size_t i = (size_t)wd_mix64(key) & sm->df_mask;
+  size_t i = (size_t)h & sm->df_mask;
   size_t victim = i;
   for (unsigned p = 0; p < DF_WINDOW; p++, i = (i + 1) & sm->df_mask) {
     if (sm->df_key[i] == key) {
@@ -157,13 +166,18 @@ typedef struct tc_slot_s {
 } tc_slot_t;
 
 struct wd_termcount_s {
+  uint64_t seed_mix; /* for the feature hashes */
   tc_slot_t *slot;
   uint32_t *order;
   size_t mask;
   uint32_t cur;
 };
 
-wd_termcount_t *wd_termcount_new(void) { return wd_calloc(1, sizeof(wd_termcount_t)); }
+wd_termcount_t *wd_termcount_new(uint64_t seed) {
+  wd_termcount_t *tc = wd_calloc(1, sizeof(*tc));
+  tc->seed_mix = seed_mix_of(seed);
+  return tc;
+}
 
 void wd_termcount_destroy(wd_termcount_t *tc) {
   if (!tc)
@@ -176,6 +190,8 @@ void wd_termcount_destroy(wd_termcount_t *tc) {
 void wd_terms_free(wd_terms_t *t) {
   wd_free(t->word);
   wd_free(t->cnt);
+  wd_free(t->dfh);
+  wd_free(t->fh);
   memset(t, 0, sizeof(*t));
 }
 
@@ -188,8 +204,12 @@ static void terms_reserve(wd_terms_t *t, size_t n) {
   const size_t cap = wd_cap_hwm(&terms_hwm, n);
   wd_free(t->word);
   wd_free(t->cnt);
+  wd_free(t->dfh);
+  wd_free(t->fh);
   t->word = wd_malloc(cap * sizeof(*t->word));
   t->cnt = wd_malloc(cap * sizeof(*t->cnt));
+  t->dfh = wd_malloc(cap * sizeof(*t->dfh));
+  t->fh = wd_malloc(cap * sizeof(*t->fh));
   t->cap = cap;
 }
 
@@ -234,23 +254,22 @@ void wd_terms_count(wd_termcount_t *tc, const uint64_t *tokens, size_t cnt, wd_t
     const tc_slot_t *e = &tc->slot[tc->order[d]];
     out->word[d] = e->key;
     out->cnt[d] = e->cnt;
+    out->dfh[d] = df_hash(e->key);
+    out->fh[d] = wd_mix64(e->key ^ tc->seed_mix);
   }
+  out->fh_seed = tc->seed_mix;
   out->n = nd;
 }
 
 /* The words of \p cnt tokens into sm->terms, for the token-array calls. */
 static const wd_terms_t *sm_count(wd_simhash_t *sm, const uint64_t *tokens, size_t cnt) {
   if (!sm->tc)
-    sm->tc = wd_termcount_new();
+    sm->tc = wd_termcount_new(0), sm->tc->seed_mix = sm->seed_mix;
   wd_terms_count(sm->tc, tokens, cnt, &sm->terms);
   return &sm->terms;
 }
 
 /* ==== Signing ==== */
-
-static inline size_t df_home(const wd_simhash_t *sm, uint64_t tok) {
-  return (size_t)wd_mix64(df_keyof(tok)) & sm->df_mask;
-}
 
 /* log(n1 / (df + 1)) + 1 for the current document. */
 static inline double idf_of(wd_simhash_t *sm, double n1, uint32_t df) {
@@ -286,8 +305,10 @@ uint64_t wd_simhash_sign_terms(wd_simhash_t *sm, const wd_terms_t *t) {
   if (nd > sm->tf_cap) {
     sm->tf_cap = nd > 2 * sm->tf_cap ? nd : 2 * sm->tf_cap;
     wd_free(sm->tf_word);
+    wd_free(sm->tf_dfh);
     wd_free(sm->tf_w);
     sm->tf_word = wd_malloc(sm->tf_cap * sizeof(*sm->tf_word));
+    sm->tf_dfh = wd_malloc(sm->tf_cap * sizeof(*sm->tf_dfh));
     sm->tf_w = wd_malloc(sm->tf_cap * sizeof(*sm->tf_w));
   }
   sm->tf_distinct = nd;
@@ -301,25 +322,28 @@ uint64_t wd_simhash_sign_terms(wd_simhash_t *sm, const wd_terms_t *t) {
    * words' home slots while this word's weight is added. */
   if (sm->idf)
     for (size_t d = 0; d < nd && d < DF_PREFETCH; d++) {
-      const size_t i = df_home(sm, t->word[d]);
+      const size_t i = (size_t)t->dfh[d] & sm->df_mask;
       __builtin_prefetch(&sm->df_key[i]);
       __builtin_prefetch(&sm->df_cnt[i]);
     }
+  const int own_fh = t->fh_seed == sm->seed_mix; /* else: another seed */
   for (size_t d = 0; d < nd; d++) {
     const uint64_t tok = t->word[d];
     if (sm->idf && d + DF_PREFETCH < nd) {
-      const size_t i = df_home(sm, t->word[d + DF_PREFETCH]);
+      const size_t i = (size_t)t->dfh[d + DF_PREFETCH] & sm->df_mask;
       __builtin_prefetch(&sm->df_key[i]);
       __builtin_prefetch(&sm->df_cnt[i]);
     }
     const uint32_t tf = t->cnt[d];
     double w = 1.0 + (tf < LOG_TBL ? sm->log_tbl[tf] : log((double)tf));
     if (sm->idf)
-      w *= idf_of(sm, n1, df_get(sm, tok));
+      w *= idf_of(sm, n1, df_get(sm, tok, t->dfh[d]));
     const float wf = (float)w;
     sm->tf_word[d] = tok;
+    sm->tf_dfh[d] = t->dfh[d];
     sm->tf_w[d] = wf;
-    acc_add(acc, (const float(*)[8])sm->sign_tbl, wd_mix64(tok ^ sm->seed_mix), wf);
+    acc_add(acc, (const float(*)[8])sm->sign_tbl,
+            own_fh ? t->fh[d] : wd_mix64(tok ^ sm->seed_mix), wf);
   }
   uint64_t h = 0;
   for (int b = 0; b < 64; b++)
@@ -338,17 +362,18 @@ void wd_simhash_topv(const wd_simhash_t *sm, wd_topv_t *out) {
     out->n = 0, out->src = 0, out->nnum = 0, out->scale = 0.0f;
 }
 
-/* Add one document's distinct words to the df table. */
-static void observe_distinct(wd_simhash_t *sm, const uint64_t *word, size_t nd) {
+/* Add one document's distinct words (with their df_hash) to the df table. */
+static void observe_distinct(wd_simhash_t *sm, const uint64_t *word, const uint64_t *dfh,
+                             size_t nd) {
   for (size_t d = 0; d < nd && d < DF_PREFETCH; d++)
-    __builtin_prefetch(&sm->df_key[df_home(sm, word[d])]);
+    __builtin_prefetch(&sm->df_key[(size_t)dfh[d] & sm->df_mask]);
   for (size_t d = 0; d < nd; d++) {
     if (d + DF_PREFETCH < nd) {
-      const size_t i = df_home(sm, word[d + DF_PREFETCH]);
+      const size_t i = (size_t)dfh[d + DF_PREFETCH] & sm->df_mask;
       __builtin_prefetch(&sm->df_key[i], 1);
       __builtin_prefetch(&sm->df_cnt[i], 1);
     }
-    df_add(sm, word[d]);
+    df_add(sm, word[d], dfh[d]);
   }
   sm->ndocs++;
   sm->tf_signed = 0;
@@ -356,13 +381,13 @@ static void observe_distinct(wd_simhash_t *sm, const uint64_t *word, size_t nd) 
 
 void wd_simhash_observe(wd_simhash_t *sm, const uint64_t *tokens, size_t cnt) {
   const wd_terms_t *t = sm_count(sm, tokens, cnt);
-  observe_distinct(sm, t->word, t->n);
+  observe_distinct(sm, t->word, t->dfh, t->n);
 }
 
 int wd_simhash_observe_signed(wd_simhash_t *sm) {
   if (!sm->tf_signed)
     return -1;
-  observe_distinct(sm, sm->tf_word, sm->tf_distinct);
+  observe_distinct(sm, sm->tf_word, sm->tf_dfh, sm->tf_distinct);
   return 0;
 }
 

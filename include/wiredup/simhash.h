@@ -48,13 +48,17 @@ void wd_simhash_destroy(wd_simhash_t *sm);
 typedef struct wd_terms_s {
   uint64_t *word; /**< token hashes, distinct, first-seen order */
   uint32_t *cnt;  /**< term frequency of each */
+  uint64_t *dfh;  /**< the hash that places each in the df table */
+  uint64_t *fh;   /**< its feature hash, for the seed behind fh_seed */
+  uint64_t fh_seed; /**< mixed seed of fh (a sign with another recomputes) */
   size_t n, cap;
 } wd_terms_t;
 
 /** Scratch map for wd_terms_count; one per thread. */
 typedef struct wd_termcount_s wd_termcount_t;
 
-wd_termcount_t *wd_termcount_new(void);
+/** @brief \p seed: the SimHash seed the feature hashes are for (opts.seed). */
+wd_termcount_t *wd_termcount_new(uint64_t seed);
 void wd_termcount_destroy(wd_termcount_t *tc);
 /** @brief The distinct words of \p tokens with their counts into \p out
  *  (zeroed or reused; grown as needed). */

@@ -498,8 +498,9 @@ static int test_fast_path_vs_reference(void) {
   refsim_t ref = {wd_malloc(WORDS * sizeof(uint64_t)), wd_malloc(WORDS * sizeof(uint32_t)),
                   0, 0};
   wd_simhash_t *a = mk(1), *b = mk(1), *c = mk(1);
-  wd_termcount_t *tc = wd_termcount_new();
-  wd_terms_t terms = {0};
+  wd_termcount_t *tc = wd_termcount_new(7), *tc8 = wd_termcount_new(8);
+  wd_terms_t terms = {0}, terms8 = {0};
+  wd_simhash_t *b8 = mk(1);
   uint64_t t[MAXLEN];
   WD_T_ASSERT(wd_simhash_observe_signed(a) == -1, "nothing signed yet");
   for (int d = 0; d < DOCS; d++) {
@@ -517,6 +518,10 @@ static int test_fast_path_vs_reference(void) {
     /* the fingerprint stage's split: words counted apart, then weighed */
     wd_terms_count(tc, t, n, &terms);
     WD_T_ASSERT(wd_simhash_sign_terms(c, &terms) == want, "doc %d: counted terms", d);
+    /* terms counted for another seed: the sign redoes the feature hashes */
+    wd_terms_count(tc8, t, n, &terms8);
+    WD_T_ASSERT(wd_simhash_sign_terms(b8, &terms8) == want, "doc %d: other seed's terms", d);
+    wd_simhash_observe_signed(b8);
     WD_T_ASSERT(wd_simhash_observe_signed(c) == 0, "observe counted terms");
     for (size_t i = 0; i < n; i++)
       t[i] ^= 1; /* the saved words, not the caller's array, are observed */
@@ -533,7 +538,10 @@ static int test_fast_path_vs_reference(void) {
   wd_simhash_destroy(b);
   wd_simhash_destroy(c);
   wd_termcount_destroy(tc);
+  wd_termcount_destroy(tc8);
   wd_terms_free(&terms);
+  wd_terms_free(&terms8);
+  wd_simhash_destroy(b8);
   wd_free(ref.word);
   wd_free(ref.df);
   return 0;
