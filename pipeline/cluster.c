@@ -14,7 +14,8 @@
  * Per article at the defaults (128 values, 64 bands; bench_state at 1M):
  * signature 256 B, record 48 B, LSH ~354-400 B (64 x 4-byte entries at load
  * 0.64-0.72, tables in whole huge pages), SimHash index ~50 B, id string
- * ~25 B, id table ~8 B, cluster table ~16 B: ~760-810 B.
+ * ~25 B, id table ~8 B, cluster table ~16 B, word vector and word index
+ * ~240 B (word rule on): ~1,050 B.
  *
  * Signatures are stored as 16-bit b-bit MinHash values (Li & Koenig 2010):
  * the low 16 bits of each 32-bit value. Two different values agree on them
@@ -654,11 +655,11 @@ int wd_cluster_lookup(wd_cluster_t *cs, const char *id, size_t id_len, wd_assign
 
 /* The word rule links rewrites across outlets: not two articles of one
  * source (an outlet's own re-sends are near-verbatim and the other rules
- * catch them), not two whose figures disagree (templated stories), and only
- * when each has WD_TOPV_HEAVY_MIN of its heaviest words in the other. */
+ * catch them), not two whose figures disagree (templated stories: the
+ * caller checks), and only when each has WD_TOPV_HEAVY_MIN of its heaviest
+ * words in the other. */
 static int word_rule_applies(const wd_topv_t *a, const wd_topv_t *b) {
-  return !(a->src && a->src == b->src) && !wd_topv_numbers_differ(a, b) &&
-         wd_topv_heavy_shared(a, b) >= WD_TOPV_HEAVY_MIN &&
+  return !(a->src && a->src == b->src) && wd_topv_heavy_shared(a, b) >= WD_TOPV_HEAVY_MIN &&
          wd_topv_heavy_shared(b, a) >= WD_TOPV_HEAVY_MIN;
 }
 
@@ -703,9 +704,10 @@ static double verify(const wd_cluster_t *cs, const wd_doc_t *doc, uint32_t c, do
     const uint32_t nmax = na > nb ? na : nb;
     const double wc = tc->n ? wd_topv_cosine(doc->topv, tc) : 0.0;
     /* a story is one event: templated stories with other figures are not */
-    *wc_out = wd_topv_numbers_differ(doc->topv, tc) ? 0.0 : wc;
+    const int figures_differ = wd_topv_numbers_differ(doc->topv, tc);
+    *wc_out = figures_differ ? 0.0 : wc;
     if (wc > best && wc >= o->word_cosine + o->word_cosine_slope * log1p((double)nmax) &&
-        word_rule_applies(doc->topv, tc))
+        !figures_differ && word_rule_applies(doc->topv, tc))
       best = wc;
   }
   return best;
@@ -776,7 +778,8 @@ size_t wd_cluster_clusters_live(const wd_cluster_t *cs) { return cs->clusters_li
 uint64_t wd_cluster_evicted(const wd_cluster_t *cs) { return cs->evicted; }
 
 void wd_cluster_stats(const wd_cluster_t *cs, wd_cluster_stats_t *st) {
-  const size_t per_cluster = sizeof(*cs->cl_id) + sizeof(*cs->cl_size) + sizeof(*cs->cl_live);
+  const size_t per_cluster = sizeof(*cs->cl_id) + sizeof(*cs->cl_story) +
+                             sizeof(*cs->cl_size) + sizeof(*cs->cl_live);
   memset(st, 0, sizeof(*st));
   st->bytes_sigs = cs->chunks * cs->chunk_bytes;
   st->bytes_records = sizeof(*cs) + cs->dir_cap * sizeof(*cs->dir) + cs->chunks * sizeof(chunk_t);

@@ -24,7 +24,7 @@
 
 struct wd_simhash_s {
   int idf;
-  uint64_t seed_mix;
+  uint64_t seed, seed_mix; /* feature hash seed (opts.seed) and its mix */
   uint64_t ndocs; /* documents observed */
 
   /* Document frequencies: key 0 marks an empty slot. */
@@ -77,6 +77,7 @@ wd_simhash_t *wd_simhash_new(const wd_simhash_opts_t *opts) {
 
   wd_simhash_t *sm = wd_calloc(1, sizeof(*sm));
   sm->idf = opts->idf;
+  sm->seed = opts->seed;
   sm->seed_mix = seed_mix_of(opts->seed);
   sm->df_key = wd_calloc_huge(cap, sizeof(*sm->df_key));
   sm->df_cnt = wd_calloc_huge(cap, sizeof(*sm->df_cnt));
@@ -264,7 +265,7 @@ void wd_terms_count(wd_termcount_t *tc, const uint64_t *tokens, size_t cnt, wd_t
 /* The words of \p cnt tokens into sm->terms, for the token-array calls. */
 static const wd_terms_t *sm_count(wd_simhash_t *sm, const uint64_t *tokens, size_t cnt) {
   if (!sm->tc)
-    sm->tc = wd_termcount_new(0), sm->tc->seed_mix = sm->seed_mix;
+    sm->tc = wd_termcount_new(sm->seed);
   wd_terms_count(sm->tc, tokens, cnt, &sm->terms);
   return &sm->terms;
 }

@@ -20,18 +20,17 @@
 
 /* ==== Vectors ==== */
 
-/* A word as one integer that orders like the heap's rank used to: heavier
- * first, then the smaller key. Weights are > 0, and positive floats order
- * like their bits. Equal ranks are equal words (same key, same weight), so
- * any selection of the k highest gives the same vector. */
+/* A word as one integer ranked as the vector keeps words: heavier first,
+ * then the smaller key. Weights are > 0, and positive floats order like
+ * their bits. Equal ranks are equal words (same key, same weight), so any
+ * selection of the k highest gives the same vector. */
 static inline uint64_t rank_of(float w, uint16_t key) {
   uint32_t bits;
   memcpy(&bits, &w, sizeof(bits));
   return (uint64_t)bits << 16 | (uint16_t)~key;
 }
 
-static inline float rank_w(uint64_t r) {
-  const uint32_t bits = (uint32_t)(r >> 16);
+static inline float float_of(uint32_t bits) {
   float w;
   memcpy(&w, &bits, sizeof(w));
   return w;
@@ -80,7 +79,7 @@ static void select_top(uint64_t *a, size_t n, size_t k) {
 void wd_topv_build(wd_topv_t *out, const uint64_t *keys, const float *w, size_t n, size_t k) {
   uint64_t buf[4 * WD_TOPV_MAX];
   size_t m = 0;
-  uint64_t low = 0; /* once 2k were seen: the k-th highest rank so far */
+  uint64_t low = 0; /* once 4k were seen: the k-th highest rank so far */
   if (k > WD_TOPV_MAX)
     k = WD_TOPV_MAX;
   /* The k highest in one pass: candidates gather in buf; when 4k are there
@@ -106,15 +105,14 @@ void wd_topv_build(wd_topv_t *out, const uint64_t *keys, const float *w, size_t 
     m = k;
   }
   /* by key, then weight: (key << 32 | weight bits) sorts so */
-  float wmax = 0.0f;
+  uint32_t wmax_bits = 0;
   for (size_t i = 0; i < m; i++) {
-    const float wi = rank_w(buf[i]);
-    uint32_t bits;
-    memcpy(&bits, &wi, sizeof(bits));
+    const uint32_t bits = (uint32_t)(buf[i] >> 16);
     buf[i] = (uint64_t)rank_key(buf[i]) << 32 | bits;
-    if (wi > wmax)
-      wmax = wi;
+    if (bits > wmax_bits)
+      wmax_bits = bits;
   }
+  const float wmax = float_of(wmax_bits);
   out->n = 0;
   out->src = 0;
   out->nnum = 0;
@@ -129,10 +127,7 @@ void wd_topv_build(wd_topv_t *out, const uint64_t *keys, const float *w, size_t 
     }
     double sq = 0.0;
     for (size_t i = 0; i < m; i++) {
-      const uint32_t bits = (uint32_t)buf[i];
-      float wi;
-      memcpy(&wi, &bits, sizeof(wi));
-      long q = lrintf(255.0f * wi / wmax);
+      long q = lrintf(255.0f * float_of((uint32_t)buf[i]) / wmax);
       if (q < 1)
         q = 1;
       out->key[i] = (uint16_t)(buf[i] >> 32);
