@@ -25,8 +25,6 @@
 
 typedef struct linereader_s {
   FILE *fp;
-  char *buf;
-  size_t len, cap;   /* current line bytes / buffer capacity */
   size_t max;        /* longest line kept */
   char chunk[65536];
   size_t pos, end;   /* unread part of chunk */
@@ -34,14 +32,16 @@ typedef struct linereader_s {
   int eof;
 } linereader_t;
 
-/* Next line into lr->buf (without '\n', "\r\n" trimmed). Returns 1 for a line,
- * 0 at end of input, -1 on a read error. *too_long is set when the line was
- * over lr->max: then lr->len is its length and buf holds nothing useful. */
-static int lr_next(linereader_t *lr, int *too_long, size_t *line_len) {
+/* Append the next line (without '\n', "\r\n" trimmed) to \p dst, which
+ * stays NUL-terminated: the batch's text buffer in threaded mode, so each
+ * byte is copied once from the read chunk. Returns 1 for a line, 0 at end of
+ * input, -1 on a read error. *line_len is the line's length; *too_long is set
+ * when it was over lr->max, and then nothing is appended. */
+static int lr_next(linereader_t *lr, wd_buf_t *dst, int *too_long, size_t *line_len) {
+  const size_t start = dst->len;
   size_t total = 0;
   int got = 0;
   *too_long = 0;
-  lr->len = 0;
   for (;;) {
     if (lr->pos == lr->end) {
       if (lr->eof)
@@ -60,17 +60,10 @@ static int lr_next(linereader_t *lr, int *too_long, size_t *line_len) {
     size_t n = nl ? (size_t)(nl - (lr->chunk + lr->pos)) : lr->end - lr->pos;
     total += n;
     if (!*too_long && total <= lr->max) {
-      if (lr->len + n + 1 > lr->cap) {
-        size_t cap = lr->cap ? lr->cap : 4096;
-        while (cap < lr->len + n + 1)
-          cap *= 2;
-        lr->buf = wd_realloc(lr->buf, cap);
-        lr->cap = cap;
-      }
-      memcpy(lr->buf + lr->len, lr->chunk + lr->pos, n);
-      lr->len += n;
-    } else {
+      wd_buf_append(dst, lr->chunk + lr->pos, n);
+    } else if (!*too_long) {
       *too_long = 1;
+      dst->len = start;
     }
     lr->pos += n;
     if (nl) {
@@ -80,11 +73,11 @@ static int lr_next(linereader_t *lr, int *too_long, size_t *line_len) {
   }
   if (!got && lr->eof)
     return 0;
-  if (!*too_long && lr->len && lr->buf[lr->len - 1] == '\r')
-    lr->len--;
-  if (lr->buf)
-    lr->buf[*too_long ? 0 : lr->len] = '\0';
-  *line_len = total;
+  if (!*too_long && dst->len > start && dst->p[dst->len - 1] == '\r')
+    dst->len--;
+  wd_buf_reserve(dst, 0);
+  dst->p[dst->len] = '\0';
+  *line_len = *too_long ? total : dst->len - start;
   lr->consumed += total + 1;
   return 1;
 }
@@ -198,20 +191,18 @@ static int batch_fill(batch_t *b, linereader_t *lr, wd_file_summary_t *sum) {
   while (b->n < BATCH_LINES) {
     int too_long;
     size_t line_len = 0;
-    int rc = lr_next(lr, &too_long, &line_len);
+    const size_t off = b->text.len;
+    int rc = lr_next(lr, &b->text, &too_long, &line_len);
     if (rc <= 0)
       return rc == 0 ? 1 : -1;
     const size_t i = b->n++;
     b->line[i] = ++sum->lines;
-    b->off[i] = b->text.len;
-    if (too_long) {
+    b->off[i] = off;
+    b->len[i] = line_len;
+    if (too_long)
       b->kind[i] = LINE_TOO_LONG;
-      b->len[i] = line_len;
-    } else {
-      b->kind[i] = is_blank(lr->buf, lr->len) ? LINE_BLANK : LINE_RECORD;
-      b->len[i] = lr->len;
-      wd_buf_append(&b->text, lr->buf ? lr->buf : "", lr->len);
-    }
+    else
+      b->kind[i] = is_blank(b->text.p + off, line_len) ? LINE_BLANK : LINE_RECORD;
   }
   return 0;
 }
@@ -257,26 +248,29 @@ static wd_err_t run_threaded(file_out_t *fo, linereader_t *lr, int nthreads, cha
     goto done;
   }
   for (;;) {
-    /* fingerprints done, oldest first: commit them; wait (fingerprinting
-     * meanwhile) only when no batch can be read */
-    if ((s = wd_workers_oldest(wk, eof || wd_workers_next(wk) < 0)) >= 0) {
-      if ((err = batch_commit(fo, &b[s], errstr, errstr_size)) != WD_OK)
+    /* Keep every slot published, then commit the oldest batch, fingerprinting
+     * meanwhile if it is not done. (Committing every finished batch before
+     * reading more left the workers idle while this thread drained the ring,
+     * and then had this thread fingerprint the refilled ring's batches: time
+     * lost on both sides every round.) */
+    if (!eof && wd_workers_next(wk) >= 0) {
+      batch_t *nxt = &b[wd_workers_next(wk)];
+      int rc = batch_fill(nxt, lr, fo->sum);
+      if (rc < 0) {
+        wd_errstr_set(errstr, errstr_size, "%s: read error: %s", fo->in, strerror(errno));
+        err = WD_ERR_IO;
         goto done;
-      wd_workers_release(wk, fo->eng, b[s].n);
+      }
+      eof = rc == 1;
+      if (nxt->n)
+        wd_workers_publish(wk);
       continue;
     }
-    if (eof)
-      break;
-    batch_t *nxt = &b[wd_workers_next(wk)];
-    int rc = batch_fill(nxt, lr, fo->sum);
-    if (rc < 0) {
-      wd_errstr_set(errstr, errstr_size, "%s: read error: %s", fo->in, strerror(errno));
-      err = WD_ERR_IO;
+    if ((s = wd_workers_oldest(wk, 1)) < 0)
+      break; /* end of input, everything committed */
+    if ((err = batch_commit(fo, &b[s], errstr, errstr_size)) != WD_OK)
       goto done;
-    }
-    eof = rc == 1;
-    if (nxt->n)
-      wd_workers_publish(wk);
+    wd_workers_release(wk, fo->eng, b[s].n);
   }
 
 done:
@@ -353,7 +347,7 @@ wd_err_t wd_pipeline_run_file_state(const wd_config_t *cfg, const char *in, FILE
                                     size_t errstr_size) {
   linereader_t lr;
   wd_engine_t *eng = NULL;
-  wd_buf_t obuf = WD_BUF_INIT;
+  wd_buf_t obuf = WD_BUF_INIT, line = WD_BUF_INIT;
   wd_err_t err = WD_OK;
   char reason[512];
   double t0 = now_s();
@@ -392,7 +386,8 @@ wd_err_t wd_pipeline_run_file_state(const wd_config_t *cfg, const char *in, FILE
       int too_long;
       size_t line_len = 0;
       wd_result_t res;
-      rc = lr_next(&lr, &too_long, &line_len);
+      wd_buf_clear(&line);
+      rc = lr_next(&lr, &line, &too_long, &line_len);
       if (rc == 0)
         break;
       if (rc < 0) {
@@ -404,13 +399,13 @@ wd_err_t wd_pipeline_run_file_state(const wd_config_t *cfg, const char *in, FILE
       if (too_long) {
         too_long_reason(cfg, line_len, reason, sizeof(reason));
         err = WD_ERR_INPUT;
-      } else if (is_blank(lr.buf, lr.len)) {
+      } else if (is_blank(line.p, line.len)) {
         continue; /* JSON Lines readers skip blank lines */
       } else {
-        err = wd_engine_process(eng, lr.buf, lr.len, NULL, 0, -1, &res, reason,
+        err = wd_engine_process(eng, line.p, line.len, NULL, 0, -1, &res, reason,
                                 sizeof(reason));
       }
-      if ((err = emit(&fo, sum->lines, too_long ? NULL : lr.buf, lr.len, err, &res,
+      if ((err = emit(&fo, sum->lines, too_long ? NULL : line.p, line.len, err, &res,
                       reason, errstr, errstr_size)) != WD_OK)
         goto done;
     }
@@ -428,7 +423,7 @@ done:
   sum->seconds = now_s() - t0;
   wd_engine_destroy(eng);
   wd_buf_free(&obuf);
-  wd_free(lr.buf);
+  wd_buf_free(&line);
   if (lr.fp && lr.fp != stdin)
     fclose(lr.fp);
   return err;

@@ -993,14 +993,14 @@ static void batch_commit(stream_t *st, batch_t *b) {
   b->n = 0;
 }
 
-/* Commit the batches already fingerprinted, oldest first; with \p wait,
- * at least the oldest one pending (fingerprinting meanwhile). */
+/* Commit the oldest batch if it is fingerprinted; with \p wait, once it is
+ * (fingerprinting meanwhile). One batch a call, so the batches freed are
+ * refilled between commits: committing every finished batch at once left
+ * the workers idle while this thread drained them (as in file mode). */
 static void batches_commit(stream_t *st, int wait) {
-  int s;
-  while ((s = wd_workers_oldest(st->wk, wait)) >= 0) {
+  int s = wd_workers_oldest(st->wk, wait);
+  if (s >= 0)
     batch_commit(st, &st->b[s]);
-    wait = 0;
-  }
 }
 
 /* The batch being filled, or NULL when none has messages yet. */

@@ -17,10 +17,12 @@
  * @code
  *   wd_workers_t *wk = wd_workers_new(cfg, threads, 4 * threads, job, batches, ...);
  *   for (;;) {
- *     int s = wd_workers_oldest(wk, ring_full || at_end);
- *     if (s >= 0) { commit batches[s]; wd_workers_release(wk, eng, records); continue; }
- *     if (at_end) break;
- *     fill batches[wd_workers_next(wk)]; wd_workers_publish(wk);
+ *     if (!at_end && wd_workers_next(wk) >= 0) {
+ *       fill batches[wd_workers_next(wk)]; wd_workers_publish(wk); continue;
+ *     }
+ *     int s = wd_workers_oldest(wk, 1);
+ *     if (s < 0) break;
+ *     commit batches[s]; wd_workers_release(wk, eng, records);
  *   }
  *   wd_workers_destroy(wk);
  * @endcode
