@@ -468,6 +468,10 @@ struct wd_simhash_index_s {
   uint64_t same_hash;
   uint32_t same_cnt;
   int same_known;
+  /* Query scratch, kept: (distance << 32 | doc) of every entry within
+   * max_distance met. */
+  uint64_t *met;
+  size_t met_cap;
 };
 
 static inline uint32_t *si_node(const wd_simhash_index_t *si, uint32_t e) {
@@ -525,12 +529,13 @@ void wd_simhash_index_destroy(wd_simhash_index_t *si) {
     return;
   wd_free(si->node);
   wd_free(si->head);
+  wd_free(si->met);
   wd_free(si);
 }
 
 size_t wd_simhash_index_bytes(const wd_simhash_index_t *si) {
   const size_t per = ((size_t)si->stride + (size_t)si->nb) * sizeof(uint32_t);
-  return sizeof(*si) + si->cap * per;
+  return sizeof(*si) + si->cap * per + si->met_cap * sizeof(*si->met);
 }
 
 static void si_link(wd_simhash_index_t *si, uint32_t e) {
@@ -621,61 +626,45 @@ void wd_simhash_index_remove(wd_simhash_index_t *si, uint64_t hash,
   si->live--;
 }
 
-/* Sorted segment [lo, hi) of out: is doc in it? */
-static int seg_has(const uint32_t *out, size_t lo, size_t hi, uint32_t doc) {
-  while (lo < hi) {
-    const size_t mid = lo + (hi - lo) / 2;
-    if (out[mid] < doc)
-      lo = mid + 1;
-    else if (out[mid] > doc)
-      hi = mid;
-    else
-      return 1;
-  }
-  return 0;
-}
-
 typedef struct si_collect_s {
   uint32_t examined;   /* chain entries read */
-  uint32_t *out;
-  size_t cap, n;
-  int want;            /* distance collected in this pass, -1 = count only */
-  size_t seg[9];       /* seg[d]: where distance d's docs start in out */
-  size_t per_dist[8];  /* count-only pass: candidates per distance */
   uint32_t same;       /* entries with the query's hash met */
   int same_known;      /* ... and that is all of them (or SAME_MAX) */
+  size_t n;            /* entries within max_distance met (si->met) */
 } si_collect_t;
 
-/* Put doc into the current segment, kept sorted asc and distinct; when out is
- * full the largest doc of the segment gives way to a smaller one. */
-static void collect_doc(si_collect_t *c, uint32_t doc) {
-  const size_t lo = c->seg[c->want];
-  for (int d = 0; d < c->want; d++)
-    if (seg_has(c->out, c->seg[d], c->seg[d + 1], doc))
-      return; /* already reported closer (doc stored under two hashes) */
-  size_t a = lo, z = c->n;
-  while (a < z) {
-    const size_t mid = a + (z - a) / 2;
-    if (c->out[mid] < doc)
-      a = mid + 1;
-    else
-      z = mid;
+/* Note an entry within max_distance: (distance, doc) into si->met. */
+static void collect_doc(wd_simhash_index_t *si, si_collect_t *c, int d, uint32_t doc) {
+  if (c->n == si->met_cap) {
+    si->met_cap = si->met_cap ? 2 * si->met_cap : 64;
+    si->met = wd_realloc(si->met, si->met_cap * sizeof(*si->met));
   }
-  if (a < c->n && c->out[a] == doc)
+  si->met[c->n++] = (uint64_t)d << 32 | doc;
+}
+
+static int u64_cmp(const void *a, const void *b) {
+  const uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Sort \p v (\p n): a few entries as a rule, so insertion sort until many. */
+static void sort_u64(uint64_t *v, size_t n) {
+  if (n > 32) {
+    qsort(v, n, sizeof(*v), u64_cmp);
     return;
-  if (c->n == c->cap) {
-    if (a == c->n)
-      return;
-    c->n--; /* drop the largest */
   }
-  memmove(c->out + a + 1, c->out + a, (c->n - a) * sizeof(*c->out));
-  c->out[a] = doc;
-  c->n++;
+  for (size_t i = 1; i < n; i++) {
+    const uint64_t x = v[i];
+    size_t j = i;
+    while (j > 0 && v[j - 1] > x)
+      v[j] = v[j - 1], j--;
+    v[j] = x;
+  }
 }
 
 /* One entry \p e of block \p b's chain met by a scan; \p matched counts the
  * block's matches. @returns 0 when the block has been read far enough. */
-static int si_visit(const wd_simhash_index_t *si, uint64_t q, const uint64_t *qb, int b,
+static int si_visit(wd_simhash_index_t *si, uint64_t q, const uint64_t *qb, int b,
                     uint32_t e, uint32_t *matched, si_collect_t *c) {
   const uint64_t h = si_hash(si, e);
   c->examined++;
@@ -689,23 +678,19 @@ static int si_visit(const wd_simhash_index_t *si, uint64_t q, const uint64_t *qb
     if (si_block(si, p, h) == qb[p])
       return 1; /* a pair equal on an earlier block was met there */
   const int d = wd_simhash_distance(h, q);
-  if (d > si->md)
-    return 1;
-  if (c->want < 0)
-    c->per_dist[d]++;
-  else if (d == c->want)
-    collect_doc(c, si_doc(si, e));
+  if (d <= si->md)
+    collect_doc(si, c, d, si_doc(si, e));
   return 1;
 }
 
 /* Walk every block's chain, one step of each in turn: in a large index each
  * step is a cache miss, and the chains grow with the index (a 16-bit block
  * value is shared by one entry in 65,536), so stepping them side by side
- * overlaps nb misses instead of waiting for each. What is collected does not
- * depend on the order entries are met (see collect_doc). Block 0's chain
- * holds every entry with hash q: the count pass tells the insert that
- * follows (same_*). */
-static void si_scan(const wd_simhash_index_t *si, uint64_t q, si_collect_t *c) {
+ * overlaps nb misses instead of waiting for each. What the query makes of
+ * the entries met does not depend on the order they are met in. Block 0's
+ * chain holds every entry with hash q: the scan tells the insert that
+ * follows how many there are (same_*). */
+static void si_scan(wd_simhash_index_t *si, uint64_t q, si_collect_t *c) {
   uint64_t qb[8];
   const uint32_t *head[8];
   uint32_t e[8], matched[8];
@@ -746,20 +731,28 @@ size_t wd_simhash_index_query(wd_simhash_index_t *si, uint64_t hash,
   si->examined = 0;
   if (si->live == 0 || out_cap == 0)
     return 0;
-  si_collect_t c = {.out = out, .cap = out_cap, .n = 0, .want = -1};
+  si_collect_t c = {0};
   si_scan(si, hash, &c);
   si->same_hash = hash;
   si->same_cnt = c.same;
   si->same_known = c.same_known;
-  /* One pass per distance that has candidates, closest first, so out holds
-   * (distance asc, doc asc) without any scratch beyond out itself. */
-  for (int d = 0; d <= si->md; d++) {
-    c.seg[d] = c.n;
-    if (c.per_dist[d] == 0 || c.n == c.cap)
-      continue;
-    c.want = d;
-    si_scan(si, hash, &c);
-  }
   si->examined = c.examined;
-  return c.n;
+  /* One scan; then (distance asc, doc asc), each doc once at its closest
+   * (a doc stored under two hashes), the first out_cap. By doc first, to
+   * keep each doc's closest entry, then by distance. */
+  uint64_t *met = si->met;
+  for (size_t i = 0; i < c.n; i++)
+    met[i] = met[i] << 32 | met[i] >> 32;
+  sort_u64(met, c.n);
+  size_t u = 0;
+  for (size_t i = 0; i < c.n; i++) {
+    const uint64_t m = met[i];
+    if (u == 0 || (uint32_t)met[u - 1] != m >> 32)
+      met[u++] = m << 32 | m >> 32;
+  }
+  sort_u64(met, u);
+  const size_t n = u < out_cap ? u : out_cap;
+  for (size_t i = 0; i < n; i++)
+    out[i] = (uint32_t)met[i];
+  return n;
 }
