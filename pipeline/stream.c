@@ -971,7 +971,7 @@ static wd_err_t batches_new(stream_t *st, char *errstr, size_t errstr_size) {
   for (size_t k = 0; k < st->nb; k++)
     for (size_t i = 0; i < BATCH_MSGS; i++)
       wd_fp_init(&st->b[k].fp[i], (uint32_t)st->cfg->minhash_num_perm);
-  st->wk = wd_workers_new(st->cfg, threads, st->nb, batch_fingerprint, st, errstr,
+  st->wk = wd_workers_new(st->cfg, threads, st->nb, batch_fingerprint, NULL, st, errstr,
                           errstr_size);
   return st->wk ? WD_OK : WD_ERR_INTERNAL;
 }

@@ -1,9 +1,10 @@
 /* workers.c - the fingerprint stage on a pool of threads (see workers.h).
  *
- * One mutex guards the slot sequence numbers and the done flags; a batch is
- * tens of records, so the lock is taken a few times per batch, not per
- * record. The hints are touched by the committing thread only: a worker
- * reads the hint its slot was published with, which never changes. */
+ * One mutex guards the slot sequence numbers, the done flags, the filling
+ * and the hint references; a batch is tens of records, so the lock is taken
+ * a few times per batch, not per record. A worker reads the hint its slot
+ * was published with, which never changes; only the committing thread makes
+ * new hints (from the engine), and swaps them in under the lock. */
 #define _GNU_SOURCE /* sched_getaffinity */
 #include "wiredup/workers.h"
 #include "wiredup/mem.h"
@@ -37,6 +38,9 @@ struct wd_workers_s {
   uint64_t published, claimed, released; /* slot sequence numbers */
   int stop;
   wd_workers_job_t *job;
+  wd_workers_fill_t *fill; /* NULL: the caller fills and publishes */
+  int filling;             /* a thread is filling the next slot */
+  int fill_rc;             /* 1 while input lasts; then 0 (end) or -1 */
   void *opaque;
   int nthreads, started;
   worker_t *w; /* nthreads; the last is the committing thread's */
@@ -60,27 +64,64 @@ static void hint_unref(wd_workers_t *wk, hint_box_t *hb) {
   }
 }
 
+/* Fingerprint the slot of sequence number \p seq, claimed under the lock
+ * (called and returning with it held). */
 static void run_job(wd_workers_t *wk, worker_t *w, uint64_t seq) {
   const size_t slot = (size_t)(seq % wk->nslots);
   hint_box_t *hb = wk->slot_hint[slot];
+  pthread_mutex_unlock(&wk->mu);
   wk->job(wk->opaque, slot, w->fpr, hb ? hb->h : NULL);
+  pthread_mutex_lock(&wk->mu);
+  wk->slot_done[slot] = 1;
+  pthread_cond_broadcast(&wk->done);
+}
+
+/* Under the lock: the slot wd_workers_next names goes to the workers with
+ * the current hint. */
+static void publish_locked(wd_workers_t *wk) {
+  const size_t slot = (size_t)(wk->published % wk->nslots);
+  if ((wk->slot_hint[slot] = wk->cur))
+    wk->cur->refs++;
+  wk->slot_done[slot] = 0;
+  wk->published++;
+  pthread_cond_signal(&wk->work);
+  pthread_cond_broadcast(&wk->done); /* a committer may wait for input */
+}
+
+/* Under the lock: may this thread fill the next slot now? */
+static int can_fill(const wd_workers_t *wk) {
+  return wk->fill && !wk->filling && wk->fill_rc > 0 &&
+         wk->published - wk->released < wk->nslots;
+}
+
+/* Under the lock (released meanwhile): fill the next slot and publish it, or
+ * note the end of input. Fills run one at a time, in slot order. */
+static void run_fill(wd_workers_t *wk) {
+  const size_t slot = (size_t)(wk->published % wk->nslots);
+  wk->filling = 1;
+  pthread_mutex_unlock(&wk->mu);
+  const int rc = wk->fill(wk->opaque, slot);
+  pthread_mutex_lock(&wk->mu);
+  wk->filling = 0;
+  if (rc > 0) {
+    publish_locked(wk);
+  } else {
+    wk->fill_rc = rc;
+    pthread_cond_broadcast(&wk->done);
+  }
 }
 
 static void *worker_main(void *arg) {
   worker_t *w = arg;
   wd_workers_t *wk = w->wk;
   pthread_mutex_lock(&wk->mu);
-  for (;;) {
-    while (!wk->stop && wk->claimed == wk->published)
+  while (!wk->stop) {
+    if (wk->claimed < wk->published)
+      run_job(wk, w, wk->claimed++);
+    else if (can_fill(wk)) /* nothing to fingerprint: read ahead */
+      run_fill(wk);
+    else
       pthread_cond_wait(&wk->work, &wk->mu);
-    if (wk->stop)
-      break;
-    uint64_t seq = wk->claimed++;
-    pthread_mutex_unlock(&wk->mu);
-    run_job(wk, w, seq);
-    pthread_mutex_lock(&wk->mu);
-    wk->slot_done[seq % wk->nslots] = 1;
-    pthread_cond_broadcast(&wk->done);
   }
   pthread_mutex_unlock(&wk->mu);
   w->cpu_s = wd_workers_thread_cpu_s();
@@ -101,8 +142,8 @@ int wd_workers_threads(const wd_config_t *cfg) {
 }
 
 wd_workers_t *wd_workers_new(const wd_config_t *cfg, int threads, size_t slots,
-                             wd_workers_job_t *job, void *opaque, char *errstr,
-                             size_t errstr_size) {
+                             wd_workers_job_t *job, wd_workers_fill_t *fill, void *opaque,
+                             char *errstr, size_t errstr_size) {
   wd_workers_t *wk = wd_calloc(1, sizeof(*wk));
   pthread_mutex_init(&wk->mu, NULL);
   pthread_cond_init(&wk->work, NULL);
@@ -111,6 +152,8 @@ wd_workers_t *wd_workers_new(const wd_config_t *cfg, int threads, size_t slots,
   wk->slot_done = wd_calloc(slots, sizeof(*wk->slot_done));
   wk->slot_hint = wd_calloc(slots, sizeof(*wk->slot_hint));
   wk->job = job;
+  wk->fill = fill;
+  wk->fill_rc = 1;
   wk->opaque = opaque;
   wk->nthreads = threads < 1 ? 1 : threads;
   wk->w = wd_calloc((size_t)wk->nthreads, sizeof(*wk->w));
@@ -174,13 +217,8 @@ int wd_workers_next(const wd_workers_t *wk) {
 }
 
 void wd_workers_publish(wd_workers_t *wk) {
-  const size_t slot = (size_t)(wk->published % wk->nslots);
-  if ((wk->slot_hint[slot] = wk->cur))
-    wk->cur->refs++;
   pthread_mutex_lock(&wk->mu);
-  wk->slot_done[slot] = 0;
-  wk->published++;
-  pthread_cond_signal(&wk->work);
+  publish_locked(wk);
   pthread_mutex_unlock(&wk->mu);
 }
 
@@ -189,46 +227,63 @@ size_t wd_workers_pending(const wd_workers_t *wk) {
 }
 
 int wd_workers_oldest(wd_workers_t *wk, int wait) {
-  if (wk->released == wk->published)
-    return -1;
-  const size_t slot = (size_t)(wk->released % wk->nslots);
+  int s = -1;
   pthread_mutex_lock(&wk->mu);
-  while (!wk->slot_done[slot] && wait) {
+  for (;;) {
+    const size_t slot = (size_t)(wk->released % wk->nslots);
+    if (wk->released < wk->published && wk->slot_done[slot]) {
+      s = (int)slot;
+      break;
+    }
+    if (!wait || (wk->released == wk->published && !can_fill(wk) &&
+                  (!wk->fill || (wk->fill_rc <= 0 && !wk->filling))))
+      break; /* not done yet, or nothing pending and no more to come */
     if (wk->claimed < wk->published) {
       /* rather than wait, fingerprint a slot no worker has taken */
-      uint64_t seq = wk->claimed++;
-      pthread_mutex_unlock(&wk->mu);
       const double c0 = wd_workers_thread_cpu_s();
-      run_job(wk, &wk->w[wk->nthreads - 1], seq);
+      run_job(wk, &wk->w[wk->nthreads - 1], wk->claimed++);
       wk->help_cpu += wd_workers_thread_cpu_s() - c0;
-      pthread_mutex_lock(&wk->mu);
-      wk->slot_done[seq % wk->nslots] = 1;
-      continue;
+    } else if (can_fill(wk)) {
+      run_fill(wk); /* the workers are all busy: read on */
+    } else {
+      pthread_cond_wait(&wk->done, &wk->mu);
     }
-    pthread_cond_wait(&wk->done, &wk->mu);
   }
-  int done = wk->slot_done[slot];
   pthread_mutex_unlock(&wk->mu);
-  return done ? (int)slot : -1;
+  return s;
+}
+
+int wd_workers_fill_rc(const wd_workers_t *wk) {
+  pthread_mutex_lock((pthread_mutex_t *)&wk->mu);
+  const int rc = wk->fill_rc;
+  pthread_mutex_unlock((pthread_mutex_t *)&wk->mu);
+  return rc;
 }
 
 void wd_workers_release(wd_workers_t *wk, wd_engine_t *eng, size_t records) {
+  pthread_mutex_lock(&wk->mu);
   const size_t slot = (size_t)(wk->released % wk->nslots);
   hint_unref(wk, wk->slot_hint[slot]);
   wk->slot_hint[slot] = NULL;
   wk->released++;
+  if (wk->fill)
+    pthread_cond_signal(&wk->work); /* a slot to read into */
+  pthread_mutex_unlock(&wk->mu);
   if ((wk->since_hint += records) < WD_WORKERS_HINT_EVERY)
     return;
   wk->since_hint = 0;
   wd_hint_t *h = wd_engine_hint(eng);
   if (!h)
     return;
+  hint_box_t *hb = wd_calloc(1, sizeof(*hb));
+  hb->h = h;
+  pthread_mutex_lock(&wk->mu);
   if (wk->cur && wk->cur->refs == 0) {
     wd_hint_free(wk->cur->h);
     wd_free(wk->cur);
   }
-  wk->cur = wd_calloc(1, sizeof(*wk->cur));
-  wk->cur->h = h;
+  wk->cur = hb;
+  pthread_mutex_unlock(&wk->mu);
 }
 
 void wd_workers_cpu_s(const wd_workers_t *wk, double *workers_s, double *committer_s) {
