@@ -48,6 +48,7 @@ struct wd_simhash_s {
   /* The last sign's distinct words, first-seen order, and their weights. */
   uint64_t *tf_word;
   uint64_t *tf_dfh; /* ... their df table hashes */
+  uint32_t *tf_slot; /* ... their df slots then (NIL: absent, or no idf) */
   float *tf_w;
   size_t tf_cap, tf_distinct;
   int tf_signed; /* tf_word holds the distinct words of the last sign */
@@ -81,8 +82,9 @@ wd_simhash_t *wd_simhash_new(const wd_simhash_opts_t *opts) {
     opts = &dflt;
   }
   const size_t cap = opts->df_capacity;
-  if (cap < DF_WINDOW || (cap & (cap - 1)) != 0 || !wd_simhash_isa_supported(opts->isa))
-    return NULL;
+  if (cap < DF_WINDOW || (cap & (cap - 1)) != 0 || cap > UINT32_MAX ||
+      !wd_simhash_isa_supported(opts->isa))
+    return NULL; /* (slots are numbered in 32 bits, as in checkpoints) */
 
   wd_simhash_t *sm = wd_calloc(1, sizeof(*sm));
   sm->idf = opts->idf;
@@ -106,14 +108,15 @@ void wd_simhash_destroy(wd_simhash_t *sm) {
   wd_terms_free(&sm->terms);
   wd_free(sm->tf_word);
   wd_free(sm->tf_dfh);
+  wd_free(sm->tf_slot);
   wd_free(sm->tf_w);
   wd_free(sm);
 }
 
 size_t wd_simhash_bytes(const wd_simhash_t *sm) {
   const size_t df = (sm->df_mask + 1) * (sizeof(uint64_t) + sizeof(uint32_t));
-  const size_t tf =
-      sm->tf_cap * (sizeof(*sm->tf_word) + sizeof(*sm->tf_dfh) + sizeof(*sm->tf_w));
+  const size_t tf = sm->tf_cap * (sizeof(*sm->tf_word) + sizeof(*sm->tf_dfh) +
+                                  sizeof(*sm->tf_slot) + sizeof(*sm->tf_w));
   return sizeof(*sm) + df + tf;
 }
 
@@ -127,33 +130,39 @@ static inline uint64_t df_hash(uint64_t tok) { return wd_mix64(df_keyof(tok)); }
 /* \p h: df_hash(tok), which chooses the home slot.
  * A key never sits after an empty slot of its window: keys go into the first
  * empty slot, replacement happens only in a window with no empty slot, and
- * slots never empty again. So a lookup may stop at the first empty slot. */
-static uint32_t df_get(const wd_simhash_t *sm, uint64_t tok, uint64_t h) {
+ * slots never empty again. So a lookup may stop at the first empty slot, and
+ * a key sits in one slot at most. @returns the slot of \p tok, or NIL. */
+static uint32_t df_find(const wd_simhash_t *sm, uint64_t tok, uint64_t h) {
   const uint64_t key = df_keyof(tok);
   size_t i = (size_t)h & sm->df_mask;
   for (unsigned p = 0; p < DF_WINDOW; p++, i = (i + 1) & sm->df_mask) {
     if (sm->df_key[i] == key)
-      return sm->df_cnt[i];
+      return (uint32_t)i;
     if (sm->df_key[i] == 0)
-      return 0;
+      return NIL;
   }
-  return 0;
+  return NIL;
 }
 
-static void df_add(wd_simhash_t *sm, uint64_t tok, uint64_t h) {
+static inline void df_bump(wd_simhash_t *sm, size_t i) {
+  if (sm->df_cnt[i] < UINT32_MAX)
+    sm->df_cnt[i]++;
+}
+
+/* @returns 1 when \p tok took another word's slot, else 0. */
+static int df_add(wd_simhash_t *sm, uint64_t tok, uint64_t h) {
   const uint64_t key = df_keyof(tok);
   size_t i = (size_t)h & sm->df_mask;
   size_t victim = i;
   for (unsigned p = 0; p < DF_WINDOW; p++, i = (i + 1) & sm->df_mask) {
     if (sm->df_key[i] == key) {
-      if (sm->df_cnt[i] < UINT32_MAX)
-        sm->df_cnt[i]++;
-      return;
+      df_bump(sm, i);
+      return 0;
     }
     if (sm->df_key[i] == 0) {
       sm->df_key[i] = key;
       sm->df_cnt[i] = 1;
-      return;
+      return 0;
     }
     if (sm->df_cnt[i] < sm->df_cnt[victim])
       victim = i;
@@ -162,6 +171,7 @@ static void df_add(wd_simhash_t *sm, uint64_t tok, uint64_t h) {
    * comes back starts again from 1, which errs towards "rare". */
   sm->df_key[victim] = key;
   sm->df_cnt[victim] = 1;
+  return 1;
 }
 
 /* ==== Term frequencies ==== */
@@ -408,9 +418,11 @@ uint64_t wd_simhash_sign_terms(wd_simhash_t *sm, const wd_terms_t *t) {
     sm->tf_cap = nd > 2 * sm->tf_cap ? nd : 2 * sm->tf_cap;
     wd_free(sm->tf_word);
     wd_free(sm->tf_dfh);
+    wd_free(sm->tf_slot);
     wd_free(sm->tf_w);
     sm->tf_word = wd_malloc(sm->tf_cap * sizeof(*sm->tf_word));
     sm->tf_dfh = wd_malloc(sm->tf_cap * sizeof(*sm->tf_dfh));
+    sm->tf_slot = wd_malloc(sm->tf_cap * sizeof(*sm->tf_slot));
     sm->tf_w = wd_malloc(sm->tf_cap * sizeof(*sm->tf_w));
   }
   sm->tf_distinct = nd;
@@ -437,12 +449,15 @@ uint64_t wd_simhash_sign_terms(wd_simhash_t *sm, const wd_terms_t *t) {
     }
     const uint32_t tf = t->cnt[d];
     double w = 1.0 + (tf < LOG_TBL ? sm->log_tbl[tf] : log((double)tf));
-    if (sm->idf)
-      w *= idf_of(sm, n1, df_get(sm, tok, t->dfh[d]));
-    const float wf = (float)w;
+    uint32_t slot = NIL;
+    if (sm->idf) {
+      slot = df_find(sm, tok, t->dfh[d]);
+      w *= idf_of(sm, n1, slot == NIL ? 0 : sm->df_cnt[slot]);
+    }
     sm->tf_word[d] = tok;
     sm->tf_dfh[d] = t->dfh[d];
-    sm->tf_w[d] = wf;
+    sm->tf_slot[d] = slot;
+    sm->tf_w[d] = (float)w;
   }
   /* Then the counters, in a loop of their own: no calls, so the vector
    * kernels keep them in registers. */
@@ -497,10 +512,27 @@ void wd_simhash_observe(wd_simhash_t *sm, const uint64_t *tokens, size_t cnt) {
   observe_distinct(sm, t->word, t->dfh, t->n);
 }
 
+/* The sign found most words' slots (tf_slot), and each still holds its word
+ * until some word of this document takes another's slot (df_add returns 1):
+ * from then on a slot counts only if its key is still the word's. The words
+ * not found go through df_add. Same table as observe_distinct, without most
+ * of its key reads. */
 int wd_simhash_observe_signed(wd_simhash_t *sm) {
   if (!sm->tf_signed)
     return -1;
-  observe_distinct(sm, sm->tf_word, sm->tf_dfh, sm->tf_distinct);
+  const size_t nd = sm->tf_distinct;
+  int moved = 0;
+  for (size_t d = 0; d < nd; d++) {
+    if (d + DF_PREFETCH < nd && sm->tf_slot[d + DF_PREFETCH] != NIL)
+      __builtin_prefetch(&sm->df_cnt[sm->tf_slot[d + DF_PREFETCH]], 1);
+    const uint32_t i = sm->tf_slot[d];
+    if (i != NIL && (!moved || sm->df_key[i] == df_keyof(sm->tf_word[d])))
+      df_bump(sm, i);
+    else
+      moved |= df_add(sm, sm->tf_word[d], sm->tf_dfh[d]);
+  }
+  sm->ndocs++;
+  sm->tf_signed = 0;
   return 0;
 }
 

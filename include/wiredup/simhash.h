@@ -48,7 +48,7 @@ typedef struct wd_simhash_opts_s {
 
 void wd_simhash_opts_default(wd_simhash_opts_t *opts);
 /** @brief \p opts NULL means defaults. @returns NULL if df_capacity is not a
- *  power of two >= 16 or this CPU lacks opts.isa. Memory: 12 bytes per
+ *  power of two in [16, 2^31] or this CPU lacks opts.isa. Memory: 12 bytes per
  *  df_capacity entry. */
 wd_simhash_t *wd_simhash_new(const wd_simhash_opts_t *opts);
 void wd_simhash_destroy(wd_simhash_t *sm);

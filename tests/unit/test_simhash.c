@@ -307,6 +307,33 @@ static int test_df_bounded(void) {
   return 0;
 }
 
+/* wd_simhash_observe_signed counts through the slots its sign found, and
+ * must give the table wd_simhash_observe gives when the words of one
+ * document take each other's slots: a table of 64 slots under documents of
+ * up to 120 distinct words from 600 (every window full, a replacement for
+ * most new words). Both sign every document alike all along. */
+static int test_observe_signed_full_table(void) {
+  unsigned long long rng = wd_t_seed(77);
+  wd_simhash_opts_t o;
+  wd_simhash_opts_default(&o);
+  o.df_capacity = 64;
+  wd_simhash_t *a = wd_simhash_new(&o), *b = wd_simhash_new(&o);
+  uint64_t t[200];
+  for (int d = 0; d < 3000; d++) {
+    const size_t n = 1 + (size_t)(wd_t_rand(&rng) % 200);
+    for (size_t i = 0; i < n; i++)
+      t[i] = tok(d % 4 ? zipf_word(&rng) % 600 : wd_t_rand(&rng) % 600);
+    const uint64_t ha = wd_simhash_sign(a, t, n), hb = wd_simhash_sign(b, t, n);
+    WD_T_ASSERT(ha == hb, "doc %d: %016llx vs %016llx", d, (unsigned long long)ha,
+                (unsigned long long)hb);
+    wd_simhash_observe_signed(a);
+    wd_simhash_observe(b, t, n);
+  }
+  wd_simhash_destroy(a);
+  wd_simhash_destroy(b);
+  return 0;
+}
+
 /* ==== Hamming index ==== */
 
 typedef struct pair_s {
@@ -632,6 +659,7 @@ int main(void) {
   WD_T_RUN(test_cosine_tracks_exact);
   WD_T_RUN(test_observe_once_per_doc);
   WD_T_RUN(test_df_bounded);
+  WD_T_RUN(test_observe_signed_full_table);
   WD_T_RUN(test_index_vs_brute_force);
   WD_T_RUN(test_index_churn);
   WD_T_RUN(test_fast_path_vs_reference);
