@@ -21,6 +21,15 @@
 #define LOG_TBL 256u      /* log(k) for k < LOG_TBL, from the same log() call */
 #define IDF_CACHE 1024u   /* per-document idf memo for df < IDF_CACHE */
 #define DF_PREFETCH 16u   /* distinct words looked ahead in the df table */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define ACC_X86 1 /* AVX2 and AVX-512 kernels, chosen at run time */
+#else
+#define ACC_X86 0
+#endif
+
+/* acc[c] += bit c of fh[d] ? w[d] : -w[d], for d in 0..n-1 in order. */
+typedef void acc_fn_t(float acc[64], const uint64_t *fh, const float *w, size_t n);
+static acc_fn_t *acc_fn(wd_simhash_isa_t isa);
 
 struct wd_simhash_s {
   int idf;
@@ -39,6 +48,7 @@ struct wd_simhash_s {
   /* The last sign's distinct words, first-seen order, and their weights. */
   uint64_t *tf_word;
   uint64_t *tf_dfh; /* ... their df table hashes */
+  uint32_t *tf_slot; /* ... their df slots then (NIL: absent, or no idf) */
   float *tf_w;
   size_t tf_cap, tf_distinct;
   int tf_signed; /* tf_word holds the distinct words of the last sign */
@@ -51,8 +61,7 @@ struct wd_simhash_s {
   uint32_t idf_gen[IDF_CACHE];
   uint32_t idf_cur;
 
-  /* sign_tbl[byte][bit] = +1 or -1: adds a weight to 8 counters at once. */
-  float sign_tbl[256][8];
+  acc_fn_t *acc; /* the counter sums for this CPU (opts.isa) */
 };
 
 static inline uint64_t seed_mix_of(uint64_t seed) {
@@ -63,6 +72,7 @@ void wd_simhash_opts_default(wd_simhash_opts_t *opts) {
   opts->idf = 1;
   opts->df_capacity = (size_t)1 << 20;
   opts->seed = 7;
+  opts->isa = WD_SIMHASH_ISA_BEST;
 }
 
 wd_simhash_t *wd_simhash_new(const wd_simhash_opts_t *opts) {
@@ -72,8 +82,9 @@ wd_simhash_t *wd_simhash_new(const wd_simhash_opts_t *opts) {
     opts = &dflt;
   }
   const size_t cap = opts->df_capacity;
-  if (cap < DF_WINDOW || (cap & (cap - 1)) != 0)
-    return NULL;
+  if (cap < DF_WINDOW || (cap & (cap - 1)) != 0 || cap > UINT32_MAX ||
+      !wd_simhash_isa_supported(opts->isa))
+    return NULL; /* (slots are numbered in 32 bits, as in checkpoints) */
 
   wd_simhash_t *sm = wd_calloc(1, sizeof(*sm));
   sm->idf = opts->idf;
@@ -82,9 +93,7 @@ wd_simhash_t *wd_simhash_new(const wd_simhash_opts_t *opts) {
   sm->df_key = wd_calloc_huge(cap, sizeof(*sm->df_key));
   sm->df_cnt = wd_calloc_huge(cap, sizeof(*sm->df_cnt));
   sm->df_mask = cap - 1;
-  for (int v = 0; v < 256; v++)
-    for (int b = 0; b < 8; b++)
-      sm->sign_tbl[v][b] = (v >> b) & 1 ? 1.0f : -1.0f;
+  sm->acc = acc_fn(opts->isa);
   for (unsigned k = 1; k < LOG_TBL; k++)
     sm->log_tbl[k] = log((double)k);
   return sm;
@@ -99,14 +108,15 @@ void wd_simhash_destroy(wd_simhash_t *sm) {
   wd_terms_free(&sm->terms);
   wd_free(sm->tf_word);
   wd_free(sm->tf_dfh);
+  wd_free(sm->tf_slot);
   wd_free(sm->tf_w);
   wd_free(sm);
 }
 
 size_t wd_simhash_bytes(const wd_simhash_t *sm) {
   const size_t df = (sm->df_mask + 1) * (sizeof(uint64_t) + sizeof(uint32_t));
-  const size_t tf =
-      sm->tf_cap * (sizeof(*sm->tf_word) + sizeof(*sm->tf_dfh) + sizeof(*sm->tf_w));
+  const size_t tf = sm->tf_cap * (sizeof(*sm->tf_word) + sizeof(*sm->tf_dfh) +
+                                  sizeof(*sm->tf_slot) + sizeof(*sm->tf_w));
   return sizeof(*sm) + df + tf;
 }
 
@@ -120,33 +130,39 @@ static inline uint64_t df_hash(uint64_t tok) { return wd_mix64(df_keyof(tok)); }
 /* \p h: df_hash(tok), which chooses the home slot.
  * A key never sits after an empty slot of its window: keys go into the first
  * empty slot, replacement happens only in a window with no empty slot, and
- * slots never empty again. So a lookup may stop at the first empty slot. */
-static uint32_t df_get(const wd_simhash_t *sm, uint64_t tok, uint64_t h) {
+ * slots never empty again. So a lookup may stop at the first empty slot, and
+ * a key sits in one slot at most. @returns the slot of \p tok, or NIL. */
+static uint32_t df_find(const wd_simhash_t *sm, uint64_t tok, uint64_t h) {
   const uint64_t key = df_keyof(tok);
   size_t i = (size_t)h & sm->df_mask;
   for (unsigned p = 0; p < DF_WINDOW; p++, i = (i + 1) & sm->df_mask) {
     if (sm->df_key[i] == key)
-      return sm->df_cnt[i];
+      return (uint32_t)i;
     if (sm->df_key[i] == 0)
-      return 0;
+      return NIL;
   }
-  return 0;
+  return NIL;
 }
 
-static void df_add(wd_simhash_t *sm, uint64_t tok, uint64_t h) {
+static inline void df_bump(wd_simhash_t *sm, size_t i) {
+  if (sm->df_cnt[i] < UINT32_MAX)
+    sm->df_cnt[i]++;
+}
+
+/* @returns 1 when \p tok took another word's slot, else 0. */
+static int df_add(wd_simhash_t *sm, uint64_t tok, uint64_t h) {
   const uint64_t key = df_keyof(tok);
   size_t i = (size_t)h & sm->df_mask;
   size_t victim = i;
   for (unsigned p = 0; p < DF_WINDOW; p++, i = (i + 1) & sm->df_mask) {
     if (sm->df_key[i] == key) {
-      if (sm->df_cnt[i] < UINT32_MAX)
-        sm->df_cnt[i]++;
-      return;
+      df_bump(sm, i);
+      return 0;
     }
     if (sm->df_key[i] == 0) {
       sm->df_key[i] = key;
       sm->df_cnt[i] = 1;
-      return;
+      return 0;
     }
     if (sm->df_cnt[i] < sm->df_cnt[victim])
       victim = i;
@@ -155,6 +171,7 @@ static void df_add(wd_simhash_t *sm, uint64_t tok, uint64_t h) {
    * comes back starts again from 1, which errs towards "rare". */
   sm->df_key[victim] = key;
   sm->df_cnt[victim] = 1;
+  return 1;
 }
 
 /* ==== Term frequencies ==== */
@@ -283,33 +300,129 @@ static inline double idf_of(wd_simhash_t *sm, double n1, uint32_t df) {
   return sm->idf_val[df];
 }
 
-/* acc[8 * byte + b] += w * sign_tbl[byte of fh][b], four counters per vector
- * operation (GCC vector extension). Each counter is still one multiply and
- * one add per word, in word order, so the floats equal a scalar loop's. */
-typedef float v4f __attribute__((vector_size(16)));
+/* ==== Counter sums ====
+ *
+ * Each word adds +w or -w to the 64 counters. Adding -w is the same float
+ * operation as adding w * -1.0f (negation is exact), so every kernel flips
+ * the sign bit of w where the feature hash has a 0 and adds, counter by
+ * counter in word order: the sums are the same floats on every path, and
+ * there is no product that could become a fused multiply-add. */
 
-static inline void acc_add(v4f acc[16], const float (*tbl)[8], uint64_t fh, float w) {
-  const v4f wv = {w, w, w, w};
-  for (int byte = 0; byte < 8; byte++) {
-    v4f lo, hi;
-    memcpy(&lo, tbl[(fh >> (8 * byte)) & 0xff], sizeof(lo));
-    memcpy(&hi, tbl[(fh >> (8 * byte)) & 0xff] + 4, sizeof(hi));
-    acc[2 * byte] += wv * lo;
-    acc[2 * byte + 1] += wv * hi;
+/* sign_mask[byte][b]: the sign bit when bit b of byte is 0. */
+#define SM1(v, b) (((v) >> (b)) & 1 ? 0u : 0x80000000u)
+#define SM8(v) {SM1(v, 0), SM1(v, 1), SM1(v, 2), SM1(v, 3), \
+                SM1(v, 4), SM1(v, 5), SM1(v, 6), SM1(v, 7)}
+#define SM4x(v) SM8(v), SM8((v) + 1), SM8((v) + 2), SM8((v) + 3)
+#define SM16x(v) SM4x(v), SM4x((v) + 4), SM4x((v) + 8), SM4x((v) + 12)
+#define SM64x(v) SM16x(v), SM16x((v) + 16), SM16x((v) + 32), SM16x((v) + 48)
+static const uint32_t sign_mask[256][8] __attribute__((aligned(32))) = {
+    SM64x(0), SM64x(64), SM64x(128), SM64x(192)};
+
+/* Four counters per operation with GCC vector extensions (SSE2). */
+typedef float v4f __attribute__((vector_size(16)));
+typedef uint32_t v4u __attribute__((vector_size(16)));
+
+static void acc_portable(float acc[64], const uint64_t *fh, const float *w, size_t n) {
+  v4f a[16];
+  memcpy(a, acc, sizeof(a));
+  for (size_t d = 0; d < n; d++) {
+    const v4u wv = (v4u)(v4f){w[d], w[d], w[d], w[d]};
+    for (int j = 0; j < 16; j++) {
+      v4u m;
+      memcpy(&m, &sign_mask[(fh[d] >> (8 * (j / 2))) & 0xff][4 * (j % 2)], sizeof(m));
+      a[j] += (v4f)(wv ^ m);
+    }
+  }
+  memcpy(acc, a, sizeof(a));
+}
+
+#if ACC_X86
+#include <immintrin.h>
+
+/* Eight counters per operation, the sign bits from the same table. */
+__attribute__((target("avx2"))) static void acc_avx2(float acc[64], const uint64_t *fh,
+                                                     const float *w, size_t n) {
+  __m256 a[8];
+  for (int j = 0; j < 8; j++)
+    a[j] = _mm256_loadu_ps(acc + 8 * j);
+  for (size_t d = 0; d < n; d++) {
+    const __m256i wv = _mm256_castps_si256(_mm256_set1_ps(w[d]));
+    for (int j = 0; j < 8; j++) {
+      const __m256i m =
+          _mm256_load_si256((const __m256i *)sign_mask[(fh[d] >> (8 * j)) & 0xff]);
+      a[j] = _mm256_add_ps(a[j], _mm256_castsi256_ps(_mm256_xor_si256(wv, m)));
+    }
+  }
+  for (int j = 0; j < 8; j++)
+    _mm256_storeu_ps(acc + 8 * j, a[j]);
+}
+
+/* Sixteen counters per operation: 16 bits of the feature hash pick w or -w
+ * lane by lane (a mask register), no table. */
+__attribute__((target("avx512f"))) static void acc_avx512(float acc[64], const uint64_t *fh,
+                                                          const float *w, size_t n) {
+  __m512 a[4];
+  for (int j = 0; j < 4; j++)
+    a[j] = _mm512_loadu_ps(acc + 16 * j);
+  for (size_t d = 0; d < n; d++) {
+    const __m512 pos = _mm512_set1_ps(w[d]), neg = _mm512_set1_ps(-w[d]);
+    for (int j = 0; j < 4; j++)
+      a[j] = _mm512_add_ps(a[j], _mm512_mask_blend_ps((__mmask16)(fh[d] >> (16 * j)), neg, pos));
+  }
+  for (int j = 0; j < 4; j++)
+    _mm512_storeu_ps(acc + 16 * j, a[j]);
+}
+#endif
+
+int wd_simhash_isa_supported(wd_simhash_isa_t isa) {
+  switch (isa) {
+  case WD_SIMHASH_ISA_BEST:
+  case WD_SIMHASH_ISA_PORTABLE:
+    return 1;
+#if ACC_X86
+  case WD_SIMHASH_ISA_AVX2:
+    return __builtin_cpu_supports("avx2");
+  case WD_SIMHASH_ISA_AVX512:
+    return __builtin_cpu_supports("avx512f");
+#endif
+  default:
+    return 0;
   }
 }
 
+static acc_fn_t *acc_fn(wd_simhash_isa_t isa) {
+  if (isa == WD_SIMHASH_ISA_BEST)
+    isa = wd_simhash_isa_supported(WD_SIMHASH_ISA_AVX512) ? WD_SIMHASH_ISA_AVX512
+          : wd_simhash_isa_supported(WD_SIMHASH_ISA_AVX2) ? WD_SIMHASH_ISA_AVX2
+                                                          : WD_SIMHASH_ISA_PORTABLE;
+  switch (isa) {
+#if ACC_X86
+  case WD_SIMHASH_ISA_AVX2:
+    return acc_avx2;
+  case WD_SIMHASH_ISA_AVX512:
+    return acc_avx512;
+#endif
+  default:
+    return acc_portable;
+  }
+}
+
+void wd_simhash_accumulate(wd_simhash_isa_t isa, float acc[64], const uint64_t *fh,
+                           const float *w, size_t n) {
+  acc_fn(isa)(acc, fh, w, n);
+}
+
 uint64_t wd_simhash_sign_terms(wd_simhash_t *sm, const wd_terms_t *t) {
-  v4f acc[16];
-  memset(acc, 0, sizeof(acc));
   const size_t nd = t->n;
   if (nd > sm->tf_cap) {
     sm->tf_cap = nd > 2 * sm->tf_cap ? nd : 2 * sm->tf_cap;
     wd_free(sm->tf_word);
     wd_free(sm->tf_dfh);
+    wd_free(sm->tf_slot);
     wd_free(sm->tf_w);
     sm->tf_word = wd_malloc(sm->tf_cap * sizeof(*sm->tf_word));
     sm->tf_dfh = wd_malloc(sm->tf_cap * sizeof(*sm->tf_dfh));
+    sm->tf_slot = wd_malloc(sm->tf_cap * sizeof(*sm->tf_slot));
     sm->tf_w = wd_malloc(sm->tf_cap * sizeof(*sm->tf_w));
   }
   sm->tf_distinct = nd;
@@ -327,7 +440,6 @@ uint64_t wd_simhash_sign_terms(wd_simhash_t *sm, const wd_terms_t *t) {
       __builtin_prefetch(&sm->df_key[i]);
       __builtin_prefetch(&sm->df_cnt[i]);
     }
-  const int own_fh = t->fh_seed == sm->seed_mix; /* else: another seed */
   for (size_t d = 0; d < nd; d++) {
     const uint64_t tok = t->word[d];
     if (sm->idf && d + DF_PREFETCH < nd) {
@@ -337,18 +449,33 @@ uint64_t wd_simhash_sign_terms(wd_simhash_t *sm, const wd_terms_t *t) {
     }
     const uint32_t tf = t->cnt[d];
     double w = 1.0 + (tf < LOG_TBL ? sm->log_tbl[tf] : log((double)tf));
-    if (sm->idf)
-      w *= idf_of(sm, n1, df_get(sm, tok, t->dfh[d]));
-    const float wf = (float)w;
+    uint32_t slot = NIL;
+    if (sm->idf) {
+      slot = df_find(sm, tok, t->dfh[d]);
+      w *= idf_of(sm, n1, slot == NIL ? 0 : sm->df_cnt[slot]);
+    }
     sm->tf_word[d] = tok;
     sm->tf_dfh[d] = t->dfh[d];
-    sm->tf_w[d] = wf;
-    acc_add(acc, (const float(*)[8])sm->sign_tbl,
-            own_fh ? t->fh[d] : wd_mix64(tok ^ sm->seed_mix), wf);
+    sm->tf_slot[d] = slot;
+    sm->tf_w[d] = (float)w;
+  }
+  /* Then the counters, in a loop of their own: no calls, so the vector
+   * kernels keep them in registers. */
+  float acc[64] = {0};
+  if (t->fh_seed == sm->seed_mix) {
+    sm->acc(acc, t->fh, sm->tf_w, nd);
+  } else { /* feature hashes for another seed: ours, a block at a time */
+    uint64_t fh[64];
+    for (size_t d0 = 0; d0 < nd; d0 += 64) {
+      const size_t n = nd - d0 < 64 ? nd - d0 : 64;
+      for (size_t d = 0; d < n; d++)
+        fh[d] = wd_mix64(t->word[d0 + d] ^ sm->seed_mix);
+      sm->acc(acc, fh, sm->tf_w + d0, n);
+    }
   }
   uint64_t h = 0;
   for (int b = 0; b < 64; b++)
-    h |= (uint64_t)(acc[b / 4][b % 4] > 0.0f) << b;
+    h |= (uint64_t)(acc[b] > 0.0f) << b;
   return h;
 }
 
@@ -385,10 +512,27 @@ void wd_simhash_observe(wd_simhash_t *sm, const uint64_t *tokens, size_t cnt) {
   observe_distinct(sm, t->word, t->dfh, t->n);
 }
 
+/* The sign found most words' slots (tf_slot), and each still holds its word
+ * until some word of this document takes another's slot (df_add returns 1):
+ * from then on a slot counts only if its key is still the word's. The words
+ * not found go through df_add. Same table as observe_distinct, without most
+ * of its key reads. */
 int wd_simhash_observe_signed(wd_simhash_t *sm) {
   if (!sm->tf_signed)
     return -1;
-  observe_distinct(sm, sm->tf_word, sm->tf_dfh, sm->tf_distinct);
+  const size_t nd = sm->tf_distinct;
+  int moved = 0;
+  for (size_t d = 0; d < nd; d++) {
+    if (d + DF_PREFETCH < nd && sm->tf_slot[d + DF_PREFETCH] != NIL)
+      __builtin_prefetch(&sm->df_cnt[sm->tf_slot[d + DF_PREFETCH]], 1);
+    const uint32_t i = sm->tf_slot[d];
+    if (i != NIL && (!moved || sm->df_key[i] == df_keyof(sm->tf_word[d])))
+      df_bump(sm, i);
+    else
+      moved |= df_add(sm, sm->tf_word[d], sm->tf_dfh[d]);
+  }
+  sm->ndocs++;
+  sm->tf_signed = 0;
   return 0;
 }
 

@@ -30,15 +30,26 @@
 
 typedef struct wd_simhash_s wd_simhash_t;
 
+/** Instruction sets for the 64 counter sums. Each gives the same floats
+ *  (hence the same hashes): only the speed differs. */
+typedef enum wd_simhash_isa_e {
+  WD_SIMHASH_ISA_BEST = 0, /**< the fastest this CPU runs */
+  WD_SIMHASH_ISA_PORTABLE, /**< baseline vectors (SSE2 on x86-64) */
+  WD_SIMHASH_ISA_AVX2,
+  WD_SIMHASH_ISA_AVX512,   /**< AVX-512F */
+} wd_simhash_isa_t;
+
 typedef struct wd_simhash_opts_s {
   int idf;             /**< weight words by learned IDF (default 1); 0 = tf only */
   size_t df_capacity;  /**< document-frequency table entries, power of two (default 1<<20) */
   uint64_t seed;       /**< feature hash seed (default 7) */
+  wd_simhash_isa_t isa; /**< counter sums (default BEST; tests force the others) */
 } wd_simhash_opts_t;
 
 void wd_simhash_opts_default(wd_simhash_opts_t *opts);
 /** @brief \p opts NULL means defaults. @returns NULL if df_capacity is not a
- *  power of two >= 16. Memory: 12 bytes per df_capacity entry. */
+ *  power of two in [16, 2^31] or this CPU lacks opts.isa. Memory: 12 bytes per
+ *  df_capacity entry. */
 wd_simhash_t *wd_simhash_new(const wd_simhash_opts_t *opts);
 void wd_simhash_destroy(wd_simhash_t *sm);
 
@@ -88,6 +99,14 @@ void wd_simhash_observe(wd_simhash_t *sm, const uint64_t *tokens, size_t cnt);
  *  sign time, so the caller's token array may have changed since.
  *  @returns 0, or -1 (nothing done) when no sign came since the last observe. */
 int wd_simhash_observe_signed(wd_simhash_t *sm);
+
+/** @brief Can this CPU (and this build) run \p isa? */
+int wd_simhash_isa_supported(wd_simhash_isa_t isa);
+
+/** @brief The signing's counter sums with \p isa (supported): for each word
+ *  d in order, acc[c] += w[d] if bit c of fh[d] is set, else -w[d]. */
+void wd_simhash_accumulate(wd_simhash_isa_t isa, float acc[64], const uint64_t *fh,
+                           const float *w, size_t n);
 
 /** @brief Hamming distance. */
 static inline int wd_simhash_distance(uint64_t a, uint64_t b) {

@@ -26,12 +26,21 @@ static uint32_t zipf_word(unsigned long long *rng) {
   return w < VOCAB ? w : VOCAB - 1;
 }
 
-static wd_simhash_t *mk(int idf) {
+static wd_simhash_t *mk_isa(int idf, wd_simhash_isa_t isa) {
   wd_simhash_opts_t o;
   wd_simhash_opts_default(&o);
   o.idf = idf;
+  o.isa = isa;
   return wd_simhash_new(&o);
 }
+
+static wd_simhash_t *mk(int idf) { return mk_isa(idf, WD_SIMHASH_ISA_BEST); }
+
+/* Every counter-sum kernel, and whether this CPU runs it (else skipped). */
+static const wd_simhash_isa_t isas[] = {WD_SIMHASH_ISA_PORTABLE, WD_SIMHASH_ISA_AVX2,
+                                        WD_SIMHASH_ISA_AVX512};
+static const char *const isa_names[] = {"portable", "avx2", "avx512"};
+#define NISA (sizeof(isas) / sizeof(isas[0]))
 
 static uint64_t sign_words(wd_simhash_t *sm, const uint32_t *w, size_t n) {
   uint64_t *t = wd_malloc((n ? n : 1) * sizeof(*t));
@@ -57,6 +66,10 @@ static int test_basics(void) {
               "defaults idf=1 df_capacity=2^20 seed=7");
   o.df_capacity = 1000;
   WD_T_ASSERT(wd_simhash_new(&o) == NULL, "df_capacity must be a power of 2");
+  wd_simhash_opts_default(&o);
+  o.isa = (wd_simhash_isa_t)99;
+  WD_T_ASSERT(!wd_simhash_isa_supported(o.isa) && wd_simhash_new(&o) == NULL,
+              "an unknown isa is refused");
   wd_simhash_destroy(NULL);
   WD_T_ASSERT(fabs(wd_simhash_cosine(0) - 1.0) < 1e-12, "cos(0) = 1");
   WD_T_ASSERT(fabs(wd_simhash_cosine(32)) < 1e-12, "32 bits = orthogonal");
@@ -294,6 +307,33 @@ static int test_df_bounded(void) {
   return 0;
 }
 
+/* wd_simhash_observe_signed counts through the slots its sign found, and
+ * must give the table wd_simhash_observe gives when the words of one
+ * document take each other's slots: a table of 64 slots under documents of
+ * up to 120 distinct words from 600 (every window full, a replacement for
+ * most new words). Both sign every document alike all along. */
+static int test_observe_signed_full_table(void) {
+  unsigned long long rng = wd_t_seed(77);
+  wd_simhash_opts_t o;
+  wd_simhash_opts_default(&o);
+  o.df_capacity = 64;
+  wd_simhash_t *a = wd_simhash_new(&o), *b = wd_simhash_new(&o);
+  uint64_t t[200];
+  for (int d = 0; d < 3000; d++) {
+    const size_t n = 1 + (size_t)(wd_t_rand(&rng) % 200);
+    for (size_t i = 0; i < n; i++)
+      t[i] = tok(d % 4 ? zipf_word(&rng) % 600 : wd_t_rand(&rng) % 600);
+    const uint64_t ha = wd_simhash_sign(a, t, n), hb = wd_simhash_sign(b, t, n);
+    WD_T_ASSERT(ha == hb, "doc %d: %016llx vs %016llx", d, (unsigned long long)ha,
+                (unsigned long long)hb);
+    wd_simhash_observe_signed(a);
+    wd_simhash_observe(b, t, n);
+  }
+  wd_simhash_destroy(a);
+  wd_simhash_destroy(b);
+  return 0;
+}
+
 /* ==== Hamming index ==== */
 
 typedef struct pair_s {
@@ -501,6 +541,9 @@ static int test_fast_path_vs_reference(void) {
   wd_termcount_t *tc = wd_termcount_new(7), *tc8 = wd_termcount_new(8);
   wd_terms_t terms = {0}, terms8 = {0};
   wd_simhash_t *b8 = mk(1);
+  wd_simhash_t *forced[NISA]; /* each kernel on the engine's path */
+  for (size_t k = 0; k < NISA; k++)
+    forced[k] = wd_simhash_isa_supported(isas[k]) ? mk_isa(1, isas[k]) : NULL;
   uint64_t t[MAXLEN];
   WD_T_ASSERT(wd_simhash_observe_signed(a) == -1, "nothing signed yet");
   for (int d = 0; d < DOCS; d++) {
@@ -518,6 +561,13 @@ static int test_fast_path_vs_reference(void) {
     /* the fingerprint stage's split: words counted apart, then weighed */
     wd_terms_count(tc, t, n, &terms);
     WD_T_ASSERT(wd_simhash_sign_terms(c, &terms) == want, "doc %d: counted terms", d);
+    for (size_t k = 0; k < NISA; k++) {
+      if (!forced[k])
+        continue;
+      WD_T_ASSERT(wd_simhash_sign_terms(forced[k], &terms) == want, "doc %d: %s kernel", d,
+                  isa_names[k]);
+      wd_simhash_observe_signed(forced[k]);
+    }
     /* terms counted for another seed: the sign redoes the feature hashes */
     wd_terms_count(tc8, t, n, &terms8);
     WD_T_ASSERT(wd_simhash_sign_terms(b8, &terms8) == want, "doc %d: other seed's terms", d);
@@ -542,8 +592,63 @@ static int test_fast_path_vs_reference(void) {
   wd_terms_free(&terms);
   wd_terms_free(&terms8);
   wd_simhash_destroy(b8);
+  for (size_t k = 0; k < NISA; k++)
+    wd_simhash_destroy(forced[k]);
   wd_free(ref.word);
   wd_free(ref.df);
+  return 0;
+}
+
+/* Random float bits of every size and sign (no NaN: not a weight). */
+static float rand_weight(unsigned long long *rng) {
+  uint32_t u;
+  do
+    u = (uint32_t)wd_t_rand(rng);
+  while ((u & 0x7f800000u) == 0x7f800000u);
+  float f;
+  memcpy(&f, &u, sizeof(f));
+  return f;
+}
+
+/* Each counter-sum kernel this CPU runs gives, bit for bit, the floats of
+ * the scalar definition acc += w * (+1 or -1), word by word: on random
+ * hashes, weights of every magnitude (zeros, subnormals, huge ones that
+ * round away small ones) and random starting counters. */
+static int test_accumulate_kernels(void) {
+  enum { MAXN = 300 };
+  unsigned long long rng = wd_t_seed(64);
+  static uint64_t fh[MAXN];
+  static float w[MAXN];
+  float start[64], want[64], got[64];
+  for (size_t k = 0; k < NISA; k++)
+    if (!wd_simhash_isa_supported(isas[k]))
+      fprintf(stderr, "  %s kernel: not on this CPU, skipped\n", isa_names[k]);
+  for (int trial = 0; trial < 500; trial++) {
+    const size_t n = (size_t)(wd_t_rand(&rng) % MAXN);
+    for (size_t d = 0; d < n; d++) {
+      fh[d] = wd_t_rand(&rng);
+      /* mostly ordinary weights, so that sums cancel and carry */
+      w[d] = trial % 2 ? rand_weight(&rng) : (float)(wd_t_rand(&rng) % 1000) / 37.0f;
+    }
+    w[0] = n && trial % 5 == 0 ? 0.0f : w[0];
+    for (int c = 0; c < 64; c++)
+      start[c] = trial % 3 ? 0.0f : rand_weight(&rng);
+    memcpy(want, start, sizeof(want));
+    for (size_t d = 0; d < n; d++)
+      for (int c = 0; c < 64; c++)
+        want[c] += w[d] * ((fh[d] >> c) & 1 ? 1.0f : -1.0f);
+    for (size_t k = 0; k < NISA; k++) {
+      if (!wd_simhash_isa_supported(isas[k]))
+        continue;
+      memcpy(got, start, sizeof(got));
+      wd_simhash_accumulate(isas[k], got, fh, w, n);
+      WD_T_ASSERT(memcmp(got, want, sizeof(got)) == 0, "trial %d (%zu words): %s kernel",
+                  trial, n, isa_names[k]);
+    }
+    memcpy(got, start, sizeof(got));
+    wd_simhash_accumulate(WD_SIMHASH_ISA_BEST, got, fh, w, n);
+    WD_T_ASSERT(memcmp(got, want, sizeof(got)) == 0, "trial %d: best kernel", trial);
+  }
   return 0;
 }
 
@@ -554,8 +659,10 @@ int main(void) {
   WD_T_RUN(test_cosine_tracks_exact);
   WD_T_RUN(test_observe_once_per_doc);
   WD_T_RUN(test_df_bounded);
+  WD_T_RUN(test_observe_signed_full_table);
   WD_T_RUN(test_index_vs_brute_force);
   WD_T_RUN(test_index_churn);
   WD_T_RUN(test_fast_path_vs_reference);
+  WD_T_RUN(test_accumulate_kernels);
   return WD_T_DONE();
 }
