@@ -44,7 +44,7 @@
 #define ROWS_MAX 64u
 #define TOMB 1u            /* fingerprint 0: a deleted entry */
 #define LOAD_AFTER_PM 655u /* load after a rebuild, in 1/1024 */
-#define SWEEP_SLACK 16u   /* sweep in place within 1/16 of the size wanted */
+#define SWEEP_SLACK 16u    /* sweep in place within 1/16 of the size wanted */
 
 /* Where a band key lives: home hash and fingerprint. */
 typedef struct lsh_key_s {
@@ -84,8 +84,8 @@ struct wd_lsh_s {
   lsh_match_t *match; /* query scratch: fingerprint matches, in probe order */
   /* Rebuild and sweep scratch, kept: in a steady stream eviction's
    * tombstones make sweeps a regular event, not a growth step. */
-  uint32_t *live;     /* a band's live entries (a sweep's positions to
-                         re-home) and the sort's second buffer */
+  uint32_t *live; /* a band's live entries (a sweep's positions to
+                     re-home) and the sort's second buffer */
   size_t live_cap;
   uint32_t *age_cnt;  /* the radix sort's counters (1 << 14) */
   uint32_t match_cap;
@@ -181,8 +181,9 @@ void wd_lsh_destroy(wd_lsh_t *lsh) {
 size_t wd_lsh_count(const wd_lsh_t *lsh) { return lsh->count; }
 
 size_t wd_lsh_bytes(const wd_lsh_t *lsh) {
-  size_t n = sizeof(*lsh) + lsh->bands * (sizeof(*lsh->band) + sizeof(*lsh->key) +
-                                         lsh->rows * sizeof(*lsh->key_sig));
+  size_t n =
+      sizeof(*lsh) + lsh->bands * (sizeof(*lsh->band) + sizeof(*lsh->key) +
+                                   lsh->rows * sizeof(*lsh->key_sig));
   n += (size_t)lsh->match_cap * sizeof(*lsh->match);
   for (uint32_t b = 0; b < lsh->bands; b++)
     n += (size_t)lsh->band[b].cap * sizeof(uint32_t);
@@ -234,7 +235,8 @@ static void sort_by_age(wd_lsh_t *lsh, uint32_t *v, uint32_t *tmp, size_t n) {
     oldest = age > oldest ? age : oldest;
   }
   const unsigned bits = oldest ? 32u - (unsigned)__builtin_clz(oldest) : 1u;
-  const unsigned passes = bits > 11 ? 2u : 1u, digit = (bits + passes - 1) / passes;
+  const unsigned passes = bits > 11 ? 2u : 1u,
+                 digit = (bits + passes - 1) / passes;
   const uint32_t dmask = (1u << digit) - 1;
   for (unsigned pass = 0; pass < passes; pass++) {
     const unsigned sh = digit * pass;
@@ -248,7 +250,8 @@ static void sort_by_age(wd_lsh_t *lsh, uint32_t *v, uint32_t *tmp, size_t n) {
       sum += c;
     }
     for (size_t i = 0; i < n; i++)
-      tmp[cnt[((oldest - ((newest - ent_ref(lsh, v[i])) & mask)) >> sh) & dmask]++] = v[i];
+      tmp[cnt[((oldest - ((newest - ent_ref(lsh, v[i])) & mask)) >> sh) &
+              dmask]++] = v[i];
     memcpy(v, tmp, n * sizeof(*v));
   }
 }
@@ -393,7 +396,8 @@ static void band_delete_at(wd_lsh_t *lsh, uint32_t b, uint32_t i) {
     bt->tombs++;
   } else { /* the end of a run: probes stop a slot earlier, same answers */
     bt->slot[i] = 0;
-    for (i = i ? i - 1 : bt->cap - 1; bt->slot[i] == TOMB; i = i ? i - 1 : bt->cap - 1) {
+    for (i = i ? i - 1 : bt->cap - 1; bt->slot[i] == TOMB;
+         i = i ? i - 1 : bt->cap - 1) {
       bt->slot[i] = 0;
       bt->tombs--;
     }
