@@ -10,12 +10,16 @@
  * defaults) cost a read, never a wrong vote.
  *
  * Linear probing keeps the entries of one key in insertion order along its
- * run (insertion appends after the run; backward-shift deletion and rehashing
- * from an empty slot keep the order), so the first match is the oldest: a key
- * at max_per_key drops it. No tombstones: deletion shifts later entries back,
- * which needs their homes, recomputed from their rows. Tables grow by 1.5x
- * at a load between 0.78 and 0.86 (staggered by band, so the bands of one
- * index do not all rehash on the same insert) and shrink at 1/8.
+ * run (insertion appends after the run; sweeps and rebuilds keep the order),
+ * so the first match is the oldest: a key at max_per_key drops it. Deletion
+ * leaves a tombstone (nothing moves, so no entry's home is needed), or an
+ * empty slot where the run ends there. Once live entries and tombstones pass
+ * a load between 0.78 and 0.86 (staggered by band, so the bands of one index
+ * do not all rebuild on the same insert), a band is brought back to a load of
+ * about 0.64: in place when that is within 1/16 of its size (a sweep: only
+ * the entries behind a tombstone in their run are re-homed, their rows read
+ * in position order), else rebuilt at the new size (rows read oldest first).
+ * Tables shrink at 1/8.
  *
  * In an index of a million docs each band's first probe is a cache miss: a
  * query or insert computes every band's key and prefetches its home slot
@@ -40,6 +44,7 @@
 #define ROWS_MAX 64u
 #define TOMB 1u            /* fingerprint 0: a deleted entry */
 #define LOAD_AFTER_PM 655u /* load after a rebuild, in 1/1024 */
+#define SWEEP_SLACK 16u    /* sweep in place within 1/16 of the size wanted */
 
 /* Where a band key lives: home hash and fingerprint. */
 typedef struct lsh_key_s {
@@ -74,10 +79,13 @@ struct wd_lsh_s {
   uint32_t q_matches, q_resolved;
 
   lsh_key_t *key;  /* scratch: one key per band of the signature at hand */
+  uint32_t *key_sig; /* ... which is this one (valid once key_ok is set) */
+  int key_ok;
   lsh_match_t *match; /* query scratch: fingerprint matches, in probe order */
-  /* Rebuild scratch, kept: in a steady stream eviction's tombstones make
-   * rebuilds (at the same size) a regular event, not a growth step. */
-  uint32_t *live;     /* a band's live entries and the sort's second buffer */
+  /* Rebuild and sweep scratch, kept: in a steady stream eviction's
+   * tombstones make sweeps a regular event, not a growth step. */
+  uint32_t *live; /* a band's live entries (a sweep's positions to
+                     re-home) and the sort's second buffer */
   size_t live_cap;
   uint32_t *age_cnt;  /* the radix sort's counters (1 << 14) */
   uint32_t match_cap;
@@ -110,7 +118,18 @@ static lsh_key_t band_key(const wd_lsh_t *lsh, const uint32_t *rows, uint32_t b)
     le[r] = __builtin_bswap32(rows[r]);
   key = XXH3_64bits_withSeed(le, lsh->rows * sizeof(*le), seed);
 #else
-  key = XXH3_64bits_withSeed(rows, lsh->rows * sizeof(*rows), seed);
+  /* A constant length lets XXH3 inline its short-input path: a band key is
+   * hashed for every entry a rebuild or sweep re-homes. */
+  switch (lsh->rows) {
+  case 2:
+    key = XXH3_64bits_withSeed(rows, 2 * sizeof(*rows), seed);
+    break;
+  case 4:
+    key = XXH3_64bits_withSeed(rows, 4 * sizeof(*rows), seed);
+    break;
+  default:
+    key = XXH3_64bits_withSeed(rows, lsh->rows * sizeof(*rows), seed);
+  }
 #endif
   lsh_key_t k = {(uint32_t)key, (uint32_t)(key >> 32) & lsh->fp_mask};
   if (!k.fp)
@@ -134,6 +153,7 @@ wd_lsh_t *wd_lsh_new(const wd_lsh_opts_t *o) {
   lsh->ctx = o->ctx;
   lsh->band = wd_calloc(o->bands, sizeof(*lsh->band));
   lsh->key = wd_malloc(o->bands * sizeof(*lsh->key));
+  lsh->key_sig = wd_malloc((size_t)o->bands * o->rows * sizeof(*lsh->key_sig));
   for (uint32_t b = 0; b < o->bands; b++)
     lsh->band[b].load_pm = 800 + (uint32_t)(80ULL * b / o->bands);
   return lsh;
@@ -146,6 +166,7 @@ void wd_lsh_destroy(wd_lsh_t *lsh) {
     wd_free(lsh->band[b].slot);
   wd_free(lsh->band);
   wd_free(lsh->key);
+  wd_free(lsh->key_sig);
   wd_free(lsh->live);
   wd_free(lsh->age_cnt);
   wd_free(lsh->match);
@@ -160,7 +181,9 @@ void wd_lsh_destroy(wd_lsh_t *lsh) {
 size_t wd_lsh_count(const wd_lsh_t *lsh) { return lsh->count; }
 
 size_t wd_lsh_bytes(const wd_lsh_t *lsh) {
-  size_t n = sizeof(*lsh) + lsh->bands * (sizeof(*lsh->band) + sizeof(*lsh->key));
+  size_t n =
+      sizeof(*lsh) + lsh->bands * (sizeof(*lsh->band) + sizeof(*lsh->key) +
+                                   lsh->rows * sizeof(*lsh->key_sig));
   n += (size_t)lsh->match_cap * sizeof(*lsh->match);
   for (uint32_t b = 0; b < lsh->bands; b++)
     n += (size_t)lsh->band[b].cap * sizeof(uint32_t);
@@ -198,26 +221,88 @@ static void band_set_cap(lsh_band_t *bt, uint32_t cap) {
 }
 
 /* Sort \p v (n entries) oldest first: by age relative to the newest doc
- * inserted, an LSD radix sort in two passes of 14 bits. */
+ * inserted, an LSD radix sort in one or two passes of at most 14 bits. The
+ * digits are as wide as the oldest age needs, so a band of a few thousand
+ * entries does not clear and sum 2 x 16k counters for each rebuild. */
 static void sort_by_age(wd_lsh_t *lsh, uint32_t *v, uint32_t *tmp, size_t n) {
   if (!lsh->age_cnt)
     lsh->age_cnt = wd_malloc(sizeof(uint32_t) << 14);
   uint32_t *cnt = lsh->age_cnt;
-  const uint32_t newest = lsh->last_ref;
-  for (int pass = 0; pass < 2; pass++) {
-    const unsigned sh = 14u * (unsigned)pass;
-    memset(cnt, 0, sizeof(uint32_t) << 14);
+  const uint32_t newest = lsh->last_ref, mask = lsh->ref_mask;
+  uint32_t oldest = 0;
+  for (size_t i = 0; i < n; i++) {
+    const uint32_t age = (newest - ent_ref(lsh, v[i])) & mask;
+    oldest = age > oldest ? age : oldest;
+  }
+  const unsigned bits = oldest ? 32u - (unsigned)__builtin_clz(oldest) : 1u;
+  const unsigned passes = bits > 11 ? 2u : 1u,
+                 digit = (bits + passes - 1) / passes;
+  const uint32_t dmask = (1u << digit) - 1;
+  for (unsigned pass = 0; pass < passes; pass++) {
+    const unsigned sh = digit * pass;
+    memset(cnt, 0, sizeof(uint32_t) << digit);
     for (size_t i = 0; i < n; i++) /* older = larger age = earlier: invert */
-      cnt[(~((newest - ent_ref(lsh, v[i])) & lsh->ref_mask) >> sh) & 0x3fff]++;
+      cnt[((oldest - ((newest - ent_ref(lsh, v[i])) & mask)) >> sh) & dmask]++;
     uint32_t sum = 0;
-    for (uint32_t k = 0; k < (1u << 14); k++) {
+    for (uint32_t k = 0; k <= dmask; k++) {
       const uint32_t c = cnt[k];
       cnt[k] = sum;
       sum += c;
     }
     for (size_t i = 0; i < n; i++)
-      tmp[cnt[(~((newest - ent_ref(lsh, v[i])) & lsh->ref_mask) >> sh) & 0x3fff]++] = v[i];
+      tmp[cnt[((oldest - ((newest - ent_ref(lsh, v[i])) & mask)) >> sh) &
+              dmask]++] = v[i];
     memcpy(v, tmp, n * sizeof(*v));
+  }
+}
+
+/* Scratch for \p n entries (and as many for the sort). */
+static void live_reserve(wd_lsh_t *lsh, size_t n) {
+  if (lsh->live_cap < n + 1) {
+    lsh->live_cap = (n + 1) * 3 / 2;
+    wd_free(lsh->live);
+    lsh->live = wd_malloc(lsh->live_cap * 2 * sizeof(*lsh->live));
+  }
+}
+
+/* Drop band \p b's tombstones in place, at the same capacity. Each run's
+ * entries after its first tombstone are entered again in position order,
+ * each at the first free slot from its home; entries before it cannot move,
+ * so only the former have their rows read. Position order keeps a key's
+ * entries in their order (they share a run), and the result is what
+ * clearing each run and inserting its entries again would give. */
+static void band_sweep(wd_lsh_t *lsh, uint32_t b) {
+  enum { ROWS_AHEAD = 32 }; /* rows requested before they are read */
+  lsh_band_t *bt = &lsh->band[b];
+  uint32_t *slot = bt->slot, start = 0, rows[ROWS_MAX];
+  const uint32_t cap = bt->cap;
+  live_reserve(lsh, bt->used);
+  uint32_t *pos = lsh->live;
+  size_t n = 0;
+  while (slot[start]) /* a run never wraps past an empty slot */
+    start++;
+  int holed = 0; /* a tombstone earlier in this run */
+  for (uint32_t k = 0, p = start; k < cap; k++, p = next_of(p, cap)) {
+    if (!slot[p]) {
+      holed = 0;
+    } else if (slot[p] == TOMB) {
+      slot[p] = 0;
+      holed = 1;
+    } else if (holed) {
+      pos[n++] = p;
+    }
+  }
+  bt->tombs = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (i + ROWS_AHEAD < n && lsh->touch_fn)
+      lsh->touch_fn(lsh->ctx, ent_ref(lsh, slot[pos[i + ROWS_AHEAD]]), b);
+    const uint32_t p = pos[i], e = slot[p];
+    lsh->doc_fn(lsh->ctx, ent_ref(lsh, e), b, rows);
+    uint32_t j = home_of(band_key(lsh, rows, b).h, cap);
+    slot[p] = 0; /* the free slot found is p at the latest */
+    while (slot[j])
+      j = next_of(j, cap);
+    slot[j] = e;
   }
 }
 
@@ -233,11 +318,7 @@ static void band_rehash(wd_lsh_t *lsh, uint32_t b, uint32_t ncap) {
   enum { AHEAD = 16, ROWS_AHEAD = 64 };
   lsh_band_t *bt = &lsh->band[b];
   assert(ncap > bt->used);
-  if (lsh->live_cap < (size_t)bt->used + 1) {
-    lsh->live_cap = ((size_t)bt->used + 1) * 3 / 2;
-    wd_free(lsh->live);
-    lsh->live = wd_malloc(lsh->live_cap * 2 * sizeof(*lsh->live));
-  }
+  live_reserve(lsh, bt->used);
   uint32_t *live = lsh->live;
   size_t n = 0;
   for (uint32_t o = 0; o < bt->cap; o++)
@@ -245,12 +326,8 @@ static void band_rehash(wd_lsh_t *lsh, uint32_t b, uint32_t ncap) {
       live[n++] = bt->slot[o];
   assert(n == bt->used);
   sort_by_age(lsh, live, live + lsh->live_cap, n);
-  if (ncap == bt->cap) { /* a sweep: the table is reused */
-    memset(bt->slot, 0, (size_t)ncap * sizeof(*bt->slot));
-  } else {
-    wd_free(bt->slot);
-    bt->slot = wd_calloc_huge(ncap, sizeof(*bt->slot));
-  }
+  wd_free(bt->slot);
+  bt->slot = wd_calloc_huge(ncap, sizeof(*bt->slot));
 
   band_set_cap(bt, ncap);
   bt->tombs = 0;
@@ -290,22 +367,41 @@ static uint32_t band_cap_for(uint64_t entries) {
   return (uint32_t)cap;
 }
 
-/* Room for \p more entries: rebuild (grow, shrink or just drop tombstones)
- * at load ~0.64 when live + tombstones + more would pass grow_at. */
+/* Room for \p more entries: back to load ~0.64 when live + tombstones +
+ * more would pass grow_at. In a window whose evictions balance its inserts
+ * the size wanted is about the size there is, and a sweep in place costs no
+ * allocation, no sort and fewer row reads than a rebuild. */
 static void band_reserve(wd_lsh_t *lsh, uint32_t b, size_t more) {
   lsh_band_t *bt = &lsh->band[b];
   if ((uint64_t)bt->used + bt->tombs + more <= bt->grow_at && bt->cap)
     return;
-  band_rehash(lsh, b, band_cap_for((uint64_t)bt->used + more));
+  const uint32_t ncap = band_cap_for((uint64_t)bt->used + more);
+  if (bt->tombs && ncap >= bt->cap - bt->cap / SWEEP_SLACK &&
+      ncap <= bt->cap + bt->cap / SWEEP_SLACK)
+    band_sweep(lsh, b);
+  else
+    band_rehash(lsh, b, ncap);
 }
 
 /* Delete the entry at \p i: a tombstone (fingerprint 0, never matched), so
- * nothing moves and no entry's home is needed; band_reserve sweeps them. */
+ * nothing moves and no entry's home is needed; band_reserve sweeps them. At
+ * the end of a run it is an empty slot instead, and so are the tombstones
+ * before it: probes that passed them stop a slot earlier with the same
+ * answer, and the band's next sweep comes later. */
 static void band_delete_at(wd_lsh_t *lsh, uint32_t b, uint32_t i) {
   lsh_band_t *bt = &lsh->band[b];
-  bt->slot[i] = TOMB;
   bt->used--;
-  bt->tombs++;
+  if (bt->slot[next_of(i, bt->cap)]) {
+    bt->slot[i] = TOMB;
+    bt->tombs++;
+  } else { /* the end of a run: probes stop a slot earlier, same answers */
+    bt->slot[i] = 0;
+    for (i = i ? i - 1 : bt->cap - 1; bt->slot[i] == TOMB;
+         i = i ? i - 1 : bt->cap - 1) {
+      bt->slot[i] = 0;
+      bt->tombs--;
+    }
+  }
   /* Shrink after heavy eviction so churn cannot pin a peak-size table. */
   if (bt->cap > BAND_MIN_CAP && (uint64_t)bt->used * 8 < bt->cap)
     band_rehash(lsh, b, band_cap_for(bt->used));
@@ -359,11 +455,20 @@ static void band_insert(wd_lsh_t *lsh, uint32_t b, lsh_key_t k, const uint32_t *
 /* Every band's key of \p sig into lsh->key, and its home slot requested
  * from memory: in a large index each band's first probe is a cache and TLB
  * miss, and asking for all of them before reading any lets them overlap
- * instead of stalling once per band. */
+ * instead of stalling once per band. The keys of the last signature are
+ * kept with a copy of it: the caller inserts the signature it just queried,
+ * and comparing it is cheaper than hashing every band again. */
 static void keys_prefetch(wd_lsh_t *lsh, const uint32_t *sig, int write) {
+  const size_t len = (size_t)lsh->bands * lsh->rows * sizeof(*sig);
+  const int known = lsh->key_ok && memcmp(sig, lsh->key_sig, len) == 0;
+  if (!known) {
+    memcpy(lsh->key_sig, sig, len);
+    lsh->key_ok = 1;
+  }
   for (uint32_t b = 0; b < lsh->bands; b++) {
     const lsh_band_t *bt = &lsh->band[b];
-    lsh->key[b] = band_key(lsh, sig + (size_t)b * lsh->rows, b);
+    if (!known)
+      lsh->key[b] = band_key(lsh, sig + (size_t)b * lsh->rows, b);
     if (bt->cap) {
       const uint32_t *at = &bt->slot[home_of(lsh->key[b].h, bt->cap)];
       if (write)

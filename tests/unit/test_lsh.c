@@ -1,5 +1,6 @@
 /* test_lsh.c - banded LSH: round trips, exact band counts against brute force,
- * collision rates against the S-curve, removal, churn, and the scan cap. */
+ * collision rates against the S-curve, removal, churn, the scan cap, and a
+ * brute-force model under random churn. */
 #include "wd_test.h"
 #include "wiredup/lsh.h"
 #include "wiredup/mem.h"
@@ -454,6 +455,170 @@ static int test_per_key_cap(void) {
   return 0;
 }
 
+/* The keys a query computed serve the insert of the same signature that
+ * follows it, and only that: an insert of another signature, or of the same
+ * buffer with new contents, is indexed under its own keys. */
+static int test_query_then_insert(void) {
+  enum { B = 32, R = 4 };
+  unsigned long long rng = 77;
+  uint32_t a[B * R], b[B * R], buf[B * R], c[B * R];
+  rand_sig(&rng, a, B * R);
+  rand_sig(&rng, b, B * R);
+  rand_sig(&rng, c, B * R);
+  wd_lsh_t *lsh = t_new(B, R);
+  wd_lsh_hit_t hit[8];
+  WD_T_ASSERT(wd_lsh_query(lsh, a, hit, 8) == 0, "empty index");
+  t_insert(lsh, b, 1);
+  size_t n = wd_lsh_query(lsh, b, hit, 8);
+  WD_T_ASSERT(n == 1 && hit[0].doc == 1 && hit[0].bands == B,
+              "queried a, inserted b: b found in %u bands (n=%zu)",
+              n ? hit[0].bands : 0, n);
+  wd_lsh_stats_t st;
+  WD_T_ASSERT(wd_lsh_query(lsh, a, hit, 8) == 0, "a was never inserted");
+  wd_lsh_stats(lsh, &st);
+  WD_T_ASSERT(st.query_resolved == 0,
+              "b is under its own keys: %u entries matched a's",
+              st.query_resolved);
+  memcpy(buf, a, sizeof(buf));
+  WD_T_ASSERT(wd_lsh_query(lsh, buf, hit, 8) == 0, "a again");
+  memcpy(buf, c, sizeof(buf)); /* the same buffer, new contents */
+  t_insert(lsh, c, 2);
+  wd_lsh_insert(lsh, buf, 2); /* c twice, through the reused buffer */
+  n = wd_lsh_query(lsh, c, hit, 8);
+  WD_T_ASSERT(n == 1 && hit[0].doc == 2 && hit[0].bands == B,
+              "c found in %u bands (n=%zu)", n ? hit[0].bands : 0, n);
+  WD_T_ASSERT(wd_lsh_query(lsh, a, hit, 8) == 0,
+              "a not indexed by the reused buffer");
+  wd_lsh_remove(lsh, c, 2);
+  wd_lsh_remove(lsh, buf, 2);
+  wd_lsh_remove(lsh, b, 1);
+  wd_lsh_stats(lsh, &st);
+  WD_T_ASSERT(st.entries == 0 && wd_lsh_query(lsh, c, hit, 8) == 0,
+              "all removed: %zu entries", st.entries);
+  wd_lsh_destroy(lsh);
+  return 0;
+}
+
+/* A brute-force model under churn: docs come and go at random while the
+ * live count grows, holds and shrinks (so tables grow, sweep their
+ * tombstones and shrink), band keys repeat often enough that keys reach the
+ * cap, and every step's query must give exactly the model's hits in the
+ * model's order. The model keeps, per doc, the bands it is still indexed in:
+ * an insert over the cap takes the band from the key's oldest doc. */
+static int test_churn_against_model(void) {
+  /* Doc k is numbered k * STEP: ages past 2^11 take the sort's two passes. */
+  enum {
+    RING = 2048,
+    STEPS = 12000,
+    B = 16,
+    R = 2,
+    CAP = 4,
+    PHASE = 1500,
+    STEP = 23
+  };
+  unsigned long long rng = wd_t_seed(2718);
+  uint32_t(*sig)[B * R] = wd_malloc(RING * sizeof(*sig));
+  /* Per doc, the bands it is indexed in (0: not live). */
+  uint32_t *mask = wd_calloc(RING, sizeof(*mask));
+  wd_lsh_hit_t *hit = wd_malloc(RING * sizeof(*hit)),
+               *want = wd_malloc(RING * sizeof(*want));
+  uint32_t q[B * R], oldest = 0, next = 0, queries = 0, peak = 0;
+  wd_lsh_t *lsh = t_new_cap(B, R, CAP);
+  for (uint32_t step = 0; step < STEPS; step++) {
+    /* Phases: grow, hold, shrink, hold. */
+    static const unsigned ins_pct[] = {90, 60, 30, 60},
+                          rem_pct[] = {40, 60, 95, 60};
+    const unsigned ph = (step / PHASE) % 4;
+    /* A quarter of the bands take one of 9 keys. */
+    for (uint32_t bd = 0; bd < B; bd++) {
+      const int common = wd_t_rand(&rng) % 4 == 0;
+      for (uint32_t r = 0; r < R; r++)
+        q[bd * R + r] = common ? (uint32_t)(wd_t_rand(&rng) % 3)
+                               : (uint32_t)wd_t_rand(&rng);
+    }
+    if (next > oldest && wd_t_rand(&rng) % 2) /* or near a live doc */
+      for (uint32_t i = 0; i < B * R; i++)
+        if (wd_t_rand(&rng) % 8 == 0)
+          q[i] = sig[(oldest + (uint32_t)(wd_t_rand(&rng) % (next - oldest))) %
+                     RING][i];
+    /* Query: the model's hits, (bands desc, doc asc). */
+    size_t nw = 0;
+    for (uint32_t d = oldest; d < next; d++) {
+      uint32_t be = 0;
+      for (uint32_t bd = 0; bd < B; bd++)
+        be += (mask[d % RING] >> bd & 1) &&
+              memcmp(q + bd * R, sig[d % RING] + bd * R, R * sizeof(*q)) == 0;
+      if (be) {
+        size_t at = nw++;
+        for (; at > 0 && want[at - 1].bands < be;
+             at--) /* docs come in ascending */
+          want[at] = want[at - 1];
+        want[at] = (wd_lsh_hit_t){d * STEP, be};
+      }
+    }
+    const size_t n = wd_lsh_query(lsh, q, hit, RING);
+    queries += nw > 0;
+    WD_T_ASSERT(n == nw, "step %u: %zu hits, model %zu", step, n, nw);
+    for (size_t i = 0; i < n; i++)
+      WD_T_ASSERT(hit[i].doc == want[i].doc && hit[i].bands == want[i].bands,
+                  "step %u hit %zu: doc %u (%u bands), model doc %u (%u bands)",
+                  step, i, hit[i].doc, hit[i].bands, want[i].doc,
+                  want[i].bands);
+    /* Insert what was queried (the caller's order), or now and then another. */
+    if (wd_t_rand(&rng) % 100 < ins_pct[ph]) {
+      if (next - oldest == RING - 1 || wd_t_rand(&rng) % 4 == 0)
+        for (uint32_t i = 0; i < B * R; i++)
+          q[i] = (uint32_t)wd_t_rand(&rng);
+      if (next - oldest == RING - 1) { /* the ring slot is needed */
+        wd_lsh_remove(lsh, sig[oldest % RING], oldest * STEP);
+        mask[oldest % RING] = 0;
+      }
+      const uint32_t d = next++;
+      memcpy(sig[d % RING], q, sizeof(q));
+      for (uint32_t bd = 0; bd < B; bd++) {
+        uint32_t same = 0, first = 0;
+        for (uint32_t e = d; e-- > oldest;)
+          if ((mask[e % RING] >> bd & 1) &&
+              memcmp(q + bd * R, sig[e % RING] + bd * R, R * sizeof(*q)) == 0)
+            same++, first = e;
+        if (same >= CAP)
+          mask[first % RING] &= ~(1u << bd);
+      }
+      mask[d % RING] = (1u << B) - 1;
+      t_insert(lsh, sig[d % RING], d * STEP);
+    }
+    if (next > oldest && wd_t_rand(&rng) % 100 < rem_pct[ph]) {
+      const uint32_t d = oldest + (uint32_t)(wd_t_rand(&rng) % (next - oldest));
+      if (mask[d % RING]) {
+        wd_lsh_remove(lsh, sig[d % RING], d * STEP);
+        mask[d % RING] = 0;
+      }
+    }
+    while (oldest < next && !mask[oldest % RING])
+      oldest++;
+    size_t entries = 0, nlive = 0;
+    for (uint32_t d = oldest; d < next; d++) {
+      entries += (size_t)__builtin_popcount(mask[d % RING]);
+      nlive += mask[d % RING] != 0;
+    }
+    peak = nlive > peak ? (uint32_t)nlive : peak;
+    wd_lsh_stats_t st;
+    wd_lsh_stats(lsh, &st);
+    WD_T_ASSERT(st.entries == entries, "step %u: %zu entries, model %zu", step,
+                st.entries, entries);
+  }
+  WD_T_ASSERT(queries > STEPS / 4 && peak > 300,
+              "the walk did its work: %u queries with "
+              "hits, peak %u live",
+              queries, peak);
+  wd_free(sig);
+  wd_free(mask);
+  wd_free(hit);
+  wd_free(want);
+  wd_lsh_destroy(lsh);
+  return 0;
+}
+
 int main(void) {
   WD_T_RUN(test_basics);
   WD_T_RUN(test_round_trip);
@@ -463,5 +628,7 @@ int main(void) {
   WD_T_RUN(test_collision_rate_minhash);
   WD_T_RUN(test_churn_bounded);
   WD_T_RUN(test_per_key_cap);
+  WD_T_RUN(test_query_then_insert);
+  WD_T_RUN(test_churn_against_model);
   return WD_T_DONE();
 }
