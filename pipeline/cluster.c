@@ -426,7 +426,8 @@ static void idmap_rebuild(wd_cluster_t *cs, size_t cap) {
   }
 }
 
-/* Backward-shift deletion (as in lsh.c): no tombstones under churn. */
+/* Backward-shift deletion: no tombstones under churn (an id's home is
+ * cheap to recompute here, unlike an LSH entry's). */
 static void idmap_delete(wd_cluster_t *cs, const idstr_t *id) {
   const size_t mask = cs->idmap_cap - 1;
   size_t hole = idmap_find(cs, id->s, id->len);

@@ -67,7 +67,13 @@ for k, v in need.items():
 EOF
 }
 
-[ "$(scrape "$PORT" /metrics "$M")" = 200 ] || fail "/metrics did not answer 200"
+# The engine's families appear once its state is loaded (a slow start, as
+# under ASan, may still be loading when /healthz first answers): bounded wait.
+for _ in $(seq 100); do
+  [ "$(scrape "$PORT" /metrics "$M")" = 200 ] || fail "/metrics did not answer 200"
+  [ -n "$(metric "$M" wiredup_index_articles)" ] && break
+  sleep 0.1
+done
 check_format "$M"
 [ "$(metric "$M" wiredup_records_in_total)" = 0 ] || fail "records in before any input: $(metric "$M" wiredup_records_in_total)"
 [ "$(metric "$M" wiredup_records_out_total)" = 0 ] || fail "records out before any input"
