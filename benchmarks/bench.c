@@ -82,6 +82,16 @@ void wd_bench_print(FILE *fp, const wd_bench_params_t *p, const wd_bench_outcome
   fflush(fp);
 }
 
+int wd_bench_docs_opt(const char *name, const char *value, size_t *docs, unsigned *reps) {
+  if (!strcmp(name, "--docs"))
+    *docs = strtoull(value, NULL, 10);
+  else if (!strcmp(name, "--reps"))
+    *reps = (unsigned)atoi(value);
+  else
+    return 0;
+  return 1;
+}
+
 int wd_bench_next_opt(int argc, char **argv, int *i, void (*usage)(FILE *),
                       const char **name, const char **value) {
   if (*i >= argc)

@@ -64,4 +64,8 @@ void wd_bench_print(FILE *fp, const wd_bench_params_t *p, const wd_bench_outcome
 int wd_bench_next_opt(int argc, char **argv, int *i, void (*usage)(FILE *),
                       const char **name, const char **value);
 
+/** @brief The options every document bench takes: --docs N sets \p docs,
+ *  --reps N sets \p reps. @returns 1 when \p name was one of them. */
+int wd_bench_docs_opt(const char *name, const char *value, size_t *docs, unsigned *reps);
+
 #endif

@@ -460,13 +460,9 @@ int main(int argc, char **argv) {
   memset(&c, 0, sizeof(c));
   const char *a, *v;
   for (int i = 1; wd_bench_next_opt(argc, argv, &i, usage, &a, &v);) {
-    if (wd_datagen_opt(&go, a, v))
+    if (wd_datagen_opt(&go, a, v) || wd_bench_docs_opt(a, v, &docs, &reps))
       continue;
-    if (!strcmp(a, "--docs"))
-      docs = strtoull(v, NULL, 10);
-    else if (!strcmp(a, "--reps"))
-      reps = (unsigned)atoi(v);
-    else if (!strcmp(a, "--input"))
+    if (!strcmp(a, "--input"))
       input = v;
     else if (!strcmp(a, "--filter"))
       filter = v;

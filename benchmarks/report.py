@@ -122,15 +122,17 @@ def main():
         up = num(fa, "docs_per_s") / num(f1, "docs_per_s") if f1 else 0
         nt = int(num(fa, "threads"))
         note = (f"best of {fa['reps']}, not pinned, `pipeline.threads=0` = {nt} threads ("
-                f"{nt - 1} fingerprint worker(s) + the reading/clustering thread, which "
-                f"fingerprints too when idle); {up:.2f}x one core")
+                f"{nt - 1} worker(s) that read and fingerprint + the clustering thread, which "
+                f"commits and writes, and reads or fingerprints only when it would wait); "
+                f"{up:.2f}x one core")
         if num(fa, "cluster_thread_cpu_s"):
             cl, wk = num(fa, "cluster_thread_cpu_s"), num(fa, "worker_cpu_s")
             docs = int(fa["docs"])
             one = num(f1, "cpu_ns_per_doc") * docs / 1e9 if f1 else cl + wk
             bound = one / max(cl, (cl + wk) / int(m.get("nproc", "1") or 1))
             note += (f"; CPU: clustering {fmt(1e9 * cl / int(fa['docs']), 0)} ns/doc on one "
-                     f"thread, fingerprinting {fmt(1e9 * wk / int(fa['docs']), 0)} ns/doc, so "
+                     f"thread, reading and fingerprinting {fmt(1e9 * wk / int(fa['docs']), 0)} "
+                     f"ns/doc, so "
                      f"{bound:.2f}x one core (one-core CPU time over the longer of the clustering "
                      f"thread and an even share of all the work) is the bound on an idle machine")
         md.append(f"| file, all cores (`--set pipeline.threads=0`) | {fa['docs']} | "

@@ -1,11 +1,11 @@
 /* pipeline.c - file mode: read JSON Lines, run each through the engine, write
  * one result line per valid record, report bad lines and go on.
  *
- * With pipeline.threads > 1, worker threads fingerprint batches of lines
- * (wd_fingerprint: decode, normalise, phrase rules, shingles, MinHash) while
- * this thread reads, commits the fingerprints in input order
- * (wd_engine_commit) and writes: the same results and log lines as one
- * thread.
+ * With pipeline.threads > 1, worker threads read batches of lines and
+ * fingerprint them (wd_fingerprint: decode, normalise, phrase rules,
+ * shingles, MinHash) while this thread commits the fingerprints in input
+ * order (wd_engine_commit) and writes: the same results and log lines as
+ * one thread.
  *
  * Lines are read with a bounded reader: a line longer than input.max_bytes is
  * skipped as it streams past, never buffered whole, so a hostile file cannot
