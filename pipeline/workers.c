@@ -253,10 +253,10 @@ int wd_workers_oldest(wd_workers_t *wk, int wait) {
   return s;
 }
 
-int wd_workers_fill_rc(const wd_workers_t *wk) {
-  pthread_mutex_lock((pthread_mutex_t *)&wk->mu);
+int wd_workers_fill_rc(wd_workers_t *wk) {
+  pthread_mutex_lock(&wk->mu);
   const int rc = wk->fill_rc;
-  pthread_mutex_unlock((pthread_mutex_t *)&wk->mu);
+  pthread_mutex_unlock(&wk->mu);
   return rc;
 }
 

@@ -110,7 +110,7 @@ int wd_workers_oldest(wd_workers_t *wk, int wait);
 
 /** @brief The fill function's last answer: 1 while input lasts, 0 at its
  *  end, -1 after an error. */
-int wd_workers_fill_rc(const wd_workers_t *wk);
+int wd_workers_fill_rc(wd_workers_t *wk);
 
 /** @brief The oldest slot is committed (\p records of them): its slot may be
  *  filled again. Refreshes the hint from \p eng when it is due. */
