@@ -100,7 +100,8 @@ static int run_identical(wd_engine_t *eng, unsigned long long n) {
          st.lsh.query_matches, (unsigned long long)st.lsh.dropped, st.simhash_examined,
          (unsigned long long)st.simhash_skipped, st.verified);
   /* Per query: at most bands * per_key LSH matches; SimHash reads at most
-   * (passes) x (blocks) x (identical kept + other chain entries). */
+   * (blocks) x (identical kept + other chain entries) in its one pass (the
+   * bound leaves room for five). */
   const int ok = st.lsh.key_max <= per_key && st.lsh.query_matches <= bands * per_key &&
                  st.simhash_examined <= 5u * 4u * (WD_SIMHASH_SAME_MAX + 64u);
   if (!ok)
