@@ -9,6 +9,7 @@ PKGS=(
   libmicrohttpd-dev
   kcat python3-kafka
   gnuplot-nox
+  man-db groff-base
 )
 # Wanted by the test suite but not required: without them the fuzzing step
 # (clang's libFuzzer: scripts/fuzz.sh) and the valgrind tests skip.
