@@ -1,6 +1,6 @@
 /* config.c - the configuration: one property table (conf_props, librdkafka
  * rdkafka_conf.c style) drives the defaults, the JSON file, --set, validation,
- * `config --print` and the README reference, so they can never disagree.
+ * `config --print` and docs/configuration.md, so they can never disagree.
  *
  * A value arrives either as text (--set, built-in defaults) or as a cJSON node
  * (the file); both are parsed into a conf_val_t, range-checked and only then

@@ -1,20 +1,22 @@
 #!/bin/sh
-# gen-config-doc.sh - regenerate the configuration reference in README.md from
-# the property table in pipeline/config.c, via `wiredup config --doc`.
+# gen-config-doc.sh - regenerate the configuration reference in
+# docs/configuration.md from the property table in pipeline/config.c, via
+# `wiredup config --doc`.
 #
 # Usage: scripts/gen-config-doc.sh [--check]
 #   Replaces the lines between `<!-- config-reference:begin -->` and
 #   `<!-- config-reference:end -->` (each alone on its line, exactly once).
-#   --check  change nothing; exit 1 when README.md is out of date (for CI).
+#   --check  change nothing; exit 1 when the file is out of date (for CI).
 # Environment:
 #   WIREDUP  the wiredup binary (default: build/wiredup under the repo root)
-#   README   the file to update (default: README.md at the repo root)
+#   DOC      the file to update (default: docs/configuration.md under the
+#            repo root)
 # Exit status: 0 done / up to date, 1 out of date (--check), 2 error.
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 WIREDUP=${WIREDUP:-$root/build/wiredup}
-README=${README:-$root/README.md}
+DOC=${DOC:-$root/docs/configuration.md}
 begin='<!-- config-reference:begin -->'
 end='<!-- config-reference:end -->'
 
@@ -28,7 +30,7 @@ case "${1:-}" in
   --check) check=1 ;;
   "") ;;
   -h | --help)
-    sed -n '2,12s/^# \{0,1\}//p' "$0"
+    sed -n '2,14s/^# \{0,1\}//p' "$0"
     exit 0
     ;;
   *) die "unknown argument '$1' (usage: $0 [--check])" ;;
@@ -36,7 +38,7 @@ esac
 [ $# -le 1 ] || die "too many arguments (usage: $0 [--check])"
 
 [ -x "$WIREDUP" ] || die "$WIREDUP: no such executable (build first, or set WIREDUP)"
-[ -f "$README" ] || die "$README: no such file"
+[ -f "$DOC" ] || die "$DOC: no such file"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
@@ -67,17 +69,17 @@ awk -v docfile="$tmp/doc" -v b="$begin" -v e="$end" '
     while ((getline line < docfile) > 0) print line
     print ""
     for (i = el; i <= NR; i++) print lines[i]
-  }' "$README" >"$tmp/new" || die "$README: cannot place the reference (see above)"
+  }' "$DOC" >"$tmp/new" || die "$DOC: cannot place the reference (see above)"
 
-if cmp -s "$README" "$tmp/new"; then
-  [ "$check" = 1 ] || echo "gen-config-doc: $README is up to date"
+if cmp -s "$DOC" "$tmp/new"; then
+  [ "$check" = 1 ] || echo "gen-config-doc: $DOC is up to date"
   exit 0
 fi
 if [ "$check" = 1 ]; then
-  echo "gen-config-doc: $README is out of date; run scripts/gen-config-doc.sh" >&2
-  diff -u "$README" "$tmp/new" >&2 || true
+  echo "gen-config-doc: $DOC is out of date; run scripts/gen-config-doc.sh" >&2
+  diff -u "$DOC" "$tmp/new" >&2 || true
   exit 1
 fi
 # Write in place (cat, not mv) so the file keeps its mode and any links.
-cat "$tmp/new" >"$README"
-echo "gen-config-doc: updated $README"
+cat "$tmp/new" >"$DOC"
+echo "gen-config-doc: updated $DOC"

@@ -1,5 +1,5 @@
 /* config.h - the effective configuration: one table drives parsing, defaults,
- * validation, `config --print` and the README reference (librdkafka's
+ * validation, `config --print` and docs/configuration.md (librdkafka's
  * rdkafka_conf.c property table is the model).
  *
  * Sources, later wins: built-in defaults, the JSON file (-c), then --set

@@ -3,7 +3,7 @@
 # all at the default config (only input.fields.text set where the text is in
 # field `text`). Bars (issue 4): reuters-rewrites-dev ARI >= 0.99;
 # counter-urdu-dev ARI >= 0.32, a regression floor (the issue's 0.70 is not
-# reached yet, see README "Tuning"); meter-courts-dev is reported only.
+# reached yet, see docs/accuracy.md "Tuning"); meter-courts-dev is reported only.
 . "$(dirname "$0")/helpers.sh"
 
 data=${WD_SHARED_DATA:-$WD_SOURCE_DIR/../shared/data}

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# The README's configuration reference is generated from the property table in
-# pipeline/config.c; fail when someone changed a key or default and did not
-# regenerate it (scripts/gen-config-doc.sh), and when config/wiredup.json
-# disagrees with the built-in defaults.
+# The configuration reference in docs/configuration.md is generated from the
+# property table in pipeline/config.c; fail when someone changed a key or
+# default and did not regenerate it (scripts/gen-config-doc.sh), and when
+# config/wiredup.json disagrees with the built-in defaults.
 . "$(dirname "$0")/helpers.sh"
 
-if WIREDUP=$WIREDUP README=$WD_SOURCE_DIR/README.md \
+if WIREDUP=$WIREDUP DOC=$WD_SOURCE_DIR/docs/configuration.md \
     "$WD_SOURCE_DIR/scripts/gen-config-doc.sh" --check >"$T_TMP/doc.err" 2>&1; then
-  t_pass "README configuration reference is current"
+  t_pass "docs/configuration.md reference is current"
 else
-  t_fail "README reference out of date (run scripts/gen-config-doc.sh): $(head -c 800 "$T_TMP/doc.err")"
+  t_fail "docs/configuration.md reference out of date (run scripts/gen-config-doc.sh): $(head -c 800 "$T_TMP/doc.err")"
 fi
 
 # The sample config must resolve to exactly the defaults.
