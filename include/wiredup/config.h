@@ -146,6 +146,12 @@ int wd_config_parse_size(const char *s, int64_t *out);
  *  @returns 0 and sets \p out_ms, or -1 (\p out_ms untouched). */
 int wd_config_parse_duration_ms(const char *s, int64_t *out_ms);
 
+/** @brief Split a metrics.listen address, "host:port" or "[v6]:port", into
+ *  \p host (\p host_cap bytes) and \p port. ":port" leaves \p host empty.
+ *  @returns 0, or -1 with \p why set to a short reason. */
+int wd_config_parse_listen(const char *listen, char *host, size_t host_cap,
+                           uint16_t *port, const char **why);
+
 /** @brief Format \p v in the largest exact unit ("1MiB", "10MB", "1500"); the
  *  inverse of wd_config_parse_size. @returns \p dst. */
 const char *wd_config_format_size(char *dst, size_t dst_cap, int64_t v);
