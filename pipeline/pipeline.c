@@ -322,7 +322,7 @@ wd_err_t wd_pipeline_state_open(wd_engine_t *eng, const char *dir, int fresh,
            path);
     return WD_OK;
   }
-  wd_err_t err = wd_state_load(dir, eng, offs, &info, errstr, errstr_size);
+  wd_err_t err = wd_engine_load(eng, dir, offs, &info, errstr, errstr_size);
   if (err != WD_OK)
     return err == WD_ERR_IO ? WD_ERR_STATE : err;
   WD_LOG(WD_LOG_INFO, "checkpoint loaded",
@@ -335,7 +335,7 @@ wd_err_t wd_pipeline_state_save(const wd_engine_t *eng, const char *dir,
                                 const wd_state_offsets_t *offs, char *errstr,
                                 size_t errstr_size) {
   wd_state_info_t info;
-  wd_err_t err = wd_state_save(dir, eng, offs, &info, errstr, errstr_size);
+  wd_err_t err = wd_engine_save(eng, dir, offs, &info, errstr, errstr_size);
   if (err == WD_OK)
     WD_LOG(WD_LOG_INFO, "checkpoint written",
            "dir=%s articles=%llu bytes=%llu seconds=%.3f", dir,

@@ -65,7 +65,7 @@ wd_err_t wd_pipeline_state_open(wd_engine_t *eng, const char *dir, int fresh,
                                 wd_state_offsets_t *offs, char *errstr,
                                 size_t errstr_size);
 
-/** @brief wd_state_save plus the "checkpoint written" log line. */
+/** @brief wd_engine_save plus the "checkpoint written" log line. */
 wd_err_t wd_pipeline_state_save(const wd_engine_t *eng, const char *dir,
                                 const wd_state_offsets_t *offs, char *errstr,
                                 size_t errstr_size);
