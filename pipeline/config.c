@@ -4,7 +4,8 @@
  *
  * A value arrives either as text (--set, built-in defaults) or as a cJSON node
  * (the file); both are parsed into a conf_val_t, range-checked and only then
- * stored, so a bad value never half-applies. */
+ * stored, so a bad value never half-applies. Also the parsers and formatters
+ * of sizes, durations and listen addresses (config.h). */
 #include "wiredup/config.h"
 #include "wiredup/log.h"
 #include "wiredup/mem.h"

@@ -1,5 +1,10 @@
 /* engine.c - one record through every stage: decode, normalise, boilerplate,
- * shingle, MinHash, SimHash, decide, learn.
+ * shingle, MinHash, SimHash, decide, learn; split into the stateless
+ * fingerprint stage (wd_fingerprint, any thread) and the cluster stage
+ * (wd_engine_commit, in input order), with the hint of learned boilerplate
+ * lines passed from the second to the first. Also the result line format,
+ * and checkpoints: which sections a checkpoint holds (CONF, ENGN here; the
+ * stages write their own) and saving and loading them through state.h.
  *
  * Stage order matters for learning: boilerplate lines and document
  * frequencies are learned only after the decision, so an article is never

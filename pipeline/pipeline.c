@@ -1,5 +1,7 @@
 /* pipeline.c - file mode: read JSON Lines, run each through the engine, write
- * one result line per valid record, report bad lines and go on.
+ * one result line per valid record, report bad lines and go on. Also the
+ * checkpoint steps of every mode (wd_pipeline_state_open, _save): load or
+ * start empty, save, and log either.
  *
  * With pipeline.threads > 1, worker threads read batches of lines and
  * fingerprint them (wd_fingerprint: decode, normalise, phrase rules,

@@ -8,6 +8,9 @@
  * passed to librdkafka untouched ({"kafka": {"bootstrap.servers": "..."}}).
  * Unknown keys and bad values fail with WD_ERR_CONFIG and an errstr that starts
  * with the key: "lsh.bands: must divide minhash.num_perm (128)".
+ *
+ * The value parsers and formatters (sizes, durations, the metrics.listen
+ * address) are public, for the modules that take such values.
  */
 #ifndef WD_CONFIG_H
 #define WD_CONFIG_H

@@ -1,12 +1,18 @@
 /* engine.h - one record in, one cluster result out: decode, normalise, remove
  * boilerplate, shingle, fingerprint, decide, learn. Used by file mode
  * (pipeline.c), stream mode and replay, so every mode gives the same answers.
+ * The work splits in two stages: a stateless fingerprint stage that worker
+ * threads may run (wd_fingerprint) and the cluster stage that commits in
+ * input order (wd_engine_commit); wd_engine_process is both in one call.
  *
  * The engine owns all per-record scratch (no allocation per record once warm)
  * and the similarity memory (cluster store and indexes), which it keeps
  * within index.window of event time behind the watermark and within
- * index.max_articles, and which state.h saves and loads. It never includes
- * rdkafka.h: Kafka modes hand it the message value, key and timestamp.
+ * index.max_articles. It also drives checkpoints (wd_engine_save,
+ * wd_engine_load): it decides the sections and has each stage write and read
+ * its own, in the file format of state.h, which knows no engine. It never
+ * includes rdkafka.h: Kafka modes hand it the message value, key and
+ * timestamp.
  *
  * @code
  *   wd_engine_t *eng = wd_engine_new(cfg, errstr, sizeof(errstr));

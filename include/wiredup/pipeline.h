@@ -1,4 +1,6 @@
-/* pipeline.h - file mode: JSON Lines in, one result line per valid record out.
+/* pipeline.h - file mode: JSON Lines in, one result line per valid record out;
+ * and the checkpoint steps every mode shares (load at start-up, save with a
+ * log line), over wd_engine_load and wd_engine_save.
  *
  * Bad lines (not JSON, no id or text, not UTF-8, over input.max_bytes) are
  * reported on stderr with their line number and skipped; the run continues. */
