@@ -4,11 +4,11 @@
  *
  * A value arrives either as text (--set, built-in defaults) or as a cJSON node
  * (the file); both are parsed into a conf_val_t, range-checked and only then
- * stored, so a bad value never half-applies. */
+ * stored, so a bad value never half-applies. Also the parsers and formatters
+ * of sizes, durations and listen addresses (config.h). */
 #include "wiredup/config.h"
 #include "wiredup/log.h"
 #include "wiredup/mem.h"
-#include "wiredup/metrics.h"
 
 #include <cjson/cJSON.h>
 
@@ -503,6 +503,40 @@ int wd_config_parse_duration_ms(const char *s, int64_t *out_ms) {
   if (terms == 0)
     return -1;
   *out_ms = total;
+  return 0;
+}
+
+int wd_config_parse_listen(const char *listen, char *host, size_t host_cap,
+                           uint16_t *port, const char **why) {
+  const char *colon, *h = listen;
+  size_t hlen;
+  if (listen[0] == '[') {
+    const char *close = strchr(listen, ']');
+    if (!close || close[1] != ':')
+      return *why = "expected [IPv6]:port", -1;
+    h = listen + 1;
+    hlen = (size_t)(close - h);
+    colon = close + 1;
+  } else {
+    colon = strrchr(listen, ':');
+    if (!colon)
+      return *why = "expected host:port, e.g. 127.0.0.1:9464", -1;
+    hlen = (size_t)(colon - listen);
+    if (memchr(listen, ':', hlen))
+      return *why = "an IPv6 address goes in brackets: [::1]:9464", -1;
+  }
+  if (hlen + 1 > host_cap)
+    return *why = "host name too long", -1;
+  const char *p = colon + 1;
+  char *end;
+  errno = 0;
+  long v = strtol(p, &end, 10);
+  if (!*p || *end || errno || v < 0 || v > 65535 || *p == '+' || *p == '-' ||
+      *p == ' ')
+    return *why = "port must be a number 0..65535", -1;
+  memcpy(host, h, hlen);
+  host[hlen] = '\0';
+  *port = (uint16_t)v;
   return 0;
 }
 
@@ -1451,8 +1485,8 @@ wd_err_t wd_config_validate(const wd_config_t *cfg, char *errstr,
     char host[256];
     uint16_t port;
     const char *why = NULL;
-    WD_RETURN_IF(wd_metrics_parse_listen(cfg->metrics_listen, host,
-                                         sizeof(host), &port, &why) != 0,
+    WD_RETURN_IF(wd_config_parse_listen(cfg->metrics_listen, host,
+                                        sizeof(host), &port, &why) != 0,
                  WD_ERR_CONFIG, errstr, errstr_size,
                  "metrics.listen: \"%s\": %s", cfg->metrics_listen, why);
   }

@@ -1,5 +1,10 @@
 /* engine.c - one record through every stage: decode, normalise, boilerplate,
- * shingle, MinHash, SimHash, decide, learn.
+ * shingle, MinHash, SimHash, decide, learn; split into the stateless
+ * fingerprint stage (wd_fingerprint, any thread) and the cluster stage
+ * (wd_engine_commit, in input order), with the hint of learned boilerplate
+ * lines passed from the second to the first. Also the result line format,
+ * and checkpoints: which sections a checkpoint holds (CONF, ENGN here; the
+ * stages write their own) and saving and loading them through state.h.
  *
  * Stage order matters for learning: boilerplate lines and document
  * frequencies are learned only after the decision, so an article is never
@@ -21,6 +26,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* The stateless stage: everything a record needs that no earlier record
  * changes. Its boilerplate filter applies the phrase rules only (learning
@@ -56,7 +62,7 @@ struct wd_engine_s {
   wd_buf_t source; /* copy of the record's source for the result */
   int64_t last_ts; /* event time for records without one (deterministic) */
   int has_last_ts;
-  unsigned loaded; /* checkpoint sections seen by wd_engine_load_section */
+  unsigned loaded; /* checkpoint sections seen by load_section */
 
   wd_engine_stats_t st;
 };
@@ -688,7 +694,7 @@ enum { SEC_CONF = 1, SEC_ENGN = 2, SEC_CLUS = 4, SEC_SIMH = 8, SEC_BOIL = 16 };
 /* CONF: u32 count, then count x {str key, str value}.
  * ENGN: u8 has event time, i64 newest event time ms, then u64 counters:
  *       records, duplicates, clusters, redelivered, invalid, late. */
-void wd_engine_save(const wd_engine_t *eng, wd_state_w_t *w) {
+static void save_sections(const wd_engine_t *eng, wd_state_w_t *w) {
   char vals[5][64];
   settings_of(eng->cfg, vals);
   wd_state_w_begin(w, "CONF");
@@ -737,8 +743,8 @@ static wd_err_t load_conf(wd_engine_t *eng, wd_state_r_t *r, char *why, size_t w
   return WD_OK;
 }
 
-wd_err_t wd_engine_load_section(wd_engine_t *eng, const char *tag, wd_state_r_t *r,
-                                char *why, size_t why_size) {
+static wd_err_t load_section(wd_engine_t *eng, const char *tag, wd_state_r_t *r,
+                             char *why, size_t why_size) {
   if (strcmp(tag, "CONF") == 0) {
     WD_RETURN_IF(eng->loaded || eng->st.records || eng->st.invalid, WD_ERR_INTERNAL, why,
                  why_size, "engine has processed records or loaded a checkpoint already");
@@ -785,7 +791,7 @@ wd_err_t wd_engine_load_section(wd_engine_t *eng, const char *tag, wd_state_r_t 
   return WD_ERR_STATE;
 }
 
-wd_err_t wd_engine_load_finish(wd_engine_t *eng, char *why, size_t why_size) {
+static wd_err_t load_finish(const wd_engine_t *eng, char *why, size_t why_size) {
   static const struct {
     unsigned bit;
     const char *tag;
@@ -794,5 +800,74 @@ wd_err_t wd_engine_load_finish(wd_engine_t *eng, char *why, size_t why_size) {
   for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
     WD_RETURN_IF(!(eng->loaded & need[i].bit), WD_ERR_STATE, why, why_size,
                  "section %s missing", need[i].tag);
+  return WD_OK;
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+wd_err_t wd_engine_save(const wd_engine_t *eng, const char *dir,
+                        const wd_state_offsets_t *offs, wd_state_info_t *info,
+                        char *errstr, size_t errstr_size) {
+  double t0 = now_s();
+  uint64_t bytes = 0;
+  wd_state_w_t *w = wd_state_w_open(dir, errstr, errstr_size);
+  if (!w)
+    return WD_ERR_IO;
+  save_sections(eng, w);
+  wd_state_offsets_save(w, offs);
+  WD_FORWARD_IF_ERR(wd_state_w_close(w, &bytes, errstr, errstr_size));
+  if (info) {
+    wd_engine_stats_t st;
+    wd_engine_stats(eng, &st);
+    info->bytes = bytes;
+    info->articles = st.index_docs;
+    info->seconds = now_s() - t0;
+  }
+  return WD_OK;
+}
+
+typedef struct load_ctx_s {
+  wd_engine_t *eng;
+  wd_state_offsets_t *offs;
+} load_ctx_t;
+
+/* wd_state_section_cb_t: OFFS is the container's, the rest the engine's. */
+static wd_err_t load_cb(void *opaque, const char *tag, wd_state_r_t *r, char *why,
+                        size_t why_size) {
+  load_ctx_t *lc = opaque;
+  if (strcmp(tag, "OFFS") == 0) {
+    WD_RETURN_IF(wd_state_offsets_load(r, lc->offs) != 0, WD_ERR_STATE, why, why_size,
+                 "truncated");
+    return WD_OK;
+  }
+  return load_section(lc->eng, tag, r, why, why_size);
+}
+
+wd_err_t wd_engine_load(wd_engine_t *eng, const char *dir, wd_state_offsets_t *offs,
+                        wd_state_info_t *info, char *errstr, size_t errstr_size) {
+  char path[4096], why[256];
+  double t0 = now_s();
+  uint64_t bytes = 0;
+  load_ctx_t lc = {eng, offs};
+
+  if (offs)
+    wd_state_offsets_clear(offs);
+  WD_FORWARD_IF_ERR(wd_state_foreach(dir, load_cb, &lc, &bytes, errstr, errstr_size));
+  if (load_finish(eng, why, sizeof(why)) != WD_OK) {
+    wd_state_path(path, sizeof(path), dir);
+    wd_errstr_set(errstr, errstr_size, "checkpoint %s: %s", path, why);
+    return WD_ERR_STATE;
+  }
+  if (info) {
+    wd_engine_stats_t st;
+    wd_engine_stats(eng, &st);
+    info->bytes = bytes;
+    info->articles = st.index_docs;
+    info->seconds = now_s() - t0;
+  }
   return WD_OK;
 }

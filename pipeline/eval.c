@@ -1,4 +1,5 @@
-/* eval.c - adjusted Rand index and pairwise scores of a clustering.
+/* eval.c - adjusted Rand index and pairwise scores of a clustering, and
+ * `wiredup eval`: a labelled file clustered by file mode, then scored.
  *
  * Pair counts come from the contingency table of (predicted, truth) label
  * pairs, built by sorting, so memory is O(n) whatever the cluster count. */

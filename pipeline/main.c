@@ -1,4 +1,4 @@
-/* main.c - the wiredup command line: argv -> run | eval | demo | config.
+/* main.c - the wiredup command line: argv -> run | replay | eval | demo | config.
  *
  * The only place that exits: every module returns a wd_err_t and main maps it
  * to the exit status (0 ok, 2 usage/config, 1 runtime) and one error line. */

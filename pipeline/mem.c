@@ -1,4 +1,4 @@
-/* mem.c - counted allocation and the growable buffer.
+/* mem.c - counted allocation, huge-page tables and the growable buffer.
  *
  * The count uses malloc_usable_size so that it matches what the allocator
  * really holds, with no per-block header of our own. */

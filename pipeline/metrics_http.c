@@ -3,6 +3,7 @@
  * libmicrohttpd runs its own polling thread; a request renders the registry
  * into a fresh buffer handed to the response, so requests never block the
  * poll loop beyond the snapshot mutex's copy. */
+#include "wiredup/config.h"
 #include "wiredup/log.h"
 #include "wiredup/metrics.h"
 
@@ -25,40 +26,6 @@ struct wd_metrics_http_s {
   int64_t stale_ms;
   uint16_t port;
 };
-
-int wd_metrics_parse_listen(const char *listen, char *host, size_t host_cap,
-                            uint16_t *port, const char **why) {
-  const char *colon, *h = listen;
-  size_t hlen;
-  if (listen[0] == '[') {
-    const char *close = strchr(listen, ']');
-    if (!close || close[1] != ':')
-      return *why = "expected [IPv6]:port", -1;
-    h = listen + 1;
-    hlen = (size_t)(close - h);
-    colon = close + 1;
-  } else {
-    colon = strrchr(listen, ':');
-    if (!colon)
-      return *why = "expected host:port, e.g. 127.0.0.1:9464", -1;
-    hlen = (size_t)(colon - listen);
-    if (memchr(listen, ':', hlen))
-      return *why = "an IPv6 address goes in brackets: [::1]:9464", -1;
-  }
-  if (hlen + 1 > host_cap)
-    return *why = "host name too long", -1;
-  const char *p = colon + 1;
-  char *end;
-  errno = 0;
-  long v = strtol(p, &end, 10);
-  if (!*p || *end || errno || v < 0 || v > 65535 || *p == '+' || *p == '-' ||
-      *p == ' ')
-    return *why = "port must be a number 0..65535", -1;
-  memcpy(host, h, hlen);
-  host[hlen] = '\0';
-  *port = (uint16_t)v;
-  return 0;
-}
 
 static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status,
                                const char *ctype, char *body, size_t len,
@@ -141,7 +108,7 @@ wd_err_t wd_metrics_http_start(wd_metrics_t *m, const char *listen,
 
   *srv_out = NULL;
   WD_RETURN_IF(
-      wd_metrics_parse_listen(listen, host, sizeof(host), &port, &why) != 0,
+      wd_config_parse_listen(listen, host, sizeof(host), &port, &why) != 0,
       WD_ERR_CONFIG, errstr, errstr_size, "metrics.listen: \"%s\": %s", listen,
       why);
   memset(&hints, 0, sizeof(hints));

@@ -1,5 +1,7 @@
 /* pipeline.c - file mode: read JSON Lines, run each through the engine, write
- * one result line per valid record, report bad lines and go on.
+ * one result line per valid record, report bad lines and go on. Also the
+ * checkpoint steps of every mode (wd_pipeline_state_open, _save): load or
+ * start empty, save, and log either.
  *
  * With pipeline.threads > 1, worker threads read batches of lines and
  * fingerprint them (wd_fingerprint: decode, normalise, phrase rules,
@@ -322,7 +324,7 @@ wd_err_t wd_pipeline_state_open(wd_engine_t *eng, const char *dir, int fresh,
            path);
     return WD_OK;
   }
-  wd_err_t err = wd_state_load(dir, eng, offs, &info, errstr, errstr_size);
+  wd_err_t err = wd_engine_load(eng, dir, offs, &info, errstr, errstr_size);
   if (err != WD_OK)
     return err == WD_ERR_IO ? WD_ERR_STATE : err;
   WD_LOG(WD_LOG_INFO, "checkpoint loaded",
@@ -335,7 +337,7 @@ wd_err_t wd_pipeline_state_save(const wd_engine_t *eng, const char *dir,
                                 const wd_state_offsets_t *offs, char *errstr,
                                 size_t errstr_size) {
   wd_state_info_t info;
-  wd_err_t err = wd_state_save(dir, eng, offs, &info, errstr, errstr_size);
+  wd_err_t err = wd_engine_save(eng, dir, offs, &info, errstr, errstr_size);
   if (err == WD_OK)
     WD_LOG(WD_LOG_INFO, "checkpoint written",
            "dir=%s articles=%llu bytes=%llu seconds=%.3f", dir,

@@ -1,12 +1,15 @@
-/* state.c - checkpoint files: header, sections, checksum, atomic replace.
+/* state.c - the checkpoint container: byte writer and reader, the file
+ * (header, sections, checksum, atomic replace) and the OFFS section of input
+ * positions. It knows no module: what goes in the other sections is the
+ * engine's business (engine.c drives saving and loading).
  *
- * Saving streams the payload through a buffered writer, patches the section
+ * Writing streams the payload through a buffered writer, patches the section
  * lengths, hashes the payload back from the page cache, writes the header
- * with length and checksum, fsyncs and renames over the old file. Loading maps the file, checks magic, version,
- * length and checksum before a single byte of payload is interpreted, then
- * hands each section to its owner. See state.h for the byte layout. */
+ * with length and checksum, fsyncs and renames over the old file. Reading
+ * maps the file, checks magic, version, length and checksum before a single
+ * byte of payload is interpreted, then hands each section to a callback. See
+ * state.h for the byte layout. */
 #include "wiredup/state.h"
-#include "wiredup/engine.h"
 #include "wiredup/mem.h"
 
 #include <errno.h>
@@ -15,7 +18,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #define XXH_INLINE_ALL
@@ -35,13 +37,9 @@ struct wd_state_w_s {
   /* section lengths are patched after the fact: remembered, applied at end */
   uint64_t *patch_at, *patch_len;
   size_t patch_cnt, patch_cap;
+  char *dir;        /* the checkpoint's directory, fsynced after the rename */
+  char path[4096], tmp[4200];
 };
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ==== Writer ==== */
 
@@ -255,7 +253,7 @@ void wd_state_offsets_clear(wd_state_offsets_t *offs) {
 
 /* OFFS section body: u32 count, then per entry: str topic, u32 partition,
  * i64 next offset. */
-static void offsets_save(wd_state_w_t *w, const wd_state_offsets_t *offs) {
+void wd_state_offsets_save(wd_state_w_t *w, const wd_state_offsets_t *offs) {
   wd_state_w_begin(w, "OFFS");
   wd_state_w_u32(w, offs ? (uint32_t)offs->cnt : 0);
   for (size_t i = 0; offs && i < offs->cnt; i++) {
@@ -266,7 +264,7 @@ static void offsets_save(wd_state_w_t *w, const wd_state_offsets_t *offs) {
   wd_state_w_end(w);
 }
 
-static int offsets_load(wd_state_r_t *r, wd_state_offsets_t *offs) {
+int wd_state_offsets_load(wd_state_r_t *r, wd_state_offsets_t *offs) {
   uint32_t n = wd_state_r_u32(r);
   if (!wd_state_r_fits(r, n, 16))
     return -1;
@@ -344,99 +342,98 @@ static int mkdir_p(const char *dir) {
   return 0;
 }
 
-wd_err_t wd_state_save(const char *dir, const wd_engine_t *eng,
-                       const wd_state_offsets_t *offs, wd_state_info_t *info,
-                       char *errstr, size_t errstr_size) {
-  char path[4096], tmp[4200];
+wd_state_w_t *wd_state_w_open(const char *dir, char *errstr, size_t errstr_size) {
   uint8_t hdr[WD_STATE_HEADER_LEN];
-  double t0 = now_s();
-  wd_state_w_t w;
-  int dfd = -1;
 
-  wd_state_path(path, sizeof(path), dir);
-  snprintf(tmp, sizeof(tmp), "%s.tmp", path);
   if (mkdir_p(dir) != 0) {
     wd_errstr_set(errstr, errstr_size, "state.dir %s: %s", dir, strerror(errno));
-    return WD_ERR_IO;
+    return NULL;
   }
-  memset(&w, 0, sizeof(w));
-  w.fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (w.fd < 0) {
-    wd_errstr_set(errstr, errstr_size, "%s: %s", tmp, strerror(errno));
-    return WD_ERR_IO;
+  wd_state_w_t *w = wd_calloc(1, sizeof(*w));
+  wd_state_path(w->path, sizeof(w->path), dir);
+  snprintf(w->tmp, sizeof(w->tmp), "%s.tmp", w->path);
+  w->fd = open(w->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (w->fd < 0) {
+    wd_errstr_set(errstr, errstr_size, "%s: %s", w->tmp, strerror(errno));
+    wd_free(w);
+    return NULL;
   }
-  w.buf = wd_malloc(WBUF_CAP);
-  w.xs = XXH3_createState();
+  w->dir = wd_strdup(dir);
+  w->buf = wd_malloc(WBUF_CAP);
+  w->xs = XXH3_createState();
   put_header(hdr, 0, 0);
-  if (write(w.fd, hdr, sizeof(hdr)) != (ssize_t)sizeof(hdr))
-    w.err = errno ? errno : EIO;
+  if (write(w->fd, hdr, sizeof(hdr)) != (ssize_t)sizeof(hdr))
+    w->err = errno ? errno : EIO;
+  return w;
+}
 
-  wd_engine_save(eng, &w);
-  offsets_save(&w, offs);
-  w_flush(&w);
+wd_err_t wd_state_w_close(wd_state_w_t *w, uint64_t *bytes, char *errstr,
+                          size_t errstr_size) {
+  uint8_t hdr[WD_STATE_HEADER_LEN];
+  int dfd = -1;
+
+  w_flush(w);
 
   /* Section lengths, then the header, now that both are known. */
-  for (size_t i = 0; i < w.patch_cnt && !w.err; i++) {
+  for (size_t i = 0; i < w->patch_cnt && !w->err; i++) {
     uint8_t b[8];
     for (int k = 0; k < 8; k++)
-      b[k] = (uint8_t)(w.patch_len[i] >> (8 * k));
-    if (pwrite_all(w.fd, b, 8, (off_t)(WD_STATE_HEADER_LEN + w.patch_at[i])) != 0)
-      w.err = errno;
+      b[k] = (uint8_t)(w->patch_len[i] >> (8 * k));
+    if (pwrite_all(w->fd, b, 8, (off_t)(WD_STATE_HEADER_LEN + w->patch_at[i])) != 0)
+      w->err = errno;
   }
   /* Hash the payload as it is on disk: section lengths were patched after
    * the bytes went out, and reading back (from the page cache) also checks
    * that what the kernel took is what we meant to write. */
   uint64_t sum = 0;
-  if (!w.err) {
-    XXH3_64bits_reset(w.xs);
-    uint64_t left = w.total;
+  if (!w->err) {
+    XXH3_64bits_reset(w->xs);
+    uint64_t left = w->total;
     off_t at = WD_STATE_HEADER_LEN;
-    while (left && !w.err) {
+    while (left && !w->err) {
       size_t n = left < WBUF_CAP ? (size_t)left : WBUF_CAP;
-      ssize_t got = pread(w.fd, w.buf, n, at);
+      ssize_t got = pread(w->fd, w->buf, n, at);
       if (got <= 0) {
-        w.err = got < 0 ? errno : EIO;
+        w->err = got < 0 ? errno : EIO;
         break;
       }
-      XXH3_64bits_update(w.xs, w.buf, (size_t)got);
+      XXH3_64bits_update(w->xs, w->buf, (size_t)got);
       left -= (uint64_t)got, at += got;
     }
-    sum = XXH3_64bits_digest(w.xs);
+    sum = XXH3_64bits_digest(w->xs);
   }
-  put_header(hdr, w.total, sum);
-  if (!w.err && pwrite_all(w.fd, hdr, sizeof(hdr), 0) != 0)
-    w.err = errno;
-  if (!w.err && fsync(w.fd) != 0)
-    w.err = errno;
-  if (close(w.fd) != 0 && !w.err)
-    w.err = errno;
-  if (!w.err && rename(tmp, path) != 0)
-    w.err = errno;
-  if (!w.err) {
+  put_header(hdr, w->total, sum);
+  if (!w->err && pwrite_all(w->fd, hdr, sizeof(hdr), 0) != 0)
+    w->err = errno;
+  if (!w->err && fsync(w->fd) != 0)
+    w->err = errno;
+  if (close(w->fd) != 0 && !w->err)
+    w->err = errno;
+  if (!w->err && rename(w->tmp, w->path) != 0)
+    w->err = errno;
+  if (!w->err) {
     /* The rename is durable only once the directory entry is. */
-    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    dfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0 || fsync(dfd) != 0)
-      w.err = errno;
+      w->err = errno;
     if (dfd >= 0)
       close(dfd);
   }
-  XXH3_freeState(w.xs);
-  wd_free(w.buf);
-  wd_free(w.patch_at);
-  wd_free(w.patch_len);
-  if (w.err) {
-    unlink(tmp);
-    wd_errstr_set(errstr, errstr_size, "checkpoint %s: %s", path, strerror(w.err));
-    return WD_ERR_IO;
+  wd_err_t ret = WD_OK;
+  if (w->err) {
+    unlink(w->tmp);
+    wd_errstr_set(errstr, errstr_size, "checkpoint %s: %s", w->path, strerror(w->err));
+    ret = WD_ERR_IO;
+  } else if (bytes) {
+    *bytes = WD_STATE_HEADER_LEN + w->total;
   }
-  if (info) {
-    wd_engine_stats_t st;
-    wd_engine_stats(eng, &st);
-    info->bytes = WD_STATE_HEADER_LEN + w.total;
-    info->articles = st.index_docs;
-    info->seconds = now_s() - t0;
-  }
-  return WD_OK;
+  XXH3_freeState(w->xs);
+  wd_free(w->buf);
+  wd_free(w->patch_at);
+  wd_free(w->patch_len);
+  wd_free(w->dir);
+  wd_free(w);
+  return ret;
 }
 
 static uint64_t le64(const uint8_t *b) {
@@ -451,18 +448,15 @@ static uint32_t le32(const uint8_t *b) {
          (uint32_t)b[3] << 24;
 }
 
-wd_err_t wd_state_load(const char *dir, wd_engine_t *eng, wd_state_offsets_t *offs,
-                       wd_state_info_t *info, char *errstr, size_t errstr_size) {
+wd_err_t wd_state_foreach(const char *dir, wd_state_section_cb_t *cb, void *opaque,
+                          uint64_t *bytes, char *errstr, size_t errstr_size) {
   char path[4096], why[256];
   struct stat sb;
-  double t0 = now_s();
   void *map = MAP_FAILED;
   wd_err_t ret = WD_ERR_STATE;
   int fd;
 
   wd_state_path(path, sizeof(path), dir);
-  if (offs)
-    wd_state_offsets_clear(offs);
   fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     int e = errno;
@@ -519,11 +513,7 @@ wd_err_t wd_state_load(const char *dir, wd_engine_t *eng, wd_state_offsets_t *of
     wd_state_r_t sr = {r.p, r.p + slen, 0};
     r.p += slen;
     char t[5] = {tag[0], tag[1], tag[2], tag[3], 0};
-    wd_err_t e;
-    if (strcmp(t, "OFFS") == 0)
-      e = offsets_load(&sr, offs) == 0 ? WD_OK : WD_ERR_STATE;
-    else
-      e = wd_engine_load_section(eng, t, &sr, why, sizeof(why));
+    wd_err_t e = cb(opaque, t, &sr, why, sizeof(why));
     if (e == WD_OK && sr.p != sr.end)
       snprintf(why, sizeof(why), "section %s: %zu bytes left over", t,
                (size_t)(sr.end - sr.p)),
@@ -538,16 +528,9 @@ wd_err_t wd_state_load(const char *dir, wd_engine_t *eng, wd_state_offsets_t *of
       goto fail;
     }
   }
-  if (wd_engine_load_finish(eng, why, sizeof(why)) != WD_OK)
-    goto fail;
   ret = WD_OK;
-  if (info) {
-    wd_engine_stats_t st;
-    wd_engine_stats(eng, &st);
-    info->bytes = (uint64_t)sb.st_size;
-    info->articles = st.index_docs;
-    info->seconds = now_s() - t0;
-  }
+  if (bytes)
+    *bytes = (uint64_t)sb.st_size;
   goto done;
 
 fail:

@@ -169,7 +169,7 @@ int main(int argc, char **argv) {
   wd_state_info_t info = {0};
   wd_engine_t *back = NULL;
   for (int r = 0; r < runs; r++) {
-    if (wd_state_save(dir, eng, NULL, &info, errstr, sizeof(errstr)) != WD_OK) {
+    if (wd_engine_save(eng, dir, NULL, &info, errstr, sizeof(errstr)) != WD_OK) {
       fprintf(stderr, "%s\n", errstr);
       return 1;
     }
@@ -177,7 +177,7 @@ int main(int argc, char **argv) {
       best_save = info.seconds;
     wd_engine_destroy(back);
     back = wd_engine_new(cfg, errstr, sizeof(errstr));
-    if (wd_state_load(dir, back, NULL, &info, errstr, sizeof(errstr)) != WD_OK) {
+    if (wd_engine_load(back, dir, NULL, &info, errstr, sizeof(errstr)) != WD_OK) {
       fprintf(stderr, "%s\n", errstr);
       return 1;
     }

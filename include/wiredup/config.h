@@ -8,6 +8,9 @@
  * passed to librdkafka untouched ({"kafka": {"bootstrap.servers": "..."}}).
  * Unknown keys and bad values fail with WD_ERR_CONFIG and an errstr that starts
  * with the key: "lsh.bands: must divide minhash.num_perm (128)".
+ *
+ * The value parsers and formatters (sizes, durations, the metrics.listen
+ * address) are public, for the modules that take such values.
  */
 #ifndef WD_CONFIG_H
 #define WD_CONFIG_H
@@ -145,6 +148,12 @@ int wd_config_parse_size(const char *s, int64_t *out);
  *  units ms s m h d, e.g. "500ms", "30s", "1h30m", "7d".
  *  @returns 0 and sets \p out_ms, or -1 (\p out_ms untouched). */
 int wd_config_parse_duration_ms(const char *s, int64_t *out_ms);
+
+/** @brief Split a metrics.listen address, "host:port" or "[v6]:port", into
+ *  \p host (\p host_cap bytes) and \p port. ":port" leaves \p host empty.
+ *  @returns 0, or -1 with \p why set to a short reason. */
+int wd_config_parse_listen(const char *listen, char *host, size_t host_cap,
+                           uint16_t *port, const char **why);
 
 /** @brief Format \p v in the largest exact unit ("1MiB", "10MB", "1500"); the
  *  inverse of wd_config_parse_size. @returns \p dst. */

@@ -1,12 +1,18 @@
 /* engine.h - one record in, one cluster result out: decode, normalise, remove
  * boilerplate, shingle, fingerprint, decide, learn. Used by file mode
  * (pipeline.c), stream mode and replay, so every mode gives the same answers.
+ * The work splits in two stages: a stateless fingerprint stage that worker
+ * threads may run (wd_fingerprint) and the cluster stage that commits in
+ * input order (wd_engine_commit); wd_engine_process is both in one call.
  *
  * The engine owns all per-record scratch (no allocation per record once warm)
  * and the similarity memory (cluster store and indexes), which it keeps
  * within index.window of event time behind the watermark and within
- * index.max_articles, and which state.h saves and loads. It never includes
- * rdkafka.h: Kafka modes hand it the message value, key and timestamp.
+ * index.max_articles. It also drives checkpoints (wd_engine_save,
+ * wd_engine_load): it decides the sections and has each stage write and read
+ * its own, in the file format of state.h, which knows no engine. It never
+ * includes rdkafka.h: Kafka modes hand it the message value, key and
+ * timestamp.
  *
  * @code
  *   wd_engine_t *eng = wd_engine_new(cfg, errstr, sizeof(errstr));
@@ -27,6 +33,7 @@
 #include "wiredup/config.h"
 #include "wiredup/err.h"
 #include "wiredup/simhash.h"
+#include "wiredup/state.h"
 #include "wiredup/topv.h"
 #include "wiredup/mem.h"
 
@@ -185,22 +192,35 @@ struct wd_cluster_s;
 /** @brief The engine's similarity memory (for wd_cluster_stats). */
 const struct wd_cluster_s *wd_engine_cluster(const wd_engine_t *eng);
 
-/* ==== Checkpoints (see state.h for the file around these) ==== */
+/* ==== Checkpoints (state.h is the file format; the engine decides what is in it) ==== */
 
-struct wd_state_w_s;
-struct wd_state_r_s;
+/**
+ * @brief Write a checkpoint of \p eng and \p offs (input positions; may be
+ *        NULL) into directory \p dir (created if missing), atomically. The
+ *        sections, in this order: CONF (fingerprint settings), ENGN (event
+ *        time, counters), CLUS, TOPV, STRY (cluster store), SIMH (document
+ *        frequencies), BOIL (learned boilerplate), OFFS (\p offs).
+ * @param info  may be NULL.
+ * @returns WD_OK; WD_ERR_IO with errstr naming the path (the previous
+ *          checkpoint, if any, is left intact).
+ * @remark O(articles). Blocks: at 1M articles a few hundred MB are written.
+ */
+wd_err_t wd_engine_save(const wd_engine_t *eng, const char *dir,
+                        const wd_state_offsets_t *offs, wd_state_info_t *info,
+                        char *errstr, size_t errstr_size);
 
-/** @brief Write the engine's sections (settings, counters, cluster store,
- *  document frequencies, learned boilerplate) to \p w. */
-void wd_engine_save(const wd_engine_t *eng, struct wd_state_w_s *w);
-
-/** @brief Restore one section \p tag into a fresh engine (no record
- *  processed yet). @returns WD_OK; WD_ERR_STATE with the reason in \p why
- *  (a section made with other fingerprint settings names the key). */
-wd_err_t wd_engine_load_section(wd_engine_t *eng, const char *tag,
-                                struct wd_state_r_s *r, char *why, size_t why_size);
-
-/** @brief After the last section: WD_ERR_STATE if one was missing. */
-wd_err_t wd_engine_load_finish(wd_engine_t *eng, char *why, size_t why_size);
+/**
+ * @brief Load the checkpoint in \p dir into \p eng, which must be freshly
+ *        created (nothing processed) with the same fingerprint settings.
+ * @param offs  receives the saved positions (cleared first); may be NULL.
+ * @param info  may be NULL.
+ * @returns WD_OK; WD_ERR_IO with errno text if \p dir has no checkpoint;
+ *          WD_ERR_STATE if the file is unreadable, truncated, corrupt, of
+ *          another version, lacks a section or was made with incompatible
+ *          settings (errstr names the file and why, and the key for
+ *          settings). After a failure \p eng must be destroyed.
+ */
+wd_err_t wd_engine_load(wd_engine_t *eng, const char *dir, wd_state_offsets_t *offs,
+                        wd_state_info_t *info, char *errstr, size_t errstr_size);
 
 #endif

@@ -1,8 +1,9 @@
 /* eval.h - score the clustering of a labelled JSON Lines file.
  *
  * Runs exactly what `run` runs (wd_pipeline_run_file), then compares the
- * predicted clusters with the label field: adjusted Rand index (Hubert &
- * Arabie 1985) and pairwise precision, recall and F1 over article pairs. */
+ * predicted clusters (or stories) with the label field: adjusted Rand index
+ * (Hubert & Arabie 1985) and pairwise precision, recall and F1 over article
+ * pairs. */
 #ifndef WD_EVAL_H
 #define WD_EVAL_H
 

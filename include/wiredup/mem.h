@@ -1,5 +1,5 @@
-/* mem.h - the one allocation wrapper (redis zmalloc style) and a growable
- * byte buffer.
+/* mem.h - the one allocation wrapper (redis zmalloc style), huge-page
+ * backed tables for the large indexes, and a growable byte buffer.
  *
  * Every allocation in libwiredup goes through wd_malloc and friends so that
  * wd_mem_used() is exact. Out of memory logs one line and exits 1: the

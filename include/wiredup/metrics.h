@@ -132,11 +132,6 @@ void wd_prom_histogram(wd_buf_t *dst, const char *name,
 
 typedef struct wd_metrics_http_s wd_metrics_http_t;
 
-/** @brief Split "host:port" / "[v6]:port" into \p host (\p host_cap bytes)
- *  and \p port. @returns 0, or -1 with \p why set to a short reason. */
-int wd_metrics_parse_listen(const char *listen, char *host, size_t host_cap,
-                            uint16_t *port, const char **why);
-
 /**
  * @brief Serve GET /metrics (the exposition of \p m) and GET /healthz (200
  *        "ok", or 503 "stale" once the heartbeat is older than

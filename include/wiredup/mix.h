@@ -1,7 +1,7 @@
 /* mix.h - small integer mixers shared by the fingerprint stages.
  *
- * Header-only and inline: they sit in the innermost loops of MinHash, SimHash
- * and the LSH tables. Changing any constant here changes every fingerprint,
+ * Header-only and inline: they sit in the innermost loops of MinHash, SimHash,
+ * the word vectors (topv) and the LSH tables, and key the engine's hint set. Changing any constant here changes every fingerprint,
  * so it is a format change (see the version in the state layout). */
 #ifndef WIREDUP_MIX_H
 #define WIREDUP_MIX_H

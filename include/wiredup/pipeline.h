@@ -1,4 +1,6 @@
-/* pipeline.h - file mode: JSON Lines in, one result line per valid record out.
+/* pipeline.h - file mode: JSON Lines in, one result line per valid record out;
+ * and the checkpoint steps every mode shares (load at start-up, save with a
+ * log line), over wd_engine_load and wd_engine_save.
  *
  * Bad lines (not JSON, no id or text, not UTF-8, over input.max_bytes) are
  * reported on stderr with their line number and skipped; the run continues. */
@@ -65,7 +67,7 @@ wd_err_t wd_pipeline_state_open(wd_engine_t *eng, const char *dir, int fresh,
                                 wd_state_offsets_t *offs, char *errstr,
                                 size_t errstr_size);
 
-/** @brief wd_state_save plus the "checkpoint written" log line. */
+/** @brief wd_engine_save plus the "checkpoint written" log line. */
 wd_err_t wd_pipeline_state_save(const wd_engine_t *eng, const char *dir,
                                 const wd_state_offsets_t *offs, char *errstr,
                                 size_t errstr_size);

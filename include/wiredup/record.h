@@ -2,7 +2,10 @@
  * pipeline needs, per the contract's field mapping.
  *
  * The decoder owns its scratch (id, text, source buffers) and reuses it for
- * every record. Only this module, config and the Kafka modules see cJSON. */
+ * every record. Also RFC 3339 time parsing and formatting and JSON string
+ * escaping. The algorithm stages never see cJSON; it is used here, in config,
+ * eval, metrics (librdkafka statistics), demo, and by the engine only to route
+ * cJSON's allocations through wd_malloc. */
 #ifndef WD_RECORD_H
 #define WD_RECORD_H
 

@@ -11,6 +11,10 @@
  * blocks; two hashes within d bits agree exactly on at least one block, so one
  * exact-match table per block finds every candidate.
  *
+ * Counting a document's distinct words (wd_terms_count) needs no learned
+ * state, so the fingerprint stage does it on its own thread; the cluster
+ * stage only weighs the counts (wd_simhash_sign_terms).
+ *
  * @code
  *   wd_simhash_t *sm = wd_simhash_new(&opts);
  *   uint64_t h = wd_simhash_sign(sm, tokens, n);   // uses frequencies so far

@@ -1,5 +1,7 @@
-/* state.h - durable similarity memory: checkpoint files and the byte-level
- * writer/reader the modules serialise themselves with.
+/* state.h - the checkpoint container: the file format, its sections, and the
+ * byte-level writer/reader modules serialise themselves with. It knows no
+ * module; the engine (engine.h: wd_engine_save, wd_engine_load) decides
+ * which sections a checkpoint holds and drives writing and reading them.
  *
  * A checkpoint is one file, `<state.dir>/wiredup.state`, replaced atomically
  * (written to `wiredup.state.tmp`, fsync, rename, fsync of the directory), so
@@ -13,11 +15,12 @@
  *   16     8     payload length in bytes
  *   24     8     XXH3-64 of the payload
  *   32     ...   payload: sections, each
- *                  4  tag (four ASCII bytes: "CONF", "ENGN", "OFFS", "CLUS",
- *                     "SIMH", "BOIL")
+ *                  4  tag (four ASCII bytes: "CONF", "ENGN", "CLUS", "TOPV",
+ *                     "STRY", "SIMH", "BOIL", "OFFS", in the order the
+ *                     engine writes them)
  *                  8  section length in bytes
  *                  .. section body (described where it is written: the
- *                     module's _save function)
+ *                     module's _save function; OFFS here)
  *
  * A file that is short, has another magic or version, a payload whose
  * checksum does not match, or a section that does not parse is refused with
@@ -28,16 +31,19 @@
  * Modules write through wd_state_w_t (a buffered file writer that checksums
  * as it goes) and read with wd_state_r_t (a bounds-checked cursor over the
  * mapped file). Neither needs rdkafka.h or cJSON.h, so algorithm stages may
- * use them.
+ * use them. This header includes no other module's but err.h.
  *
  * @code
- *   wd_state_offsets_t offs = {0};
- *   wd_state_offsets_set(&offs, "articles", 3, 1042);
- *   wd_err_t err = wd_state_save(dir, eng, &offs, &info, errstr, sizeof(errstr));
+ *   wd_state_w_t *w = wd_state_w_open(dir, errstr, sizeof(errstr));
+ *   if (!w) ... WD_ERR_IO ...
+ *   wd_state_w_begin(w, "XMPL");
+ *   wd_state_w_u32(w, 42);
+ *   wd_state_w_end(w);
+ *   wd_state_offsets_save(w, &offs);
+ *   wd_err_t err = wd_state_w_close(w, &bytes, errstr, sizeof(errstr));
  *   ...
- *   err = wd_state_load(dir, eng, &offs, &info, errstr, sizeof(errstr));
+ *   err = wd_state_foreach(dir, section_cb, opaque, &bytes, errstr, sizeof(errstr));
  *   if (err == WD_ERR_STATE) ... refuse to start, name the file ...
- *   wd_state_offsets_clear(&offs);
  * @endcode
  */
 #ifndef WD_STATE_H
@@ -125,9 +131,14 @@ int64_t wd_state_offsets_get(const wd_state_offsets_t *offs, const char *topic,
 /** @brief Free the entries; \p offs is empty and reusable after. */
 void wd_state_offsets_clear(wd_state_offsets_t *offs);
 
-/* ==== Checkpoints ==== */
+/** @brief Write \p offs (NULL: none) as the "OFFS" section: u32 count, then
+ *  per entry str topic, u32 partition, i64 next offset. */
+void wd_state_offsets_save(wd_state_w_t *w, const wd_state_offsets_t *offs);
+/** @brief Add the entries of an "OFFS" section body to \p offs (NULL: read
+ *  and dropped). @returns 0, or -1 if it does not parse. */
+int wd_state_offsets_load(wd_state_r_t *r, wd_state_offsets_t *offs);
 
-struct wd_engine_s;
+/* ==== Checkpoint files ==== */
 
 /** What a save or load did (for logs, metrics and benchmarks). */
 typedef struct wd_state_info_s {
@@ -140,30 +151,45 @@ typedef struct wd_state_info_s {
 void wd_state_path(char *dst, size_t dst_cap, const char *dir);
 
 /**
- * @brief Write a checkpoint of \p eng and \p offs into directory \p dir
- *        (created if missing), atomically.
- * @param info  may be NULL.
- * @returns WD_OK; WD_ERR_IO with errstr naming the path (the previous
- *          checkpoint, if any, is left intact).
- * @remark O(articles). Blocks: at 1M articles a few hundred MB are written.
+ * @brief Start writing a checkpoint into directory \p dir (created if
+ *        missing): a temporary file beside it, header left blank.
+ * @returns the writer for wd_state_w_begin ... wd_state_w_close; NULL with
+ *          errstr naming the directory or file when it cannot be created
+ *          (an I/O error).
  */
-wd_err_t wd_state_save(const char *dir, const struct wd_engine_s *eng,
-                       const wd_state_offsets_t *offs, wd_state_info_t *info,
-                       char *errstr, size_t errstr_size);
+wd_state_w_t *wd_state_w_open(const char *dir, char *errstr, size_t errstr_size);
 
 /**
- * @brief Load the checkpoint in \p dir into \p eng, which must be freshly
- *        created (nothing processed) with the same fingerprint settings.
- * @param offs  receives the saved positions (cleared first); may be NULL.
- * @returns WD_OK; WD_ERR_IO with errno text if \p dir has no checkpoint
- *          (errstr says "no checkpoint", so callers can start empty then);
- *          WD_ERR_STATE if the file is unreadable, truncated, corrupt, of
- *          another version or made with incompatible settings (errstr names
- *          the file and why). After a failure \p eng must be destroyed.
+ * @brief Finish the checkpoint: patch the section lengths, checksum the
+ *        payload as it is on disk, write the header, fsync, rename it over
+ *        the previous checkpoint, fsync the directory. Frees \p w always.
+ * @param bytes  receives the file size; may be NULL.
+ * @returns WD_OK; WD_ERR_IO (the first write error since wd_state_w_open)
+ *          with errstr naming the path: the previous checkpoint, if any, is
+ *          left intact and the temporary file removed.
  */
-wd_err_t wd_state_load(const char *dir, struct wd_engine_s *eng,
-                       wd_state_offsets_t *offs, wd_state_info_t *info,
-                       char *errstr, size_t errstr_size);
+wd_err_t wd_state_w_close(wd_state_w_t *w, uint64_t *bytes, char *errstr,
+                          size_t errstr_size);
+
+/** Receives one section: \p tag (four chars and a NUL) and a reader over
+ *  exactly its body, valid during the call. @returns WD_OK, or WD_ERR_STATE
+ *  with the reason in \p why ("truncated", "settings differ: ..."). */
+typedef wd_err_t(wd_state_section_cb_t)(void *opaque, const char *tag, wd_state_r_t *r,
+                                        char *why, size_t why_size);
+
+/**
+ * @brief Check the checkpoint in \p dir whole (magic, version, length,
+ *        checksum), then hand each section to \p cb, in file order.
+ * @param bytes  receives the file size; may be NULL.
+ * @returns WD_OK; WD_ERR_IO with errno text if \p dir has no checkpoint
+ *          (so callers can start empty then);
+ *          WD_ERR_STATE if the file is unreadable, truncated, corrupt or of
+ *          another version, or if \p cb fails or leaves part of its section
+ *          unread (errstr names the file, the section and why; sections
+ *          before it were handed over already).
+ */
+wd_err_t wd_state_foreach(const char *dir, wd_state_section_cb_t *cb, void *opaque,
+                          uint64_t *bytes, char *errstr, size_t errstr_size);
 
 /** @brief 1 if \p dir holds a checkpoint file (it may still be corrupt). */
 int wd_state_exists(const char *dir);

@@ -1,6 +1,8 @@
 /* stream.h - stream mode: consume input.topic in a consumer group, publish one
  * cluster result (or one dead letter) per record, and commit an input offset
  * only once its output, and every earlier output of its partition, is acked.
+ * Also `wiredup replay` (a backfill from a given point, wd_replay_t) and the
+ * per-partition offset tracker behind the commits (wd_stream_track_*).
  *
  * One poll loop on the caller's thread: the consumer's queue serves
  * messages, callbacks and rebalances (rd_kafka_poll_set_consumer); the
@@ -12,9 +14,8 @@
  * answers are the same for any thread count.
  *
  * @code
- *   signal(SIGTERM, on_signal);        // on_signal calls
- * wd_stream_request_stop() wd_err_t err = wd_stream_run(cfg, errstr,
- * sizeof(errstr));
+ *   signal(SIGTERM, on_signal);  // on_signal calls wd_stream_request_stop()
+ *   wd_err_t err = wd_stream_run(cfg, errstr, sizeof(errstr));
  *   // WD_OK after a clean stop: flushed, stored, committed, closed
  * @endcode
  */

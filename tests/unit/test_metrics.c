@@ -3,6 +3,7 @@
  * consumer lag from librdkafka statistics JSON, metrics.listen parsing, and
  * the libmicrohttpd endpoint answering /metrics, /healthz and errors. */
 #include "wd_test.h"
+#include "wiredup/config.h"
 #include "wiredup/metrics.h"
 
 #include <arpa/inet.h>
@@ -317,7 +318,7 @@ static int test_parse_listen(void) {
     uint16_t port = 0;
     const char *why = NULL;
     int rc =
-        wd_metrics_parse_listen(rows[i].in, host, sizeof(host), &port, &why);
+        wd_config_parse_listen(rows[i].in, host, sizeof(host), &port, &why);
     if (rows[i].port < 0 ? (rc != -1 || !why)
                          : (rc != 0 || strcmp(host, rows[i].host) != 0 ||
                             port != rows[i].port)) {

@@ -161,11 +161,11 @@ static int test_round_trip(void) {
     WD_T_ASSERT(!strcmp(ca, cb), "record %d: uninterrupted '%s', restored '%s'", i, ca, cb);
     if (i == half) {
       wd_state_offsets_set(&offs, "articles", 3, i + 1);
-      WD_T_ASSERT(wd_state_save(dir, two, &offs, NULL, e, sizeof(e)) == WD_OK, "%s", e);
+      WD_T_ASSERT(wd_engine_save(two, dir, &offs, NULL, e, sizeof(e)) == WD_OK, "%s", e);
       wd_engine_destroy(two);
       two = wd_engine_new(cfg, e, sizeof(e));
       wd_state_offsets_clear(&offs);
-      WD_T_ASSERT(wd_state_load(dir, two, &offs, NULL, e, sizeof(e)) == WD_OK, "%s", e);
+      WD_T_ASSERT(wd_engine_load(two, dir, &offs, NULL, e, sizeof(e)) == WD_OK, "%s", e);
       WD_T_ASSERT(wd_state_offsets_get(&offs, "articles", 3) == half + 1, "offset");
       WD_T_ASSERT(wd_state_offsets_get(&offs, "articles", 2) == -1, "no offset");
     }
@@ -192,10 +192,10 @@ static int test_empty_round_trip(void) {
   wd_config_t *cfg = wd_config_new();
   snprintf(dir, sizeof(dir), "%s/empty", tmpdir);
   wd_engine_t *eng = wd_engine_new(cfg, e, sizeof(e));
-  WD_T_ASSERT(wd_state_save(dir, eng, NULL, NULL, e, sizeof(e)) == WD_OK, "%s", e);
+  WD_T_ASSERT(wd_engine_save(eng, dir, NULL, NULL, e, sizeof(e)) == WD_OK, "%s", e);
   wd_engine_destroy(eng);
   eng = wd_engine_new(cfg, e, sizeof(e));
-  WD_T_ASSERT(wd_state_load(dir, eng, NULL, NULL, e, sizeof(e)) == WD_OK, "%s", e);
+  WD_T_ASSERT(wd_engine_load(eng, dir, NULL, NULL, e, sizeof(e)) == WD_OK, "%s", e);
   wd_result_t r;
   WD_T_ASSERT(feed(eng, "e1", 1, 0, T0, &r) == WD_OK && !r.duplicate_of, "works after");
   wd_engine_destroy(eng);
@@ -207,7 +207,7 @@ static int test_empty_round_trip(void) {
 static int load_expect(const wd_config_t *cfg, const char *dir, const char *want) {
   char e[512];
   wd_engine_t *eng = wd_engine_new(cfg, e, sizeof(e));
-  wd_err_t err = wd_state_load(dir, eng, NULL, NULL, e, sizeof(e));
+  wd_err_t err = wd_engine_load(eng, dir, NULL, NULL, e, sizeof(e));
   wd_engine_destroy(eng);
   char path[512];
   wd_state_path(path, sizeof(path), dir);
@@ -228,7 +228,7 @@ static int save_fed(const wd_config_t *cfg, const char *dir, int n, int per) {
     snprintf(id, sizeof(id), "x%d", i);
     bad = feed(eng, id, i % per, i / per, T0 + i * MIN, &r) != WD_OK;
   }
-  bad = bad || wd_state_save(dir, eng, NULL, NULL, e, sizeof(e)) != WD_OK;
+  bad = bad || wd_engine_save(eng, dir, NULL, NULL, e, sizeof(e)) != WD_OK;
   wd_engine_destroy(eng);
   return bad;
 }
@@ -285,7 +285,7 @@ static int test_refuse_bad_checkpoints(void) {
   WD_T_ASSERT(load_expect(cfg, dir, "shingle.size") == 0, "settings check");
   WD_T_ASSERT(wd_config_set(cfg, "shingle.size", "5", e, sizeof(e)) == WD_OK, "%s", e);
   eng = wd_engine_new(cfg, e, sizeof(e));
-  WD_T_ASSERT(wd_state_load(dir, eng, NULL, NULL, e, sizeof(e)) == WD_OK, "intact: %s", e);
+  WD_T_ASSERT(wd_engine_load(eng, dir, NULL, NULL, e, sizeof(e)) == WD_OK, "intact: %s", e);
   wd_engine_stats_t st;
   wd_engine_stats(eng, &st);
   WD_T_ASSERT(st.index_docs == 50 && st.records == 50, "restored %llu",
@@ -309,7 +309,7 @@ static int test_refuse_too_many(void) {
   WD_T_ASSERT(load_expect(cfg, dir, "index.max_articles") == 0, "1100 articles into 1024 refs");
   WD_T_ASSERT(wd_config_set(cfg, "index.max_articles", "1100", e, sizeof(e)) == WD_OK, "%s", e);
   eng = wd_engine_new(cfg, e, sizeof(e));
-  WD_T_ASSERT(wd_state_load(dir, eng, NULL, NULL, e, sizeof(e)) == WD_OK, "fits: %s", e);
+  WD_T_ASSERT(wd_engine_load(eng, dir, NULL, NULL, e, sizeof(e)) == WD_OK, "fits: %s", e);
   wd_engine_destroy(eng);
   rm_state(dir);
   wd_config_destroy(cfg);

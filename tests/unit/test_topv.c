@@ -429,9 +429,9 @@ static int test_word_rule(void) {
 
   /* another outlet's rewrite joins, also after a checkpoint round trip */
   snprintf(tmpdir, sizeof(tmpdir), "/tmp/wd-topv-%d", (int)getpid());
-  WD_T_ASSERT(wd_state_save(tmpdir, eng, NULL, NULL, e, sizeof(e)) == WD_OK, "%s", e);
+  WD_T_ASSERT(wd_engine_save(eng, tmpdir, NULL, NULL, e, sizeof(e)) == WD_OK, "%s", e);
   wd_engine_t *two = wd_engine_new(cfg, e, sizeof(e));
-  WD_T_ASSERT(wd_state_load(tmpdir, two, NULL, NULL, e, sizeof(e)) == WD_OK, "%s", e);
+  WD_T_ASSERT(wd_engine_load(two, tmpdir, NULL, NULL, e, sizeof(e)) == WD_OK, "%s", e);
   char p[512];
   wd_state_path(p, sizeof(p), tmpdir);
   unlink(p);
