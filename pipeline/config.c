@@ -129,6 +129,15 @@ static const conf_prop_t conf_props[] = {
           "(optional)."),
     P_SIZE("input.max_bytes", input_max_bytes, "1MiB", 1 * KiB, 256 * MiB,
            "Larger records are dead-lettered, not processed."),
+    P_DUR("input.order_timeout", input_order_timeout_ms, "30s", 0, 86400000,
+          "Stream mode takes records of its partitions in event-time order: "
+          "a partition known to have records that are not fetched yet is "
+          "waited for this long at most, then passed over until its next "
+          "record (0: never wait)."),
+    P_DUR("input.idle_timeout", input_idle_timeout_ms, "1m", 0, 31536000000.0,
+          "A partition with nothing new for this long stops holding the "
+          "watermark (and with it eviction) back, until its next record "
+          "(Flink's withIdleness)."),
     P_STR("output.topic", output_topic, "articles.clusters",
           "Kafka topic the cluster assignments are published to."),
     P_STR("output.dead_letter_topic", output_dead_letter_topic, "",

@@ -62,6 +62,7 @@ struct wd_engine_s {
   wd_buf_t source; /* copy of the record's source for the result */
   int64_t last_ts; /* event time for records without one (deterministic) */
   int has_last_ts;
+  int64_t wm_cap;  /* the input's watermark (merge.h); INT64_MAX: none */
   unsigned loaded; /* checkpoint sections seen by load_section */
 
   wd_engine_stats_t st;
@@ -447,6 +448,7 @@ wd_engine_t *wd_engine_new(const wd_config_t *cfg, char *errstr, size_t errstr_s
     return NULL;
   eng = wd_calloc(1, sizeof(*eng));
   eng->cfg = cfg;
+  eng->wm_cap = INT64_MAX;
   eng->fpr = fpr;
   wd_fp_init(&eng->fp, fpr->num_perm);
 
@@ -501,23 +503,34 @@ static void fill_result(wd_engine_t *eng, const wd_fp_t *fp, const wd_assign_t *
   res->redelivered = a->redelivered;
 }
 
+/* The watermark: the newest event time seen minus index.allowed_lateness,
+ * held back to the input's own (wd_engine_set_watermark) where it is lower. */
+static int64_t engine_watermark(const wd_engine_t *eng) {
+  if (!eng->has_last_ts)
+    return INT64_MIN;
+  /* saturating: event times near the int64 limits must not wrap */
+  const int64_t late = eng->cfg->index_allowed_lateness_ms;
+  int64_t wm = eng->last_ts < INT64_MIN + late ? INT64_MIN : eng->last_ts - late;
+  return wm < eng->wm_cap ? wm : eng->wm_cap;
+}
+
+void wd_engine_set_watermark(wd_engine_t *eng, int64_t wm_ms) { eng->wm_cap = wm_ms; }
+
 /* Bound the similarity memory. Before a decision (\p after 0): drop what the
- * watermark has left behind, so the article is compared with the window.
- * After it (\p after 1): enforce index.max_articles. The watermark is the
- * newest event time seen minus index.allowed_lateness. */
+ * watermark has left behind by more than index.window, so the article is
+ * compared with the window. After it (\p after 1): enforce
+ * index.max_articles. */
 static void engine_evict(wd_engine_t *eng, int after) {
   const wd_config_t *cfg = eng->cfg;
   if (after) {
     wd_cluster_evict(eng->cs, INT64_MIN, (size_t)cfg->index_max_articles);
     return;
   }
-  if (!eng->has_last_ts)
+  int64_t horizon = engine_watermark(eng);
+  if (horizon == INT64_MIN)
     return;
-  /* saturating: event times near the int64 limits must not wrap */
-  int64_t horizon = eng->last_ts;
-  const int64_t back[2] = {cfg->index_allowed_lateness_ms, cfg->index_window_ms};
-  for (int i = 0; i < 2; i++)
-    horizon = horizon < INT64_MIN + back[i] ? INT64_MIN : horizon - back[i];
+  horizon = horizon < INT64_MIN + cfg->index_window_ms ? INT64_MIN
+                                                       : horizon - cfg->index_window_ms;
   wd_cluster_evict(eng->cs, horizon, SIZE_MAX);
 }
 
@@ -537,7 +550,7 @@ wd_err_t wd_engine_commit(wd_engine_t *eng, wd_fp_t *fp, wd_result_t *res, char 
   const size_t source_len = fp->has_source ? fp->source.len : 0;
   int64_t ts_ms = fp->ts_ms;
   if (fp->has_ts) {
-    if (eng->has_last_ts && ts_ms < eng->last_ts - eng->cfg->index_allowed_lateness_ms)
+    if (ts_ms < engine_watermark(eng))
       eng->st.late++; /* behind the watermark: answered all the same */
     if (!eng->has_last_ts || ts_ms > eng->last_ts)
       eng->last_ts = ts_ms;
@@ -664,8 +677,7 @@ void wd_engine_stats(const wd_engine_t *eng, wd_engine_stats_t *st) {
   st->index_docs = wd_cluster_count(eng->cs);
   st->evicted = wd_cluster_evicted(eng->cs);
   st->clusters_open = wd_cluster_clusters_live(eng->cs);
-  st->watermark_ms = eng->has_last_ts ? eng->last_ts - eng->cfg->index_allowed_lateness_ms
-                                      : INT64_MIN;
+  st->watermark_ms = engine_watermark(eng);
   st->index_bytes = wd_cluster_bytes(eng->cs) + wd_boiler_bytes(eng->bp) +
                     wd_simhash_bytes(eng->sm);
 }

@@ -154,3 +154,19 @@ void wd_buf_printf(wd_buf_t *b, const char *fmt, ...) {
   va_end(ap);
   b->len += (size_t)n;
 }
+
+void *wd_ring_grow(void *ring, size_t elsz, size_t *head, size_t cnt, size_t *cap,
+                   size_t first) {
+  size_t ncap = *cap ? *cap * 2 : first;
+  char *dst = wd_malloc(ncap * elsz);
+  const char *src = ring;
+  size_t tail = *cap - *head < cnt ? *cap - *head : cnt; /* before the wrap */
+  if (cnt) {
+    memcpy(dst, src + *head * elsz, tail * elsz);
+    memcpy(dst + tail * elsz, src, (cnt - tail) * elsz);
+  }
+  wd_free(ring);
+  *head = 0;
+  *cap = ncap;
+  return dst;
+}

@@ -15,6 +15,7 @@
 #include "wiredup/stream.h"
 #include "wiredup/log.h"
 #include "wiredup/mem.h"
+#include "wiredup/merge.h"
 #include "wiredup/pipeline.h"
 #include "wiredup/progress.h"
 #include "wiredup/record.h"
@@ -31,24 +32,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-/* Double a full ring of \p cnt elements of \p elsz bytes (or make one of
- * \p first), unrolled so that it starts at index 0 again. */
-static void *ring_grow(void *ring, size_t elsz, size_t *head, size_t cnt, size_t *cap,
-                       size_t first) {
-  size_t ncap = *cap ? *cap * 2 : first;
-  char *dst = wd_malloc(ncap * elsz);
-  const char *src = ring;
-  size_t tail = *cap - *head < cnt ? *cap - *head : cnt; /* before the wrap */
-  if (cnt) {
-    memcpy(dst, src + *head * elsz, tail * elsz);
-    memcpy(dst + tail * elsz, src, (cnt - tail) * elsz);
-  }
-  wd_free(ring);
-  *head = 0;
-  *cap = ncap;
-  return dst;
-}
 
 /* ==== Offset tracker ==== */
 
@@ -141,7 +124,7 @@ uint64_t wd_stream_track_push(wd_stream_track_t *trk, int32_t partition,
     wd_stream_track_reset(trk, partition);
   }
   if (tp->cnt == tp->cap) /* grow to the high-water mark of offsets in flight */
-    tp->ring = ring_grow(tp->ring, sizeof(*tp->ring), &tp->head, tp->cnt, &tp->cap, 256);
+    tp->ring = wd_ring_grow(tp->ring, sizeof(*tp->ring), &tp->head, tp->cnt, &tp->cap, 256);
   assert(tp->cnt == 0 ||
          tp->ring[(tp->head + tp->cnt - 1) % tp->cap].offset < offset);
   tp->ring[(tp->head + tp->cnt) % tp->cap] = (track_ent_t){offset, ENT_PENDING};
@@ -226,10 +209,24 @@ static volatile sig_atomic_t stream_stop;
 /* Messages consumed and not yet committed, fingerprinted on the workers. */
 #define BATCH_MSGS 32 /* messages handed to a worker at a time */
 
+/* The merge pauses a partition holding MERGE_FETCHES_BUFFERED fetch
+ * responses (max.partition.fetch.bytes each, librdkafka's per-partition
+ * fetch size, 1 MiB by default) or MERGE_HIGH_MSGS records, and resumes it
+ * below a quarter of that, so a partition that runs ahead in event time
+ * cannot make us buffer without bound. A pause discards what librdkafka
+ * prefetched for the partition, so the limit sits well above one response:
+ * pausing on every batch would fetch everything twice. */
+#define MERGE_FETCHES_BUFFERED 16
+/* How long a poll waits when nothing is in flight: also how often a wait
+ * for a partition behind is looked at again. */
+#define MERGE_POLL_MS 100
+#define MERGE_HIGH_MSGS 65536u
+
 typedef struct batch_s {
   size_t n;                             /* messages in the batch */
   rd_kafka_message_t *rkm[BATCH_MSGS];  /* ours: destroyed once committed */
   int64_t msg_ts[BATCH_MSGS];           /* their Kafka timestamps */
+  int64_t wm[BATCH_MSGS];               /* the merge's watermark when taken */
   double t_in[BATCH_MSGS];              /* when taken (latency metric) */
   wd_fp_t fp[BATCH_MSGS];
 } batch_t;
@@ -245,6 +242,8 @@ typedef struct stream_s {
   rd_kafka_t *producer;
   rd_kafka_topic_t *out_rkt; /* the output topic, held from the start */
   wd_engine_t *eng;
+  wd_merge_t *mg;      /* the partitions' records in event-time order */
+  wd_decoder_t *dec;   /* reads a record's event time for the merge */
   wd_workers_t *wk;
   batch_t *b;      /* the workers' ring of batches */
   size_t nb;
@@ -539,6 +538,33 @@ static void start_at_state(stream_t *st, rd_kafka_t *rk,
 }
 
 static void batches_drain(stream_t *st);
+static void merge_drop(void *item, void *opaque);
+
+/* The newest event time \p partition had delivered when the similarity
+ * memory was last saved, or INT64_MIN. */
+static int64_t merge_restored_ts(const stream_t *st, int32_t partition) {
+  (void)st;
+  (void)partition;
+  return INT64_MIN;
+}
+
+/* Newly assigned input partitions join the merge at the offsets they start
+ * at, unpaused (a pause of an earlier assignment must not linger). */
+static void merge_assign(stream_t *st, const rd_kafka_topic_partition_list_t *parts) {
+  rd_kafka_topic_partition_list_t *mine = rd_kafka_topic_partition_list_new(parts->cnt);
+  for (int i = 0; i < parts->cnt; i++) {
+    const rd_kafka_topic_partition_t *p = &parts->elems[i];
+    if (strcmp(p->topic, st->cfg->input_topic) != 0 || p->partition < 0 ||
+        p->partition > WD_MERGE_MAX_PARTITION)
+      continue;
+    wd_merge_add(st->mg, p->partition, p->offset >= 0 ? p->offset : -1,
+                 merge_restored_ts(st, p->partition), now_ms(), merge_drop, NULL);
+    rd_kafka_topic_partition_list_add(mine, p->topic, p->partition);
+  }
+  if (mine->cnt)
+    rd_kafka_resume_partitions(st->consumer, mine);
+  rd_kafka_topic_partition_list_destroy(mine);
+}
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque) {
@@ -570,6 +596,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
       error = rd_kafka_incremental_assign(rk, parts);
     else
       aerr = rd_kafka_assign(rk, parts);
+    if (!error && !aerr)
+      merge_assign(st, parts);
     break;
 
   case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS: {
@@ -581,8 +609,11 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (!lost)
       commit_revoked(st, parts);
     for (int i = 0; i < parts->cnt; i++)
-      if (strcmp(parts->elems[i].topic, st->cfg->input_topic) == 0)
+      if (strcmp(parts->elems[i].topic, st->cfg->input_topic) == 0) {
         wd_stream_track_reset(st->trk, parts->elems[i].partition);
+        /* consumed, never processed nor stored: the next owner reads them */
+        wd_merge_remove(st->mg, parts->elems[i].partition, merge_drop, NULL);
+      }
     if (st->cooperative)
       error = rd_kafka_incremental_unassign(rk, parts);
     else
@@ -786,12 +817,14 @@ static rd_kafka_conf_t *build_conf(stream_t *st, rd_kafka_type_t type,
     if ((err = conf_set(conf, "enable.auto.offset.store", "false", errstr,
                         errstr_size)))
       goto err;
+    /* Partition EOF events tell the event-time merge which partitions are
+     * at the broker's end (they hold nothing back). */
+    if ((err = conf_set(conf, "enable.partition.eof", "true", errstr, errstr_size)))
+      goto err;
     /* A replay reads with rd_kafka_assign and never commits, so the live
-     * group's offsets stay where they are whatever the user's keys say;
-     * partition EOF events tell it where the ends are. */
+     * group's offsets stay where they are whatever the user's keys say. */
     if (st->opts && st->opts->replay &&
         ((err = conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size)) ||
-         (err = conf_set(conf, "enable.partition.eof", "true", errstr, errstr_size)) ||
          (!user_value(st, "client.id") &&
           (err = conf_set(conf, "client.id", "wiredup-replay", errstr, errstr_size)))))
       goto err;
@@ -886,27 +919,20 @@ static void dead_letter(stream_t *st, const rd_kafka_message_t *rkm,
     st->dead++;
 }
 
-/* The serial step for one message: its fingerprint \p fp (NULL for an error
- * event) goes through the cluster stage, then out to the producer. */
+/* A consumer error event: informational, librdkafka keeps trying. */
+static void consumer_error(const rd_kafka_message_t *rkm) {
+  char q[600];
+  WD_LOG(WD_LOG_WARN, "consumer error", "error=%s reason=%s", rd_kafka_err2name(rkm->err),
+         wd_log_quote(q, sizeof(q), rd_kafka_message_errstr(rkm)));
+}
+
+/* The serial step for one record: its fingerprint \p fp goes through the
+ * cluster stage, then out to the producer. */
 static void handle_message(stream_t *st, const rd_kafka_message_t *rkm, wd_fp_t *fp) {
   char reason[512];
   wd_result_t res;
-  char q[600];
 
-  if (rkm->err) {
-    /* Consumer errors are informational: librdkafka keeps trying. */
-    if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-      WD_LOG(WD_LOG_WARN, "consumer error", "error=%s reason=%s",
-             rd_kafka_err2name(rkm->err),
-             wd_log_quote(q, sizeof(q), rd_kafka_message_errstr(rkm)));
-    return;
-  }
   const char *topic = rd_kafka_topic_name(rkm->rkt);
-  if (rkm->partition > WD_STREAM_TRACK_MAX_PARTITION) {
-    set_fatal(st, "%s: partition %d: more than %d partitions are not supported",
-              topic, (int)rkm->partition, WD_STREAM_TRACK_MAX_PARTITION + 1);
-    return;
-  }
   st->consumed++;
   /* The engine sees this record now (a dead letter changes no state, but the
    * position still moves past it). A redelivery of an earlier record does
@@ -957,10 +983,8 @@ static void batch_fingerprint(void *opaque, size_t slot, wd_fingerprinter_t *fpr
   batch_t *b = &((stream_t *)opaque)->b[slot];
   for (size_t i = 0; i < b->n; i++) {
     const rd_kafka_message_t *rkm = b->rkm[i];
-    if (!rkm->err)
-      wd_fingerprint(fpr, hint, rkm->payload ? rkm->payload : "", rkm->len,
-                     rkm->key_len ? rkm->key : NULL, rkm->key_len, b->msg_ts[i],
-                     &b->fp[i]);
+    wd_fingerprint(fpr, hint, rkm->payload ? rkm->payload : "", rkm->len,
+                   rkm->key_len ? rkm->key : NULL, rkm->key_len, b->msg_ts[i], &b->fp[i]);
   }
 }
 
@@ -983,8 +1007,9 @@ static void batch_commit(stream_t *st, batch_t *b) {
   for (size_t i = 0; i < b->n; i++) {
     rd_kafka_message_t *rkm = b->rkm[i];
     if (!st->fatal) {
-      handle_message(st, rkm, rkm->err ? NULL : &b->fp[i]);
-      if (st->metrics && !rkm->err)
+      wd_engine_set_watermark(st->eng, b->wm[i]);
+      handle_message(st, rkm, &b->fp[i]);
+      if (st->metrics)
         wd_metrics_observe_latency(st->metrics, (now_ms() - b->t_in[i]) / 1e3);
     }
     rd_kafka_message_destroy(rkm);
@@ -1014,9 +1039,10 @@ static void batch_publish_partial(stream_t *st) {
     wd_workers_publish(st->wk);
 }
 
-/* Take one consumed message (ours from now on) into the batch being
- * filled; a full batch goes to the workers. */
-static void batch_take(stream_t *st, rd_kafka_message_t *rkm) {
+/* Take one record (ours from now on), next in the merge's order, into the
+ * batch being filled, with the watermark \p wm to process it under; a full
+ * batch goes to the workers. */
+static void batch_take(stream_t *st, rd_kafka_message_t *rkm, int64_t wm) {
   int s = wd_workers_next(st->wk);
   if (s < 0) { /* every batch in flight: make room */
     batches_commit(st, 1);
@@ -1025,12 +1051,139 @@ static void batch_take(stream_t *st, rd_kafka_message_t *rkm) {
   batch_t *b = &st->b[s];
   b->rkm[b->n] = rkm;
   b->msg_ts[b->n] = rd_kafka_message_timestamp(rkm, NULL);
-  if (st->metrics && !rkm->err) {
+  b->wm[b->n] = wm;
+  if (st->metrics)
     b->t_in[b->n] = now_ms();
-    wd_metrics_add(st->metrics, WD_METRIC_RECORDS_IN, 1);
-  }
   if (++b->n == BATCH_MSGS)
     wd_workers_publish(st->wk);
+}
+
+/* ==== The event-time merge (merge.h) between the consumer and the batches ==== */
+
+/* wd_merge_drop_cb_t: a queued record never processed (revoked partition,
+ * shutdown). It was not stored, so it is consumed again after a restart. */
+static void merge_drop(void *item, void *opaque) {
+  (void)opaque;
+  rd_kafka_message_destroy(item);
+}
+
+static wd_merge_t *merge_new(const stream_t *st, int deterministic) {
+  wd_merge_opts_t mo;
+  const char *fetch = user_value(st, "max.partition.fetch.bytes");
+  long long fetch_bytes = fetch ? atoll(fetch) : 0;
+  memset(&mo, 0, sizeof(mo));
+  mo.lateness_ms = st->cfg->index_allowed_lateness_ms;
+  mo.idle_timeout_ms = st->cfg->input_idle_timeout_ms;
+  /* A replay's order depends on the topic alone: it waits as long as it takes. */
+  mo.max_wait_ms = deterministic ? -1 : st->cfg->input_order_timeout_ms;
+  mo.high_bytes = (size_t)(fetch_bytes > 0 ? fetch_bytes : 1 << 20) * MERGE_FETCHES_BUFFERED;
+  mo.high_msgs = MERGE_HIGH_MSGS;
+  return wd_merge_new(&mo);
+}
+
+/* Pause or resume \p partition as the merge's memory bound asks. */
+static void merge_pause(stream_t *st, int32_t partition) {
+  int pause = wd_merge_pause_wanted(st->mg, partition);
+  if (pause < 0)
+    return;
+  rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(l, st->cfg->input_topic, partition);
+  rd_kafka_resp_err_t err = pause ? rd_kafka_pause_partitions(st->consumer, l)
+                                  : rd_kafka_resume_partitions(st->consumer, l);
+  rd_kafka_topic_partition_list_destroy(l);
+  if (err) {
+    WD_LOG(WD_LOG_WARN, pause ? "could not pause a partition" : "could not resume a partition",
+           "partition=%d error=%s", (int)partition, rd_kafka_err2name(err));
+    return;
+  }
+  wd_merge_paused(st->mg, partition, pause);
+  WD_LOG(WD_LOG_DEBUG, pause ? "partition paused" : "partition resumed", "partition=%d",
+         (int)partition);
+}
+
+/* The input partition \p rkm belongs to, or -1 (another topic, or out of range). */
+static int32_t input_partition(stream_t *st, const rd_kafka_message_t *rkm) {
+  if (!rkm->rkt || strcmp(rd_kafka_topic_name(rkm->rkt), st->cfg->input_topic) != 0)
+    return -1;
+  if (rkm->partition < 0 || rkm->partition > WD_STREAM_TRACK_MAX_PARTITION) {
+    set_fatal(st, "%s: partition %d: more than %d partitions are not supported",
+              st->cfg->input_topic, (int)rkm->partition, WD_STREAM_TRACK_MAX_PARTITION + 1);
+    return -1;
+  }
+  return rkm->partition;
+}
+
+/* A record's event time: its timestamp field, else the message's. */
+static int64_t event_time(stream_t *st, const rd_kafka_message_t *rkm) {
+  wd_record_t rec;
+  char why[256];
+  int64_t msg_ts = rd_kafka_message_timestamp(rkm, NULL);
+  if (wd_record_decode(st->dec, rkm->payload ? rkm->payload : "", rkm->len,
+                       rkm->key_len ? rkm->key : NULL, rkm->key_len, msg_ts, &rec, why,
+                       sizeof(why)) == WD_OK &&
+      rec.has_ts)
+    return rec.ts_ms;
+  return msg_ts;
+}
+
+/* Take one consumed message (ours from now on): an end-of-partition event
+ * tells the merge where the broker's end is, an error is logged, a record
+ * joins its partition's queue (unless \p skip says the caller drops it). */
+static void merge_take(stream_t *st, rd_kafka_message_t *rkm,
+                       int (*skip)(void *, rd_kafka_message_t *), void *skip_opaque) {
+  int32_t part = input_partition(st, rkm);
+  if (rkm->err) {
+    if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      if (part >= 0)
+        wd_merge_eof(st->mg, part, rkm->offset);
+    } else {
+      consumer_error(rkm);
+    }
+    rd_kafka_message_destroy(rkm);
+    return;
+  }
+  if (part < 0) {
+    rd_kafka_message_destroy(rkm);
+    return;
+  }
+  if (skip && skip(skip_opaque, rkm)) {
+    rd_kafka_message_destroy(rkm);
+  } else if (!wd_merge_push(st->mg, part, rkm->offset, event_time(st, rkm), rkm->len, rkm,
+                            now_ms())) {
+    rd_kafka_message_destroy(rkm); /* not wanted, or had already */
+  } else if (st->metrics) {
+    wd_metrics_add(st->metrics, WD_METRIC_RECORDS_IN, 1);
+  }
+  merge_pause(st, part);
+}
+
+/* Hand the batches every record the merge lets go, in its order.
+ * @returns how many. */
+static size_t merge_dispatch(stream_t *st) {
+  wd_merge_item_t it;
+  size_t n = 0;
+  int32_t refreshed = -1;
+  while (!st->fatal) {
+    double now = now_ms();
+    if (!wd_merge_pop(st->mg, now, &it)) {
+      /* Waiting for a partition: maybe it has caught up since its last
+       * record (librdkafka's cached high watermark, no broker round trip). */
+      int32_t w = wd_merge_waiting(st->mg);
+      int64_t lo, hi;
+      if (w < 0 || w == refreshed ||
+          rd_kafka_get_watermark_offsets(st->consumer, st->cfg->input_topic, w, &lo, &hi) ||
+          hi < 0)
+        break;
+      wd_merge_set_high(st->mg, w, hi);
+      refreshed = w;
+      continue;
+    }
+    refreshed = -1;
+    batch_take(st, it.item, wd_merge_watermark(st->mg, now));
+    merge_pause(st, it.partition);
+    n++;
+  }
+  return n;
 }
 
 /* Messages taken and not yet committed. */
@@ -1118,36 +1271,13 @@ static void shutdown_clients(stream_t *st) {
 
 /* ==== Replay ==== */
 
-/* A partition's records waiting to be merged: a FIFO of consumed messages
- * with their event times. Fetching is paused when a partition holds more
- * than high_bytes (RP_FETCHES_BUFFERED fetch responses of
- * max.partition.fetch.bytes, librdkafka's per-partition fetch size, 1 MiB by
- * default) or RP_HIGH_MSGS records, and resumed below a quarter of that, so
- * a partition that runs ahead in event time cannot make us buffer without
- * bound. A pause discards what librdkafka prefetched for the partition, so
- * the limit sits well above one response: pausing on every batch would fetch
- * everything twice. */
-#define RP_FETCHES_BUFFERED 16
-#define RP_HIGH_MSGS 65536u
 #define RP_WATERMARK_TIMEOUT_MS 10000
 
-typedef struct rp_msg_s {
-  rd_kafka_message_t *rkm;
-  int64_t ts; /* event time: the record's timestamp, else the message's */
-} rp_msg_t;
-
 typedef struct rp_part_s {
-  int32_t id;
-  int active;      /* being replayed */
-  int64_t end;     /* high watermark at start: --until-end stops before it */
-  int64_t next;    /* offset after the last record taken from librdkafka */
-  int done;        /* --until-end: nothing more to take */
-  int eof;         /* at the broker's end of the partition right now */
-  int paused;
-  int skipping;    /* --from-timestamp without the broker's lookup */
-  rp_msg_t *q;     /* ring of cap entries */
-  size_t head, cnt, cap;
-  size_t bytes;    /* payload bytes queued */
+  int active;   /* being replayed */
+  int64_t end;  /* high watermark at start: --until-end stops before it */
+  int64_t next; /* where it starts */
+  int skipping; /* --from-timestamp without the broker's lookup */
 } rp_part_t;
 
 typedef struct replay_s {
@@ -1155,9 +1285,7 @@ typedef struct replay_s {
   const wd_replay_t *rp;
   rp_part_t *parts;
   int32_t part_cnt;
-  wd_decoder_t *dec;
   uint64_t skipped;
-  size_t high_bytes; /* pause a partition holding this much */
 } replay_t;
 
 wd_err_t wd_replay_parse_offsets(const char *s, int32_t **parts, int64_t **offs,
@@ -1212,137 +1340,21 @@ fail:
   return WD_ERR_USAGE;
 }
 
-static void rp_pause(replay_t *r, rp_part_t *p, int pause) {
-  if (p->paused == pause)
-    return;
-  rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-  rd_kafka_topic_partition_list_add(l, r->st->cfg->input_topic, p->id);
-  rd_kafka_resp_err_t err = pause ? rd_kafka_pause_partitions(r->st->consumer, l)
-                                  : rd_kafka_resume_partitions(r->st->consumer, l);
-  rd_kafka_topic_partition_list_destroy(l);
-  if (err)
-    WD_LOG(WD_LOG_WARN, pause ? "could not pause a partition" : "could not resume a partition",
-           "partition=%d error=%s", (int)p->id, rd_kafka_err2name(err));
-  else
-    p->paused = pause;
-  WD_LOG(WD_LOG_DEBUG, pause ? "replay: partition paused" : "replay: partition resumed",
-         "partition=%d queued=%zu bytes=%zu", (int)p->id, p->cnt, p->bytes);
-}
-
-static void rp_set_done(replay_t *r, rp_part_t *p) {
-  if (p->done)
-    return;
-  p->done = 1;
-  rp_pause(r, p, 1); /* nothing more is wanted from it */
-  WD_LOG(WD_LOG_DEBUG, "replay: partition read to its end", "partition=%d end=%lld",
-         (int)p->id, (long long)p->end);
-}
-
-/* Take one message from librdkafka into its partition's queue. */
-static void rp_take(replay_t *r, rd_kafka_message_t *rkm) {
-  const wd_replay_t *rp = r->rp;
-  rp_part_t *p = NULL;
-  if (rkm->rkt && strcmp(rd_kafka_topic_name(rkm->rkt), r->st->cfg->input_topic) == 0 &&
-      rkm->partition >= 0 && rkm->partition < r->part_cnt &&
-      r->parts[rkm->partition].active)
-    p = &r->parts[rkm->partition];
-  if (rkm->err) {
-    if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && p) {
-      p->eof = 1;
-      if (rp->until_end && rkm->offset >= p->end)
-        rp_set_done(r, p);
-    } else if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      handle_message(r->st, rkm, NULL); /* logs it */
-    }
-    rd_kafka_message_destroy(rkm);
-    return;
+/* merge_take's skip: --from-timestamp where the broker could not look
+ * times up skips what its lookup would have: every record before the first
+ * one at or after the time. */
+static int rp_skip(void *opaque, rd_kafka_message_t *rkm) {
+  replay_t *r = opaque;
+  if (rkm->partition >= r->part_cnt || !r->parts[rkm->partition].skipping)
+    return 0;
+  rp_part_t *p = &r->parts[rkm->partition];
+  if (rd_kafka_message_timestamp(rkm, NULL) < r->rp->from_ts_ms) {
+    r->skipped++;
+    wd_merge_skip(r->st->mg, rkm->partition, rkm->offset);
+    return 1;
   }
-  if (!p || p->done || (rp->until_end && rkm->offset >= p->end)) {
-    /* past the end seen at start (or a straggler after a pause) */
-    if (p && rp->until_end)
-      rp_set_done(r, p);
-    rd_kafka_message_destroy(rkm);
-    return;
-  }
-  if (rkm->offset < p->next) {
-    /* fetched again after a pause/resume: we have it already */
-    rd_kafka_message_destroy(rkm);
-    return;
-  }
-  p->eof = 0;
-  p->next = rkm->offset + 1;
-  int64_t msg_ts = rd_kafka_message_timestamp(rkm, NULL);
-  if (p->skipping) {
-    /* what the broker's offset-for-time lookup would have answered: the
-     * first record at or after the time, and everything after it */
-    if (msg_ts < rp->from_ts_ms) {
-      r->skipped++;
-      if (rp->until_end && p->next >= p->end)
-        rp_set_done(r, p);
-      rd_kafka_message_destroy(rkm);
-      return;
-    }
-    p->skipping = 0;
-  }
-  wd_record_t rec;
-  char why[256];
-  int64_t ts = msg_ts;
-  if (wd_record_decode(r->dec, rkm->payload ? rkm->payload : "", rkm->len,
-                       rkm->key_len ? rkm->key : NULL, rkm->key_len, msg_ts, &rec, why,
-                       sizeof(why)) == WD_OK && rec.has_ts)
-    ts = rec.ts_ms;
-  if (p->cnt == p->cap)
-    p->q = ring_grow(p->q, sizeof(*p->q), &p->head, p->cnt, &p->cap, 64);
-  p->q[(p->head + p->cnt) % p->cap] = (rp_msg_t){rkm, ts};
-  p->cnt++;
-  p->bytes += rkm->len;
-  if (rp->until_end && p->next >= p->end)
-    rp_set_done(r, p);
-  else if (p->cnt >= RP_HIGH_MSGS || p->bytes >= r->high_bytes)
-    rp_pause(r, p, 1);
-}
-
-/* The partition whose head goes next, or NULL when some partition that may
- * still deliver an earlier record has nothing queued (wait for it). */
-static rp_part_t *rp_pick(replay_t *r) {
-  rp_part_t *best = NULL;
-  for (int32_t i = 0; i < r->part_cnt; i++) {
-    rp_part_t *p = &r->parts[i];
-    if (!p->active)
-      continue;
-    if (p->cnt == 0) {
-      /* --until-end: a partition not yet at its end must deliver first.
-       * Following the topic: a partition past its start-time end and idle
-       * at the broker's end does not hold the others back. */
-      if (p->done || (!r->rp->until_end && p->eof && p->next >= p->end))
-        continue;
-      return NULL;
-    }
-    const rp_msg_t *m = &p->q[p->head];
-    if (!best || m->ts < best->q[best->head].ts)
-      best = p; /* ties: the lower partition, scanned first; then offset order */
-  }
-  return best;
-}
-
-static int64_t rp_lag(const replay_t *r) {
-  int64_t lag = 0;
-  for (int32_t i = 0; i < r->part_cnt; i++) {
-    const rp_part_t *p = &r->parts[i];
-    if (p->active) {
-      lag += (int64_t)p->cnt;
-      if (p->end > p->next && !p->done)
-        lag += p->end - p->next;
-    }
-  }
-  return lag;
-}
-
-static int rp_finished(const replay_t *r) {
-  for (int32_t i = 0; i < r->part_cnt; i++)
-    if (r->parts[i].active && (!r->parts[i].done || r->parts[i].cnt))
-      return 0;
-  return 1;
+  p->skipping = 0;
+  return 0;
 }
 
 /* Start offsets into \p assign (one entry per active partition). */
@@ -1355,7 +1367,6 @@ static wd_err_t rp_plan(replay_t *r, rd_kafka_topic_partition_list_t *assign,
   for (int32_t i = 0; i < r->part_cnt; i++) {
     rp_part_t *p = &r->parts[i];
     int64_t lo, hi;
-    p->id = i;
     rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
         st->consumer, topic, i, &lo, &hi, RP_WATERMARK_TIMEOUT_MS);
     if (err) {
@@ -1423,11 +1434,12 @@ static wd_err_t rp_plan(replay_t *r, rd_kafka_topic_partition_list_t *assign,
     if (!p->active)
       continue;
     wd_stream_track_reset(st->trk, i);
-    if (rp->until_end && p->next >= p->end) {
-      p->done = 1; /* nothing to read: not even assigned */
-      continue;
-    }
+    if (rp->until_end && p->next >= p->end)
+      continue; /* nothing to read: not even assigned */
     rd_kafka_topic_partition_list_add(assign, topic, i)->offset = p->next;
+    wd_merge_add(st->mg, i, p->next, INT64_MIN, now_ms(), merge_drop, NULL);
+    if (rp->until_end)
+      wd_merge_set_end(st->mg, i, p->end);
   }
   return WD_OK;
 }
@@ -1450,10 +1462,6 @@ static wd_err_t replay_run(stream_t *st, const wd_replay_t *rp, char *errstr,
     return WD_ERR_KAFKA;
   }
   r.parts = wd_calloc((size_t)r.part_cnt, sizeof(*r.parts));
-  const char *fetch = user_value(st, "max.partition.fetch.bytes");
-  long long fetch_bytes = fetch ? atoll(fetch) : 0;
-  r.high_bytes = (size_t)(fetch_bytes > 0 ? fetch_bytes : 1 << 20) * RP_FETCHES_BUFFERED;
-  r.dec = wd_decoder_new(st->cfg);
   assign = rd_kafka_topic_partition_list_new(r.part_cnt);
   if ((ret = rp_plan(&r, assign, errstr, errstr_size)) != WD_OK)
     goto done;
@@ -1469,7 +1477,7 @@ static wd_err_t replay_run(stream_t *st, const wd_replay_t *rp, char *errstr,
            "input=%s output=%s dead_letter=%s partitions=%d starts=%s until_end=%s lag=%lld",
            st->cfg->input_topic, st->cfg->output_topic, st->dlq_topic, assign->cnt,
            starts[0] ? starts : "none", rp->until_end ? "true" : "false",
-           (long long)rp_lag(&r));
+           (long long)wd_merge_lag(st->mg));
   }
   rd_kafka_resp_err_t aerr = rd_kafka_assign(st->consumer, assign);
   if (aerr) {
@@ -1482,30 +1490,20 @@ static wd_err_t replay_run(stream_t *st, const wd_replay_t *rp, char *errstr,
   wd_progress_init(&pg, "replay", 0);
   int busy = 0;
   while (!want_stop(st)) {
-    if (rp->until_end && rp_finished(&r))
+    if (rp->until_end && wd_merge_finished(st->mg))
       break;
     rd_kafka_message_t *rkm =
         rd_kafka_consumer_poll(st->consumer, busy || batches_busy(st) ? 0 : 100);
     if (rkm)
-      rp_take(&r, rkm);
-    /* publish what the merge allows, in merge order */
-    rp_part_t *p;
+      merge_take(st, rkm, rp_skip, &r);
     busy = rkm != NULL;
-    while (!st->fatal && (p = rp_pick(&r)) != NULL) {
-      rp_msg_t m = p->q[p->head];
-      p->head = (p->head + 1) % p->cap;
-      p->cnt--;
-      p->bytes -= m.rkm->len;
-      batch_take(st, m.rkm);
-      if (p->paused && !p->done && p->cnt < RP_HIGH_MSGS / 4 && p->bytes < r.high_bytes / 4)
-        rp_pause(&r, p, 0);
+    if (merge_dispatch(st)) /* what the merge allows, in merge order */
       busy = 1;
-    }
     if (!busy) /* nothing more for now: commit what is in flight */
       batch_publish_partial(st);
     batches_commit(st, !busy);
     if (wd_progress_due(&pg)) /* the lag walks every partition: only when shown */
-      wd_progress_show(&pg, st->consumed, rp_lag(&r));
+      wd_progress_show(&pg, st->consumed, wd_merge_lag(st->mg));
     rd_kafka_poll(st->producer, 0);
     if (st->metrics)
       wd_metrics_heartbeat(st->metrics);
@@ -1538,7 +1536,7 @@ static wd_err_t replay_run(stream_t *st, const wd_replay_t *rp, char *errstr,
          " duplicates=%" PRIu64 " clusters=%" PRIu64 " skipped=%" PRIu64
          " lag=%lld seconds=%.3f records_per_s=%.0f",
          st->consumed, st->published, st->dead, es.duplicates, es.clusters, r.skipped,
-         (long long)rp_lag(&r), secs, secs > 0 ? (double)st->consumed / secs : 0.0);
+         (long long)wd_merge_lag(st->mg), secs, secs > 0 ? (double)st->consumed / secs : 0.0);
   if (st->fatal) {
     wd_errstr_set(errstr, errstr_size, "%s", st->fatal_msg);
     ret = WD_ERR_KAFKA;
@@ -1547,13 +1545,7 @@ static wd_err_t replay_run(stream_t *st, const wd_replay_t *rp, char *errstr,
   }
 
 done:
-  for (int32_t i = 0; i < r.part_cnt; i++) {
-    for (size_t k = 0; k < r.parts[i].cnt; k++)
-      rd_kafka_message_destroy(r.parts[i].q[(r.parts[i].head + k) % r.parts[i].cap].rkm);
-    wd_free(r.parts[i].q);
-  }
   wd_free(r.parts);
-  wd_decoder_destroy(r.dec);
   if (assign)
     rd_kafka_topic_partition_list_destroy(assign);
   return ret;
@@ -1586,6 +1578,9 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
   }
   if ((ret = batches_new(&st, errstr, errstr_size)) != WD_OK)
     goto done;
+  st.mg = merge_new(&st, opts && opts->replay);
+  st.dec = wd_decoder_new(cfg);
+  wd_decoder_defer_warnings(st.dec, 1); /* the engine logs them, in order */
   st.state_dir = opts && opts->no_state ? NULL : wd_config_state_dir(cfg, 1);
   if (st.state_dir && opts && opts->replay && opts->fresh_state) {
     /* a replay never writes the checkpoint: nothing to load, nothing to replace */
@@ -1654,18 +1649,22 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
   }
 
   publish_engine(&st);
+  int busy = 0;
   while (!want_stop(&st)) {
     /* Wait for the broker only when no work is in flight. */
     rd_kafka_message_t *rkm =
-        rd_kafka_consumer_poll(st.consumer, batches_busy(&st) ? 0 : 100);
-    if (rkm) {
-      batch_take(&st, rkm);
-    } else {
+        rd_kafka_consumer_poll(st.consumer, busy || batches_busy(&st) ? 0 : MERGE_POLL_MS);
+    if (rkm)
+      merge_take(&st, rkm, NULL, NULL);
+    busy = rkm != NULL;
+    if (merge_dispatch(&st)) /* what the merge lets go, in event-time order */
+      busy = 1;
+    if (!busy) {
       /* nothing more for now: commit what is in flight, the oldest batch
        * at least, fingerprinting it here if no worker has yet */
       batch_publish_partial(&st);
     }
-    batches_commit(&st, !rkm);
+    batches_commit(&st, !busy);
     rd_kafka_poll(st.producer, 0); /* delivery reports -> tracker */
     double t = now_ms();
     if (t - last_store >= STORE_INTERVAL_MS) {
@@ -1722,6 +1721,8 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
 
 done:
   batches_destroy(&st);
+  wd_merge_destroy(st.mg, merge_drop, NULL); /* before the consumer: it waits for them */
+  wd_decoder_destroy(st.dec);
   if (st.consumer)
     rd_kafka_destroy(st.consumer);
   if (st.out_rkt)

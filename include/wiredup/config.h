@@ -36,6 +36,8 @@ typedef struct wd_config_s {
   char *field_source;           /**< input.fields.source */
   char *field_timestamp;        /**< input.fields.timestamp */
   int64_t input_max_bytes;      /**< input.max_bytes */
+  int64_t input_order_timeout_ms; /**< input.order_timeout */
+  int64_t input_idle_timeout_ms;  /**< input.idle_timeout */
   /* output */
   char *output_topic;           /**< output.topic */
   char *output_dead_letter_topic; /**< output.dead_letter_topic ("" = <input.topic>.dlq) */

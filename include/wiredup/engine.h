@@ -168,6 +168,14 @@ wd_err_t wd_fingerprint(wd_fingerprinter_t *fpr, const wd_hint_t *hint, const ch
 wd_err_t wd_engine_commit(wd_engine_t *eng, wd_fp_t *fp, wd_result_t *res, char *errstr,
                           size_t errstr_size);
 
+/** @brief Hold the watermark back to \p wm_ms: the input's own watermark
+ *  (merge.h) when the input is partitioned and its partitions may still
+ *  deliver earlier records. The engine's watermark is the newest event time
+ *  seen minus index.allowed_lateness, or \p wm_ms where that is lower;
+ *  eviction follows it (index.window behind it), and a record before it is
+ *  counted late. INT64_MAX (the default) holds nothing back. */
+void wd_engine_set_watermark(wd_engine_t *eng, int64_t wm_ms);
+
 /** @brief Append the output record for \p res as one JSON object (no newline). */
 void wd_result_format(const wd_result_t *res, const wd_coords_t *coords, wd_buf_t *dst);
 
@@ -183,7 +191,8 @@ typedef struct wd_engine_stats_s {
   uint64_t index_bytes; /**< bytes held by the similarity memory */
   uint64_t evicted;     /**< articles evicted by index.window / index.max_articles */
   uint64_t clusters_open; /**< clusters with an article still in the index */
-  int64_t watermark_ms; /**< newest event time - index.allowed_lateness; INT64_MIN before any */
+  int64_t watermark_ms; /**< newest event time - index.allowed_lateness, held back by
+                             wd_engine_set_watermark; INT64_MIN before any */
 } wd_engine_stats_t;
 
 void wd_engine_stats(const wd_engine_t *eng, wd_engine_stats_t *st);

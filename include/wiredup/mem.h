@@ -62,4 +62,10 @@ void wd_buf_appends(wd_buf_t *b, const char *s);
 void wd_buf_printf(wd_buf_t *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/** @brief Double a ring of \p cnt items of \p elsz bytes from \p *head (of
+ *  \p *cap; \p first when it has none yet): returns the new ring, with its
+ *  items unwrapped from index 0 (\p *head = 0, \p *cap updated). */
+void *wd_ring_grow(void *ring, size_t elsz, size_t *head, size_t cnt, size_t *cap,
+                   size_t first);
+
 #endif
