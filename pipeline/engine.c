@@ -847,13 +847,19 @@ typedef struct load_ctx_s {
   wd_state_offsets_t *offs;
 } load_ctx_t;
 
-/* wd_state_section_cb_t: OFFS is the container's, the rest the engine's. */
+/* wd_state_section_cb_t: OFFS and PTIM are the container's, the rest the
+ * engine's. */
 static wd_err_t load_cb(void *opaque, const char *tag, wd_state_r_t *r, char *why,
                         size_t why_size) {
   load_ctx_t *lc = opaque;
   if (strcmp(tag, "OFFS") == 0) {
     WD_RETURN_IF(wd_state_offsets_load(r, lc->offs) != 0, WD_ERR_STATE, why, why_size,
                  "truncated");
+    return WD_OK;
+  }
+  if (strcmp(tag, "PTIM") == 0) {
+    WD_RETURN_IF(wd_state_offsets_load_events(r, lc->offs) != 0, WD_ERR_STATE, why,
+                 why_size, "truncated");
     return WD_OK;
   }
   return load_section(lc->eng, tag, r, why, why_size);

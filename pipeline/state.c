@@ -233,7 +233,28 @@ void wd_state_offsets_set(wd_state_offsets_t *offs, const char *topic,
     offs->cap = offs->cap ? offs->cap * 2 : 16;
     offs->v = wd_realloc(offs->v, offs->cap * sizeof(*offs->v));
   }
-  offs->v[offs->cnt++] = (wd_state_offset_t){wd_strdup(topic), partition, offset};
+  offs->v[offs->cnt++] = (wd_state_offset_t){wd_strdup(topic), partition, offset, INT64_MIN};
+}
+
+void wd_state_offsets_set_event(wd_state_offsets_t *offs, const char *topic,
+                                int32_t partition, int64_t ms) {
+  for (size_t i = 0; i < offs->cnt; i++) {
+    if (offs->v[i].partition == partition && strcmp(offs->v[i].topic, topic) == 0) {
+      if (ms > offs->v[i].event_ms)
+        offs->v[i].event_ms = ms;
+      return;
+    }
+  }
+  wd_state_offsets_set(offs, topic, partition, -1);
+  offs->v[offs->cnt - 1].event_ms = ms;
+}
+
+int64_t wd_state_offsets_get_event(const wd_state_offsets_t *offs, const char *topic,
+                                   int32_t partition) {
+  for (size_t i = 0; i < offs->cnt; i++)
+    if (offs->v[i].partition == partition && strcmp(offs->v[i].topic, topic) == 0)
+      return offs->v[i].event_ms;
+  return INT64_MIN;
 }
 
 int64_t wd_state_offsets_get(const wd_state_offsets_t *offs, const char *topic,
@@ -262,6 +283,39 @@ void wd_state_offsets_save(wd_state_w_t *w, const wd_state_offsets_t *offs) {
     wd_state_w_i64(w, offs->v[i].offset);
   }
   wd_state_w_end(w);
+  size_t known = 0;
+  for (size_t i = 0; offs && i < offs->cnt; i++)
+    known += offs->v[i].event_ms != INT64_MIN;
+  if (!known)
+    return;
+  wd_state_w_begin(w, "PTIM");
+  wd_state_w_u32(w, (uint32_t)offs->cnt);
+  for (size_t i = 0; i < offs->cnt; i++) {
+    wd_state_w_str(w, offs->v[i].topic, strlen(offs->v[i].topic));
+    wd_state_w_u32(w, (uint32_t)offs->v[i].partition);
+    wd_state_w_i64(w, offs->v[i].event_ms);
+  }
+  wd_state_w_end(w);
+}
+
+int wd_state_offsets_load_events(wd_state_r_t *r, wd_state_offsets_t *offs) {
+  uint32_t n = wd_state_r_u32(r);
+  if (!wd_state_r_fits(r, n, 16))
+    return -1;
+  for (uint32_t i = 0; i < n; i++) {
+    size_t len;
+    const char *t = wd_state_r_str(r, &len);
+    int32_t part = (int32_t)wd_state_r_u32(r);
+    int64_t ms = wd_state_r_i64(r);
+    if (r->err)
+      return -1;
+    if (offs && ms != INT64_MIN) {
+      char *topic = wd_strndup(t, len);
+      wd_state_offsets_set_event(offs, topic, part, ms);
+      wd_free(topic);
+    }
+  }
+  return r->err ? -1 : 0;
 }
 
 int wd_state_offsets_load(wd_state_r_t *r, wd_state_offsets_t *offs) {

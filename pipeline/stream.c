@@ -227,6 +227,7 @@ typedef struct batch_s {
   rd_kafka_message_t *rkm[BATCH_MSGS];  /* ours: destroyed once committed */
   int64_t msg_ts[BATCH_MSGS];           /* their Kafka timestamps */
   int64_t wm[BATCH_MSGS];               /* the merge's watermark when taken */
+  int64_t ev[BATCH_MSGS];               /* their event times (the merge's) */
   double t_in[BATCH_MSGS];              /* when taken (latency metric) */
   wd_fp_t fp[BATCH_MSGS];
 } batch_t;
@@ -543,9 +544,9 @@ static void merge_drop(void *item, void *opaque);
 /* The newest event time \p partition had delivered when the similarity
  * memory was last saved, or INT64_MIN. */
 static int64_t merge_restored_ts(const stream_t *st, int32_t partition) {
-  (void)st;
-  (void)partition;
-  return INT64_MIN;
+  return st->state_dir ? wd_state_offsets_get_event(&st->processed, st->cfg->input_topic,
+                                                     partition)
+                       : INT64_MIN;
 }
 
 /* Newly assigned input partitions join the merge at the offsets they start
@@ -973,6 +974,30 @@ static wd_err_t checkpoint(stream_t *st, char *errstr, size_t errstr_size) {
   return err;
 }
 
+/* Before a periodic checkpoint, as Kafka Streams commits a task: wait for
+ * every output in flight, then commit the input offsets that makes
+ * committable. The committed offset C is then never behind the checkpoint's
+ * position S, so a restart (which starts at min(S, C)) never reads a record
+ * the saved memory already holds: an article evicted from it since would be
+ * answered anew, and differently. Bounded by FLUSH_TIMEOUT_MS; on a timeout
+ * the checkpoint is written all the same (a restart then takes the
+ * redelivery path for what lies between). */
+static void commit_processed(stream_t *st) {
+  if (st->fatal)
+    return;
+  rd_kafka_resp_err_t err = rd_kafka_flush(st->producer, FLUSH_TIMEOUT_MS);
+  if (err) {
+    WD_LOG(WD_LOG_WARN, "producer flush timed out before a checkpoint", "in_flight=%d",
+           rd_kafka_outq_len(st->producer));
+    return;
+  }
+  store_dirty(st);
+  err = rd_kafka_commit(st->consumer, NULL, 0 /* sync */);
+  if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+    WD_LOG(WD_LOG_INFO, "commit before a checkpoint failed", "error=%s",
+           rd_kafka_err2name(err));
+}
+
 /* ==== Run ==== */
 
 /* ==== Batches: fingerprinted on the workers, committed here in order ==== */
@@ -1009,6 +1034,9 @@ static void batch_commit(stream_t *st, batch_t *b) {
     if (!st->fatal) {
       wd_engine_set_watermark(st->eng, b->wm[i]);
       handle_message(st, rkm, &b->fp[i]);
+      if (st->state_dir) /* restores the partition's watermark after a restart */
+        wd_state_offsets_set_event(&st->processed, st->cfg->input_topic, rkm->partition,
+                                   b->ev[i]);
       if (st->metrics)
         wd_metrics_observe_latency(st->metrics, (now_ms() - b->t_in[i]) / 1e3);
     }
@@ -1040,9 +1068,9 @@ static void batch_publish_partial(stream_t *st) {
 }
 
 /* Take one record (ours from now on), next in the merge's order, into the
- * batch being filled, with the watermark \p wm to process it under; a full
- * batch goes to the workers. */
-static void batch_take(stream_t *st, rd_kafka_message_t *rkm, int64_t wm) {
+ * batch being filled, with its event time \p ev and the watermark \p wm to
+ * process it under; a full batch goes to the workers. */
+static void batch_take(stream_t *st, rd_kafka_message_t *rkm, int64_t ev, int64_t wm) {
   int s = wd_workers_next(st->wk);
   if (s < 0) { /* every batch in flight: make room */
     batches_commit(st, 1);
@@ -1052,6 +1080,7 @@ static void batch_take(stream_t *st, rd_kafka_message_t *rkm, int64_t wm) {
   b->rkm[b->n] = rkm;
   b->msg_ts[b->n] = rd_kafka_message_timestamp(rkm, NULL);
   b->wm[b->n] = wm;
+  b->ev[b->n] = ev;
   if (st->metrics)
     b->t_in[b->n] = now_ms();
   if (++b->n == BATCH_MSGS)
@@ -1179,7 +1208,7 @@ static size_t merge_dispatch(stream_t *st) {
       continue;
     }
     refreshed = -1;
-    batch_take(st, it.item, wd_merge_watermark(st->mg, now));
+    batch_take(st, it.item, it.ts_ms, wd_merge_watermark(st->mg, now));
     merge_pause(st, it.partition);
     n++;
   }
@@ -1674,6 +1703,7 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
     if (st.state_dir &&
         t - st.last_checkpoint >= (double)cfg->state_checkpoint_interval_ms) {
       char cerr[512];
+      commit_processed(&st);
       if (checkpoint(&st, cerr, sizeof(cerr)) != WD_OK)
         WD_LOG(WD_LOG_ERROR, "checkpoint failed: the previous one stays",
                "reason=%s", wd_log_quote(cerr2, sizeof(cerr2), cerr));

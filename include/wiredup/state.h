@@ -114,6 +114,7 @@ typedef struct wd_state_offset_s {
   char *topic;       /**< owned */
   int32_t partition;
   int64_t offset;    /**< the next offset: the state reflects records below it */
+  int64_t event_ms;  /**< newest event time among those records; INT64_MIN unknown */
 } wd_state_offset_t;
 
 /** Per input partition, the position the state reflects. */
@@ -128,15 +129,28 @@ void wd_state_offsets_set(wd_state_offsets_t *offs, const char *topic,
 /** @brief The offset for \p topic / \p partition, or -1 if unknown. */
 int64_t wd_state_offsets_get(const wd_state_offsets_t *offs, const char *topic,
                              int32_t partition);
+/** @brief Raise the newest event time of \p topic / \p partition to \p ms
+ *  (an entry with offset -1 is added if there is none). */
+void wd_state_offsets_set_event(wd_state_offsets_t *offs, const char *topic,
+                                int32_t partition, int64_t ms);
+/** @brief The newest event time of \p topic / \p partition, or INT64_MIN. */
+int64_t wd_state_offsets_get_event(const wd_state_offsets_t *offs, const char *topic,
+                                   int32_t partition);
 /** @brief Free the entries; \p offs is empty and reusable after. */
 void wd_state_offsets_clear(wd_state_offsets_t *offs);
 
 /** @brief Write \p offs (NULL: none) as the "OFFS" section: u32 count, then
- *  per entry str topic, u32 partition, i64 next offset. */
+ *  per entry str topic, u32 partition, i64 next offset; and, when any entry
+ *  has an event time, the "PTIM" section: u32 count, then per entry str
+ *  topic, u32 partition, i64 newest event time in ms (INT64_MIN unknown).
+ *  A checkpoint without PTIM (older ones, file mode) loads with every event
+ *  time unknown. */
 void wd_state_offsets_save(wd_state_w_t *w, const wd_state_offsets_t *offs);
 /** @brief Add the entries of an "OFFS" section body to \p offs (NULL: read
  *  and dropped). @returns 0, or -1 if it does not parse. */
 int wd_state_offsets_load(wd_state_r_t *r, wd_state_offsets_t *offs);
+/** @brief The same for a "PTIM" section body. */
+int wd_state_offsets_load_events(wd_state_r_t *r, wd_state_offsets_t *offs);
 
 /* ==== Checkpoint files ==== */
 
