@@ -92,6 +92,11 @@ struct wd_metrics_s {
   wd_engine_stats_t engine;
   lag_t *lags;
   size_t lag_cnt;
+  int has_order;
+  uint64_t out_of_order, wait_timeouts, queued;
+  char *order_topic;
+  wd_metrics_part_t *order_parts;
+  size_t order_part_cnt;
 };
 
 static int64_t mono_ns(void) {
@@ -117,6 +122,8 @@ void wd_metrics_destroy(wd_metrics_t *m) {
   if (!m)
     return;
   lags_free(m->lags, m->lag_cnt);
+  wd_free(m->order_topic);
+  wd_free(m->order_parts);
   pthread_mutex_destroy(&m->mu);
   wd_free(m);
 }
@@ -151,6 +158,26 @@ double wd_metrics_heartbeat_age(const wd_metrics_t *m) {
   int64_t hb = atomic_load_explicit(
       &((wd_metrics_t *)(uintptr_t)m)->heartbeat_ns, memory_order_relaxed);
   return (double)(mono_ns() - hb) / 1e9;
+}
+
+void wd_metrics_publish_order(wd_metrics_t *m, const wd_metrics_order_t *o) {
+  wd_metrics_part_t *parts = NULL;
+  if (o->part_cnt) {
+    parts = wd_malloc(o->part_cnt * sizeof(*parts));
+    memcpy(parts, o->parts, o->part_cnt * sizeof(*parts));
+  }
+  char *topic = wd_strdup(o->topic ? o->topic : "");
+  pthread_mutex_lock(&m->mu);
+  m->has_order = 1;
+  m->out_of_order = o->out_of_order;
+  m->wait_timeouts = o->wait_timeouts;
+  m->queued = o->queued;
+  wd_free(m->order_topic);
+  wd_free(m->order_parts);
+  m->order_topic = topic;
+  m->order_parts = parts;
+  m->order_part_cnt = o->part_cnt;
+  pthread_mutex_unlock(&m->mu);
 }
 
 void wd_metrics_publish_engine(wd_metrics_t *m, const wd_engine_stats_t *st) {
@@ -321,9 +348,25 @@ void wd_metrics_render(wd_metrics_t *m, wd_buf_t *dst) {
   int has_engine;
   lag_t *lags = NULL;
   size_t lag_cnt;
+  wd_metrics_order_t ord = {0};
+  char *ord_topic = NULL;
+  wd_metrics_part_t *ord_parts = NULL;
+  int has_order;
   pthread_mutex_lock(&m->mu);
   has_engine = m->has_engine;
   eng = m->engine;
+  has_order = m->has_order;
+  if (has_order) {
+    ord.out_of_order = m->out_of_order;
+    ord.wait_timeouts = m->wait_timeouts;
+    ord.queued = m->queued;
+    ord.part_cnt = m->order_part_cnt;
+    ord_topic = wd_strdup(m->order_topic ? m->order_topic : "");
+    if (ord.part_cnt) {
+      ord_parts = wd_malloc(ord.part_cnt * sizeof(*ord_parts));
+      memcpy(ord_parts, m->order_parts, ord.part_cnt * sizeof(*ord_parts));
+    }
+  }
   lag_cnt = m->lag_cnt;
   if (lag_cnt) {
     lags = wd_malloc(lag_cnt * sizeof(*lags));
@@ -349,6 +392,50 @@ void wd_metrics_render(wd_metrics_t *m, wd_buf_t *dst) {
                  engine_metrics[i].help,
                  (double)*(const uint64_t *)((const char *)&eng +
                                              engine_metrics[i].offset));
+
+  if (has_engine && eng.watermark_ms != INT64_MIN)
+    render_one(dst, "wiredup_watermark_seconds", "gauge",
+               "The engine's watermark in Unix seconds: the newest event time "
+               "seen less index.allowed_lateness, held back to the slowest "
+               "partition that is not idle. Eviction follows it.",
+               (double)eng.watermark_ms / 1e3);
+
+  if (has_order) {
+    render_one(dst, "wiredup_records_out_of_order_total", "counter",
+               "Records processed after a record with a later event time "
+               "(the event-time merge could not wait for them).",
+               (double)ord.out_of_order);
+    render_one(dst, "wiredup_order_wait_timeouts_total", "counter",
+               "Times a partition known to have records was passed over after "
+               "input.order_timeout.",
+               (double)ord.wait_timeouts);
+    render_one(dst, "wiredup_merge_queued_records", "gauge",
+               "Records consumed and waiting for their turn in event-time order.",
+               (double)ord.queued);
+    wd_prom_header(dst, "wiredup_partition_event_time_lag_seconds",
+                   "How far the partition's newest event time is behind the "
+                   "newest of any partition.",
+                   "gauge");
+    for (size_t i = 0; i < ord.part_cnt; i++) {
+      char part[16];
+      snprintf(part, sizeof(part), "%d", (int)ord_parts[i].partition);
+      wd_prom_label_t l[2] = {{"topic", ord_topic}, {"partition", part}};
+      wd_prom_sample(dst, "wiredup_partition_event_time_lag_seconds", NULL, l, 2, NULL,
+                     (double)ord_parts[i].lag_ms / 1e3);
+    }
+    wd_prom_header(dst, "wiredup_partition_idle",
+                   "1 when the partition has had nothing new for "
+                   "input.idle_timeout and does not hold the watermark back.",
+                   "gauge");
+    for (size_t i = 0; i < ord.part_cnt; i++) {
+      char part[16];
+      snprintf(part, sizeof(part), "%d", (int)ord_parts[i].partition);
+      wd_prom_label_t l[2] = {{"topic", ord_topic}, {"partition", part}};
+      wd_prom_sample(dst, "wiredup_partition_idle", NULL, l, 2, NULL, ord_parts[i].idle);
+    }
+  }
+  wd_free(ord_topic);
+  wd_free(ord_parts);
 
   uint64_t counts[LATENCY_BOUND_CNT + 1];
   for (size_t i = 0; i <= LATENCY_BOUND_CNT; i++)

@@ -1255,10 +1255,30 @@ static void batches_destroy(stream_t *st) {
 
 static void publish_engine(stream_t *st) {
   wd_engine_stats_t es;
+  wd_merge_stats_t ms;
+  wd_merge_part_t mp;
   if (!st->metrics)
     return;
   wd_engine_stats(st->eng, &es);
   wd_metrics_publish_engine(st->metrics, &es);
+
+  /* the merge: each partition's newest event time against the newest of all */
+  const double now = now_ms();
+  wd_merge_stats(st->mg, now, &ms);
+  wd_metrics_part_t *parts = wd_calloc(ms.partitions ? ms.partitions : 1, sizeof(*parts));
+  int64_t newest = INT64_MIN;
+  for (size_t i = 0; wd_merge_part(st->mg, i, now, &mp); i++)
+    if (mp.max_ts_ms > newest)
+      newest = mp.max_ts_ms;
+  size_t n = 0;
+  for (size_t i = 0; n < ms.partitions && wd_merge_part(st->mg, i, now, &mp); i++, n++)
+    parts[n] = (wd_metrics_part_t){mp.partition,
+                                   mp.max_ts_ms == INT64_MIN ? 0 : newest - mp.max_ts_ms,
+                                   mp.idle};
+  wd_metrics_order_t o = {ms.out_of_order, ms.wait_timeouts, ms.queued,
+                          st->cfg->input_topic, parts, n};
+  wd_metrics_publish_order(st->metrics, &o);
+  wd_free(parts);
 }
 
 static int want_stop(stream_t *st) {
@@ -1741,13 +1761,16 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
     }
   }
   wd_engine_stats_t es;
+  wd_merge_stats_t ms;
   wd_engine_stats(st.eng, &es);
+  wd_merge_stats(st.mg, now_ms(), &ms);
   WD_LOG(WD_LOG_INFO, "stream mode stopped",
          "consumed=%" PRIu64 " published=%" PRIu64 " dead_lettered=%" PRIu64
          " acked=%" PRIu64 " duplicates=%" PRIu64 " redelivered=%" PRIu64
-         " late=%" PRIu64 " index_articles=%" PRIu64 " seconds=%.3f",
+         " late=%" PRIu64 " out_of_order=%" PRIu64 " index_articles=%" PRIu64
+         " seconds=%.3f",
          st.consumed, st.published, st.dead, st.acked, es.duplicates,
-         es.redelivered, es.late, es.index_docs, (now_ms() - t0) / 1e3);
+         es.redelivered, es.late, ms.out_of_order, es.index_docs, (now_ms() - t0) / 1e3);
 
 done:
   batches_destroy(&st);

@@ -79,6 +79,27 @@ void wd_metrics_publish_engine(wd_metrics_t *m, const wd_engine_stats_t *st);
 int wd_metrics_publish_kafka_stats(wd_metrics_t *m, const char *json,
                                    size_t json_len);
 
+/** One input partition's place in event time (merge.h). */
+typedef struct wd_metrics_part_s {
+  int32_t partition;
+  int64_t lag_ms; /**< newest event time of any partition minus this one's */
+  int idle;       /**< not holding the watermark back (input.idle_timeout) */
+} wd_metrics_part_t;
+
+/** The input's event-time order, as stream mode publishes it. */
+typedef struct wd_metrics_order_s {
+  uint64_t out_of_order;  /**< records processed after one with a later time */
+  uint64_t wait_timeouts; /**< partitions passed over after input.order_timeout */
+  uint64_t queued;        /**< records waiting in the merge */
+  const char *topic;      /**< the input topic (copied) */
+  const wd_metrics_part_t *parts; /**< copied */
+  size_t part_cnt;
+} wd_metrics_order_t;
+
+/** @brief Publish the event-time merge's counters and per-partition lags
+ *  (copied under the mutex). Call from the poll loop. */
+void wd_metrics_publish_order(wd_metrics_t *m, const wd_metrics_order_t *o);
+
 /** @brief Record that a checkpoint of the similarity memory was completed at
  *  \p unix_ms (wall clock). Until it is first called, the checkpoint age
  *  metric is left out of the exposition. */
