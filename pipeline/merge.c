@@ -14,6 +14,7 @@ typedef struct mq_ent_s {
   int64_t offset;
   int64_t ts;
   size_t bytes;
+  double pushed;
 } mq_ent_t;
 
 typedef struct mpart_s {
@@ -139,10 +140,16 @@ void wd_merge_set_end(wd_merge_t *m, int32_t partition, int64_t end) {
     p->end = end;
 }
 
+static int part_caught_up(const mpart_t *p);
+
 void wd_merge_set_high(wd_merge_t *m, int32_t partition, int64_t high) {
   mpart_t *p = part_get(m, partition);
-  if (p && high > p->high)
+  if (!p)
+    return;
+  if (high > p->high)
     p->high = high;
+  if (part_caught_up(p))
+    p->wait_from = -1; /* a wait after it falls behind again starts afresh */
 }
 
 void wd_merge_eof(wd_merge_t *m, int32_t partition, int64_t offset) {
@@ -151,8 +158,7 @@ void wd_merge_eof(wd_merge_t *m, int32_t partition, int64_t offset) {
     return;
   if (p->next < 0)
     p->next = offset;
-  if (offset > p->high)
-    p->high = offset;
+  wd_merge_set_high(m, partition, offset);
 }
 
 static int part_done(const mpart_t *p) { return p->end >= 0 && p->next >= p->end; }
@@ -178,7 +184,7 @@ int wd_merge_push(wd_merge_t *m, int32_t partition, int64_t offset, int64_t ts_m
   }
   if (p->cnt == p->cap)
     p->q = wd_ring_grow(p->q, sizeof(*p->q), &p->head, p->cnt, &p->cap, 64);
-  p->q[(p->head + p->cnt) % p->cap] = (mq_ent_t){item, offset, ts_ms, bytes};
+  p->q[(p->head + p->cnt) % p->cap] = (mq_ent_t){item, offset, ts_ms, bytes, now_ms};
   p->cnt++;
   p->bytes += bytes;
   m->queued++;
@@ -248,6 +254,7 @@ int wd_merge_pop(wd_merge_t *m, double now_ms, wd_merge_item_t *out) {
   out->offset = e.offset;
   out->ts_ms = e.ts;
   out->bytes = e.bytes;
+  out->pushed_ms = e.pushed;
   out->out_of_order = e.ts < m->max_ts;
   if (out->out_of_order)
     m->out_of_order++;

@@ -55,7 +55,7 @@ typedef struct wd_merge_opts_s {
   int64_t lateness_ms;     /**< a partition's watermark: newest event time - this */
   int64_t idle_timeout_ms; /**< idle after this long with nothing; < 0: never idle */
   int64_t max_wait_ms;     /**< wait this long for an empty partition behind; < 0: forever */
-  size_t high_bytes;       /**< pause a partition holding this many bytes... */
+  size_t high_bytes;       /**< pause a partition holding this many bytes (> 0)... */
   size_t high_msgs;        /**< ...or this many records (0: no limit) */
 } wd_merge_opts_t;
 
@@ -66,7 +66,8 @@ typedef struct wd_merge_item_s {
   int64_t offset;
   int64_t ts_ms;    /**< its event time */
   size_t bytes;
-  int out_of_order; /**< an earlier record was handed out before it */
+  double pushed_ms; /**< when it was pushed (the caller's clock) */
+  int out_of_order; /**< a record with a later time was handed out before it */
 } wd_merge_item_t;
 
 /** Counters since wd_merge_new. */
@@ -78,7 +79,7 @@ typedef struct wd_merge_stats_s {
   size_t queued_bytes;
   size_t partitions;       /**< partitions being merged */
   size_t idle;             /**< of them, idle now */
-  int64_t watermark_ms;    /**< INT64_MIN before any */
+  int64_t watermark_ms;    /**< as wd_merge_watermark */
   int64_t max_ts_ms;       /**< newest event time handed out; INT64_MIN before any */
 } wd_merge_stats_t;
 
