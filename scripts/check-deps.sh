@@ -2,9 +2,11 @@
 # Check that module dependencies run one way (STYLE.md section 1).
 #   scripts/check-deps.sh [--dot] [ROOT]
 #
-# A module X is pipeline/X.c plus include/wiredup/X.h; a .c without a header
-# of its own (main.c, metrics_http.c, mock_broker_main.c) is a leaf module of
-# its own name. X depends on Y when X.c or X.h has `#include "wiredup/Y.h"`.
+# A module X is pipeline/X.c plus include/wiredup/X.h, and, when X has a
+# private pipeline/X_int.h, that header and every pipeline/X_*.c (stream.c,
+# stream_track.c, ...); any other .c without a header of its own (main.c,
+# metrics_http.c, mock_broker_main.c) is a leaf module of its own name.
+# X depends on Y when a file of X has `#include "wiredup/Y.h"`.
 # Fails (exit 1) when
 #   - the modules include each other in a loop (printed as a -> b -> c -> a);
 #   - an algorithm stage (norm, shingle, minhash, simhash, lsh, cluster)
@@ -17,7 +19,7 @@ set -eu
 dot=0
 case ${1-} in
   --dot) dot=1; shift ;;
-  -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   -*) echo "check-deps: unknown option '$1' (--dot)" >&2; exit 2 ;;
 esac
 root=${1:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -30,8 +32,35 @@ fi
 awk -v dot="$dot" -v stages="norm shingle minhash simhash lsh cluster" '
 function base(path,   b) { b = path; sub(/.*\//, "", b); sub(/\.[^.]*$/, "", b); return b }
 
+# The module \p path belongs to: X for pipeline/X_int.h and for
+# pipeline/X_*.c when X_int.h exists (the longest such X), else its base name.
+function module_of(path,   b, m, best) {
+  b = base(path)
+  if (path ~ /_int\.h$/ && path !~ /\/wiredup\//) {
+    sub(/_int$/, "", b)
+    return b
+  }
+  best = b
+  if (path ~ /\.c$/)
+    for (m in private)
+      if (index(b, m "_") == 1 && (best == b || length(m) > length(best)))
+        best = m
+  return best
+}
+
+BEGIN {
+  for (i = 1; i < ARGC; i++)
+    if (ARGV[i] ~ /_int\.h$/ && ARGV[i] !~ /\/wiredup\//) {
+      m = base(ARGV[i])
+      sub(/_int$/, "", m)
+      private[m] = 1
+    }
+}
+
 FNR == 1 {
-  mod = base(FILENAME)
+  mod = module_of(FILENAME)
+  files[++F] = FILENAME
+  fmod[FILENAME] = mod
   hdr = FILENAME ~ /\.h$/
   if (!(mod in seen)) { seen[mod] = 1; names[++N] = mod }
 }
@@ -132,9 +161,14 @@ END {
     m = st[k]
     isstage[m] = 1
     split("", reached)
-    own[1] = pdir "/" m ".c"
-    own[2] = hdir "/" m ".h"
-    for (o = 1; o <= 2; o++) {
+    # its files: X.c, X.h and, with an X_int.h, the rest of the module
+    no = 0
+    own[++no] = pdir "/" m ".c"
+    own[++no] = hdir "/" m ".h"
+    for (f = 1; f <= F; f++)
+      if (fmod[files[f]] == m && files[f] != own[1] && files[f] != own[2])
+        own[++no] = files[f]
+    for (o = 1; o <= no; o++) {
       if (own[o] in lib) {
         printf "check-deps: stage %s: %s includes %s\n", m, own[o], lib[own[o]] > "/dev/stderr"
         bad++
@@ -176,4 +210,5 @@ END {
   }
 }
 ' pdir="$root/pipeline" hdir="$root/include/wiredup" \
-  $(ls "$root"/pipeline/*.c "$root"/include/wiredup/*.h)
+  $(ls "$root"/pipeline/*.c "$root"/include/wiredup/*.h
+    ls "$root"/pipeline/*_int.h 2>/dev/null || :)

@@ -1,0 +1,126 @@
+/* stream_int.h - private to the stream module (stream.c, stream_consume.c,
+ * stream_produce.c, stream_replay.c, stream_track.c): the run's state
+ * (stream_t), the workers' batches, the limits more than one file uses and
+ * the functions the files call in one another. Nothing outside the module
+ * includes it; the public API stays in wiredup/stream.h. */
+#ifndef WD_STREAM_INT_H
+#define WD_STREAM_INT_H
+
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wiredup/stream.h"
+#include "wiredup/config.h"
+#include "wiredup/engine.h"
+#include "wiredup/mem.h"
+#include "wiredup/merge.h"
+#include "wiredup/metrics.h"
+#include "wiredup/record.h"
+#include "wiredup/state.h"
+#include "wiredup/workers.h"
+
+/* A tracker token (wd_stream_track_push) is the input partition + 1 above
+ * TRACK_SEQ_BITS bits of sequence number; on_delivery reads the partition
+ * back out of it. */
+#define TRACK_SEQ_BITS 48
+
+#define FLUSH_TIMEOUT_MS 10000
+#define METADATA_TIMEOUT_MS 2000
+
+/* Messages consumed and not yet committed, fingerprinted on the workers. */
+#define BATCH_MSGS 32 /* messages handed to a worker at a time */
+
+typedef struct batch_s {
+  size_t n;                             /* messages in the batch */
+  rd_kafka_message_t *rkm[BATCH_MSGS];  /* ours: destroyed once committed */
+  int64_t msg_ts[BATCH_MSGS];           /* their Kafka timestamps */
+  int64_t wm[BATCH_MSGS];               /* the merge's watermark when taken */
+  int64_t ev[BATCH_MSGS];               /* their event times (the merge's) */
+  double t_in[BATCH_MSGS];              /* when taken (latency metric) */
+  wd_fp_t fp[BATCH_MSGS];
+} batch_t;
+
+typedef struct stream_s {
+  const wd_config_t *cfg;
+  const wd_stream_opts_t *opts;
+  rd_kafka_t *consumer;
+  rd_kafka_t *producer;
+  rd_kafka_topic_t *out_rkt; /* the output topic, held from the start */
+  wd_engine_t *eng;
+  wd_merge_t *mg;      /* the partitions' records in event-time order */
+  wd_decoder_t *dec;   /* reads a record's event time for the merge */
+  wd_workers_t *wk;
+  batch_t *b;      /* the workers' ring of batches */
+  size_t nb;
+  wd_metrics_t *metrics; /* NULL: not counted */
+  wd_stream_track_t *trk;
+  wd_buf_t out; /* output value, reused for every record */
+  const char *dlq_topic;
+  int cooperative;
+  int warned_assigned; /* assignment size last warned about, -1 = none */
+  int closing;         /* consumer_close in progress */
+  int fatal;           /* stop now: errstr holds why */
+  char fatal_msg[512];
+  uint64_t consumed, published, dead, acked;
+  /* Durable state: where checkpoints go (NULL = none) and, per input
+   * partition, the offset after the last record the engine has seen. */
+  const char *state_dir;
+  wd_state_offsets_t processed;
+  double last_checkpoint;
+} stream_t;
+
+/* Set by wd_stream_request_stop() (a signal handler); a run that stops
+ * cleanly clears it. */
+extern volatile sig_atomic_t stream_stop;
+
+/* ==== stream.c ==== */
+
+double now_ms(void);
+/* The first fatal error wins; later ones are usually its consequences. */
+void set_fatal(stream_t *st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* The user's value for a kafka.* key (opts over cfg), or NULL. */
+const char *user_value(const stream_t *st, const char *key);
+void batch_take(stream_t *st, rd_kafka_message_t *rkm, int64_t ev, int64_t wm);
+void batches_commit(stream_t *st, int wait);
+void batch_publish_partial(stream_t *st);
+int batches_busy(stream_t *st);
+void batches_drain(stream_t *st);
+int want_stop(stream_t *st);
+
+/* ==== stream_produce.c ==== */
+
+/* rd_kafka_conf_set_dr_msg_cb */
+void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque);
+void producer_warm(stream_t *st);
+int produce(stream_t *st, const char *topic, const void *key, size_t key_len,
+            const void *value, size_t value_len, rd_kafka_headers_t *hdrs,
+            uint64_t token);
+void dead_letter(stream_t *st, const rd_kafka_message_t *rkm, const char *topic,
+                 const char *reason, uint64_t token);
+void store_dirty(stream_t *st);
+void commit_revoked(stream_t *st, rd_kafka_topic_partition_list_t *parts);
+void commit_processed(stream_t *st);
+
+/* ==== stream_consume.c ==== */
+
+wd_merge_t *merge_new(const stream_t *st, int deterministic);
+void merge_take(stream_t *st, rd_kafka_message_t *rkm,
+                int (*skip)(void *, rd_kafka_message_t *), void *skip_opaque);
+size_t merge_dispatch(stream_t *st);
+/* wd_merge_drop_cb_t */
+void merge_drop(void *item, void *opaque);
+/* The input topic's partition count, or -1 (no metadata in time). */
+int32_t topic_partition_cnt(stream_t *st);
+/* rd_kafka_conf_set_rebalance_cb */
+void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                  rd_kafka_topic_partition_list_t *parts, void *opaque);
+
+/* ==== stream_replay.c ==== */
+
+wd_err_t replay_run(stream_t *st, const wd_replay_t *rp, char *errstr,
+                    size_t errstr_size);
+
+#endif
