@@ -54,14 +54,14 @@ void wd_stream_request_stop(void) {
   stream_stop = 1;
 }
 
-double now_ms(void) {
+double stream_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 /* The first fatal error wins; later ones are usually its consequences. */
-void set_fatal(stream_t *st, const char *fmt, ...) {
+void stream_set_fatal(stream_t *st, const char *fmt, ...) {
   va_list ap;
   if (st->fatal)
     return;
@@ -92,8 +92,8 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason,
   if (err == RD_KAFKA_RESP_ERR__FATAL) {
     char why[512];
     rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, why, sizeof(why));
-    set_fatal(st, "fatal Kafka error in %s: %s: %s", rd_kafka_name(rk),
-              rd_kafka_err2name(orig), why);
+    stream_set_fatal(st, "fatal Kafka error in %s: %s: %s", rd_kafka_name(rk),
+                     rd_kafka_err2name(orig), why);
     return;
   }
   /* Everything else is retried by librdkafka: say so and carry on. A lost
@@ -211,7 +211,7 @@ static wd_err_t conf_apply_user(rd_kafka_conf_t *conf, rd_kafka_type_t type,
   return WD_OK;
 }
 
-const char *user_value(const stream_t *st, const char *key) {
+const char *stream_user_value(const stream_t *st, const char *key) {
   const char *v = wd_config_kafka_get(st->cfg, key);
   if (st->opts)
     for (size_t i = 0; i < st->opts->kafka_cnt; i++)
@@ -244,7 +244,7 @@ static rd_kafka_conf_t *build_conf(stream_t *st, rd_kafka_type_t type,
     /* A new group reads the topic from the start, as Kafka Streams does:
      * articles published before the first run are clustered too. */
     SET("auto.offset.reset", "earliest");
-    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_rebalance_cb(conf, stream_on_rebalance);
     if (st->metrics) {
       /* Consumer lag for /metrics; a scrape every 15 s or so sees it fresh. */
       SET("statistics.interval.ms", "5000");
@@ -262,7 +262,7 @@ static rd_kafka_conf_t *build_conf(stream_t *st, rd_kafka_type_t type,
                (long long)(want < 1000000000 ? want : 1000000000));
       SET("message.max.bytes", num);
     }
-    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_dr_msg_cb(conf, stream_on_delivery);
   }
 #undef SET
 
@@ -278,8 +278,8 @@ static rd_kafka_conf_t *build_conf(stream_t *st, rd_kafka_type_t type,
 
   if (type == RD_KAFKA_CONSUMER) {
     /* Not negotiable: the offset of a record is stored only after its output
-     * is acknowledged (store_dirty), never when it is handed to us. */
-    const char *v = user_value(st, "enable.auto.offset.store");
+     * is acknowledged (stream_store_dirty), never when it is handed to us. */
+    const char *v = stream_user_value(st, "enable.auto.offset.store");
     if (v && strcmp(v, "false") != 0)
       WD_LOG(WD_LOG_WARN,
              "kafka.enable.auto.offset.store ignored: wiredup stores offsets "
@@ -295,9 +295,11 @@ static rd_kafka_conf_t *build_conf(stream_t *st, rd_kafka_type_t type,
     /* A replay reads with rd_kafka_assign and never commits, so the live
      * group's offsets stay where they are whatever the user's keys say. */
     if (st->opts && st->opts->replay &&
-        ((err = conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size)) ||
-         (!user_value(st, "client.id") &&
-          (err = conf_set(conf, "client.id", "wiredup-replay", errstr, errstr_size)))))
+        ((err = conf_set(conf, "enable.auto.commit", "false", errstr,
+                         errstr_size)) ||
+         (!stream_user_value(st, "client.id") &&
+          (err = conf_set(conf, "client.id", "wiredup-replay", errstr,
+                          errstr_size)))))
       goto err;
   }
   return conf;
@@ -326,33 +328,33 @@ static void handle_message(stream_t *st, const rd_kafka_message_t *rkm, wd_fp_t 
   uint64_t token = wd_stream_track_push(st->trk, rkm->partition, rkm->offset);
   wd_err_t err = wd_engine_commit(st->eng, fp, &res, reason, sizeof(reason));
   if (err == WD_ERR_INPUT) {
-    dead_letter(st, rkm, topic, reason, token);
+    stream_dead_letter(st, rkm, topic, reason, token);
     return;
   }
   if (err != WD_OK) {
     wd_stream_track_ack(st->trk, token, 0);
-    set_fatal(st, "%s/%d/%lld: %s", topic, (int)rkm->partition,
-              (long long)rkm->offset, reason);
+    stream_set_fatal(st, "%s/%d/%lld: %s", topic, (int)rkm->partition,
+                     (long long)rkm->offset, reason);
     return;
   }
   wd_coords_t coords = {
       .topic = topic, .partition = rkm->partition, .offset = rkm->offset};
   wd_buf_clear(&st->out);
   wd_result_format(&res, &coords, &st->out);
-  if (produce(st, st->cfg->output_topic, res.id, strlen(res.id), st->out.p,
-              st->out.len, NULL, token) == 0)
+  if (stream_produce(st, st->cfg->output_topic, res.id, strlen(res.id),
+                     st->out.p, st->out.len, NULL, token) == 0)
     st->published++;
 }
 
 /* ==== Checkpoints ==== */
 
 static wd_err_t checkpoint(stream_t *st, char *errstr, size_t errstr_size) {
-  st->last_checkpoint = now_ms();
+  st->last_checkpoint = stream_now_ms();
   wd_err_t err = wd_pipeline_state_save(st->eng, st->state_dir, &st->processed, errstr,
                                         errstr_size);
   /* Saving can take seconds at millions of articles: do not let it delay
    * the next one into back-to-back saves. */
-  st->last_checkpoint = now_ms();
+  st->last_checkpoint = stream_now_ms();
   return err;
 }
 
@@ -396,7 +398,8 @@ static void batch_commit(stream_t *st, batch_t *b) {
         wd_state_offsets_set_event(&st->processed, st->cfg->input_topic, rkm->partition,
                                    b->ev[i]);
       if (st->metrics)
-        wd_metrics_observe_latency(st->metrics, (now_ms() - b->t_in[i]) / 1e3);
+        wd_metrics_observe_latency(st->metrics,
+                                   (stream_now_ms() - b->t_in[i]) / 1e3);
     }
     rd_kafka_message_destroy(rkm);
   }
@@ -408,7 +411,7 @@ static void batch_commit(stream_t *st, batch_t *b) {
  * (fingerprinting meanwhile). One batch a call, so the batches freed are
  * refilled between commits: committing every finished batch at once left
  * the workers idle while this thread drained them (as in file mode). */
-void batches_commit(stream_t *st, int wait) {
+void stream_batches_commit(stream_t *st, int wait) {
   int s = wd_workers_oldest(st->wk, wait);
   if (s >= 0)
     batch_commit(st, &st->b[s]);
@@ -420,7 +423,7 @@ static batch_t *batch_filling(stream_t *st) {
   return s >= 0 && st->b[s].n ? &st->b[s] : NULL;
 }
 
-void batch_publish_partial(stream_t *st) {
+void stream_batch_publish_partial(stream_t *st) {
   if (batch_filling(st))
     wd_workers_publish(st->wk);
 }
@@ -428,10 +431,11 @@ void batch_publish_partial(stream_t *st) {
 /* Take one record (ours from now on), next in the merge's order, into the
  * batch being filled, with its event time \p ev and the watermark \p wm to
  * process it under; a full batch goes to the workers. */
-void batch_take(stream_t *st, rd_kafka_message_t *rkm, int64_t ev, int64_t wm) {
+void stream_batch_take(stream_t *st, rd_kafka_message_t *rkm, int64_t ev,
+                       int64_t wm) {
   int s = wd_workers_next(st->wk);
   if (s < 0) { /* every batch in flight: make room */
-    batches_commit(st, 1);
+    stream_batches_commit(st, 1);
     s = wd_workers_next(st->wk);
   }
   batch_t *b = &st->b[s];
@@ -440,23 +444,23 @@ void batch_take(stream_t *st, rd_kafka_message_t *rkm, int64_t ev, int64_t wm) {
   b->wm[b->n] = wm;
   b->ev[b->n] = ev;
   if (st->metrics)
-    b->t_in[b->n] = now_ms();
+    b->t_in[b->n] = stream_now_ms();
   if (++b->n == BATCH_MSGS)
     wd_workers_publish(st->wk);
 }
 
 /* Messages taken and not yet committed. */
-int batches_busy(stream_t *st) {
+int stream_batches_busy(stream_t *st) {
   return wd_workers_pending(st->wk) > 0 || batch_filling(st) != NULL;
 }
 
 /* Commit every message taken so far (after a fatal error: destroy them). */
-void batches_drain(stream_t *st) {
+void stream_batches_drain(stream_t *st) {
   if (!st->wk)
     return;
-  batch_publish_partial(st);
+  stream_batch_publish_partial(st);
   while (wd_workers_pending(st->wk))
-    batches_commit(st, 1);
+    stream_batches_commit(st, 1);
 }
 
 /* Free the batches; messages still in them (left by a fatal error or a
@@ -493,7 +497,7 @@ static void publish_engine(stream_t *st) {
   wd_metrics_publish_engine(st->metrics, &es);
 
   /* the merge: each partition's newest event time against the newest of all */
-  const double now = now_ms();
+  const double now = stream_now_ms();
   wd_merge_stats(st->mg, now, &ms);
   wd_metrics_part_t *parts = wd_calloc(ms.partitions ? ms.partitions : 1, sizeof(*parts));
   int64_t newest = INT64_MIN;
@@ -511,7 +515,7 @@ static void publish_engine(stream_t *st) {
   wd_free(parts);
 }
 
-int want_stop(stream_t *st) {
+int stream_want_stop(stream_t *st) {
   return stream_stop || st->fatal ||
          (st->opts && st->opts->on_tick && st->opts->on_tick(st->opts->opaque));
 }
@@ -530,7 +534,7 @@ static void shutdown_clients(stream_t *st) {
     rd_kafka_poll(st->producer, 0);
   WD_LOGM(WD_LOG_DEBUG, "shutdown: producer flushed");
   /* 2. Store and commit what that made committable, synchronously. */
-  store_dirty(st);
+  stream_store_dirty(st);
   err = rd_kafka_commit(st->consumer, NULL, 0);
   WD_LOG(WD_LOG_DEBUG, "shutdown: committed", "error=%s",
          rd_kafka_err2name(err));
@@ -557,7 +561,7 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
   char rderr[512];
   wd_err_t ret = WD_OK;
   rd_kafka_resp_err_t err;
-  double t0 = now_ms(), last_store = t0, last_publish = t0;
+  double t0 = stream_now_ms(), last_store = t0, last_publish = t0;
   char cerr2[600];
 
   memset(&st, 0, sizeof(st));
@@ -575,7 +579,7 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
   }
   if ((ret = batches_new(&st, errstr, errstr_size)) != WD_OK)
     goto done;
-  st.mg = merge_new(&st, opts && opts->replay);
+  st.mg = stream_merge_new(&st, opts && opts->replay);
   st.dec = wd_decoder_new(cfg);
   wd_decoder_defer_warnings(st.dec, 1); /* the engine logs them, in order */
   st.state_dir = opts && opts->no_state ? NULL : wd_config_state_dir(cfg, 1);
@@ -589,7 +593,7 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
       (ret = wd_pipeline_state_open(st.eng, st.state_dir, opts && opts->fresh_state,
                                     &st.processed, errstr, errstr_size)) != WD_OK)
     goto done;
-  st.last_checkpoint = now_ms();
+  st.last_checkpoint = stream_now_ms();
   if (!(conf = build_conf(&st, RD_KAFKA_PRODUCER, errstr, errstr_size))) {
     ret = WD_ERR_CONFIG;
     goto done;
@@ -602,7 +606,7 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
     goto done;
   }
   conf = NULL; /* owned by the producer now */
-  producer_warm(&st);
+  stream_producer_warm(&st);
   if (!(conf = build_conf(&st, RD_KAFKA_CONSUMER, errstr, errstr_size))) {
     ret = WD_ERR_CONFIG;
     goto done;
@@ -619,7 +623,7 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
   rd_kafka_poll_set_consumer(st.consumer);
 
   if (opts && opts->replay) {
-    ret = replay_run(&st, opts->replay, errstr, errstr_size);
+    ret = stream_replay_run(&st, opts->replay, errstr, errstr_size);
     goto done;
   }
 
@@ -636,8 +640,8 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
     goto done;
   }
   {
-    const char *bs = user_value(&st, "bootstrap.servers");
-    const char *grp = user_value(&st, "group.id");
+    const char *bs = stream_user_value(&st, "bootstrap.servers");
+    const char *grp = stream_user_value(&st, "group.id");
     WD_LOG(WD_LOG_INFO, "stream mode started",
            "input=%s output=%s dead_letter=%s group=%s "
            "bootstrap=%s",
@@ -647,31 +651,32 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
 
   publish_engine(&st);
   int busy = 0;
-  while (!want_stop(&st)) {
+  while (!stream_want_stop(&st)) {
     /* Wait for the broker only when no work is in flight. */
-    rd_kafka_message_t *rkm =
-        rd_kafka_consumer_poll(st.consumer, busy || batches_busy(&st) ? 0 : MERGE_POLL_MS);
+    rd_kafka_message_t *rkm = rd_kafka_consumer_poll(
+        st.consumer, busy || stream_batches_busy(&st) ? 0 : MERGE_POLL_MS);
     if (rkm)
-      merge_take(&st, rkm, NULL, NULL);
+      stream_merge_take(&st, rkm, NULL, NULL);
     busy = rkm != NULL;
-    if (merge_dispatch(&st)) /* what the merge lets go, in event-time order */
+    if (stream_merge_dispatch(
+            &st)) /* what the merge lets go, in event-time order */
       busy = 1;
     if (!busy) {
       /* nothing more for now: commit what is in flight, the oldest batch
        * at least, fingerprinting it here if no worker has yet */
-      batch_publish_partial(&st);
+      stream_batch_publish_partial(&st);
     }
-    batches_commit(&st, !busy);
+    stream_batches_commit(&st, !busy);
     rd_kafka_poll(st.producer, 0); /* delivery reports -> tracker */
-    double t = now_ms();
+    double t = stream_now_ms();
     if (t - last_store >= STORE_INTERVAL_MS) {
-      store_dirty(&st);
+      stream_store_dirty(&st);
       last_store = t;
     }
     if (st.state_dir &&
         t - st.last_checkpoint >= (double)cfg->state_checkpoint_interval_ms) {
       char cerr[512];
-      commit_processed(&st);
+      stream_commit_processed(&st);
       if (checkpoint(&st, cerr, sizeof(cerr)) != WD_OK)
         WD_LOG(WD_LOG_ERROR, "checkpoint failed: the previous one stays",
                "reason=%s", wd_log_quote(cerr2, sizeof(cerr2), cerr));
@@ -684,7 +689,7 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
       }
     }
   }
-  batches_drain(&st); /* what was consumed is handled (unless fatal) */
+  stream_batches_drain(&st); /* what was consumed is handled (unless fatal) */
   shutdown_clients(&st);
   publish_engine(&st);
   if (st.fatal) {
@@ -711,18 +716,20 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
   wd_engine_stats_t es;
   wd_merge_stats_t ms;
   wd_engine_stats(st.eng, &es);
-  wd_merge_stats(st.mg, now_ms(), &ms);
+  wd_merge_stats(st.mg, stream_now_ms(), &ms);
   WD_LOG(WD_LOG_INFO, "stream mode stopped",
          "consumed=%" PRIu64 " published=%" PRIu64 " dead_lettered=%" PRIu64
          " acked=%" PRIu64 " duplicates=%" PRIu64 " redelivered=%" PRIu64
          " late=%" PRIu64 " out_of_order=%" PRIu64 " index_articles=%" PRIu64
          " seconds=%.3f",
          st.consumed, st.published, st.dead, st.acked, es.duplicates,
-         es.redelivered, es.late, ms.out_of_order, es.index_docs, (now_ms() - t0) / 1e3);
+         es.redelivered, es.late, ms.out_of_order, es.index_docs,
+         (stream_now_ms() - t0) / 1e3);
 
 done:
   batches_destroy(&st);
-  wd_merge_destroy(st.mg, merge_drop, NULL); /* before the consumer: it waits for them */
+  wd_merge_destroy(st.mg, stream_merge_drop,
+                   NULL); /* before the consumer: it waits for them */
   wd_decoder_destroy(st.dec);
   if (st.consumer)
     rd_kafka_destroy(st.consumer);

@@ -33,14 +33,14 @@
 
 /* wd_merge_drop_cb_t: a queued record never processed (revoked partition,
  * shutdown). It was not stored, so it is consumed again after a restart. */
-void merge_drop(void *item, void *opaque) {
+void stream_merge_drop(void *item, void *opaque) {
   (void)opaque;
   rd_kafka_message_destroy(item);
 }
 
-wd_merge_t *merge_new(const stream_t *st, int deterministic) {
+wd_merge_t *stream_merge_new(const stream_t *st, int deterministic) {
   wd_merge_opts_t mo;
-  const char *fetch = user_value(st, "max.partition.fetch.bytes");
+  const char *fetch = stream_user_value(st, "max.partition.fetch.bytes");
   long long fetch_bytes = fetch ? atoll(fetch) : 0;
   memset(&mo, 0, sizeof(mo));
   mo.lateness_ms = st->cfg->index_allowed_lateness_ms;
@@ -77,8 +77,10 @@ static int32_t input_partition(stream_t *st, const rd_kafka_message_t *rkm) {
   if (!rkm->rkt || strcmp(rd_kafka_topic_name(rkm->rkt), st->cfg->input_topic) != 0)
     return -1;
   if (rkm->partition < 0 || rkm->partition > WD_STREAM_TRACK_MAX_PARTITION) {
-    set_fatal(st, "%s: partition %d: more than %d partitions are not supported",
-              st->cfg->input_topic, (int)rkm->partition, WD_STREAM_TRACK_MAX_PARTITION + 1);
+    stream_set_fatal(
+        st, "%s: partition %d: more than %d partitions are not supported",
+        st->cfg->input_topic, (int)rkm->partition,
+        WD_STREAM_TRACK_MAX_PARTITION + 1);
     return -1;
   }
   return rkm->partition;
@@ -107,8 +109,9 @@ static void consumer_error(const rd_kafka_message_t *rkm) {
 /* Take one consumed message (ours from now on): an end-of-partition event
  * tells the merge where the broker's end is, an error is logged, a record
  * joins its partition's queue (unless \p skip says the caller drops it). */
-void merge_take(stream_t *st, rd_kafka_message_t *rkm,
-                int (*skip)(void *, rd_kafka_message_t *), void *skip_opaque) {
+void stream_merge_take(stream_t *st, rd_kafka_message_t *rkm,
+                       int (*skip)(void *, rd_kafka_message_t *),
+                       void *skip_opaque) {
   int32_t part = input_partition(st, rkm);
   if (rkm->err) {
     if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -126,8 +129,8 @@ void merge_take(stream_t *st, rd_kafka_message_t *rkm,
   }
   if (skip && skip(skip_opaque, rkm)) {
     rd_kafka_message_destroy(rkm);
-  } else if (!wd_merge_push(st->mg, part, rkm->offset, event_time(st, rkm), rkm->len, rkm,
-                            now_ms())) {
+  } else if (!wd_merge_push(st->mg, part, rkm->offset, event_time(st, rkm),
+                            rkm->len, rkm, stream_now_ms())) {
     rd_kafka_message_destroy(rkm); /* not wanted, or had already */
   } else if (st->metrics) {
     wd_metrics_add(st->metrics, WD_METRIC_RECORDS_IN, 1);
@@ -137,12 +140,12 @@ void merge_take(stream_t *st, rd_kafka_message_t *rkm,
 
 /* Hand the batches every record the merge lets go, in its order.
  * @returns how many. */
-size_t merge_dispatch(stream_t *st) {
+size_t stream_merge_dispatch(stream_t *st) {
   wd_merge_item_t it;
   size_t n = 0;
   int32_t refreshed = -1;
   while (!st->fatal) {
-    double now = now_ms();
+    double now = stream_now_ms();
     if (!wd_merge_pop(st->mg, now, &it)) {
       /* Waiting for a partition: maybe it has caught up since its last
        * record (librdkafka's cached high watermark, no broker round trip). */
@@ -157,7 +160,7 @@ size_t merge_dispatch(stream_t *st) {
       continue;
     }
     refreshed = -1;
-    batch_take(st, it.item, it.ts_ms, wd_merge_watermark(st->mg, now));
+    stream_batch_take(st, it.item, it.ts_ms, wd_merge_watermark(st->mg, now));
     merge_pause(st, it.partition);
     n++;
   }
@@ -166,7 +169,7 @@ size_t merge_dispatch(stream_t *st) {
 
 /* ==== Rebalances ==== */
 
-int32_t topic_partition_cnt(stream_t *st) {
+int32_t stream_topic_partition_cnt(stream_t *st) {
   const struct rd_kafka_metadata *md = NULL;
   rd_kafka_topic_t *rkt =
       rd_kafka_topic_new(st->consumer, st->cfg->input_topic, NULL);
@@ -194,7 +197,7 @@ static void check_shared(stream_t *st) {
   for (int i = 0; i < asg->cnt; i++)
     mine += strcmp(asg->elems[i].topic, st->cfg->input_topic) == 0;
   rd_kafka_topic_partition_list_destroy(asg);
-  int32_t total = topic_partition_cnt(st);
+  int32_t total = stream_topic_partition_cnt(st);
   if (total <= 0)
     return;
   if (mine >= total) {
@@ -294,7 +297,8 @@ static void merge_assign(stream_t *st, const rd_kafka_topic_partition_list_t *pa
         p->partition > WD_MERGE_MAX_PARTITION)
       continue;
     wd_merge_add(st->mg, p->partition, p->offset >= 0 ? p->offset : -1,
-                 merge_restored_ts(st, p->partition), now_ms(), merge_drop, NULL);
+                 merge_restored_ts(st, p->partition), stream_now_ms(),
+                 stream_merge_drop, NULL);
     rd_kafka_topic_partition_list_add(mine, p->topic, p->partition);
   }
   if (mine->cnt)
@@ -302,8 +306,8 @@ static void merge_assign(stream_t *st, const rd_kafka_topic_partition_list_t *pa
   rd_kafka_topic_partition_list_destroy(mine);
 }
 
-void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                  rd_kafka_topic_partition_list_t *parts, void *opaque) {
+void stream_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
   stream_t *st = opaque;
   const char *protocol = rd_kafka_rebalance_protocol(rk);
   rd_kafka_error_t *error = NULL;
@@ -314,7 +318,7 @@ void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
    * first, as if each message had been handled when it was polled: a
    * revoke then flushes and commits it, and the tracker resets below never
    * meet a message of an older assignment still to come. */
-  batches_drain(st);
+  stream_batches_drain(st);
 
   st->cooperative = protocol && strcmp(protocol, "COOPERATIVE") == 0;
   switch (err) {
@@ -343,12 +347,13 @@ void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     log_partitions("partitions revoked", parts, protocol ? protocol : "NONE",
                    lost);
     if (!lost)
-      commit_revoked(st, parts);
+      stream_commit_revoked(st, parts);
     for (int i = 0; i < parts->cnt; i++)
       if (strcmp(parts->elems[i].topic, st->cfg->input_topic) == 0) {
         wd_stream_track_reset(st->trk, parts->elems[i].partition);
         /* consumed, never processed nor stored: the next owner reads them */
-        wd_merge_remove(st->mg, parts->elems[i].partition, merge_drop, NULL);
+        wd_merge_remove(st->mg, parts->elems[i].partition, stream_merge_drop,
+                        NULL);
       }
     if (st->cooperative)
       error = rd_kafka_incremental_unassign(rk, parts);

@@ -77,50 +77,54 @@ extern volatile sig_atomic_t stream_stop;
 
 /* ==== stream.c ==== */
 
-double now_ms(void);
+double stream_now_ms(void);
 /* The first fatal error wins; later ones are usually its consequences. */
-void set_fatal(stream_t *st, const char *fmt, ...)
+void stream_set_fatal(stream_t *st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* The user's value for a kafka.* key (opts over cfg), or NULL. */
-const char *user_value(const stream_t *st, const char *key);
-void batch_take(stream_t *st, rd_kafka_message_t *rkm, int64_t ev, int64_t wm);
-void batches_commit(stream_t *st, int wait);
-void batch_publish_partial(stream_t *st);
-int batches_busy(stream_t *st);
-void batches_drain(stream_t *st);
-int want_stop(stream_t *st);
+const char *stream_user_value(const stream_t *st, const char *key);
+void stream_batch_take(stream_t *st, rd_kafka_message_t *rkm, int64_t ev,
+                       int64_t wm);
+void stream_batches_commit(stream_t *st, int wait);
+void stream_batch_publish_partial(stream_t *st);
+int stream_batches_busy(stream_t *st);
+void stream_batches_drain(stream_t *st);
+int stream_want_stop(stream_t *st);
 
 /* ==== stream_produce.c ==== */
 
 /* rd_kafka_conf_set_dr_msg_cb */
-void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque);
-void producer_warm(stream_t *st);
-int produce(stream_t *st, const char *topic, const void *key, size_t key_len,
-            const void *value, size_t value_len, rd_kafka_headers_t *hdrs,
-            uint64_t token);
-void dead_letter(stream_t *st, const rd_kafka_message_t *rkm, const char *topic,
-                 const char *reason, uint64_t token);
-void store_dirty(stream_t *st);
-void commit_revoked(stream_t *st, rd_kafka_topic_partition_list_t *parts);
-void commit_processed(stream_t *st);
+void stream_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
+                        void *opaque);
+void stream_producer_warm(stream_t *st);
+int stream_produce(stream_t *st, const char *topic, const void *key,
+                   size_t key_len, const void *value, size_t value_len,
+                   rd_kafka_headers_t *hdrs, uint64_t token);
+void stream_dead_letter(stream_t *st, const rd_kafka_message_t *rkm,
+                        const char *topic, const char *reason, uint64_t token);
+void stream_store_dirty(stream_t *st);
+void stream_commit_revoked(stream_t *st,
+                           rd_kafka_topic_partition_list_t *parts);
+void stream_commit_processed(stream_t *st);
 
 /* ==== stream_consume.c ==== */
 
-wd_merge_t *merge_new(const stream_t *st, int deterministic);
-void merge_take(stream_t *st, rd_kafka_message_t *rkm,
-                int (*skip)(void *, rd_kafka_message_t *), void *skip_opaque);
-size_t merge_dispatch(stream_t *st);
+wd_merge_t *stream_merge_new(const stream_t *st, int deterministic);
+void stream_merge_take(stream_t *st, rd_kafka_message_t *rkm,
+                       int (*skip)(void *, rd_kafka_message_t *),
+                       void *skip_opaque);
+size_t stream_merge_dispatch(stream_t *st);
 /* wd_merge_drop_cb_t */
-void merge_drop(void *item, void *opaque);
+void stream_merge_drop(void *item, void *opaque);
 /* The input topic's partition count, or -1 (no metadata in time). */
-int32_t topic_partition_cnt(stream_t *st);
+int32_t stream_topic_partition_cnt(stream_t *st);
 /* rd_kafka_conf_set_rebalance_cb */
-void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                  rd_kafka_topic_partition_list_t *parts, void *opaque);
+void stream_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque);
 
 /* ==== stream_replay.c ==== */
 
-wd_err_t replay_run(stream_t *st, const wd_replay_t *rp, char *errstr,
-                    size_t errstr_size);
+wd_err_t stream_replay_run(stream_t *st, const wd_replay_t *rp, char *errstr,
+                           size_t errstr_size);
 
 #endif

@@ -15,19 +15,19 @@
 
 /* ==== Producing ==== */
 
-void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
-                 void *opaque) {
+void stream_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
+                        void *opaque) {
   stream_t *st = opaque;
   uint64_t token = (uint64_t)(uintptr_t)rkm->_private;
   if (rkm->err) {
     /* librdkafka has exhausted its retries: this record's input offset must
      * never be committed, so nothing behind it can be either. Stop. */
     wd_stream_track_ack(st->trk, token, 0);
-    set_fatal(st,
-              "could not deliver to %s: %s (input partition %d is not "
-              "committed past it)",
-              rd_kafka_topic_name(rkm->rkt), rd_kafka_err2str(rkm->err),
-              (int)(token >> TRACK_SEQ_BITS) - 1);
+    stream_set_fatal(st,
+                     "could not deliver to %s: %s (input partition %d is not "
+                     "committed past it)",
+                     rd_kafka_topic_name(rkm->rkt), rd_kafka_err2str(rkm->err),
+                     (int)(token >> TRACK_SEQ_BITS) - 1);
     return;
   }
   if (!wd_stream_track_ack(st->trk, token, 1))
@@ -48,7 +48,7 @@ void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
  * whole backfill, the first results after a start). Holding the handle keeps
  * the topic known. The dead-letter topic is left alone: asking for it could
  * create it on a broker that auto-creates topics, and dead letters are rare. */
-void producer_warm(stream_t *st) {
+void stream_producer_warm(stream_t *st) {
   const struct rd_kafka_metadata *md = NULL;
   if (!(st->out_rkt = rd_kafka_topic_new(st->producer, st->cfg->output_topic, NULL)))
     return;
@@ -64,9 +64,9 @@ void producer_warm(stream_t *st) {
 /* Hand one record to the producer; never drops it. A full queue is drained
  * by serving delivery reports; a stop request while it stays full leaves the
  * record unacked (so uncommitted: it is redelivered after a restart). */
-int produce(stream_t *st, const char *topic, const void *key,
-            size_t key_len, const void *value, size_t value_len,
-            rd_kafka_headers_t *hdrs, uint64_t token) {
+int stream_produce(stream_t *st, const char *topic, const void *key,
+                   size_t key_len, const void *value, size_t value_len,
+                   rd_kafka_headers_t *hdrs, uint64_t token) {
   rd_kafka_vu_t vu[6];
   size_t n = 0;
   vu[n].vtype = RD_KAFKA_VTYPE_TOPIC;
@@ -94,8 +94,8 @@ int produce(stream_t *st, const char *topic, const void *key,
       return 0; /* hdrs now belong to librdkafka */
     rd_kafka_resp_err_t err = rd_kafka_error_code(error);
     if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-      set_fatal(st, "could not produce to %s: %s", topic,
-                rd_kafka_error_string(error));
+      stream_set_fatal(st, "could not produce to %s: %s", topic,
+                       rd_kafka_error_string(error));
       rd_kafka_error_destroy(error);
       break;
     }
@@ -116,8 +116,8 @@ int produce(stream_t *st, const char *topic, const void *key,
   return -1;
 }
 
-void dead_letter(stream_t *st, const rd_kafka_message_t *rkm,
-                 const char *topic, const char *reason, uint64_t token) {
+void stream_dead_letter(stream_t *st, const rd_kafka_message_t *rkm,
+                        const char *topic, const char *reason, uint64_t token) {
   char src[512];
   rd_kafka_headers_t *orig = NULL, *hdrs;
   char q[600];
@@ -137,15 +137,15 @@ void dead_letter(stream_t *st, const rd_kafka_message_t *rkm,
   rd_kafka_header_add(hdrs, "wiredup.source", -1, src, n);
   WD_LOG(WD_LOG_WARN, "dead-lettered invalid record", "source=%s reason=%s",
          src, wd_log_quote(q, sizeof(q), reason));
-  if (produce(st, st->dlq_topic, rkm->key, rkm->key_len, rkm->payload, rkm->len,
-              hdrs, token) == 0)
+  if (stream_produce(st, st->dlq_topic, rkm->key, rkm->key_len, rkm->payload,
+                     rkm->len, hdrs, token) == 0)
     st->dead++;
 }
 
 /* ==== Committing ==== */
 
 /* Store the committable offsets of the partitions that moved. */
-void store_dirty(stream_t *st) {
+void stream_store_dirty(stream_t *st) {
   int32_t parts[256];
   size_t n;
   while ((n = wd_stream_track_take_dirty(st->trk, parts, 256)) > 0) {
@@ -165,8 +165,8 @@ void store_dirty(stream_t *st) {
 /* On revoke: let every output in flight be acknowledged, store what that
  * makes committable for the revoked partitions, and commit it before the
  * partitions go to another member. */
-void commit_revoked(stream_t *st,
-                    rd_kafka_topic_partition_list_t *parts) {
+void stream_commit_revoked(stream_t *st,
+                           rd_kafka_topic_partition_list_t *parts) {
   rd_kafka_resp_err_t err;
   if (!st->fatal) {
     err = rd_kafka_flush(st->producer, FLUSH_TIMEOUT_MS);
@@ -207,7 +207,7 @@ void commit_revoked(stream_t *st,
  * answered anew, and differently. Bounded by FLUSH_TIMEOUT_MS; on a timeout
  * the checkpoint is written all the same (a restart then takes the
  * redelivery path for what lies between). */
-void commit_processed(stream_t *st) {
+void stream_commit_processed(stream_t *st) {
   if (st->fatal)
     return;
   rd_kafka_resp_err_t err = rd_kafka_flush(st->producer, FLUSH_TIMEOUT_MS);
@@ -216,7 +216,7 @@ void commit_processed(stream_t *st) {
            rd_kafka_outq_len(st->producer));
     return;
   }
-  store_dirty(st);
+  stream_store_dirty(st);
   err = rd_kafka_commit(st->consumer, NULL, 0 /* sync */);
   if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
     WD_LOG(WD_LOG_INFO, "commit before a checkpoint failed", "error=%s",

@@ -187,25 +187,26 @@ static wd_err_t rp_plan(replay_t *r, rd_kafka_topic_partition_list_t *assign,
     if (rp->until_end && p->next >= p->end)
       continue; /* nothing to read: not even assigned */
     rd_kafka_topic_partition_list_add(assign, topic, i)->offset = p->next;
-    wd_merge_add(st->mg, i, p->next, INT64_MIN, now_ms(), merge_drop, NULL);
+    wd_merge_add(st->mg, i, p->next, INT64_MIN, stream_now_ms(),
+                 stream_merge_drop, NULL);
     if (rp->until_end)
       wd_merge_set_end(st->mg, i, p->end);
   }
   return WD_OK;
 }
 
-wd_err_t replay_run(stream_t *st, const wd_replay_t *rp, char *errstr,
-                    size_t errstr_size) {
+wd_err_t stream_replay_run(stream_t *st, const wd_replay_t *rp, char *errstr,
+                           size_t errstr_size) {
   replay_t r;
   wd_err_t ret = WD_OK;
-  double t0 = now_ms();
+  double t0 = stream_now_ms();
   wd_progress_t pg;
   rd_kafka_topic_partition_list_t *assign = NULL;
 
   memset(&r, 0, sizeof(r));
   r.st = st;
   r.rp = rp;
-  r.part_cnt = topic_partition_cnt(st);
+  r.part_cnt = stream_topic_partition_cnt(st);
   if (r.part_cnt <= 0) {
     wd_errstr_set(errstr, errstr_size, "input topic %s: not found (or no metadata within %d ms)",
                   st->cfg->input_topic, METADATA_TIMEOUT_MS);
@@ -239,40 +240,40 @@ wd_err_t replay_run(stream_t *st, const wd_replay_t *rp, char *errstr,
 
   wd_progress_init(&pg, "replay", 0);
   int busy = 0;
-  while (!want_stop(st)) {
+  while (!stream_want_stop(st)) {
     if (rp->until_end && wd_merge_finished(st->mg))
       break;
-    rd_kafka_message_t *rkm =
-        rd_kafka_consumer_poll(st->consumer, busy || batches_busy(st) ? 0 : 100);
+    rd_kafka_message_t *rkm = rd_kafka_consumer_poll(
+        st->consumer, busy || stream_batches_busy(st) ? 0 : 100);
     if (rkm)
-      merge_take(st, rkm, rp_skip, &r);
+      stream_merge_take(st, rkm, rp_skip, &r);
     busy = rkm != NULL;
-    if (merge_dispatch(st)) /* what the merge allows, in merge order */
+    if (stream_merge_dispatch(st)) /* what the merge allows, in merge order */
       busy = 1;
     if (!busy) /* nothing more for now: commit what is in flight */
-      batch_publish_partial(st);
-    batches_commit(st, !busy);
+      stream_batch_publish_partial(st);
+    stream_batches_commit(st, !busy);
     if (wd_progress_due(&pg)) /* the lag walks every partition: only when shown */
       wd_progress_show(&pg, st->consumed, wd_merge_lag(st->mg));
     rd_kafka_poll(st->producer, 0);
     if (st->metrics)
       wd_metrics_heartbeat(st->metrics);
   }
-  batches_drain(st);
+  stream_batches_drain(st);
   wd_progress_end(&pg);
 
   /* Every output acknowledged, or say how many were not. No commit: a
    * replay never moves a group's offsets. */
   if (!st->fatal && rd_kafka_flush(st->producer, FLUSH_TIMEOUT_MS) != 0 && !st->fatal)
-    set_fatal(st, "replay: %d outputs not acknowledged within %d ms",
-              rd_kafka_outq_len(st->producer), FLUSH_TIMEOUT_MS);
+    stream_set_fatal(st, "replay: %d outputs not acknowledged within %d ms",
+                     rd_kafka_outq_len(st->producer), FLUSH_TIMEOUT_MS);
   rd_kafka_poll(st->producer, 0);
   st->closing = 1;
   rd_kafka_consumer_close(st->consumer);
 
   wd_engine_stats_t es;
   wd_engine_stats(st->eng, &es);
-  double secs = (now_ms() - t0) / 1e3;
+  double secs = (stream_now_ms() - t0) / 1e3;
   if (rp->summary) {
     rp->summary->records = st->consumed;
     rp->summary->duplicates = es.duplicates;
