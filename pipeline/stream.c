@@ -429,10 +429,11 @@ void stream_batch_publish_partial(stream_t *st) {
 }
 
 /* Take one record (ours from now on), next in the merge's order, into the
- * batch being filled, with its event time \p ev and the watermark \p wm to
- * process it under; a full batch goes to the workers. */
+ * batch being filled, with its event time \p ev, the watermark \p wm to
+ * process it under and when it was consumed, \p t_in (the latency metric
+ * counts its wait in the merge); a full batch goes to the workers. */
 void stream_batch_take(stream_t *st, rd_kafka_message_t *rkm, int64_t ev,
-                       int64_t wm) {
+                       int64_t wm, double t_in) {
   int s = wd_workers_next(st->wk);
   if (s < 0) { /* every batch in flight: make room */
     stream_batches_commit(st, 1);
@@ -443,8 +444,7 @@ void stream_batch_take(stream_t *st, rd_kafka_message_t *rkm, int64_t ev,
   b->msg_ts[b->n] = rd_kafka_message_timestamp(rkm, NULL);
   b->wm[b->n] = wm;
   b->ev[b->n] = ev;
-  if (st->metrics)
-    b->t_in[b->n] = stream_now_ms();
+  b->t_in[b->n] = t_in;
   if (++b->n == BATCH_MSGS)
     wd_workers_publish(st->wk);
 }

@@ -160,7 +160,8 @@ size_t stream_merge_dispatch(stream_t *st) {
       continue;
     }
     refreshed = -1;
-    stream_batch_take(st, it.item, it.ts_ms, wd_merge_watermark(st->mg, now));
+    stream_batch_take(st, it.item, it.ts_ms, wd_merge_watermark(st->mg, now),
+                      it.pushed_ms);
     merge_pause(st, it.partition);
     n++;
   }

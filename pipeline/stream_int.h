@@ -38,7 +38,7 @@ typedef struct batch_s {
   int64_t msg_ts[BATCH_MSGS];           /* their Kafka timestamps */
   int64_t wm[BATCH_MSGS];               /* the merge's watermark when taken */
   int64_t ev[BATCH_MSGS];               /* their event times (the merge's) */
-  double t_in[BATCH_MSGS];              /* when taken (latency metric) */
+  double t_in[BATCH_MSGS];              /* when consumed (latency metric) */
   wd_fp_t fp[BATCH_MSGS];
 } batch_t;
 
@@ -84,7 +84,7 @@ void stream_set_fatal(stream_t *st, const char *fmt, ...)
 /* The user's value for a kafka.* key (opts over cfg), or NULL. */
 const char *stream_user_value(const stream_t *st, const char *key);
 void stream_batch_take(stream_t *st, rd_kafka_message_t *rkm, int64_t ev,
-                       int64_t wm);
+                       int64_t wm, double t_in);
 void stream_batches_commit(stream_t *st, int wait);
 void stream_batch_publish_partial(stream_t *st);
 int stream_batches_busy(stream_t *st);
