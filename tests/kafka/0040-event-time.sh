@@ -156,7 +156,12 @@ for timeout in 10m 0; do
     --set kafka.group.id="g-idle$timeout" --set state.dir="$T/state-idle$timeout" \
     --set output.topic="idle$timeout.out" --set metrics.listen=127.0.0.1:$PORT
   wait_keys "idle$timeout.out" $NI 60
-  scrape "$PORT" /metrics "$T/idle$timeout.metrics" >/dev/null
+  for _ in $(seq 50); do # the merge's partitions are published once a second
+    scrape "$PORT" /metrics "$T/idle$timeout.metrics" >/dev/null
+    [ -n "$(metric "$T/idle$timeout.metrics" 'wiredup_partition_idle{topic="idle",partition="3"}')" ] &&
+      break
+    sleep 0.2
+  done
   stop_wiredup "$WD_PID"
   [ "$WD_RC" -eq 0 ] || fail "idle run ($timeout) exited $WD_RC"
   dump_values "idle$timeout.out" "$T/idle$timeout.out"
