@@ -280,6 +280,7 @@ void wd_fp_init(wd_fp_t *fp, uint32_t num_perm) {
   memset(fp, 0, sizeof(*fp));
   fp_lines_grow(fp, 256);
   fp->sig = wd_malloc((num_perm ? num_perm : 1) * sizeof(*fp->sig));
+  fp->num_perm = num_perm;
 }
 
 void wd_fp_free(wd_fp_t *fp) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the libFuzzer harnesses (tests/fuzz/) with clang + ASan + UBSan in
 # build-fuzz/ and fuzz each for SECONDS (default 60).
-#   scripts/fuzz.sh [SECONDS] [HARNESS...]       HARNESS: decode text config
+#   scripts/fuzz.sh [SECONDS] [HARNESS...]       HARNESS: decode text config fprec
 # Each harness starts from its seed corpus (tests/fuzz/corpus/<h>) plus every
 # input that once crashed (tests/fuzz/regress/<h>) and keeps what it learns in
 # build-fuzz/corpus/<h>, so later runs go on where earlier ones stopped.
@@ -17,7 +17,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-60}
 shift || true
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(decode text config)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(decode text config fprec)
 dir=${WD_FUZZ_DIR:-$here/build-fuzz}
 
 cc=${WD_FUZZ_CC:-}
@@ -47,7 +47,7 @@ for h in "${harnesses[@]}"; do
   log=$dir/fuzz-$h.log
   echo "== fuzz: $h for ${secs}s (log: $log)"
   set +e
-  case $h in decode) max_len=16384 ;; text) max_len=8192 ;; *) max_len=4096 ;; esac
+  case $h in decode|fprec) max_len=16384 ;; text) max_len=8192 ;; *) max_len=4096 ;; esac
   # WD_FUZZ_RUNS="decode=N,text=N,...": stop after N inputs (SECONDS stays a
   # cap); with WD_FUZZ_SEED the run is then the same on every machine that
   # starts from the same corpus (a clean clone: the seeds and regress/).

@@ -26,7 +26,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # scripts/fuzz.sh SECONDS). The time is only a cap for slow machines.
 fuzz_secs=${WD_FUZZ_SECONDS:-60}
 export WD_FUZZ_SEED=${WD_FUZZ_SEED:-20261128}
-export WD_FUZZ_RUNS=${WD_FUZZ_RUNS:-decode=3000,text=30000,config=1500}
+export WD_FUZZ_RUNS=${WD_FUZZ_RUNS:-decode=3000,text=30000,config=1500,fprec=20000}
 echo "== fuzz: $WD_FUZZ_RUNS inputs (seed $WD_FUZZ_SEED, at most ${fuzz_secs}s per harness)"
 fuzz_rc=0
 "$here/scripts/fuzz.sh" "$fuzz_secs" || fuzz_rc=$?

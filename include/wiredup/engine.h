@@ -126,6 +126,7 @@ typedef struct wd_fp_s {
   int sketched;            /**< nset and sig below are of tok (less pred) */
   uint32_t nset;           /**< distinct shingles */
   uint32_t *sig;           /**< MinHash (num_perm values) */
+  uint32_t num_perm;       /**< values sig has room for (wd_fp_init) */
   wd_terms_t terms;        /**< distinct words of the sketched tokens */
 } wd_fp_t;
 

@@ -1,0 +1,149 @@
+/* fprec.h - the fingerprint record: one wd_fp_t (engine.h) as bytes, so the
+ * stateless fingerprint stage and the cluster stage can run on different
+ * machines with a topic between them (issue 17). wd_engine_commit on a
+ * decoded record gives exactly the answer it gives on the original.
+ *
+ * The record carries what the cluster stage reads and nothing it can derive
+ * cheaply: no term counts (wd_terms_count over the tokens on decode; they
+ * would take 28 bytes a distinct word, 2.4x the token hashes). The token
+ * hashes and the MinHash signature travel: remaking them (from the kept
+ * text, 2 bytes a token smaller; from shingles) would put that work back on
+ * the one cluster-stage thread (measured: docs/benchmarks.md, fingerprint
+ * record).
+ * The canonical text (norm) travels only when the line hashes were cut at
+ * WD_FP_MAX_LINES, the one case where the cluster stage filters again; then
+ * no tokens, lines or sketch travel, since that stage remakes them.
+ *
+ * Layout, version 1: fixed, little-endian whatever the host. "varint" is an
+ * unsigned LEB128 of at most 10 bytes (7 bits a byte, low group first, high
+ * bit set on every byte but the last).
+ *
+ *   offset size   field
+ *   0      1      magic 0xF9 (WD_FPREC_MAGIC; never '{', so a JSON article
+ *                 on the wrong topic is refused at the first byte)
+ *   1      1      format version (WD_FPREC_VERSION)
+ *   2      1      flags: bit 0 has source, bit 1 has event time, bit 2
+ *                 sketched (nset and signature follow), bit 3 the hint
+ *                 dropped lines (bitmap follows), bit 4 cut (nlines reached
+ *                 WD_FP_MAX_LINES: the text is norm, and no lines, tokens or
+ *                 sketch follow); bits 5-7 zero
+ *   3      1      nnum, the numbers of the kept text (0..WD_TOPV_NUMS)
+ *   4      4      i32 input partition
+ *   8      8      i64 input offset
+ *   16     8      i64 Kafka message timestamp (ms; -1 none)
+ *   24     8      i64 event time (ms; meaningful when flag bit 1)
+ *   32     ...    varint topic length, topic bytes
+ *                 varint id length (>= 1), id bytes (no NUL)
+ *                 [bit 0] varint source length, source bytes
+ *                 varint warning length, warning bytes (ignored-timestamp
+ *                   reason; 0 for none)
+ *                 nnum x u16 numbers
+ *                 when cut: varint text length, the canonical text (norm)
+ *                 unless cut:
+ *                   varint ntok, ntok x u64 token hashes (of the kept text,
+ *                     in order; boiler.h wd_boiler_kept_tokens)
+ *                   varint nlines (< WD_FP_MAX_LINES)
+ *                   nlines x u64 learnable line hashes
+ *                   nlines x {varint tokens between the previous line's
+ *                     last kept token and this line's first, varint kept
+ *                     tokens of the line} (ranges in token order, within
+ *                     the ntok tokens)
+ *                   [bit 3] ceil(nlines / 8) bytes: bit i%8 of byte i/8 set
+ *                     when the hint dropped line i; at least one set, the
+ *                     bits past nlines zero
+ *                   [bit 2] varint nset, varint num_perm (must be the
+ *                     decoder's minhash.num_perm), num_perm x u32 signature
+ *   end           nothing may follow
+ *
+ * The version must change (and a decoder of the new version may read the
+ * old) when a field is added, removed, reordered or widened, a flag bit
+ * gains a meaning, or what a field means changes: in particular when the
+ * token hashes (XXH3 of a token's bytes, seed 0, boiler.h) or the line
+ * hashes change, or what wd_engine_commit reads from a wd_fp_t grows. Settings that change
+ * fingerprints (shingle.size, minhash.*, normalize.*, boilerplate phrases)
+ * are not in the record: producer and consumer must run with the same
+ * ones (only num_perm is checked).
+ *
+ * Decoding is bounds-checked throughout (records come from a network
+ * topic): another magic or version, a truncated record, a count that does
+ * not fit the bytes left, a line range outside the tokens, a flag or bit
+ * that is not allowed, or bytes after the end are refused with WD_ERR_INPUT
+ * and a reason.
+ *
+ * @code
+ *   // fingerprint stage, any thread
+ *   wd_fingerprint(fpr, hint, json, len, key, key_len, msg_ts, &fp);
+ *   wd_fprec_src_t src = {topic, strlen(topic), partition, offset, msg_ts};
+ *   if (fp.err == WD_OK) { wd_buf_clear(&out); wd_fprec_encode(&fp, &src, &out); ... }
+ *
+ *   // cluster stage, one thread
+ *   wd_fprec_decoder_t *dec = wd_fprec_decoder_new(cfg, errstr, sizeof(errstr));
+ *   wd_fp_init(&fp, cfg->minhash_num_perm);
+ *   if (wd_fprec_decode(dec, val, val_len, &fp, &src, why, sizeof(why)) == WD_OK)
+ *     wd_engine_commit(eng, &fp, &res, errstr, sizeof(errstr));
+ *   else ... dead-letter with reason why ...
+ *   wd_fp_free(&fp);
+ *   wd_fprec_decoder_destroy(dec);
+ * @endcode
+ */
+#ifndef WD_FPREC_H
+#define WD_FPREC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wiredup/config.h"
+#include "wiredup/engine.h"
+#include "wiredup/err.h"
+#include "wiredup/mem.h"
+
+#define WD_FPREC_MAGIC 0xF9u
+#define WD_FPREC_VERSION 1u
+#define WD_FPREC_HEADER_LEN 32u /**< the fixed part */
+
+/** Where the article came from (the input message's coordinates). */
+typedef struct wd_fprec_src_s {
+  const char *topic; /**< input topic (NULL/0 bytes in file mode); after
+                          decode: points into the record, not NUL-terminated */
+  size_t topic_len;
+  int32_t partition;
+  int64_t offset;
+  int64_t msg_ts_ms; /**< Kafka message timestamp, -1 none */
+} wd_fprec_src_t;
+
+/**
+ * @brief Append the record of \p fp (fp->err must be WD_OK) and \p src to
+ *        \p dst.
+ * @param fp   borrowed; as wd_fingerprint left it (or as wd_fprec_decode did).
+ * @param src  borrowed; NULL means no coordinates (empty topic, -1s).
+ * @remark Any thread. O(tokens + lines + num_perm); no allocation once \p dst
+ *         has grown to its high-water mark.
+ */
+void wd_fprec_encode(const wd_fp_t *fp, const wd_fprec_src_t *src, wd_buf_t *dst);
+
+/** Scratch for decoding (a term counter); one per thread. */
+typedef struct wd_fprec_decoder_s wd_fprec_decoder_t;
+
+/** @brief A decoder for records made under \p cfg (borrowed, read here
+ *  only). @returns NULL with errstr set on a bad configuration. */
+wd_fprec_decoder_t *wd_fprec_decoder_new(const wd_config_t *cfg, char *errstr,
+                                         size_t errstr_size);
+void wd_fprec_decoder_destroy(wd_fprec_decoder_t *dec);
+
+/**
+ * @brief Fill \p fp from the record \p src of \p len bytes so that
+ *        wd_engine_commit on it answers as on the fingerprint encoded.
+ * @param fp      initialised with wd_fp_init(fp, minhash.num_perm) and
+ *                reused record after record (its buffers only grow).
+ * @param coords  receives the input coordinates, topic pointing into \p src
+ *                (valid while \p src is); may be NULL.
+ * @returns WD_OK; WD_ERR_INPUT with the reason in \p why for a record that
+ *          is not one this build reads (see the layout above). \p fp is then
+ *          unspecified but safe to reuse or free.
+ * @remark O(len): the words of the tokens are counted (wd_terms_count).
+ */
+wd_err_t wd_fprec_decode(wd_fprec_decoder_t *dec, const void *src, size_t len,
+                         wd_fp_t *fp, wd_fprec_src_t *coords, char *why,
+                         size_t why_size);
+
+#endif
