@@ -267,6 +267,13 @@ static const conf_prop_t conf_props[] = {
           "the process may run on; 1: no worker threads). Clustering stays "
           "on one thread in input order, so the output is the same for any "
           "value."),
+    P_BOOL("topology.enabled", topology_enabled, "false",
+           "Stream mode as one member of a scaled-out topology: every "
+           "instance with the same kafka.group.id fingerprints its share of "
+           "the input into the internal topic <group.id>.fingerprints, and "
+           "one of them, elected through the consumer group "
+           "<group.id>.cluster, runs the similarity memory and publishes "
+           "every result. Off: one process does everything."),
 };
 
 #define CONF_PROP_CNT (sizeof(conf_props) / sizeof(conf_props[0]))

@@ -483,3 +483,15 @@ wd_err_t wd_fprec_decode(wd_fprec_decoder_t *dec, const void *src, size_t len,
   }
   return err;
 }
+
+int wd_fprec_peek(const void *src, size_t len, int32_t *partition, int64_t *offset,
+                  int64_t *event_ms) {
+  const uint8_t *b = src;
+  if (len < WD_FPREC_HEADER_LEN || b[0] != WD_FPREC_MAGIC || b[1] != WD_FPREC_VERSION ||
+      (b[2] & ~(unsigned)F_ALL))
+    return -1;
+  *partition = (int32_t)get_u32(b + 4);
+  *offset = (int64_t)get_u64(b + 8);
+  *event_ms = (int64_t)get_u64((b[2] & F_TS) ? b + 24 : b + 16);
+  return 0;
+}

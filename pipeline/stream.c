@@ -301,6 +301,13 @@ static rd_kafka_conf_t *build_conf(stream_t *st, rd_kafka_type_t type,
           (err = conf_set(conf, "client.id", "wiredup-replay", errstr,
                           errstr_size)))))
       goto err;
+    /* The cluster role's group elects the one owner of the fingerprints
+     * partition; it is not the input's group. */
+    if (st->role == STREAM_CLUSTER &&
+        ((err = conf_set(conf, "group.id", st->group, errstr, errstr_size)) ||
+         (!stream_user_value(st, "client.id") &&
+          (err = conf_set(conf, "client.id", "wiredup-cluster", errstr, errstr_size)))))
+      goto err;
   }
   return conf;
 
@@ -325,23 +332,33 @@ static void handle_message(stream_t *st, const rd_kafka_message_t *rkm, wd_fp_t 
   if (st->state_dir &&
       wd_state_offsets_get(&st->processed, topic, rkm->partition) < rkm->offset + 1)
     wd_state_offsets_set(&st->processed, topic, rkm->partition, rkm->offset + 1);
-  uint64_t token = wd_stream_track_push(st->trk, rkm->partition, rkm->offset);
+  if (st->role == STREAM_FINGERPRINT) {
+    stream_topo_send(st, rkm, fp);
+    return;
+  }
+  /* The cluster role tracked its fingerprints offsets as it read them, in
+   * their order (records are decided in event-time order, not theirs). */
+  uint64_t token = st->role == STREAM_CLUSTER
+                       ? stream_topo_token(rkm)
+                       : wd_stream_track_push(st->trk, rkm->partition, rkm->offset);
   wd_err_t err = wd_engine_commit(st->eng, fp, &res, reason, sizeof(reason));
   if (err == WD_ERR_INPUT) {
     stream_dead_letter(st, rkm, topic, reason, token);
     return;
   }
   if (err != WD_OK) {
-    wd_stream_track_ack(st->trk, token, 0);
+    stream_ack(st, token, 0);
     stream_set_fatal(st, "%s/%d/%lld: %s", topic, (int)rkm->partition,
                      (long long)rkm->offset, reason);
     return;
   }
   wd_coords_t coords = {
       .topic = topic, .partition = rkm->partition, .offset = rkm->offset};
+  if (st->role == STREAM_CLUSTER && stream_topo_coords(st, rkm, token, &coords))
+    return; /* answered by an earlier owner: in the memory again, not resent */
   wd_buf_clear(&st->out);
   wd_result_format(&res, &coords, &st->out);
-  if (stream_produce(st, st->cfg->output_topic, res.id, strlen(res.id),
+  if (stream_produce(st, st->cfg->output_topic, RD_KAFKA_PARTITION_UA, res.id, strlen(res.id),
                      st->out.p, st->out.len, NULL, token) == 0)
     st->published++;
 }
@@ -365,9 +382,16 @@ static wd_err_t checkpoint(stream_t *st, char *errstr, size_t errstr_size) {
 /* wd_workers_job_t over st->b */
 static void batch_fingerprint(void *opaque, size_t slot, wd_fingerprinter_t *fpr,
                               const wd_hint_t *hint) {
-  batch_t *b = &((stream_t *)opaque)->b[slot];
+  stream_t *st = opaque;
+  batch_t *b = &st->b[slot];
   for (size_t i = 0; i < b->n; i++) {
     const rd_kafka_message_t *rkm = b->rkm[i];
+    if (st->role == STREAM_CLUSTER) { /* a fingerprint record: decode it */
+      b->fp[i].err = wd_fprec_decode(st->fdec[slot], rkm->payload ? rkm->payload : "",
+                                     rkm->len, &b->fp[i], NULL, b->fp[i].reason,
+                                     sizeof(b->fp[i].reason));
+      continue;
+    }
     wd_fingerprint(fpr, hint, rkm->payload ? rkm->payload : "", rkm->len,
                    rkm->key_len ? rkm->key : NULL, rkm->key_len, b->msg_ts[i], &b->fp[i]);
   }
@@ -380,6 +404,12 @@ static wd_err_t batches_new(stream_t *st, char *errstr, size_t errstr_size) {
   for (size_t k = 0; k < st->nb; k++)
     for (size_t i = 0; i < BATCH_MSGS; i++)
       wd_fp_init(&st->b[k].fp[i], (uint32_t)st->cfg->minhash_num_perm);
+  if (st->role == STREAM_CLUSTER) {
+    st->fdec = wd_calloc(st->nb, sizeof(*st->fdec));
+    for (size_t k = 0; k < st->nb; k++)
+      if (!(st->fdec[k] = wd_fprec_decoder_new(st->cfg, errstr, errstr_size)))
+        return WD_ERR_CONFIG;
+  }
   st->wk = wd_workers_new(st->cfg, threads, st->nb, batch_fingerprint, NULL, st, errstr,
                           errstr_size);
   return st->wk ? WD_OK : WD_ERR_INTERNAL;
@@ -392,7 +422,8 @@ static void batch_commit(stream_t *st, batch_t *b) {
   for (size_t i = 0; i < b->n; i++) {
     rd_kafka_message_t *rkm = b->rkm[i];
     if (!st->fatal) {
-      wd_engine_set_watermark(st->eng, b->wm[i]);
+      if (st->eng)
+        wd_engine_set_watermark(st->eng, b->wm[i]);
       handle_message(st, rkm, &b->fp[i]);
       if (st->state_dir) /* restores the partition's watermark after a restart */
         wd_state_offsets_set_event(&st->processed, st->cfg->input_topic, rkm->partition,
@@ -485,13 +516,16 @@ static void batches_destroy(stream_t *st) {
   }
   wd_workers_destroy(st->wk);
   wd_free(st->b);
+  for (size_t k = 0; st->fdec && k < st->nb; k++)
+    wd_fprec_decoder_destroy(st->fdec[k]);
+  wd_free(st->fdec);
 }
 
 static void publish_engine(stream_t *st) {
   wd_engine_stats_t es;
   wd_merge_stats_t ms;
   wd_merge_part_t mp;
-  if (!st->metrics)
+  if (!st->metrics || !st->eng)
     return;
   wd_engine_stats(st->eng, &es);
   wd_metrics_publish_engine(st->metrics, &es);
@@ -552,9 +586,9 @@ static void shutdown_clients(stream_t *st) {
     WD_LOG(WD_LOG_WARN, "outputs not delivered at exit", "count=%d", left);
 }
 
-wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
-                            const wd_stream_opts_t *opts, char *errstr,
-                            size_t errstr_size) {
+/* One run of \p role (STREAM_ALL: the whole of stream mode, or a replay). */
+wd_err_t stream_run_role(const wd_config_t *cfg, const wd_stream_opts_t *opts,
+                         stream_role_t role, char *errstr, size_t errstr_size) {
   stream_t st;
   rd_kafka_conf_t *conf = NULL;
   rd_kafka_topic_partition_list_t *sub = NULL;
@@ -567,13 +601,34 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
   memset(&st, 0, sizeof(st));
   st.cfg = cfg;
   st.opts = opts;
+  st.role = role;
+  st.in_topic = cfg->input_topic;
+  char *fp_topic = NULL, *cl_group = NULL;
+  if (role != STREAM_ALL) {
+    /* the internal names derive from the group, as Kafka Streams' do */
+    const char *grp = wd_config_kafka_get(cfg, "group.id");
+    if (opts)
+      for (size_t i = 0; i < opts->kafka_cnt; i++)
+        if (strcmp(opts->kafka_keys[i], "group.id") == 0)
+          grp = opts->kafka_values[i];
+    grp = grp ? grp : "wiredup";
+    fp_topic = wd_malloc(strlen(grp) + sizeof(".fingerprints"));
+    sprintf(fp_topic, "%s.fingerprints", grp);
+    cl_group = wd_malloc(strlen(grp) + sizeof(".cluster"));
+    sprintf(cl_group, "%s.cluster", grp);
+    st.fp_topic = fp_topic;
+    if (role == STREAM_CLUSTER) {
+      st.in_topic = fp_topic;
+      st.group = cl_group;
+    }
+  }
   st.metrics = opts ? opts->metrics : NULL;
   st.warned_assigned = -1;
   st.dlq_topic = wd_config_dlq_topic(cfg);
   wd_buf_init(&st.out);
   st.trk = wd_stream_track_new();
 
-  if (!(st.eng = wd_engine_new(cfg, errstr, errstr_size))) {
+  if (role != STREAM_FINGERPRINT && !(st.eng = wd_engine_new(cfg, errstr, errstr_size))) {
     ret = WD_ERR_CONFIG;
     goto done;
   }
@@ -582,7 +637,11 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
   st.mg = stream_merge_new(&st, opts && opts->replay);
   st.dec = wd_decoder_new(cfg);
   wd_decoder_defer_warnings(st.dec, 1); /* the engine logs them, in order */
-  st.state_dir = opts && opts->no_state ? NULL : wd_config_state_dir(cfg, 1);
+  /* The cluster role's memory is restored from the fingerprints topic, its
+   * changelog; the fingerprint role keeps none. */
+  st.state_dir = (opts && opts->no_state) || role != STREAM_ALL
+                     ? NULL
+                     : wd_config_state_dir(cfg, 1);
   if (st.state_dir && opts && opts->replay && opts->fresh_state) {
     /* a replay never writes the checkpoint: nothing to load, nothing to replace */
     WD_LOG(WD_LOG_INFO, "replay starts with empty state (--fresh-state); the checkpoint "
@@ -628,12 +687,11 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
   }
 
   sub = rd_kafka_topic_partition_list_new(1);
-  rd_kafka_topic_partition_list_add(sub, cfg->input_topic,
-                                    RD_KAFKA_PARTITION_UA);
+  rd_kafka_topic_partition_list_add(sub, st.in_topic, RD_KAFKA_PARTITION_UA);
   err = rd_kafka_subscribe(st.consumer, sub);
   rd_kafka_topic_partition_list_destroy(sub);
   if (err) {
-    wd_errstr_set(errstr, errstr_size, "subscribe to %s: %s", cfg->input_topic,
+    wd_errstr_set(errstr, errstr_size, "subscribe to %s: %s", st.in_topic,
                   rd_kafka_err2str(err));
     ret = WD_ERR_KAFKA;
     rd_kafka_consumer_close(st.consumer);
@@ -641,11 +699,13 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
   }
   {
     const char *bs = stream_user_value(&st, "bootstrap.servers");
-    const char *grp = stream_user_value(&st, "group.id");
+    const char *grp = st.group ? st.group : stream_user_value(&st, "group.id");
+    static const char *const names[] = {"all", "fingerprint", "cluster"};
     WD_LOG(WD_LOG_INFO, "stream mode started",
-           "input=%s output=%s dead_letter=%s group=%s "
+           "role=%s input=%s output=%s dead_letter=%s group=%s "
            "bootstrap=%s",
-           cfg->input_topic, cfg->output_topic, st.dlq_topic,
+           names[role], st.in_topic,
+           role == STREAM_FINGERPRINT ? st.fp_topic : cfg->output_topic, st.dlq_topic,
            grp ? grp : "wiredup", bs ? bs : "localhost:9092");
   }
 
@@ -695,9 +755,10 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
   if (st.fatal) {
     wd_errstr_set(errstr, errstr_size, "%s", st.fatal_msg);
     ret = WD_ERR_KAFKA;
-  } else {
+  } else if (role == STREAM_ALL) {
     /* The stop request is consumed: a later run (tests, the demo) starts
-     * afresh. A signal that came before this run still stopped it. */
+     * afresh. A signal that came before this run still stopped it. (The
+     * topology's roles leave that to stream_topo_run, after both.) */
     stream_stop = 0;
   }
   /* Last, after the consumer has closed: the state then reflects every
@@ -715,9 +776,13 @@ wd_err_t wd_stream_run_opts(const wd_config_t *cfg,
   }
   wd_engine_stats_t es;
   wd_merge_stats_t ms;
-  wd_engine_stats(st.eng, &es);
+  memset(&es, 0, sizeof(es));
+  if (st.eng)
+    wd_engine_stats(st.eng, &es);
   wd_merge_stats(st.mg, stream_now_ms(), &ms);
-  WD_LOG(WD_LOG_INFO, "stream mode stopped",
+  WD_LOG(WD_LOG_INFO, role == STREAM_ALL ? "stream mode stopped"
+                      : role == STREAM_FINGERPRINT ? "fingerprint role stopped"
+                                                   : "cluster role stopped",
          "consumed=%" PRIu64 " published=%" PRIu64 " dead_lettered=%" PRIu64
          " acked=%" PRIu64 " duplicates=%" PRIu64 " redelivered=%" PRIu64
          " late=%" PRIu64 " out_of_order=%" PRIu64 " index_articles=%" PRIu64
@@ -745,7 +810,17 @@ done:
   wd_state_offsets_clear(&st.processed);
   wd_stream_track_destroy(st.trk);
   wd_buf_free(&st.out);
+  wd_buf_free(&st.rec);
+  wd_free(fp_topic);
+  wd_free(cl_group);
   return ret;
+}
+
+wd_err_t wd_stream_run_opts(const wd_config_t *cfg, const wd_stream_opts_t *opts,
+                            char *errstr, size_t errstr_size) {
+  if (cfg->topology_enabled && !(opts && opts->replay))
+    return stream_topo_run(cfg, opts, errstr, errstr_size);
+  return stream_run_role(cfg, opts, STREAM_ALL, errstr, errstr_size);
 }
 
 wd_err_t wd_stream_run(const wd_config_t *cfg, char *errstr,

@@ -54,11 +54,13 @@ wd_merge_t *stream_merge_new(const stream_t *st, int deterministic) {
 
 /* Pause or resume \p partition as the merge's memory bound asks. */
 static void merge_pause(stream_t *st, int32_t partition) {
-  int pause = wd_merge_pause_wanted(st->mg, partition);
+  /* The cluster role's partitions are the input's, all read from one
+   * fingerprints partition: pausing that would stop them all. */
+  int pause = st->role == STREAM_CLUSTER ? -1 : wd_merge_pause_wanted(st->mg, partition);
   if (pause < 0)
     return;
   rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-  rd_kafka_topic_partition_list_add(l, st->cfg->input_topic, partition);
+  rd_kafka_topic_partition_list_add(l, st->in_topic, partition);
   rd_kafka_resp_err_t err = pause ? rd_kafka_pause_partitions(st->consumer, l)
                                   : rd_kafka_resume_partitions(st->consumer, l);
   rd_kafka_topic_partition_list_destroy(l);
@@ -74,12 +76,12 @@ static void merge_pause(stream_t *st, int32_t partition) {
 
 /* The input partition \p rkm belongs to, or -1 (another topic, or out of range). */
 static int32_t input_partition(stream_t *st, const rd_kafka_message_t *rkm) {
-  if (!rkm->rkt || strcmp(rd_kafka_topic_name(rkm->rkt), st->cfg->input_topic) != 0)
+  if (!rkm->rkt || strcmp(rd_kafka_topic_name(rkm->rkt), st->in_topic) != 0)
     return -1;
   if (rkm->partition < 0 || rkm->partition > WD_STREAM_TRACK_MAX_PARTITION) {
     stream_set_fatal(
         st, "%s: partition %d: more than %d partitions are not supported",
-        st->cfg->input_topic, (int)rkm->partition,
+        st->in_topic, (int)rkm->partition,
         WD_STREAM_TRACK_MAX_PARTITION + 1);
     return -1;
   }
@@ -115,7 +117,9 @@ void stream_merge_take(stream_t *st, rd_kafka_message_t *rkm,
   int32_t part = input_partition(st, rkm);
   if (rkm->err) {
     if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      if (part >= 0)
+      if (part >= 0 && st->role == STREAM_CLUSTER)
+        st->hwm_at = 0; /* ask the input's ends again: it may be caught up */
+      else if (part >= 0)
         wd_merge_eof(st->mg, part, rkm->offset);
     } else {
       consumer_error(rkm);
@@ -125,6 +129,17 @@ void stream_merge_take(stream_t *st, rd_kafka_message_t *rkm,
   }
   if (part < 0) {
     rd_kafka_message_destroy(rkm);
+    return;
+  }
+  if (st->role == STREAM_FINGERPRINT) {
+    /* no order across partitions to keep here: the cluster stage keeps it */
+    stream_batch_take(st, rkm, -1, INT64_MAX, stream_now_ms());
+    if (st->metrics)
+      wd_metrics_add(st->metrics, WD_METRIC_RECORDS_IN, 1);
+    return;
+  }
+  if (st->role == STREAM_CLUSTER) {
+    stream_topo_take(st, rkm);
     return;
   }
   if (skip && skip(skip_opaque, rkm)) {
@@ -151,8 +166,14 @@ size_t stream_merge_dispatch(stream_t *st) {
        * record (librdkafka's cached high watermark, no broker round trip). */
       int32_t w = wd_merge_waiting(st->mg);
       int64_t lo, hi;
+      if (w >= 0 && w != refreshed && st->role == STREAM_CLUSTER) {
+        if (!stream_topo_refresh(st, w))
+          break;
+        refreshed = w;
+        continue;
+      }
       if (w < 0 || w == refreshed ||
-          rd_kafka_get_watermark_offsets(st->consumer, st->cfg->input_topic, w, &lo, &hi) ||
+          rd_kafka_get_watermark_offsets(st->consumer, st->in_topic, w, &lo, &hi) ||
           hi < 0)
         break;
       wd_merge_set_high(st->mg, w, hi);
@@ -196,7 +217,7 @@ static void check_shared(stream_t *st) {
   if (rd_kafka_assignment(st->consumer, &asg) != RD_KAFKA_RESP_ERR_NO_ERROR)
     return;
   for (int i = 0; i < asg->cnt; i++)
-    mine += strcmp(asg->elems[i].topic, st->cfg->input_topic) == 0;
+    mine += strcmp(asg->elems[i].topic, st->in_topic) == 0;
   rd_kafka_topic_partition_list_destroy(asg);
   int32_t total = stream_topic_partition_cnt(st);
   if (total <= 0)
@@ -294,7 +315,7 @@ static void merge_assign(stream_t *st, const rd_kafka_topic_partition_list_t *pa
   rd_kafka_topic_partition_list_t *mine = rd_kafka_topic_partition_list_new(parts->cnt);
   for (int i = 0; i < parts->cnt; i++) {
     const rd_kafka_topic_partition_t *p = &parts->elems[i];
-    if (strcmp(p->topic, st->cfg->input_topic) != 0 || p->partition < 0 ||
+    if (strcmp(p->topic, st->in_topic) != 0 || p->partition < 0 ||
         p->partition > WD_MERGE_MAX_PARTITION)
       continue;
     wd_merge_add(st->mg, p->partition, p->offset >= 0 ? p->offset : -1,
@@ -329,15 +350,17 @@ void stream_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     /* Fresh trackers: consumption resumes at the committed offset, or
      * earlier where the similarity memory is behind it. */
     for (int i = 0; i < parts->cnt; i++)
-      if (strcmp(parts->elems[i].topic, st->cfg->input_topic) == 0)
+      if (strcmp(parts->elems[i].topic, st->in_topic) == 0)
         wd_stream_track_reset(st->trk, parts->elems[i].partition);
     if (st->state_dir)
       start_at_state(st, rk, parts);
+    if (st->role == STREAM_CLUSTER)
+      stream_topo_elected(st, parts); /* from the start, quiet up to the commit */
     if (st->cooperative)
       error = rd_kafka_incremental_assign(rk, parts);
     else
       aerr = rd_kafka_assign(rk, parts);
-    if (!error && !aerr)
+    if (!error && !aerr && st->role == STREAM_ALL)
       merge_assign(st, parts);
     break;
 
@@ -350,12 +373,15 @@ void stream_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (!lost)
       stream_commit_revoked(st, parts);
     for (int i = 0; i < parts->cnt; i++)
-      if (strcmp(parts->elems[i].topic, st->cfg->input_topic) == 0) {
+      if (strcmp(parts->elems[i].topic, st->in_topic) == 0) {
         wd_stream_track_reset(st->trk, parts->elems[i].partition);
         /* consumed, never processed nor stored: the next owner reads them */
-        wd_merge_remove(st->mg, parts->elems[i].partition, stream_merge_drop,
-                        NULL);
+        if (st->role == STREAM_ALL)
+          wd_merge_remove(st->mg, parts->elems[i].partition, stream_merge_drop,
+                          NULL);
       }
+    if (st->role == STREAM_CLUSTER && parts->cnt)
+      stream_topo_deposed(st);
     if (st->cooperative)
       error = rd_kafka_incremental_unassign(rk, parts);
     else
@@ -379,7 +405,8 @@ void stream_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
   }
   /* After a lost assignment we briefly own nothing: no one else does yet.
    * Ask with the flag read before the unassign: the unassign clears it. */
-  if (!st->closing && (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ||
+  if (!st->closing && st->role == STREAM_ALL &&
+      (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ||
                        (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS &&
                         st->cooperative && !lost)))
     check_shared(st);

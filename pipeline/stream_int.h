@@ -14,6 +14,7 @@
 #include "wiredup/stream.h"
 #include "wiredup/config.h"
 #include "wiredup/engine.h"
+#include "wiredup/fprec.h"
 #include "wiredup/mem.h"
 #include "wiredup/merge.h"
 #include "wiredup/metrics.h"
@@ -42,9 +43,29 @@ typedef struct batch_s {
   wd_fp_t fp[BATCH_MSGS];
 } batch_t;
 
+/* What a run does. One process does everything, or, with
+ * topology.enabled, runs two roles on two threads (stream_topo.c): */
+typedef enum stream_role_e {
+  STREAM_ALL = 0,     /* consume the input, cluster, publish */
+  STREAM_FINGERPRINT, /* consume its share of the input, publish fingerprint
+                         records to the fingerprints topic */
+  STREAM_CLUSTER      /* when elected: consume every fingerprint record,
+                         cluster, publish the results */
+} stream_role_t;
+
 typedef struct stream_s {
   const wd_config_t *cfg;
   const wd_stream_opts_t *opts;
+  stream_role_t role;
+  const char *in_topic;  /* the topic consumed: input.topic or fp_topic */
+  const char *group;     /* this role's consumer group */
+  const char *fp_topic;  /* <group.id>.fingerprints (topology) */
+  wd_fprec_decoder_t **fdec; /* cluster role: one per batch slot */
+  wd_buf_t rec;              /* fingerprint role: the record being sent */
+  int64_t quiet_until;   /* cluster role: fingerprints offsets below this
+                            were answered by an earlier owner: applied to
+                            the memory, not published again */
+  double hwm_at;         /* cluster role: the input's ends last asked */
   rd_kafka_t *consumer;
   rd_kafka_t *producer;
   rd_kafka_topic_t *out_rkt; /* the output topic, held from the start */
@@ -75,7 +96,35 @@ typedef struct stream_s {
  * cleanly clears it. */
 extern volatile sig_atomic_t stream_stop;
 
+/* ==== stream_topo.c: scale-out roles (topology.enabled) ==== */
+
+/* Run the fingerprint role here and the cluster role on a thread of its own
+ * until stopped (wd_stream_run_opts with topology.enabled). */
+wd_err_t stream_topo_run(const wd_config_t *cfg, const wd_stream_opts_t *opts,
+                         char *errstr, size_t errstr_size);
+/* Fingerprint role: send the record's fingerprint (or its dead letter). */
+void stream_topo_send(stream_t *st, const rd_kafka_message_t *rkm, wd_fp_t *fp);
+/* Cluster role: a fingerprint record consumed: tracked, queued in the merge
+ * by its input partition and offset. */
+void stream_topo_take(stream_t *st, rd_kafka_message_t *rkm);
+/* Cluster role: the merge waits for input partition \p w: ask the input's
+ * ends (rate-limited). @returns 1 if asked. */
+int stream_topo_refresh(stream_t *st, int32_t w);
+/* Cluster role: elected (the fingerprints partition assigned, \p parts)
+ * and deposed (revoked). */
+void stream_topo_elected(stream_t *st, rd_kafka_topic_partition_list_t *parts);
+void stream_topo_deposed(stream_t *st);
+/* Cluster role: the tracker token of a fingerprint record. */
+uint64_t stream_topo_token(const rd_kafka_message_t *rkm);
+/* Cluster role: the result's coordinates are the input's (\p c); 1 when the
+ * record was answered by an earlier owner (acked here, not to be sent). */
+int stream_topo_coords(stream_t *st, const rd_kafka_message_t *rkm, uint64_t token,
+                       wd_coords_t *c);
+
 /* ==== stream.c ==== */
+
+wd_err_t stream_run_role(const wd_config_t *cfg, const wd_stream_opts_t *opts,
+                         stream_role_t role, char *errstr, size_t errstr_size);
 
 double stream_now_ms(void);
 /* The first fatal error wins; later ones are usually its consequences. */
@@ -97,12 +146,13 @@ int stream_want_stop(stream_t *st);
 void stream_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
                         void *opaque);
 void stream_producer_warm(stream_t *st);
-int stream_produce(stream_t *st, const char *topic, const void *key,
+int stream_produce(stream_t *st, const char *topic, int32_t partition, const void *key,
                    size_t key_len, const void *value, size_t value_len,
                    rd_kafka_headers_t *hdrs, uint64_t token);
 void stream_dead_letter(stream_t *st, const rd_kafka_message_t *rkm,
                         const char *topic, const char *reason, uint64_t token);
 void stream_store_dirty(stream_t *st);
+int stream_ack(stream_t *st, uint64_t token, int ok);
 void stream_commit_revoked(stream_t *st,
                            rd_kafka_topic_partition_list_t *parts);
 void stream_commit_processed(stream_t *st);

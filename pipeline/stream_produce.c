@@ -15,6 +15,16 @@
 
 /* ==== Producing ==== */
 
+/* Apply a delivery report (or a failure) to the tracker: by token, or for
+ * the cluster role, whose tokens carry the fingerprints offset, by offset. */
+int stream_ack(stream_t *st, uint64_t token, int ok) {
+  if (st->role != STREAM_CLUSTER)
+    return wd_stream_track_ack(st->trk, token, ok);
+  return wd_stream_track_ack_offset(st->trk, (int32_t)(token >> TRACK_SEQ_BITS) - 1,
+                                    (int64_t)(token & ((UINT64_C(1) << TRACK_SEQ_BITS) - 1)),
+                                    ok);
+}
+
 void stream_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
                         void *opaque) {
   stream_t *st = opaque;
@@ -22,7 +32,7 @@ void stream_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
   if (rkm->err) {
     /* librdkafka has exhausted its retries: this record's input offset must
      * never be committed, so nothing behind it can be either. Stop. */
-    wd_stream_track_ack(st->trk, token, 0);
+    stream_ack(st, token, 0);
     stream_set_fatal(st,
                      "could not deliver to %s: %s (input partition %d is not "
                      "committed past it)",
@@ -30,11 +40,12 @@ void stream_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
                      (int)(token >> TRACK_SEQ_BITS) - 1);
     return;
   }
-  if (!wd_stream_track_ack(st->trk, token, 1))
+  if (!stream_ack(st, token, 1))
     return; /* from a partition we no longer own: already accounted for */
   st->acked++;
   int dead = strcmp(rd_kafka_topic_name(rkm->rkt), st->dlq_topic) == 0;
-  if (st->metrics)
+  /* the fingerprint role's records are not results */
+  if (st->metrics && (dead || st->role != STREAM_FINGERPRINT))
     wd_metrics_add(st->metrics,
                    dead ? WD_METRIC_RECORDS_DEAD : WD_METRIC_RECORDS_OUT, 1);
   if (st->opts && st->opts->on_ack)
@@ -64,13 +75,17 @@ void stream_producer_warm(stream_t *st) {
 /* Hand one record to the producer; never drops it. A full queue is drained
  * by serving delivery reports; a stop request while it stays full leaves the
  * record unacked (so uncommitted: it is redelivered after a restart). */
-int stream_produce(stream_t *st, const char *topic, const void *key,
+int stream_produce(stream_t *st, const char *topic, int32_t partition, const void *key,
                    size_t key_len, const void *value, size_t value_len,
                    rd_kafka_headers_t *hdrs, uint64_t token) {
-  rd_kafka_vu_t vu[6];
+  rd_kafka_vu_t vu[7];
   size_t n = 0;
   vu[n].vtype = RD_KAFKA_VTYPE_TOPIC;
   vu[n++].u.cstr = topic;
+  if (partition != RD_KAFKA_PARTITION_UA) {
+    vu[n].vtype = RD_KAFKA_VTYPE_PARTITION;
+    vu[n++].u.i32 = partition;
+  }
   vu[n].vtype = RD_KAFKA_VTYPE_KEY;
   vu[n].u.mem.ptr = (void *)(uintptr_t)key;
   vu[n++].u.mem.size = key_len;
@@ -112,7 +127,7 @@ int stream_produce(stream_t *st, const char *topic, const void *key,
   }
   if (hdrs)
     rd_kafka_headers_destroy(hdrs);
-  wd_stream_track_ack(st->trk, token, 0);
+  stream_ack(st, token, 0);
   return -1;
 }
 
@@ -137,7 +152,7 @@ void stream_dead_letter(stream_t *st, const rd_kafka_message_t *rkm,
   rd_kafka_header_add(hdrs, "wiredup.source", -1, src, n);
   WD_LOG(WD_LOG_WARN, "dead-lettered invalid record", "source=%s reason=%s",
          src, wd_log_quote(q, sizeof(q), reason));
-  if (stream_produce(st, st->dlq_topic, rkm->key, rkm->key_len, rkm->payload,
+  if (stream_produce(st, st->dlq_topic, RD_KAFKA_PARTITION_UA, rkm->key, rkm->key_len, rkm->payload,
                      rkm->len, hdrs, token) == 0)
     st->dead++;
 }
@@ -152,7 +167,7 @@ void stream_store_dirty(stream_t *st) {
     rd_kafka_topic_partition_list_t *lst =
         rd_kafka_topic_partition_list_new((int)n);
     for (size_t i = 0; i < n; i++)
-      rd_kafka_topic_partition_list_add(lst, st->cfg->input_topic, parts[i])
+      rd_kafka_topic_partition_list_add(lst, st->in_topic, parts[i])
           ->offset = wd_stream_track_next(st->trk, parts[i]);
     rd_kafka_resp_err_t err = rd_kafka_offsets_store(st->consumer, lst);
     if (err)
@@ -179,7 +194,7 @@ void stream_commit_revoked(stream_t *st,
   for (int i = 0; i < parts->cnt; i++) {
     const rd_kafka_topic_partition_t *p = &parts->elems[i];
     int64_t next = wd_stream_track_next(st->trk, p->partition);
-    if (strcmp(p->topic, st->cfg->input_topic) == 0 && next >= 0)
+    if (strcmp(p->topic, st->in_topic) == 0 && next >= 0)
       rd_kafka_topic_partition_list_add(lst, p->topic, p->partition)->offset =
           next;
   }

@@ -110,6 +110,8 @@ uint64_t wd_stream_track_push(wd_stream_track_t *trk, int32_t partition,
   return ((uint64_t)(partition + 1) << TRACK_SEQ_BITS) | (seq & TRACK_SEQ_MASK);
 }
 
+static int track_ack_at(wd_stream_track_t *trk, int32_t partition, size_t i, int ok);
+
 int wd_stream_track_ack(wd_stream_track_t *trk, uint64_t token, int ok) {
   uint64_t hi = token >> TRACK_SEQ_BITS;
   if (hi == 0 || hi - 1 >= trk->part_cnt)
@@ -122,8 +124,31 @@ int wd_stream_track_ack(wd_stream_track_t *trk, uint64_t token, int ok) {
                  (((token & TRACK_SEQ_MASK) - tp->base_seq) & TRACK_SEQ_MASK);
   if (seq < tp->base_seq || seq >= tp->base_seq + tp->cnt)
     return 0;
-  track_ent_t *ent =
-      &tp->ring[(tp->head + (size_t)(seq - tp->base_seq)) % tp->cap];
+  return track_ack_at(trk, partition, (size_t)(seq - tp->base_seq), ok);
+}
+
+int wd_stream_track_ack_offset(wd_stream_track_t *trk, int32_t partition, int64_t offset,
+                               int ok) {
+  if (partition < 0 || (size_t)partition >= trk->part_cnt)
+    return 0;
+  const track_part_t *tp = &trk->parts[partition];
+  size_t lo = 0, hi = tp->cnt; /* the ring's offsets only grow */
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (tp->ring[(tp->head + mid) % tp->cap].offset < offset)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo == tp->cnt || tp->ring[(tp->head + lo) % tp->cap].offset != offset)
+    return 0;
+  return track_ack_at(trk, partition, lo, ok);
+}
+
+/* Ack the \p i-th entry in flight of \p partition. */
+static int track_ack_at(wd_stream_track_t *trk, int32_t partition, size_t i, int ok) {
+  track_part_t *tp = &trk->parts[partition];
+  track_ent_t *ent = &tp->ring[(tp->head + i) % tp->cap];
   if (ent->state != ENT_PENDING)
     return 0;
   ent->state = ok ? ENT_ACKED : ENT_FAILED;

@@ -269,8 +269,8 @@ void wd_workers_release(wd_workers_t *wk, wd_engine_t *eng, size_t records) {
   if (wk->fill)
     pthread_cond_signal(&wk->work); /* a slot to read into */
   pthread_mutex_unlock(&wk->mu);
-  if ((wk->since_hint += records) < WD_WORKERS_HINT_EVERY)
-    return;
+  if (!eng || (wk->since_hint += records) < WD_WORKERS_HINT_EVERY)
+    return; /* no engine here (the fingerprint role): no hints */
   wk->since_hint = 0;
   wd_hint_t *h = wd_engine_hint(eng);
   if (!h)

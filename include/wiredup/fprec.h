@@ -121,6 +121,17 @@ typedef struct wd_fprec_src_s {
  */
 void wd_fprec_encode(const wd_fp_t *fp, const wd_fprec_src_t *src, wd_buf_t *dst);
 
+/**
+ * @brief Read only the header of record \p src: its input partition and
+ *        offset, and its event time (the record's timestamp, else the Kafka
+ *        message's, else -1), for ordering records before decoding them.
+ * @returns 0; -1 when the first 32 bytes are not a header this build reads
+ *          (the full decode then says why).
+ * @remark O(1), any thread.
+ */
+int wd_fprec_peek(const void *src, size_t len, int32_t *partition, int64_t *offset,
+                  int64_t *event_ms);
+
 /** Scratch for decoding (a term counter); one per thread. */
 typedef struct wd_fprec_decoder_s wd_fprec_decoder_t;
 

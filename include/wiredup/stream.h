@@ -214,6 +214,12 @@ uint64_t wd_stream_track_push(wd_stream_track_t *trk, int32_t partition,
  */
 int wd_stream_track_ack(wd_stream_track_t *trk, uint64_t token, int ok);
 
+/** @brief wd_stream_track_ack for the entry of \p offset in \p partition (a
+ *  reader whose records are decided out of offset order acks by offset).
+ *  @returns 1 if it was in flight, 0 otherwise. O(log in flight). */
+int wd_stream_track_ack_offset(wd_stream_track_t *trk, int32_t partition, int64_t offset,
+                               int ok);
+
 /** @brief The offset to store for \p partition (one past the last record of
  *  the acked prefix), or -1 when nothing has been acked since the reset. */
 int64_t wd_stream_track_next(const wd_stream_track_t *trk, int32_t partition);

@@ -113,7 +113,7 @@ int wd_workers_oldest(wd_workers_t *wk, int wait);
 int wd_workers_fill_rc(wd_workers_t *wk);
 
 /** @brief The oldest slot is committed (\p records of them): its slot may be
- *  filled again. Refreshes the hint from \p eng when it is due. */
+ *  filled again. Refreshes the hint from \p eng when it is due (NULL: none). */
 void wd_workers_release(wd_workers_t *wk, wd_engine_t *eng, size_t records);
 
 /** @brief The calling thread's CPU time in seconds. */

@@ -1,0 +1,222 @@
+/* stream_topo.c - scale-out on Kafka itself (topology.enabled): the same
+ * `wiredup run` on N machines gives one instance's answers.
+ *
+ * Every instance runs two roles, each on a thread with clients of its own:
+ *
+ *  - the fingerprint role, in the input's consumer group (kafka.group.id):
+ *    its share of the input partitions is decoded, normalised and
+ *    fingerprinted on the workers (the costly, stateless part) and sent as
+ *    fingerprint records (fprec.h) to partition 0 of the internal topic
+ *    <group.id>.fingerprints. An input offset is committed once its record
+ *    (or its dead letter) is acknowledged.
+ *  - the cluster role, in the group <group.id>.cluster over that topic: the
+ *    member Kafka assigns partition 0 is elected. It rebuilds the
+ *    similarity memory from the topic's start (the topic is its changelog:
+ *    a new owner on another machine needs no disk), quietly up to the
+ *    group's committed offset, whose records an earlier owner answered;
+ *    then it decides every record and publishes the results, committing
+ *    the fingerprints offsets behind acknowledged results.
+ *
+ * The cluster role puts the records through the same event-time merge as
+ * stream mode, by their input partition and offset: a record sent twice
+ * (the fingerprint role is at least once) is dropped by offset, and an
+ * input partition is behind while the input holds records of it not yet
+ * seen here (the input's ends are asked, rate-limited). */
+#include "wiredup/stream.h"
+#include "wiredup/fprec.h"
+#include "wiredup/log.h"
+#include "wiredup/merge.h"
+#include "wiredup/metrics.h"
+
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "stream_int.h"
+
+#define TOPO_ENDS_EVERY_MS 20 /* how often the input's ends may be asked */
+#define TOPO_ENDS_TIMEOUT_MS 2000
+
+/* ==== Fingerprint role ==== */
+
+void stream_topo_send(stream_t *st, const rd_kafka_message_t *rkm, wd_fp_t *fp) {
+  const char *topic = rd_kafka_topic_name(rkm->rkt);
+  uint64_t token = wd_stream_track_push(st->trk, rkm->partition, rkm->offset);
+  if (fp->err == WD_ERR_INPUT) {
+    stream_dead_letter(st, rkm, topic, fp->reason, token);
+    return;
+  }
+  if (fp->err != WD_OK) {
+    stream_ack(st, token, 0);
+    stream_set_fatal(st, "%s/%d/%lld: %s", topic, (int)rkm->partition,
+                     (long long)rkm->offset, fp->reason);
+    return;
+  }
+  wd_fprec_src_t src = {topic, strlen(topic), rkm->partition, rkm->offset,
+                        rd_kafka_message_timestamp(rkm, NULL)};
+  wd_buf_clear(&st->rec);
+  wd_fprec_encode(fp, &src, &st->rec);
+  /* one partition: one total order for the cluster stage to read */
+  if (stream_produce(st, st->fp_topic, 0, fp->id.p, fp->id.len, st->rec.p, st->rec.len,
+                     NULL, token) == 0)
+    st->published++;
+}
+
+/* ==== Cluster role ==== */
+
+uint64_t stream_topo_token(const rd_kafka_message_t *rkm) {
+  return (uint64_t)(rkm->partition + 1) << TRACK_SEQ_BITS |
+         ((uint64_t)rkm->offset & ((UINT64_C(1) << TRACK_SEQ_BITS) - 1));
+}
+
+void stream_topo_take(stream_t *st, rd_kafka_message_t *rkm) {
+  int32_t part;
+  int64_t off, ts;
+  /* tracked in the order read: a fingerprints offset is committed only
+   * once every record before it is answered (or was never to be) */
+  wd_stream_track_push(st->trk, rkm->partition, rkm->offset);
+  if (!st->eng || wd_fprec_peek(rkm->payload, rkm->len, &part, &off, &ts) != 0 ||
+      part < 0 || part > WD_MERGE_MAX_PARTITION) {
+    if (st->eng)
+      WD_LOG(WD_LOG_WARN, "not a fingerprint record: skipped", "topic=%s partition=%d offset=%lld",
+             st->in_topic, (int)rkm->partition, (long long)rkm->offset);
+    wd_stream_track_ack_offset(st->trk, rkm->partition, rkm->offset, 1);
+    rd_kafka_message_destroy(rkm);
+    return;
+  }
+  const double now = stream_now_ms();
+  if (!wd_merge_has(st->mg, part))
+    wd_merge_add(st->mg, part, -1, INT64_MIN, now, stream_merge_drop, NULL);
+  if (!wd_merge_push(st->mg, part, off, ts, rkm->len, rkm, now)) {
+    /* sent twice by the fingerprint role (at least once): answered once */
+    wd_stream_track_ack_offset(st->trk, rkm->partition, rkm->offset, 1);
+    rd_kafka_message_destroy(rkm);
+    return;
+  }
+  if (st->metrics)
+    wd_metrics_add(st->metrics, WD_METRIC_RECORDS_IN, 1);
+}
+
+int stream_topo_refresh(stream_t *st, int32_t w) {
+  int64_t lo, hi;
+  const double now = stream_now_ms();
+  if (now - st->hwm_at < TOPO_ENDS_EVERY_MS)
+    return 0;
+  st->hwm_at = now;
+  if (rd_kafka_query_watermark_offsets(st->consumer, st->cfg->input_topic, w, &lo, &hi,
+                                       TOPO_ENDS_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return 0;
+  if (lo == hi)
+    wd_merge_eof(st->mg, w, hi); /* empty: nothing to wait for */
+  else
+    wd_merge_set_high(st->mg, w, hi); /* caught up once it has read to hi */
+  return 1;
+}
+
+/* A fresh memory and merge, every input partition in it, not heard from. */
+static void topo_reset(stream_t *st) {
+  char errstr[512];
+  wd_merge_destroy(st->mg, stream_merge_drop, NULL);
+  st->mg = stream_merge_new(st, 0);
+  wd_engine_destroy(st->eng);
+  st->eng = wd_engine_new(st->cfg, errstr, sizeof(errstr)); /* the config was checked */
+  if (!st->eng)
+    stream_set_fatal(st, "cluster role: %s", errstr);
+  int32_t parts = stream_topic_partition_cnt(st);
+  for (int32_t p = 0; p < parts && p <= WD_MERGE_MAX_PARTITION; p++)
+    wd_merge_add(st->mg, p, -1, INT64_MIN, stream_now_ms(), stream_merge_drop, NULL);
+  st->hwm_at = 0;
+}
+
+void stream_topo_elected(stream_t *st, rd_kafka_topic_partition_list_t *parts) {
+  rd_kafka_topic_partition_t *mine = NULL;
+  for (int i = 0; i < parts->cnt; i++)
+    if (parts->elems[i].partition == 0 && strcmp(parts->elems[i].topic, st->in_topic) == 0)
+      mine = &parts->elems[i];
+  if (!mine)
+    return; /* another partition (a topic made with more): nothing is sent there */
+  rd_kafka_topic_partition_list_t *q = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(q, st->in_topic, 0);
+  int64_t committed = -1;
+  rd_kafka_resp_err_t err = rd_kafka_committed(st->consumer, q, 10000);
+  if (!err && !q->elems[0].err && q->elems[0].offset >= 0)
+    committed = q->elems[0].offset;
+  rd_kafka_topic_partition_list_destroy(q);
+  if (err) /* then everything is answered again: repeats, identical */
+    WD_LOG(WD_LOG_WARN, "cluster role: could not read the committed offset", "error=%s",
+           rd_kafka_err2name(err));
+  topo_reset(st);
+  st->quiet_until = committed > 0 ? committed : 0;
+  mine->offset = RD_KAFKA_OFFSET_BEGINNING; /* the changelog, from its start */
+  WD_LOG(WD_LOG_INFO, "cluster role elected: rebuilding the memory from the fingerprints",
+         "topic=%s answered_up_to=%lld", st->in_topic, (long long)st->quiet_until);
+}
+
+void stream_topo_deposed(stream_t *st) {
+  wd_engine_stats_t es;
+  if (!st->eng)
+    return;
+  wd_engine_stats(st->eng, &es);
+  wd_merge_destroy(st->mg, stream_merge_drop, NULL); /* the next owner reads them */
+  st->mg = stream_merge_new(st, 0);
+  wd_engine_destroy(st->eng);
+  st->eng = NULL;
+  WD_LOG(WD_LOG_INFO, "cluster role deposed",
+         "topic=%s records=%" PRIu64 " duplicates=%" PRIu64 " late=%" PRIu64
+         " index_articles=%" PRIu64,
+         st->in_topic, es.records, es.duplicates, es.late, es.index_docs);
+}
+
+int stream_topo_coords(stream_t *st, const rd_kafka_message_t *rkm, uint64_t token,
+                       wd_coords_t *c) {
+  int32_t part = -1;
+  int64_t off = -1, ts;
+  wd_fprec_peek(rkm->payload, rkm->len, &part, &off, &ts);
+  c->topic = st->cfg->input_topic;
+  c->partition = part;
+  c->offset = off;
+  if (rkm->offset >= st->quiet_until)
+    return 0;
+  stream_ack(st, token, 1);
+  return 1;
+}
+
+/* ==== Both, one process ==== */
+
+typedef struct role_run_s {
+  const wd_config_t *cfg;
+  const wd_stream_opts_t *opts;
+  wd_err_t ret;
+  char errstr[512];
+} role_run_t;
+
+static void *cluster_main(void *arg) {
+  role_run_t *r = arg;
+  r->ret = stream_run_role(r->cfg, r->opts, STREAM_CLUSTER, r->errstr, sizeof(r->errstr));
+  if (r->ret != WD_OK)
+    stream_stop = 1; /* one role down takes the other with it */
+  return NULL;
+}
+
+wd_err_t stream_topo_run(const wd_config_t *cfg, const wd_stream_opts_t *opts,
+                         char *errstr, size_t errstr_size) {
+  role_run_t r = {cfg, opts, WD_OK, ""};
+  pthread_t th;
+  if (pthread_create(&th, NULL, cluster_main, &r) != 0) {
+    wd_errstr_set(errstr, errstr_size, "could not start the cluster role's thread");
+    return WD_ERR_INTERNAL;
+  }
+  wd_err_t ret = stream_run_role(cfg, opts, STREAM_FINGERPRINT, errstr, errstr_size);
+  if (ret != WD_OK)
+    stream_stop = 1;
+  pthread_join(th, NULL);
+  if (ret == WD_OK && r.ret != WD_OK) {
+    wd_errstr_set(errstr, errstr_size, "%s", r.errstr);
+    ret = r.ret;
+  }
+  if (ret == WD_OK)
+    stream_stop = 0; /* consumed: a later run starts afresh */
+  return ret;
+}

@@ -1,0 +1,132 @@
+#!/bin/bash
+# 0050-scaleout: topology.enabled, the same `wiredup run` on several
+# machines (here, processes), gives one instance's answers:
+#  A. four instances over an 8-partition backlog: every instance
+#     fingerprints a share (CPU and records per instance in the log), one is
+#     elected to cluster, and the answers are file mode's, record for record;
+#  B. two instances, the elected one killed with -9 a third of the way in
+#     and replaced by a third instance with an empty state directory: every
+#     article answered (repeats identical), the answers still file mode's,
+#     and no "duplicates across members will be missed" warning.
+. "$(dirname "$0")/helpers.sh"
+
+start_broker --topic a4:8 --topic a4.out:4 --topic g4.fingerprints:1 \
+  --topic b2:8 --topic b2.out:4 --topic g2.fingerprints:1
+
+# 3,000 articles over 50 hours, a copy within 90 minutes of its original,
+# and a 2-hour window: any disorder or early eviction shows.
+N=3000
+"$PY" - "$T" $N <<'EOF' || fail "could not generate articles"
+import json, random, sys
+t, n = sys.argv[1], int(sys.argv[2])
+rng = random.Random(50)
+vocab = ["w%05d" % i for i in range(20000)]
+recent = []
+with open(t + "/all.jsonl", "w") as f:
+    for i in range(n):
+        recent = [(m, w) for m, w in recent if i - m <= 90]
+        if recent and rng.random() < 0.35:
+            words = list(rng.choice(recent)[1])
+            words[rng.randrange(len(words))] = rng.choice(vocab)
+        else:
+            words = [rng.choice(vocab) for _ in range(rng.randint(60, 120))]
+            recent.append((i, words))
+        f.write(json.dumps({"id": "s%05d" % i, "body": " ".join(words),
+                            "source": "src%d.example" % (i % 5),
+                            "published_at": "2025-03-%02dT%02d:%02d:00Z"
+                            % (1 + i // 1440, i // 60 % 24, i % 60)}) + "\n")
+EOF
+keyed_from_jsonl "$T/all.jsonl" "$T/all.keyed"
+WINDOW=(--set index.window=2h --set index.allowed_lateness=10m)
+"$WIREDUP" run --input "$T/all.jsonl" --output "$T/file.out" "${WINDOW[@]}" 2>"$T/file.log" ||
+  fail "file mode failed"
+
+member() { # NAME TOPIC GROUP [args...]: one instance of the topology
+  local name=$1 topic=$2 group=$3
+  shift 3
+  start_wiredup "$name" --set topology.enabled=true --set input.topic="$topic" \
+    --set output.topic="$topic.out" --set kafka.group.id="$group" \
+    --set state.dir="$T/state-$name" "$@"
+}
+cpu_s() { # PID: user + system CPU seconds so far
+  awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null
+}
+role_field() { # LOG LINE-MSG KEY
+  sed -n 's/.*msg="'"$2"'".* '"$3"'=\([0-9]*\).*/\1/p' "$1" | tail -n 1
+}
+
+# ---- A: four instances = one
+produce_keyed a4 "$T/all.keyed"
+M=()
+for i in 1 2 3 4; do
+  member "four$i" a4 g4 "${WINDOW[@]}"
+  M+=("$WD_PID")
+done
+wait_keys a4.out $N 120
+cpu=()
+for i in 0 1 2 3; do cpu+=("$(cpu_s "${M[$i]}")"); done
+for i in 0 1 2 3; do
+  stop_wiredup "${M[$i]}"
+  [ "$WD_RC" -eq 0 ] || fail "instance $((i + 1)) exited $WD_RC"
+done
+spread=""
+for i in 1 2 3 4; do
+  n=$(role_field "$T/four$i.log" "fingerprint role stopped" consumed)
+  [ "${n:-0}" -gt 0 ] || fail "instance $i fingerprinted nothing: $(grep 'role stopped' "$T/four$i.log")"
+  spread="$spread instance$i: ${n} fingerprinted, ${cpu[$((i - 1))]} s CPU;"
+done
+info "A: the fingerprint work spread:$spread"
+[ "$(grep -l 'msg="cluster role elected' "$T"/four?.log | wc -l)" -ge 1 ] || fail "no instance was elected"
+grep -h 'will be missed' "$T"/four?.log && fail "an instance warns that duplicates will be missed"
+dump_values a4.out "$T/four.out"
+"$PY" -m wdeval same "$T/four.out" "$T/file.out" >"$T/four.same" 2>&1 ||
+  fail "four instances differ from file mode: $(cat "$T/four.same")"
+info "A: four instances give file mode's answers, record for record ($(cat "$T/four.same"))"
+
+# ---- B: kill -9 of the elected instance a third of the way in, replaced
+# by a new one with an empty state directory. Small message sets and a slow
+# broker make the backlog take long enough to stop a third of the way in.
+failover() { # TOPIC GROUP KEYED TOTAL NAME
+  local topic=$1 group=$2 keyed=$3 total=$4 name=$5 p1 p2 port1 port2 owner port out
+  kcat -b "$BOOTSTRAP" -P -t "$topic" -K $'\t' -l -X batch.num.messages=8 -X linger.ms=0 \
+    "$keyed" 2>>"$T/kcat.err" || fail "kcat could not produce to $topic"
+  broker_cmd rtt -1 10
+  port1=$(free_port)
+  member "${name}1" "$topic" "$group" "${@:6}" --set metrics.listen=127.0.0.1:$port1
+  p1=$WD_PID
+  port2=$(free_port)
+  member "${name}2" "$topic" "$group" "${@:6}" --set metrics.listen=127.0.0.1:$port2
+  p2=$WD_PID
+  owner=
+  for _ in $(seq 1500); do
+    if grep -q 'msg="cluster role elected' "$T/${name}1.log"; then owner=$p1 port=$port1
+    elif grep -q 'msg="cluster role elected' "$T/${name}2.log"; then owner=$p2 port=$port2; fi
+    if [ -n "$owner" ]; then
+      scrape "$port" /metrics "$T/$name.metrics" >/dev/null
+      out=$(metric "$T/$name.metrics" wiredup_records_out_total)
+      [ "${out:-0}" -ge $((total / 3)) ] && break
+    fi
+    sleep 0.02
+  done
+  [ -n "$owner" ] || fail "$name: no instance was elected"
+  kill -KILL "$owner"
+  wait "$owner" 2>/dev/null
+  broker_cmd rtt -1 0
+  [ "${out:-0}" -lt "$total" ] || fail "$name: the backlog was done before the kill"
+  info "$name: killed -9 the elected instance with ${out:-0} of $total answered"
+  member "${name}3" "$topic" "$group" "${@:6}"
+  wait_keys "$topic.out" "$total" 120
+  for p in $p1 $p2 $WD_PID; do
+    [ "$p" = "$owner" ] && continue
+    stop_wiredup "$p"
+    [ "$WD_RC" -eq 0 ] || fail "$name: an instance exited $WD_RC"
+  done
+  grep -h 'will be missed' "$T/$name"?.log && fail "$name: duplicates across members will be missed"
+  dump_values "$topic.out" "$T/$name.out"
+}
+failover b2 g2 "$T/all.keyed" $N b "${WINDOW[@]}"
+"$PY" -m wdeval same "$T/b.out" "$T/file.out" >"$T/b.same" 2>&1 ||
+  fail "after the failover the answers differ from file mode: $(cat "$T/b.same")"
+info "B: after kill -9 and a replacement, file mode's answers ($(cat "$T/b.same"); $(($(grep -c . "$T/b.out") - N)) given twice, identically)"
+
+info "ok"
