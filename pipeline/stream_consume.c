@@ -159,6 +159,8 @@ size_t stream_merge_dispatch(stream_t *st) {
   wd_merge_item_t it;
   size_t n = 0;
   int32_t refreshed = -1;
+  if (st->role == STREAM_CLUSTER && !stream_topo_ends(st))
+    return 0;
   while (!st->fatal) {
     double now = stream_now_ms();
     if (!wd_merge_pop(st->mg, now, &it)) {

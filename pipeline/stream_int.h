@@ -65,7 +65,9 @@ typedef struct stream_s {
   int64_t quiet_until;   /* cluster role: fingerprints offsets below this
                             were answered by an earlier owner: applied to
                             the memory, not published again */
-  double hwm_at;         /* cluster role: the input's ends last asked */
+  double hwm_at;         /* cluster role: the input's ends last asked (one) */
+  double ends_at;        /* ... and for every partition */
+  double arrived_at;     /* cluster role: the newest record's arrival */
   rd_kafka_t *consumer;
   rd_kafka_t *producer;
   rd_kafka_topic_t *out_rkt; /* the output topic, held from the start */
@@ -110,6 +112,9 @@ void stream_topo_take(stream_t *st, rd_kafka_message_t *rkm);
 /* Cluster role: the merge waits for input partition \p w: ask the input's
  * ends (rate-limited). @returns 1 if asked. */
 int stream_topo_refresh(stream_t *st, int32_t w);
+/* Cluster role: before records that arrived since the input's ends were
+ * last asked go out, ask again for every partition (rate-limited). */
+int stream_topo_ends(stream_t *st); /* 0: not yet, the records wait */
 /* Cluster role: elected (the fingerprints partition assigned, \p parts)
  * and deposed (revoked). */
 void stream_topo_elected(stream_t *st, rd_kafka_topic_partition_list_t *parts);

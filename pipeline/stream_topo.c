@@ -87,6 +87,7 @@ void stream_topo_take(stream_t *st, rd_kafka_message_t *rkm) {
     return;
   }
   const double now = stream_now_ms();
+  st->arrived_at = now;
   if (!wd_merge_has(st->mg, part))
     wd_merge_add(st->mg, part, -1, INT64_MIN, now, stream_merge_drop, NULL);
   if (!wd_merge_push(st->mg, part, off, ts, rkm->len, rkm, now)) {
@@ -99,19 +100,44 @@ void stream_topo_take(stream_t *st, rd_kafka_message_t *rkm) {
     wd_metrics_add(st->metrics, WD_METRIC_RECORDS_IN, 1);
 }
 
-int stream_topo_refresh(stream_t *st, int32_t w) {
+/* The input's ends of partition \p p into the merge: it is caught up once
+ * it has read to the end (or the partition is empty). */
+static int topo_ends(stream_t *st, int32_t p) {
   int64_t lo, hi;
+  if (rd_kafka_query_watermark_offsets(st->consumer, st->cfg->input_topic, p, &lo, &hi,
+                                       TOPO_ENDS_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return 0;
+  if (lo == hi)
+    wd_merge_eof(st->mg, p, hi);
+  else
+    wd_merge_set_high(st->mg, p, hi);
+  return 1;
+}
+
+int stream_topo_refresh(stream_t *st, int32_t w) {
   const double now = stream_now_ms();
   if (now - st->hwm_at < TOPO_ENDS_EVERY_MS)
     return 0;
   st->hwm_at = now;
-  if (rd_kafka_query_watermark_offsets(st->consumer, st->cfg->input_topic, w, &lo, &hi,
-                                       TOPO_ENDS_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
-    return 0;
-  if (lo == hi)
-    wd_merge_eof(st->mg, w, hi); /* empty: nothing to wait for */
-  else
-    wd_merge_set_high(st->mg, w, hi); /* caught up once it has read to hi */
+  return topo_ends(st, w);
+}
+
+/* Before records that arrived since the input's ends were last asked go
+ * out: ask again, for every partition. A partition caught up at the last
+ * answer may have records since, sent by a fingerprint role that is slower
+ * than another: they must not be passed over. (Rate-limited: records that
+ * arrive together are ordered by one round of questions.) */
+int stream_topo_ends(stream_t *st) {
+  wd_merge_part_t mp;
+  const double now = stream_now_ms();
+  if (!st->eng || st->ends_at >= st->arrived_at)
+    return 1;
+  if (now - st->ends_at < TOPO_ENDS_EVERY_MS)
+    return 0; /* soon: the records wait a moment, and more gather */
+  st->ends_at = now;
+  for (size_t i = 0; wd_merge_part(st->mg, i, now, &mp); i++)
+    if (!mp.queued)
+      topo_ends(st, mp.partition);
   return 1;
 }
 
