@@ -66,7 +66,8 @@ typedef struct stream_s {
                             were answered by an earlier owner: applied to
                             the memory, not published again */
   double hwm_at;         /* cluster role: the input's ends last asked (one) */
-  double ends_at;        /* ... and for every partition */
+  double ends_at;        /* ... and for every partition: asked at */
+  double ends_done;      /* ... answered at */
   double arrived_at;     /* cluster role: the newest record's arrival */
   rd_kafka_t *consumer;
   rd_kafka_t *producer;

@@ -132,12 +132,30 @@ int stream_topo_ends(stream_t *st) {
   const double now = stream_now_ms();
   if (!st->eng || st->ends_at >= st->arrived_at)
     return 1;
-  if (now - st->ends_at < TOPO_ENDS_EVERY_MS)
+  if (now - st->ends_done < TOPO_ENDS_EVERY_MS)
     return 0; /* soon: the records wait a moment, and more gather */
   st->ends_at = now;
+  /* Every empty partition's end in one request per broker: a ListOffsets
+   * for the latest offset (offsets_for_times with RD_KAFKA_OFFSET_END). */
+  rd_kafka_topic_partition_list_t *q = rd_kafka_topic_partition_list_new(16);
   for (size_t i = 0; wd_merge_part(st->mg, i, now, &mp); i++)
     if (!mp.queued)
-      topo_ends(st, mp.partition);
+      rd_kafka_topic_partition_list_add(q, st->cfg->input_topic, mp.partition)->offset =
+          RD_KAFKA_OFFSET_END;
+  if (q->cnt &&
+      rd_kafka_offsets_for_times(st->consumer, q, TOPO_ENDS_TIMEOUT_MS) ==
+          RD_KAFKA_RESP_ERR_NO_ERROR) {
+    for (int i = 0; i < q->cnt; i++)
+      if (!q->elems[i].err && q->elems[i].offset >= 0)
+        wd_merge_set_high(st->mg, q->elems[i].partition, q->elems[i].offset);
+      else /* no answer for it: ask the partition's watermarks */
+        topo_ends(st, q->elems[i].partition);
+  } else {
+    for (int i = 0; i < q->cnt; i++)
+      topo_ends(st, q->elems[i].partition);
+  }
+  rd_kafka_topic_partition_list_destroy(q);
+  st->ends_done = stream_now_ms();
   return 1;
 }
 
