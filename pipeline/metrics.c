@@ -342,6 +342,21 @@ static void render_one(wd_buf_t *dst, const char *name, const char *type,
   wd_prom_sample(dst, name, NULL, NULL, 0, NULL, v);
 }
 
+/* A gauge family with one sample per input partition: its event-time lag
+ * in seconds, or (\p idle) whether it is idle. */
+static void render_parts(wd_buf_t *dst, const char *name, const char *help,
+                         const char *topic, const wd_metrics_part_t *parts, size_t cnt,
+                         int idle) {
+  wd_prom_header(dst, name, help, "gauge");
+  for (size_t i = 0; i < cnt; i++) {
+    char part[16];
+    snprintf(part, sizeof(part), "%d", (int)parts[i].partition);
+    wd_prom_label_t l[2] = {{"topic", topic}, {"partition", part}};
+    wd_prom_sample(dst, name, NULL, l, 2, NULL,
+                   idle ? (double)parts[i].idle : (double)parts[i].lag_ms / 1e3);
+  }
+}
+
 void wd_metrics_render(wd_metrics_t *m, wd_buf_t *dst) {
   /* Copy the snapshot out, then format without the lock. */
   wd_engine_stats_t eng;
@@ -412,27 +427,14 @@ void wd_metrics_render(wd_metrics_t *m, wd_buf_t *dst) {
     render_one(dst, "wiredup_merge_queued_records", "gauge",
                "Records consumed and waiting for their turn in event-time order.",
                (double)ord.queued);
-    wd_prom_header(dst, "wiredup_partition_event_time_lag_seconds",
-                   "How far the partition's newest event time is behind the "
-                   "newest of any partition.",
-                   "gauge");
-    for (size_t i = 0; i < ord.part_cnt; i++) {
-      char part[16];
-      snprintf(part, sizeof(part), "%d", (int)ord_parts[i].partition);
-      wd_prom_label_t l[2] = {{"topic", ord_topic}, {"partition", part}};
-      wd_prom_sample(dst, "wiredup_partition_event_time_lag_seconds", NULL, l, 2, NULL,
-                     (double)ord_parts[i].lag_ms / 1e3);
-    }
-    wd_prom_header(dst, "wiredup_partition_idle",
-                   "1 when the partition has had nothing new for "
-                   "input.idle_timeout and does not hold the watermark back.",
-                   "gauge");
-    for (size_t i = 0; i < ord.part_cnt; i++) {
-      char part[16];
-      snprintf(part, sizeof(part), "%d", (int)ord_parts[i].partition);
-      wd_prom_label_t l[2] = {{"topic", ord_topic}, {"partition", part}};
-      wd_prom_sample(dst, "wiredup_partition_idle", NULL, l, 2, NULL, ord_parts[i].idle);
-    }
+    render_parts(dst, "wiredup_partition_event_time_lag_seconds",
+                 "How far the partition's newest event time is behind the "
+                 "newest of any partition.",
+                 ord_topic, ord_parts, ord.part_cnt, 0);
+    render_parts(dst, "wiredup_partition_idle",
+                 "1 when the partition has had nothing new for "
+                 "input.idle_timeout and does not hold the watermark back.",
+                 ord_topic, ord_parts, ord.part_cnt, 1);
   }
   wd_free(ord_topic);
   wd_free(ord_parts);

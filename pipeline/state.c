@@ -298,7 +298,11 @@ void wd_state_offsets_save(wd_state_w_t *w, const wd_state_offsets_t *offs) {
   wd_state_w_end(w);
 }
 
-int wd_state_offsets_load_events(wd_state_r_t *r, wd_state_offsets_t *offs) {
+/* An OFFS or PTIM body: u32 count, then (str topic, u32 partition, i64
+ * value) each, the value going to \p set (a PTIM entry INT64_MIN: none). */
+static int offsets_read(wd_state_r_t *r, wd_state_offsets_t *offs,
+                        void (*set)(wd_state_offsets_t *, const char *, int32_t, int64_t),
+                        int64_t none) {
   uint32_t n = wd_state_r_u32(r);
   if (!wd_state_r_fits(r, n, 16))
     return -1;
@@ -306,36 +310,25 @@ int wd_state_offsets_load_events(wd_state_r_t *r, wd_state_offsets_t *offs) {
     size_t len;
     const char *t = wd_state_r_str(r, &len);
     int32_t part = (int32_t)wd_state_r_u32(r);
-    int64_t ms = wd_state_r_i64(r);
+    int64_t v = wd_state_r_i64(r);
     if (r->err)
       return -1;
-    if (offs && ms != INT64_MIN) {
+    if (offs && v != none) {
       char *topic = wd_strndup(t, len);
-      wd_state_offsets_set_event(offs, topic, part, ms);
+      set(offs, topic, part, v);
       wd_free(topic);
     }
   }
   return r->err ? -1 : 0;
 }
 
+int wd_state_offsets_load_events(wd_state_r_t *r, wd_state_offsets_t *offs) {
+  return offsets_read(r, offs, wd_state_offsets_set_event, INT64_MIN);
+}
+
+/* (an offset is never INT64_MIN: every entry is kept) */
 int wd_state_offsets_load(wd_state_r_t *r, wd_state_offsets_t *offs) {
-  uint32_t n = wd_state_r_u32(r);
-  if (!wd_state_r_fits(r, n, 16))
-    return -1;
-  for (uint32_t i = 0; i < n; i++) {
-    size_t len;
-    const char *t = wd_state_r_str(r, &len);
-    int32_t part = (int32_t)wd_state_r_u32(r);
-    int64_t off = wd_state_r_i64(r);
-    if (r->err)
-      return -1;
-    if (offs) {
-      char *topic = wd_strndup(t, len);
-      wd_state_offsets_set(offs, topic, part, off);
-      wd_free(topic);
-    }
-  }
-  return r->err ? -1 : 0;
+  return offsets_read(r, offs, wd_state_offsets_set, INT64_MIN);
 }
 
 /* ==== Files ==== */
