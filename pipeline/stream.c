@@ -665,6 +665,8 @@ wd_err_t stream_run_role(const wd_config_t *cfg, const wd_stream_opts_t *opts,
     goto done;
   }
   conf = NULL; /* owned by the producer now */
+  if (role == STREAM_FINGERPRINT)
+    stream_topo_prepare(&st);
   stream_producer_warm(&st);
   if (!(conf = build_conf(&st, RD_KAFKA_CONSUMER, errstr, errstr_size))) {
     ret = WD_ERR_CONFIG;

@@ -105,6 +105,8 @@ extern volatile sig_atomic_t stream_stop;
  * until stopped (wd_stream_run_opts with topology.enabled). */
 wd_err_t stream_topo_run(const wd_config_t *cfg, const wd_stream_opts_t *opts,
                          char *errstr, size_t errstr_size);
+/* Fingerprint role: create the fingerprints topic where it is missing. */
+void stream_topo_prepare(stream_t *st);
 /* Fingerprint role: send the record's fingerprint (or its dead letter). */
 void stream_topo_send(stream_t *st, const rd_kafka_message_t *rkm, wd_fp_t *fp);
 /* Cluster role: a fingerprint record consumed: tracked, queued in the merge

@@ -39,6 +39,77 @@
 #define TOPO_ENDS_EVERY_MS 20 /* how often the input's ends may be asked */
 #define TOPO_ENDS_TIMEOUT_MS 2000
 
+/* ==== The internal topic ==== */
+
+#define TOPO_ADMIN_TIMEOUT_MS 10000
+
+/* Does the cluster know \p topic? (a metadata request for all topics: one
+ * for the topic alone could have a broker auto-create it) */
+static int topic_known(rd_kafka_t *rk, const char *topic) {
+  const struct rd_kafka_metadata *md = NULL;
+  int known = 0;
+  if (rd_kafka_metadata(rk, 1, NULL, &md, METADATA_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return -1;
+  for (int i = 0; i < md->topic_cnt && !known; i++)
+    known = strcmp(md->topics[i].topic, topic) == 0 && !md->topics[i].err;
+  rd_kafka_metadata_destroy(md);
+  return known;
+}
+
+/* Create <group.id>.fingerprints where it is missing and the cluster takes
+ * CreateTopics: one partition (one total order for the cluster stage), the
+ * broker's replication, and a retention that covers the memory's window
+ * with room (a new owner rebuilds from it). Where the cluster cannot (a
+ * locked-down one, or librdkafka's test broker), say so: an operator
+ * creates it, or the first record has the broker auto-create it. */
+void stream_topo_prepare(stream_t *st) {
+  char errstr[512], ms[32];
+  if (topic_known(st->producer, st->fp_topic) != 0)
+    return; /* there, or the cluster cannot be asked: the first send tells */
+  rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(st->fp_topic, 1, -1, errstr, sizeof(errstr));
+  if (!nt) {
+    WD_LOG(WD_LOG_WARN, "cannot describe the fingerprints topic", "topic=%s reason=%s",
+           st->fp_topic, errstr);
+    return;
+  }
+  const int64_t keep = 2 * (st->cfg->index_window_ms + st->cfg->index_allowed_lateness_ms);
+  snprintf(ms, sizeof(ms), "%lld", (long long)keep);
+  rd_kafka_NewTopic_set_config(nt, "retention.ms", ms);
+  rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "delete");
+  rd_kafka_queue_t *q = rd_kafka_queue_new(st->producer);
+  rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(st->producer, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  rd_kafka_AdminOptions_set_request_timeout(ao, TOPO_ADMIN_TIMEOUT_MS, errstr, sizeof(errstr));
+  rd_kafka_CreateTopics(st->producer, &nt, 1, ao, q);
+  rd_kafka_event_t *ev = rd_kafka_queue_poll(q, TOPO_ADMIN_TIMEOUT_MS + 1000);
+  const char *why = "no answer";
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+  if (ev) {
+    const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
+    size_t n = 0;
+    const rd_kafka_topic_result_t **tr = res ? rd_kafka_CreateTopics_result_topics(res, &n) : NULL;
+    err = rd_kafka_event_error(ev);
+    why = rd_kafka_event_error_string(ev);
+    if (!err && n == 1) {
+      err = rd_kafka_topic_result_error(tr[0]);
+      why = rd_kafka_topic_result_error_string(tr[0]);
+    }
+  }
+  if (!err || err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+    WD_LOG(WD_LOG_INFO, "fingerprints topic created", "topic=%s partitions=1 retention_ms=%s",
+           st->fp_topic, ms);
+  else
+    WD_LOG(WD_LOG_WARN,
+           "could not create the fingerprints topic: create it with one partition "
+           "(docs/operations.md), or the broker's auto-creation makes it",
+           "topic=%s error=%s reason=%s", st->fp_topic, rd_kafka_err2name(err),
+           why ? why : "-");
+  if (ev)
+    rd_kafka_event_destroy(ev);
+  rd_kafka_AdminOptions_destroy(ao);
+  rd_kafka_queue_destroy(q);
+  rd_kafka_NewTopic_destroy(nt);
+}
+
 /* ==== Fingerprint role ==== */
 
 void stream_topo_send(stream_t *st, const rd_kafka_message_t *rkm, wd_fp_t *fp) {
