@@ -21,32 +21,10 @@ start_broker --topic back8:8 --topic back8.out:4 --topic back8.replay:4 \
   --topic skew:4 --topic skew.out:4 --topic idle:4 --topic idle10m.out:4 --topic idle0.out:4 \
   --topic crash8:8 --topic crash8.out:4
 
-# N articles, one a minute; 35% copy (one word changed) a story started in
-# the 90 minutes before. Writes $T/all.jsonl and, per partition P of 4,
-# $T/part.P (id<TAB>record, partition = index mod 4).
+# The articles (helpers.sh gen_timeline): one a minute, copies within 90
+# minutes of their story; $T/all.jsonl and, per partition P of 4, $T/part.P.
 N=3000
-"$PY" - "$T" $N <<'EOF' || fail "could not generate articles"
-import json, random, sys
-t, n = sys.argv[1], int(sys.argv[2])
-rng = random.Random(40)
-vocab = ["w%05d" % i for i in range(20000)]
-recent = []  # (minute, words)
-parts = [open("%s/part.%d" % (t, p), "w") for p in range(4)]
-with open(t + "/all.jsonl", "w") as f:
-    for i in range(n):
-        recent = [(m, w) for m, w in recent if i - m <= 90]
-        if recent and rng.random() < 0.35:
-            words = list(rng.choice(recent)[1])
-            words[rng.randrange(len(words))] = rng.choice(vocab)
-        else:
-            words = [rng.choice(vocab) for _ in range(rng.randint(60, 120))]
-            recent.append((i, words))
-        a = {"id": "e%05d" % i, "body": " ".join(words), "source": "src%d.example" % (i % 5),
-             "published_at": "2025-03-%02dT%02d:%02d:00Z" % (1 + i // 1440, i // 60 % 24, i % 60)}
-        line = json.dumps(a)
-        f.write(line + "\n")
-        parts[i % 4].write("%s\t%s\n" % (a["id"], line))
-EOF
+gen_timeline $N e 40
 keyed_from_jsonl "$T/all.jsonl" "$T/all.keyed"
 WINDOW=(--set index.window=2h --set index.allowed_lateness=10m)
 "$WIREDUP" run --input "$T/all.jsonl" --output "$T/file.out" "${WINDOW[@]}" 2>"$T/file.log" ||

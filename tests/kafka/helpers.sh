@@ -137,6 +137,38 @@ with open(out, "w") as f:
 EOF
 }
 
+# gen_timeline N PREFIX SEED: N articles one a minute (50 hours for 3,000),
+# 35% of them copies (one word changed) of a story started in the 90 minutes
+# before, so with index.window=2h any eviction too early, or any record
+# decided out of event-time order, changes the clusters. Writes
+# $T/all.jsonl and, per partition P of 4, $T/part.P (id<TAB>record,
+# partition = index mod 4).
+gen_timeline() {
+  "$PY" - "$T" "$1" "$2" "$3" <<'EOF' || fail "could not generate articles"
+import json, random, sys
+t, n, prefix, seed = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+rng = random.Random(seed)
+vocab = ["w%05d" % i for i in range(20000)]
+recent = []  # (minute, words)
+parts = [open("%s/part.%d" % (t, p), "w") for p in range(4)]
+with open(t + "/all.jsonl", "w") as f:
+    for i in range(n):
+        recent = [(m, w) for m, w in recent if i - m <= 90]
+        if recent and rng.random() < 0.35:
+            words = list(rng.choice(recent)[1])
+            words[rng.randrange(len(words))] = rng.choice(vocab)
+        else:
+            words = [rng.choice(vocab) for _ in range(rng.randint(60, 120))]
+            recent.append((i, words))
+        a = {"id": "%s%05d" % (prefix, i), "body": " ".join(words),
+             "source": "src%d.example" % (i % 5),
+             "published_at": "2025-03-%02dT%02d:%02d:00Z" % (1 + i // 1440, i // 60 % 24, i % 60)}
+        line = json.dumps(a)
+        f.write(line + "\n")
+        parts[i % 4].write("%s\t%s\n" % (a["id"], line))
+EOF
+}
+
 # start_wiredup NAME [wiredup run args...]: stream mode against the mock,
 # stderr to $T/NAME.log, checkpoints in $T/state; sets WD_PID. The metrics endpoint is off (tests run
 # in parallel and would fight over 127.0.0.1:9464); a test that wants it
