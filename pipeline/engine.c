@@ -822,6 +822,18 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* What a save or load did, for \p info (may be NULL). */
+static void state_info(const wd_engine_t *eng, uint64_t bytes, double t0,
+                       wd_state_info_t *info) {
+  if (!info)
+    return;
+  wd_engine_stats_t st;
+  wd_engine_stats(eng, &st);
+  info->bytes = bytes;
+  info->articles = st.index_docs;
+  info->seconds = now_s() - t0;
+}
+
 wd_err_t wd_engine_save(const wd_engine_t *eng, const char *dir,
                         const wd_state_offsets_t *offs, wd_state_info_t *info,
                         char *errstr, size_t errstr_size) {
@@ -833,13 +845,7 @@ wd_err_t wd_engine_save(const wd_engine_t *eng, const char *dir,
   save_sections(eng, w);
   wd_state_offsets_save(w, offs);
   WD_FORWARD_IF_ERR(wd_state_w_close(w, &bytes, errstr, errstr_size));
-  if (info) {
-    wd_engine_stats_t st;
-    wd_engine_stats(eng, &st);
-    info->bytes = bytes;
-    info->articles = st.index_docs;
-    info->seconds = now_s() - t0;
-  }
+  state_info(eng, bytes, t0, info);
   return WD_OK;
 }
 
@@ -881,12 +887,6 @@ wd_err_t wd_engine_load(wd_engine_t *eng, const char *dir, wd_state_offsets_t *o
     wd_errstr_set(errstr, errstr_size, "checkpoint %s: %s", path, why);
     return WD_ERR_STATE;
   }
-  if (info) {
-    wd_engine_stats_t st;
-    wd_engine_stats(eng, &st);
-    info->bytes = bytes;
-    info->articles = st.index_docs;
-    info->seconds = now_s() - t0;
-  }
+  state_info(eng, bytes, t0, info);
   return WD_OK;
 }
