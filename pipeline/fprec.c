@@ -495,3 +495,71 @@ int wd_fprec_peek(const void *src, size_t len, int32_t *partition, int64_t *offs
   *event_ms = (int64_t)get_u64((b[2] & F_TS) ? b + 24 : b + 16);
   return 0;
 }
+
+/* ==== The order record ==== */
+
+static inline uint64_t zigzag(uint64_t d) { /* d: a signed delta, wrapped */
+  return (d << 1) ^ (uint64_t)-(int64_t)(d >> 63);
+}
+
+static inline uint64_t unzigzag(uint64_t z) { return (z >> 1) ^ (uint64_t)-(int64_t)(z & 1); }
+
+wd_fprec_kind_t wd_fprec_kind(const void *src, size_t len) {
+  const uint8_t *b = src;
+  if (len == 0)
+    return WD_FPREC_KIND_OTHER;
+  return b[0] == WD_FPREC_MAGIC   ? WD_FPREC_KIND_FP
+         : b[0] == WD_FPORD_MAGIC ? WD_FPREC_KIND_ORDER
+                                  : WD_FPREC_KIND_OTHER;
+}
+
+void wd_fpord_encode(const wd_fpord_ent_t *ent, size_t n, wd_buf_t *dst) {
+  wd_buf_reserve(dst, WD_FPORD_HEADER_LEN + 20 * n);
+  uint8_t *h = (uint8_t *)dst->p + dst->len;
+  h[0] = WD_FPORD_MAGIC;
+  h[1] = WD_FPORD_VERSION;
+  h[2] = h[3] = 0;
+  put_u32(h + 4, (uint32_t)n);
+  put_u64(h + 8, (uint64_t)ent[0].fp_offset);
+  put_u64(h + 16, (uint64_t)ent[0].wm_ms);
+  dst->len += WD_FPORD_HEADER_LEN;
+  for (size_t i = 1; i < n; i++) {
+    w_varint(dst, zigzag((uint64_t)ent[i].fp_offset - (uint64_t)ent[i - 1].fp_offset));
+    w_varint(dst, zigzag((uint64_t)ent[i].wm_ms - (uint64_t)ent[i - 1].wm_ms));
+  }
+  dst->p[dst->len] = '\0';
+}
+
+#define BADORD(...) WD_RETURN_IF(1, WD_ERR_INPUT, why, why_size, "order record: " __VA_ARGS__)
+
+wd_err_t wd_fpord_decode(const void *src, size_t len, wd_fpord_ent_t *ent, size_t *n,
+                         char *why, size_t why_size) {
+  rd_t r = {src, src, (const uint8_t *)src + len};
+  *n = 0;
+  if (len == 0 || r.p[0] != WD_FPORD_MAGIC)
+    BADORD("not an order record");
+  if (len < 2 || r.p[1] != WD_FPORD_VERSION)
+    BADORD("format version %u, this build reads %u", len < 2 ? 0u : r.p[1],
+           WD_FPORD_VERSION);
+  if (len < WD_FPORD_HEADER_LEN)
+    BADORD("truncated header (%zu of %u bytes)", len, WD_FPORD_HEADER_LEN);
+  if (r.p[2] || r.p[3])
+    BADORD("reserved bytes not zero");
+  const uint32_t cnt = get_u32(r.p + 4);
+  if (cnt < 1 || cnt > WD_FPORD_MAX)
+    BADORD("%u entries, 1 to %u allowed", cnt, WD_FPORD_MAX);
+  ent[0].fp_offset = (int64_t)get_u64(r.p + 8);
+  ent[0].wm_ms = (int64_t)get_u64(r.p + 16);
+  r.p += WD_FPORD_HEADER_LEN;
+  for (uint32_t i = 1; i < cnt; i++) {
+    uint64_t d_off, d_wm;
+    if (r_varint(&r, &d_off) != 0 || r_varint(&r, &d_wm) != 0)
+      BADORD("entry %u truncated or malformed (offset %zu)", i, (size_t)(r.p - r.start));
+    ent[i].fp_offset = (int64_t)((uint64_t)ent[i - 1].fp_offset + unzigzag(d_off));
+    ent[i].wm_ms = (int64_t)((uint64_t)ent[i - 1].wm_ms + unzigzag(d_wm));
+  }
+  if (r.p != r.end)
+    BADORD("%zu bytes after the last entry", r_left(&r));
+  *n = cnt;
+  return WD_OK;
+}

@@ -207,6 +207,29 @@ void wd_merge_skip(wd_merge_t *m, int32_t partition, int64_t offset) {
   }
 }
 
+int wd_merge_passed(wd_merge_t *m, int32_t partition, int64_t offset, int64_t ts_ms,
+                    double now_ms) {
+  if (!part_get(m, partition))
+    wd_merge_add(m, partition, -1, INT64_MIN, now_ms, NULL, NULL);
+  mpart_t *p = &m->p[partition];
+  if (p->next >= 0 && offset < p->next) {
+    m->duplicates++;
+    return 0;
+  }
+  p->next = offset + 1;
+  if (ts_ms > p->max_ts)
+    p->max_ts = ts_ms;
+  if (p->cnt == 0)
+    p->last_data = now_ms;
+  p->wait_from = -1;
+  p->timed_out = 0;
+  if (ts_ms < m->max_ts)
+    m->out_of_order++;
+  else
+    m->max_ts = ts_ms;
+  return 1;
+}
+
 int wd_merge_pop(wd_merge_t *m, double now_ms, wd_merge_item_t *out) {
   mpart_t *best = NULL;
   int32_t best_i = -1;

@@ -419,6 +419,9 @@ static wd_err_t batches_new(stream_t *st, char *errstr, size_t errstr_size) {
  * in the order consumed. After a fatal error nothing more is handled (as if
  * never consumed: not stored, so redelivered after a restart). */
 static void batch_commit(stream_t *st, batch_t *b) {
+  /* the cluster role answers nothing its order record does not hold */
+  if (b->olog_seq && !st->fatal)
+    stream_topo_log_wait(st, b);
   for (size_t i = 0; i < b->n; i++) {
     rd_kafka_message_t *rkm = b->rkm[i];
     if (!st->fatal) {
@@ -454,9 +457,18 @@ static batch_t *batch_filling(stream_t *st) {
   return s >= 0 && st->b[s].n ? &st->b[s] : NULL;
 }
 
+/* The batch being filled to the workers; the cluster role first writes the
+ * order of its records (stream_topo_log_batch). */
+static void batch_publish(stream_t *st) {
+  const int s = wd_workers_next(st->wk);
+  if (st->role == STREAM_CLUSTER && s >= 0)
+    stream_topo_log_batch(st, &st->b[s]);
+  wd_workers_publish(st->wk);
+}
+
 void stream_batch_publish_partial(stream_t *st) {
   if (batch_filling(st))
-    wd_workers_publish(st->wk);
+    batch_publish(st);
 }
 
 /* Take one record (ours from now on), next in the merge's order, into the
@@ -476,8 +488,9 @@ void stream_batch_take(stream_t *st, rd_kafka_message_t *rkm, int64_t ev,
   b->wm[b->n] = wm;
   b->ev[b->n] = ev;
   b->t_in[b->n] = t_in;
+  b->logged[b->n] = (uint8_t)st->replaying;
   if (++b->n == BATCH_MSGS)
-    wd_workers_publish(st->wk);
+    batch_publish(st);
 }
 
 /* Messages taken and not yet committed. */
@@ -667,6 +680,28 @@ wd_err_t stream_run_role(const wd_config_t *cfg, const wd_stream_opts_t *opts,
   conf = NULL; /* owned by the producer now */
   if (role == STREAM_FINGERPRINT)
     stream_topo_prepare(&st);
+  if (role == STREAM_CLUSTER) {
+    /* the order records' own producer: a batch waits for its record alone,
+     * not for the outputs in flight; sent at once */
+    if (!(conf = build_conf(&st, RD_KAFKA_PRODUCER, errstr, errstr_size))) {
+      ret = WD_ERR_CONFIG;
+      goto done;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, stream_topo_on_olog);
+    if ((ret = conf_set(conf, "linger.ms", "0", errstr, errstr_size)) != WD_OK ||
+        (!stream_user_value(&st, "client.id") &&
+         (ret = conf_set(conf, "client.id", "wiredup-order", errstr, errstr_size)) != WD_OK)) {
+      rd_kafka_conf_destroy(conf);
+      goto done;
+    }
+    if (!(st.olog = rd_kafka_new(RD_KAFKA_PRODUCER, conf, rderr, sizeof(rderr)))) {
+      wd_errstr_set(errstr, errstr_size, "kafka producer: %s", rderr);
+      rd_kafka_conf_destroy(conf);
+      ret = WD_ERR_CONFIG;
+      goto done;
+    }
+    conf = NULL;
+  }
   stream_producer_warm(&st);
   if (!(conf = build_conf(&st, RD_KAFKA_CONSUMER, errstr, errstr_size))) {
     ret = WD_ERR_CONFIG;
@@ -730,6 +765,8 @@ wd_err_t stream_run_role(const wd_config_t *cfg, const wd_stream_opts_t *opts,
     }
     stream_batches_commit(&st, !busy);
     rd_kafka_poll(st.producer, 0); /* delivery reports -> tracker */
+    if (st.olog)
+      rd_kafka_poll(st.olog, 0);
     double t = stream_now_ms();
     if (t - last_store >= STORE_INTERVAL_MS) {
       stream_store_dirty(&st);
@@ -808,6 +845,11 @@ done:
     rd_kafka_flush(st.producer, 0);
     rd_kafka_destroy(st.producer);
   }
+  if (st.olog) { /* every order record written was waited for */
+    rd_kafka_flush(st.olog, 0);
+    rd_kafka_destroy(st.olog);
+  }
+  stream_topo_free(&st);
   wd_engine_destroy(st.eng);
   wd_state_offsets_clear(&st.processed);
   wd_stream_track_destroy(st.trk);

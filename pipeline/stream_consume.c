@@ -118,7 +118,7 @@ void stream_merge_take(stream_t *st, rd_kafka_message_t *rkm,
   if (rkm->err) {
     if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
       if (part >= 0 && st->role == STREAM_CLUSTER)
-        st->hwm_at = 0; /* ask the input's ends again: it may be caught up */
+        stream_topo_eof(st);
       else if (part >= 0)
         wd_merge_eof(st->mg, part, rkm->offset);
     } else {

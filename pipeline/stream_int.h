@@ -41,7 +41,18 @@ typedef struct batch_s {
   int64_t ev[BATCH_MSGS];               /* their event times (the merge's) */
   double t_in[BATCH_MSGS];              /* when consumed (latency metric) */
   wd_fp_t fp[BATCH_MSGS];
+  uint8_t logged[BATCH_MSGS];           /* cluster role: its place in the
+                                           order is in an order record already */
+  uint64_t olog_seq;                    /* cluster role: the order record to be
+                                           acknowledged before it commits (0: none) */
 } batch_t;
+
+/* Cluster role: a fingerprint record read while following an earlier
+ * owner's order records, waiting for one to name it. */
+typedef struct topo_pend_s {
+  int64_t fp_offset;
+  rd_kafka_message_t *rkm; /* NULL: taken */
+} topo_pend_t;
 
 /* What a run does. One process does everything, or, with
  * topology.enabled, runs two roles on two threads (stream_topo.c): */
@@ -69,6 +80,20 @@ typedef struct stream_s {
   double ends_at;        /* ... and for every partition: asked at */
   double ends_done;      /* ... answered at */
   double arrived_at;     /* cluster role: the newest record's arrival */
+  /* Cluster role, the order records (fprec.h): an owner writes them with
+   * olog before it answers; a new owner follows its predecessors' up to
+   * follow_end (the topic's end when elected), applying the records they
+   * name in their order, then decides the rest itself. */
+  rd_kafka_t *olog;
+  uint64_t olog_sent, olog_acked;
+  rd_kafka_resp_err_t olog_err;
+  int following;
+  int replaying;         /* stream_batch_take: named by an order record */
+  int64_t follow_end;
+  topo_pend_t *pend;     /* in fingerprints offset order, from pend_head */
+  size_t pend_head, pend_n, pend_cap, pend_live, pend_pruned_at;
+  wd_fpord_ent_t *ord;   /* WD_FPORD_MAX entries of scratch */
+  uint64_t follow_applied, follow_missing;
   rd_kafka_t *consumer;
   rd_kafka_t *producer;
   rd_kafka_topic_t *out_rkt; /* the output topic, held from the start */
@@ -122,6 +147,18 @@ int stream_topo_ends(stream_t *st); /* 0: not yet, the records wait */
  * and deposed (revoked). */
 void stream_topo_elected(stream_t *st, rd_kafka_topic_partition_list_t *parts);
 void stream_topo_deposed(stream_t *st);
+/* Cluster role: the order producer's delivery reports (dr_msg_cb). */
+void stream_topo_on_olog(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque);
+/* Cluster role: write the order of batch \p b's records decided here (not
+ * named by an earlier owner's order record) before it goes to the workers. */
+void stream_topo_log_batch(stream_t *st, batch_t *b);
+/* Cluster role: wait until batch \p b's order record is acknowledged.
+ * @returns 0, or -1 with st->fatal set (its records are then not answered). */
+int stream_topo_log_wait(stream_t *st, const batch_t *b);
+/* Cluster role: the fingerprints partition's end was reached. */
+void stream_topo_eof(stream_t *st);
+/* Cluster role: free what following left (at exit). */
+void stream_topo_free(stream_t *st);
 /* Cluster role: the tracker token of a fingerprint record. */
 uint64_t stream_topo_token(const rd_kafka_message_t *rkm);
 /* Cluster role: the result's coordinates are the input's (\p c); 1 when the

@@ -21,7 +21,18 @@
  * stream mode, by their input partition and offset: a record sent twice
  * (the fingerprint role is at least once) is dropped by offset, and an
  * input partition is behind while the input holds records of it not yet
- * seen here (the input's ends are asked, rate-limited). */
+ * seen here (the input's ends are asked, rate-limited).
+ *
+ * That order depends on when records arrived, which a new owner cannot
+ * know. So the owner writes it down: before a batch goes to the workers,
+ * an order record (fprec.h) naming its records by fingerprints offset, with
+ * the watermark each was decided under, goes to the same partition, and no
+ * answer of the batch is published before the broker has it. A new owner
+ * follows every order record up to the topic's end as it was at election,
+ * holding the fingerprint records until one names them, so it decides each
+ * record its predecessors may have answered in their order under their
+ * watermarks: an answer given twice is the same answer. What no order
+ * record names, it decides itself, through the merge. */
 #include "wiredup/stream.h"
 #include "wiredup/fprec.h"
 #include "wiredup/log.h"
@@ -142,12 +153,250 @@ uint64_t stream_topo_token(const rd_kafka_message_t *rkm) {
          ((uint64_t)rkm->offset & ((UINT64_C(1) << TRACK_SEQ_BITS) - 1));
 }
 
+/* ---- Following an earlier owner's order records ---- */
+
+/* Binary search of the pending records for \p fp_offset. */
+static topo_pend_t *pend_find(stream_t *st, int64_t fp_offset) {
+  size_t lo = st->pend_head, hi = st->pend_n;
+  while (lo < hi) {
+    const size_t mid = lo + (hi - lo) / 2;
+    if (st->pend[mid].fp_offset < fp_offset)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < st->pend_n && st->pend[lo].fp_offset == fp_offset ? &st->pend[lo] : NULL;
+}
+
+/* Drop the taken records at the head, and the records the memory has had
+ * (another copy, sent twice by the fingerprint role) once their number has
+ * doubled since the last look: a standby follows for months. */
+static void pend_compact(stream_t *st) {
+  while (st->pend_head < st->pend_n && !st->pend[st->pend_head].rkm)
+    st->pend_head++;
+  if (st->pend_live > 2 * st->pend_pruned_at + 1024) {
+    size_t w = st->pend_head;
+    for (size_t i = st->pend_head; i < st->pend_n; i++) {
+      rd_kafka_message_t *rkm = st->pend[i].rkm;
+      int32_t part;
+      int64_t off, ts;
+      wd_merge_part_t mp;
+      int had = 0;
+      if (rkm && wd_fprec_peek(rkm->payload, rkm->len, &part, &off, &ts) == 0 &&
+          wd_merge_has(st->mg, part))
+        for (size_t k = 0; wd_merge_part(st->mg, k, 0, &mp); k++)
+          if (mp.partition == part) {
+            had = mp.next >= 0 && off < mp.next;
+            break;
+          }
+      if (had) {
+        wd_stream_track_ack_offset(st->trk, rkm->partition, rkm->offset, 1);
+        rd_kafka_message_destroy(rkm);
+        st->pend_live--;
+      } else if (rkm) {
+        st->pend[w++] = st->pend[i];
+      }
+    }
+    st->pend_n = w;
+    st->pend_pruned_at = st->pend_live;
+  }
+  if (st->pend_head > 0 && st->pend_head * 2 >= st->pend_n) {
+    memmove(st->pend, st->pend + st->pend_head,
+            (st->pend_n - st->pend_head) * sizeof(*st->pend));
+    st->pend_n -= st->pend_head;
+    st->pend_head = 0;
+  }
+}
+
+static void pend_add(stream_t *st, rd_kafka_message_t *rkm) {
+  if (st->pend_n == st->pend_cap) {
+    pend_compact(st);
+    if (st->pend_n == st->pend_cap) {
+      st->pend_cap = st->pend_cap ? 2 * st->pend_cap : 1024;
+      st->pend = wd_realloc(st->pend, st->pend_cap * sizeof(*st->pend));
+    }
+  }
+  st->pend[st->pend_n++] = (topo_pend_t){rkm->offset, rkm};
+  st->pend_live++;
+}
+
+/* Apply the records an order record names, in its order and under its
+ * watermarks, as its writer did. A record this owner does not have (the
+ * topic's retention took it) is counted and passed over. */
+static void follow_order(stream_t *st, const rd_kafka_message_t *orec) {
+  char why[256];
+  size_t n;
+  if (wd_fpord_decode(orec->payload, orec->len, st->ord, &n, why, sizeof(why)) != WD_OK) {
+    WD_LOG(WD_LOG_WARN, "not an order record: skipped", "topic=%s offset=%lld reason=%s",
+           st->in_topic, (long long)orec->offset, why);
+    return;
+  }
+  const double now = stream_now_ms();
+  for (size_t i = 0; i < n && !st->fatal; i++) {
+    topo_pend_t *pe = pend_find(st, st->ord[i].fp_offset);
+    if (!pe || !pe->rkm) {
+      st->follow_missing++;
+      continue;
+    }
+    rd_kafka_message_t *rkm = pe->rkm;
+    int32_t part;
+    int64_t off, ts;
+    pe->rkm = NULL;
+    st->pend_live--;
+    if (wd_fprec_peek(rkm->payload, rkm->len, &part, &off, &ts) != 0 || part < 0 ||
+        part > WD_MERGE_MAX_PARTITION ||
+        !wd_merge_passed(st->mg, part, off, ts, now)) { /* not ours to apply, or had it */
+      wd_stream_track_ack_offset(st->trk, rkm->partition, rkm->offset, 1);
+      rd_kafka_message_destroy(rkm);
+      continue;
+    }
+    st->replaying = 1;
+    stream_batch_take(st, rkm, ts, st->ord[i].wm_ms, now);
+    st->replaying = 0;
+    st->follow_applied++;
+  }
+  pend_compact(st);
+}
+
+static void merge_in(stream_t *st, rd_kafka_message_t *rkm, int32_t part, int64_t off,
+                     int64_t ts, double now);
+
+/* The order records end here: what no earlier owner ordered is decided by
+ * this one, through the merge, in the order they were read. */
+static void go_live(stream_t *st) {
+  const double now = stream_now_ms();
+  const size_t left = st->pend_live;
+  st->following = 0;
+  for (size_t i = st->pend_head; i < st->pend_n; i++) {
+    rd_kafka_message_t *rkm = st->pend[i].rkm;
+    int32_t part;
+    int64_t off, ts;
+    if (!rkm)
+      continue;
+    if (wd_fprec_peek(rkm->payload, rkm->len, &part, &off, &ts) == 0)
+      merge_in(st, rkm, part, off, ts, now);
+    else {
+      wd_stream_track_ack_offset(st->trk, rkm->partition, rkm->offset, 1);
+      rd_kafka_message_destroy(rkm);
+    }
+  }
+  st->pend_head = st->pend_n = st->pend_live = st->pend_pruned_at = 0;
+  st->arrived_at = now;
+  WD_LOG(WD_LOG_INFO, "cluster role caught up: deciding from here",
+         "topic=%s applied_in_order=%" PRIu64 " missing=%" PRIu64 " to_decide=%zu",
+         st->in_topic, st->follow_applied, st->follow_missing, left);
+}
+
+void stream_topo_eof(stream_t *st) {
+  st->hwm_at = 0; /* ask the input's ends again: it may be caught up */
+  if (st->eng && st->following)
+    go_live(st);
+}
+
+void stream_topo_free(stream_t *st) {
+  for (size_t i = st->pend_head; i < st->pend_n; i++)
+    if (st->pend[i].rkm)
+      rd_kafka_message_destroy(st->pend[i].rkm);
+  wd_free(st->pend);
+  st->pend = NULL;
+  st->pend_head = st->pend_n = st->pend_cap = st->pend_live = st->pend_pruned_at = 0;
+  wd_free(st->ord);
+  st->ord = NULL;
+}
+
+/* ---- Writing the order ---- */
+
+void stream_topo_on_olog(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque) {
+  stream_t *st = opaque;
+  (void)rk;
+  const uint64_t seq = (uint64_t)(uintptr_t)rkm->_private;
+  if (rkm->err) {
+    if (!st->olog_err)
+      st->olog_err = rkm->err;
+  } else if (seq > st->olog_acked) {
+    st->olog_acked = seq;
+  }
+}
+
+void stream_topo_log_batch(stream_t *st, batch_t *b) {
+  size_t n = 0;
+  b->olog_seq = 0;
+  if (!st->eng || !st->olog)
+    return;
+  for (size_t i = 0; i < b->n; i++)
+    if (!b->logged[i])
+      st->ord[n++] = (wd_fpord_ent_t){b->rkm[i]->offset, b->wm[i]};
+  if (!n)
+    return;
+  wd_buf_clear(&st->rec);
+  wd_fpord_encode(st->ord, n, &st->rec);
+  const uint64_t seq = st->olog_sent + 1;
+  rd_kafka_resp_err_t err;
+  for (;;) {
+    err = rd_kafka_producev(st->olog, RD_KAFKA_V_TOPIC(st->in_topic), RD_KAFKA_V_PARTITION(0),
+                            RD_KAFKA_V_VALUE(st->rec.p, st->rec.len),
+                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                            RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seq), RD_KAFKA_V_END);
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+      break;
+    rd_kafka_poll(st->olog, 10);
+  }
+  if (err) {
+    stream_set_fatal(st, "%s: could not write an order record: %s", st->in_topic,
+                     rd_kafka_err2str(err));
+    return;
+  }
+  st->olog_sent = seq;
+  b->olog_seq = seq;
+}
+
+int stream_topo_log_wait(stream_t *st, const batch_t *b) {
+  const double t0 = stream_now_ms();
+  while (b->olog_seq > st->olog_acked && !st->olog_err && !st->fatal) {
+    rd_kafka_poll(st->olog, 5);
+    if (stream_stop && stream_now_ms() - t0 > FLUSH_TIMEOUT_MS) {
+      stream_set_fatal(st, "%s: an order record was not acknowledged in %d ms at shutdown",
+                       st->in_topic, FLUSH_TIMEOUT_MS);
+      return -1;
+    }
+  }
+  if (st->olog_err)
+    stream_set_fatal(st, "%s: an order record was not delivered: %s (its answers are "
+                     "left to the next owner)", st->in_topic, rd_kafka_err2str(st->olog_err));
+  return st->fatal ? -1 : 0;
+}
+
+/* ---- Reading the topic ---- */
+
+static void merge_in(stream_t *st, rd_kafka_message_t *rkm, int32_t part, int64_t off,
+                     int64_t ts, double now) {
+  if (!wd_merge_has(st->mg, part))
+    wd_merge_add(st->mg, part, -1, INT64_MIN, now, stream_merge_drop, NULL);
+  if (!wd_merge_push(st->mg, part, off, ts, rkm->len, rkm, now)) {
+    /* sent twice by the fingerprint role (at least once): answered once */
+    wd_stream_track_ack_offset(st->trk, rkm->partition, rkm->offset, 1);
+    rd_kafka_message_destroy(rkm);
+  }
+}
+
 void stream_topo_take(stream_t *st, rd_kafka_message_t *rkm) {
   int32_t part;
   int64_t off, ts;
+  const int64_t next = rkm->offset + 1;
   /* tracked in the order read: a fingerprints offset is committed only
    * once every record before it is answered (or was never to be) */
   wd_stream_track_push(st->trk, rkm->partition, rkm->offset);
+  if (wd_fprec_kind(rkm->payload, rkm->len) == WD_FPREC_KIND_ORDER) {
+    /* an owner's order: followed when an earlier owner wrote it, ours
+     * otherwise (already applied) */
+    if (st->eng && st->following)
+      follow_order(st, rkm);
+    wd_stream_track_ack_offset(st->trk, rkm->partition, rkm->offset, 1);
+    rd_kafka_message_destroy(rkm);
+    if (st->eng && st->following && next >= st->follow_end)
+      go_live(st);
+    return;
+  }
   if (!st->eng || wd_fprec_peek(rkm->payload, rkm->len, &part, &off, &ts) != 0 ||
       part < 0 || part > WD_MERGE_MAX_PARTITION) {
     if (st->eng)
@@ -157,18 +406,17 @@ void stream_topo_take(stream_t *st, rd_kafka_message_t *rkm) {
     rd_kafka_message_destroy(rkm);
     return;
   }
-  const double now = stream_now_ms();
-  st->arrived_at = now;
-  if (!wd_merge_has(st->mg, part))
-    wd_merge_add(st->mg, part, -1, INT64_MIN, now, stream_merge_drop, NULL);
-  if (!wd_merge_push(st->mg, part, off, ts, rkm->len, rkm, now)) {
-    /* sent twice by the fingerprint role (at least once): answered once */
-    wd_stream_track_ack_offset(st->trk, rkm->partition, rkm->offset, 1);
-    rd_kafka_message_destroy(rkm);
-    return;
-  }
   if (st->metrics)
     wd_metrics_add(st->metrics, WD_METRIC_RECORDS_IN, 1);
+  if (st->following) { /* until an order record names it, or the end */
+    pend_add(st, rkm);
+    if (next >= st->follow_end)
+      go_live(st);
+    return;
+  }
+  const double now = stream_now_ms();
+  st->arrived_at = now;
+  merge_in(st, rkm, part, off, ts, now);
 }
 
 /* The input's ends of partition \p p into the merge: it is caught up once
@@ -243,6 +491,14 @@ static void topo_reset(stream_t *st) {
   for (int32_t p = 0; p < parts && p <= WD_MERGE_MAX_PARTITION; p++)
     wd_merge_add(st->mg, p, -1, INT64_MIN, stream_now_ms(), stream_merge_drop, NULL);
   st->hwm_at = 0;
+  for (size_t i = st->pend_head; i < st->pend_n; i++)
+    if (st->pend[i].rkm)
+      rd_kafka_message_destroy(st->pend[i].rkm);
+  st->pend_head = st->pend_n = st->pend_live = st->pend_pruned_at = 0;
+  st->following = 0;
+  st->follow_applied = st->follow_missing = 0;
+  if (!st->ord)
+    st->ord = wd_malloc(WD_FPORD_MAX * sizeof(*st->ord));
 }
 
 void stream_topo_elected(stream_t *st, rd_kafka_topic_partition_list_t *parts) {
@@ -264,9 +520,18 @@ void stream_topo_elected(stream_t *st, rd_kafka_topic_partition_list_t *parts) {
            rd_kafka_err2name(err));
   topo_reset(st);
   st->quiet_until = committed > 0 ? committed : 0;
+  /* The earlier owners' order records are followed up to the topic's end
+   * as it is now: past it, only this owner writes them. */
+  int64_t lo = 0, hi = -1;
+  err = rd_kafka_query_watermark_offsets(st->consumer, st->in_topic, 0, &lo, &hi, 10000);
+  st->following = 1;
+  st->follow_end = err || hi < 0 ? INT64_MAX : hi; /* unknown: to the end event */
+  if (!err && hi <= lo)
+    st->following = 0; /* nothing to follow */
   mine->offset = RD_KAFKA_OFFSET_BEGINNING; /* the changelog, from its start */
   WD_LOG(WD_LOG_INFO, "cluster role elected: rebuilding the memory from the fingerprints",
-         "topic=%s answered_up_to=%lld", st->in_topic, (long long)st->quiet_until);
+         "topic=%s answered_up_to=%lld follow_to=%lld", st->in_topic,
+         (long long)st->quiet_until, (long long)(st->following ? st->follow_end : -1));
 }
 
 void stream_topo_deposed(stream_t *st) {
@@ -276,6 +541,11 @@ void stream_topo_deposed(stream_t *st) {
   wd_engine_stats(st->eng, &es);
   wd_merge_destroy(st->mg, stream_merge_drop, NULL); /* the next owner reads them */
   st->mg = stream_merge_new(st, 0);
+  for (size_t i = st->pend_head; i < st->pend_n; i++)
+    if (st->pend[i].rkm)
+      rd_kafka_message_destroy(st->pend[i].rkm);
+  st->pend_head = st->pend_n = st->pend_live = st->pend_pruned_at = 0;
+  st->following = 0;
   wd_engine_destroy(st->eng);
   st->eng = NULL;
   WD_LOG(WD_LOG_INFO, "cluster role deposed",

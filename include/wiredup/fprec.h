@@ -157,4 +157,65 @@ wd_err_t wd_fprec_decode(wd_fprec_decoder_t *dec, const void *src, size_t len,
                          wd_fp_t *fp, wd_fprec_src_t *coords, char *why,
                          size_t why_size);
 
+/* ==== The order record ====
+ *
+ * The cluster stage decides records in event-time order across the input's
+ * partitions, and that order depends on when records arrived, not only on
+ * what the fingerprints topic holds. So before it publishes an answer, the
+ * owner of the cluster stage appends to the same topic the order it applies
+ * records in: which fingerprint record (by its fingerprints-topic offset)
+ * went next, under which watermark. A new owner (or a standby) re-applies
+ * the records in that order and under those watermarks, so its memory is
+ * the one its predecessor had at every step and an answer given twice is
+ * the same answer.
+ *
+ * Layout, version 1, little-endian ("zigzag" maps a signed delta to an
+ * unsigned varint: 0, -1, 1, -2 ... as 0, 1, 2, 3 ...; deltas wrap modulo
+ * 2^64, so INT64_MIN and INT64_MAX watermarks cost a few bytes only once):
+ *
+ *   offset size   field
+ *   0      1      magic 0xFA (WD_FPORD_MAGIC)
+ *   1      1      format version (WD_FPORD_VERSION)
+ *   2      2      zero
+ *   4      4      u32 entries (1..WD_FPORD_MAX)
+ *   8      8      i64 first entry's fingerprints offset
+ *   16     8      i64 first entry's watermark (ms)
+ *   24     ...    for each further entry: varint zigzag(offset - previous
+ *                 offset), varint zigzag(watermark - previous watermark)
+ *   end           nothing may follow
+ */
+#define WD_FPORD_MAGIC 0xFAu
+#define WD_FPORD_VERSION 1u
+#define WD_FPORD_HEADER_LEN 24u
+#define WD_FPORD_MAX 4096u /**< entries in one order record */
+
+/** One decision: the fingerprint record at \p fp_offset was applied next,
+ *  under watermark \p wm_ms. */
+typedef struct wd_fpord_ent_s {
+  int64_t fp_offset;
+  int64_t wm_ms;
+} wd_fpord_ent_t;
+
+/** What a record on the fingerprints topic is, from its first byte. */
+typedef enum wd_fprec_kind_e {
+  WD_FPREC_KIND_OTHER = 0, /**< neither: refused by both decoders */
+  WD_FPREC_KIND_FP,        /**< a fingerprint record */
+  WD_FPREC_KIND_ORDER      /**< an order record */
+} wd_fprec_kind_t;
+
+wd_fprec_kind_t wd_fprec_kind(const void *src, size_t len);
+
+/** @brief Append the order record of \p n (1..WD_FPORD_MAX) entries to \p dst. */
+void wd_fpord_encode(const wd_fpord_ent_t *ent, size_t n, wd_buf_t *dst);
+
+/**
+ * @brief Read the order record \p src into \p ent (room for WD_FPORD_MAX).
+ * @returns WD_OK with *n entries; WD_ERR_INPUT with the reason in \p why for
+ *          another magic or version, a count out of range, a truncated or
+ *          over-long varint, or bytes after the last entry.
+ * @remark O(len), any thread.
+ */
+wd_err_t wd_fpord_decode(const void *src, size_t len, wd_fpord_ent_t *ent, size_t *n,
+                         char *why, size_t why_size);
+
 #endif

@@ -139,6 +139,14 @@ int wd_merge_push(wd_merge_t *m, int32_t partition, int64_t offset, int64_t ts_m
  *  caller (never queued): the position moves past it. */
 void wd_merge_skip(wd_merge_t *m, int32_t partition, int64_t offset);
 
+/** @brief Record \p offset of \p partition, event time \p ts_ms, was handed
+ *  out in an order decided elsewhere (an earlier owner's order record): the
+ *  position moves past it and the event times account for it, as if it had
+ *  been pushed and popped. The partition is added if it is not merged.
+ *  @returns 1; 0 when the offset is below the position (had it already). */
+int wd_merge_passed(wd_merge_t *m, int32_t partition, int64_t offset, int64_t ts_ms,
+                    double now_ms);
+
 /**
  * @brief Take the next record in event-time order into \p out.
  * @returns 1 with \p out filled; 0 when nothing may go yet (nothing queued,

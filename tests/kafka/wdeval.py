@@ -2,7 +2,7 @@
 (helpers.sh puts this directory on PYTHONPATH).
 
     python3 wdeval.py score LABELLED.jsonl RESULTS [--label-field F] [--min-ari X]
-        [--min-recall X] [--once] [--repeats-may-differ]
+        [--min-recall X] [--once]
     python3 wdeval.py same RESULTS_A RESULTS_B
 
 RESULTS is one output record (JSON) per line, as kcat dumps a topic. `score`
@@ -61,8 +61,7 @@ def score(argv):
     labelled, out = argv[0], argv[1]
     opts = {"--label-field": "cluster", "--min-ari": None, "--min-recall": None}
     once = "--once" in argv
-    lenient = "--repeats-may-differ" in argv
-    rest = [a for a in argv[2:] if a not in ("--once", "--repeats-may-differ")]
+    rest = [a for a in argv[2:] if a != "--once"]
     for k, v in zip(rest[::2], rest[1::2]):
         opts[k] = v
     truth = {}
@@ -81,7 +80,7 @@ def score(argv):
     bad = []
     if missing:
         bad.append("%d inputs without an answer, e.g. %s" % (len(missing), missing[:5]))
-    if differ and not lenient:
+    if differ:
         bad.append("%d ids answered differently, e.g. %s" % (len(differ), differ[:5]))
     if once and twice:
         bad.append("%d ids answered more than once" % twice)

@@ -475,6 +475,60 @@ static int test_num_perm(void) {
   return 0;
 }
 
+/* Order records: what is encoded decodes to the same entries (offsets in
+ * any order, watermarks at INT64_MIN and INT64_MAX), every truncation and
+ * every byte added is refused, and corrupted bytes never crash. */
+static int test_order(void) {
+  static wd_fpord_ent_t in[WD_FPORD_MAX], out[WD_FPORD_MAX];
+  unsigned long long rng = wd_t_seed(4242);
+  char why[256];
+  wd_buf_t rec = WD_BUF_INIT;
+  for (int run = 0; run < 200; run++) {
+    const size_t n = run == 0 ? WD_FPORD_MAX : 1 + (size_t)(wd_t_rand(&rng) % 300);
+    int64_t off = (int64_t)(wd_t_rand(&rng) % 1000000), wm = INT64_MIN;
+    for (size_t i = 0; i < n; i++) {
+      const unsigned k = (unsigned)(wd_t_rand(&rng) % 10);
+      off += k < 7 ? 1 + (int64_t)(wd_t_rand(&rng) % 5) : -(int64_t)(wd_t_rand(&rng) % 40);
+      wm = k == 9 ? INT64_MAX
+           : k == 8 ? INT64_MIN
+                    : (wm == INT64_MIN || wm == INT64_MAX ? 1700000000000LL : wm) +
+                          (int64_t)(wd_t_rand(&rng) % 5000) - 100;
+      in[i] = (wd_fpord_ent_t){off, wm};
+    }
+    wd_buf_clear(&rec);
+    wd_fpord_encode(in, n, &rec);
+    WD_T_ASSERT(wd_fprec_kind(rec.p, rec.len) == WD_FPREC_KIND_ORDER, "kind");
+    size_t got;
+    WD_T_ASSERT(wd_fpord_decode(rec.p, rec.len, out, &got, why, sizeof(why)) == WD_OK,
+                "run %d: %s", run, why);
+    WD_T_ASSERT(got == n && memcmp(in, out, n * sizeof(*in)) == 0, "run %d: %zu of %zu", run,
+                got, n);
+    for (size_t cut = 0; cut < rec.len; cut += 1 + cut / 8)
+      WD_T_ASSERT(wd_fpord_decode(rec.p, cut, out, &got, why, sizeof(why)) == WD_ERR_INPUT &&
+                      got == 0 && why[0],
+                  "run %d: %zu of %zu bytes accepted", run, cut, rec.len);
+    wd_buf_reserve(&rec, 1);
+    rec.p[rec.len] = 0;
+    WD_T_ASSERT(wd_fpord_decode(rec.p, rec.len + 1, out, &got, why, sizeof(why)) ==
+                    WD_ERR_INPUT, "run %d: a byte after the end accepted", run);
+    for (int flip = 0; flip < 50; flip++) { /* never a crash; refused or read */
+      const size_t at = (size_t)(wd_t_rand(&rng) % rec.len);
+      const char was = rec.p[at];
+      rec.p[at] = (char)(rec.p[at] ^ (1 << (wd_t_rand(&rng) % 8)));
+      wd_err_t e = wd_fpord_decode(rec.p, rec.len, out, &got, why, sizeof(why));
+      WD_T_ASSERT(e == WD_OK ? got >= 1 && got <= WD_FPORD_MAX : got == 0, "flip");
+      rec.p[at] = was;
+    }
+  }
+  /* the two kinds and anything else, told apart by the first byte */
+  WD_T_ASSERT(wd_fprec_kind("{\"id\":1}", 8) == WD_FPREC_KIND_OTHER, "json");
+  WD_T_ASSERT(wd_fprec_kind("", 0) == WD_FPREC_KIND_OTHER, "empty");
+  const unsigned char fpm[1] = {WD_FPREC_MAGIC};
+  WD_T_ASSERT(wd_fprec_kind(fpm, 1) == WD_FPREC_KIND_FP, "fp");
+  wd_buf_free(&rec);
+  return 0;
+}
+
 int main(void) {
   wd_log_set_level(WD_LOG_ERROR); /* timestamp warnings are expected */
   WD_T_RUN(test_equiv_sample_golden);
@@ -482,5 +536,6 @@ int main(void) {
   WD_T_RUN(test_equiv_reuters);
   WD_T_RUN(test_hostile);
   WD_T_RUN(test_num_perm);
+  WD_T_RUN(test_order);
   return WD_T_DONE();
 }

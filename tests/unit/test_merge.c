@@ -571,6 +571,29 @@ static int run_model(unsigned long long seed, int steps) {
       const int64_t end = pos + R(8) - 1;
       wd_merge_set_end(m, i, end);
       p->end = p->active ? end : p->end;
+    } else if (op < 83) {
+      /* handed out in an order decided elsewhere (an earlier owner's) */
+      const int64_t off = pos + R(3) - 1, ts = sorted ? (last_ts[i] += R(3)) : 1000 + R(60);
+      const int got = wd_merge_passed(m, i, off, ts, now);
+      if (!p->active)
+        m_add(&M, i, -1, INT64_MIN, now);
+      int want = 1;
+      if (p->next >= 0 && off < p->next) {
+        M.dups++;
+        want = 0;
+      } else {
+        p->next = off + 1;
+        p->max_ts = ts > p->max_ts ? ts : p->max_ts;
+        if (!p->n)
+          p->last = now;
+        p->wait_from = -1, p->timed_out = 0;
+        if (ts < M.max_ts)
+          M.ooo++;
+        else
+          M.max_ts = ts;
+      }
+      CHECK(got == want, "passed p%d@%lld: got %d want %d", seed, step, i, (long long)off,
+            got, want);
     } else if (op < 84) {
       const int64_t off = pos + R(3) - 1;
       wd_merge_skip(m, i, off);
