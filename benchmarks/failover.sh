@@ -3,17 +3,19 @@
 # scaled-out topology (topology.enabled) dies.
 #   benchmarks/failover.sh [--wiredup PATH] [--broker PATH] [--partitions P]
 #                          [--count N] [--kill-after S] [--session-timeout MS]
-#                          [--prefill N]
+#                          [--prefill N] [--standby true|false]
 # Prints one line:
 #   bench=stream.failover partitions=P count=N ... p50_ms=... max_ms=...
-#     session_timeout_ms=MS prefill=N
+#     session_timeout_ms=MS prefill=N standby=B catch_up_ms=C
 # max_ms is the failover: articles are sent one at a time (20-100 ms apart)
 # and each is timed until its result is read back (latency.py); the one in
 # flight when the elected instance is killed with -9 waits for the group to
 # notice (kafka.session.timeout.ms), elect another instance, and for that
-# one to rebuild the memory from <group>.fingerprints (--prefill N articles
-# are put through first, so there is a memory to rebuild). No standby
-# exists yet: this is the failover without one.
+# one to catch up: with --standby true (topology.standby, the default) the
+# other instance kept a warm copy and carries on from it; with false it
+# rebuilds the memory from <group>.fingerprints (--prefill N articles are
+# put through first, so there is a memory to rebuild). catch_up_ms is that
+# last part alone, from the new owner's log.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 WIREDUP=$here/../build/wiredup
@@ -23,6 +25,7 @@ COUNT=150
 KILL_AFTER=4
 SESSION=6000
 PREFILL=2000
+STANDBY=true
 while [ $# -gt 0 ]; do
   case "$1" in
     --wiredup) WIREDUP=$2; shift 2 ;;
@@ -32,7 +35,8 @@ while [ $# -gt 0 ]; do
     --kill-after) KILL_AFTER=$2; shift 2 ;;
     --session-timeout) SESSION=$2; shift 2 ;;
     --prefill) PREFILL=$2; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --standby) STANDBY=$2; shift 2 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "failover.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
@@ -82,7 +86,8 @@ for l in open(sys.argv[1]):
 fi
 
 member() { # NAME
-  "$WIREDUP" run --set topology.enabled=true --set "kafka.bootstrap.servers=$BS" \
+  "$WIREDUP" run --set topology.enabled=true --set "topology.standby=$STANDBY" \
+    --set "kafka.bootstrap.servers=$BS" \
     --set metrics.listen= --set "state.dir=$T/state-$1" \
     --set "kafka.session.timeout.ms=$SESSION" --set kafka.heartbeat.interval.ms=1000 \
     --set kafka.fetch.wait.max.ms=10 2>"$T/$1.log" &
@@ -97,7 +102,7 @@ P2=${PIDS[-1]}
 # comes KILL_AFTER seconds into the timed articles.
 "$PY" "$here/latency.py" --bootstrap "$BS" --count "$COUNT" --warmup 5 --seed 5 \
   --timeout 120 --bench stream.failover --watch-pid "$BROKER_PID" \
-  --fields "partitions=$PARTS session_timeout_ms=$SESSION prefill=$PREFILL" >"$T/result" &
+  --fields "partitions=$PARTS session_timeout_ms=$SESSION prefill=$PREFILL standby=$STANDBY" >"$T/result" &
 LAT=$!
 for _ in $(seq 1200); do # the prefill answered and the warm-up going
   grep -q 'msg="cluster role elected' "$T/one.log" "$T/two.log" 2>/dev/null && break
@@ -115,4 +120,6 @@ kill -KILL "$owner"
 wait "$owner" 2>/dev/null || true
 echo "failover.sh: killed -9 the elected instance at $(date +%s.%N)" >&2
 wait "$LAT"
-cat "$T/result"
+if [ "$owner" = "$P1" ]; then new=two; else new=one; fi
+catch=$(sed -n 's/.*msg="cluster role caught up.*catch_up_ms=\([0-9]*\).*/\1/p' "$T/$new.log" | tail -n 1)
+echo "$(cat "$T/result") catch_up_ms=${catch:-?}"

@@ -274,6 +274,17 @@ static const conf_prop_t conf_props[] = {
            "one of them, elected through the consumer group "
            "<group.id>.cluster, runs the similarity memory and publishes "
            "every result. Off: one process does everything."),
+    P_BOOL("topology.standby", topology_standby, "true",
+           "With topology.enabled: while another instance runs the cluster "
+           "stage, keep a warm copy of its memory by following the "
+           "fingerprints topic and its owner's order records, and join the "
+           "election only once caught up, so a failover carries on from "
+           "the copy instead of rebuilding it. Costs this instance the "
+           "cluster stage's memory and about its CPU. As Kafka Streams' "
+           "num.standby.replicas, counted in instances: the standbys are the "
+           "instances with it on, less the owner. Off: an instance is "
+           "electable at once and a newly elected one rebuilds from the "
+           "topic's start."),
 };
 
 #define CONF_PROP_CNT (sizeof(conf_props) / sizeof(conf_props[0]))

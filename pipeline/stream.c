@@ -220,7 +220,7 @@ const char *stream_user_value(const stream_t *st, const char *key) {
   return v;
 }
 
-static rd_kafka_conf_t *build_conf(stream_t *st, rd_kafka_type_t type,
+rd_kafka_conf_t *stream_build_conf(stream_t *st, rd_kafka_type_t type, int standby,
                                    char *errstr, size_t errstr_size) {
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
   const wd_config_t *cfg = st->cfg;
@@ -306,7 +306,19 @@ static rd_kafka_conf_t *build_conf(stream_t *st, rd_kafka_type_t type,
     if (st->role == STREAM_CLUSTER &&
         ((err = conf_set(conf, "group.id", st->group, errstr, errstr_size)) ||
          (!stream_user_value(st, "client.id") &&
-          (err = conf_set(conf, "client.id", "wiredup-cluster", errstr, errstr_size)))))
+          (err = conf_set(conf, "client.id", standby ? "wiredup-standby" : "wiredup-cluster",
+                          errstr, errstr_size)))))
+      goto err;
+    /* The cluster stage commits every second unless told otherwise: a new
+     * owner answers again what was not committed. */
+    if (st->role == STREAM_CLUSTER && !stream_user_value(st, "auto.commit.interval.ms") &&
+        (err = conf_set(conf, "auto.commit.interval.ms", "1000", errstr, errstr_size)))
+      goto err;
+    /* The standby's copy reads the partition it is assigned and never
+     * commits (the owner does); its lag is not the group's. */
+    if (standby &&
+        ((err = conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size)) ||
+         (err = conf_set(conf, "statistics.interval.ms", "0", errstr, errstr_size))))
       goto err;
   }
   return conf;
@@ -342,6 +354,12 @@ static void handle_message(stream_t *st, const rd_kafka_message_t *rkm, wd_fp_t 
                        ? stream_topo_token(rkm)
                        : wd_stream_track_push(st->trk, rkm->partition, rkm->offset);
   wd_err_t err = wd_engine_commit(st->eng, fp, &res, reason, sizeof(reason));
+  if (err != WD_OK && st->role == STREAM_CLUSTER && st->standby) {
+    if (err != WD_ERR_INPUT) /* a dead letter is the owner's to send */
+      stream_set_fatal(st, "standby: %s/%d/%lld: %s", topic, (int)rkm->partition,
+                       (long long)rkm->offset, reason);
+    return;
+  }
   if (err == WD_ERR_INPUT) {
     stream_dead_letter(st, rkm, topic, reason, token);
     return;
@@ -354,10 +372,15 @@ static void handle_message(stream_t *st, const rd_kafka_message_t *rkm, wd_fp_t 
   }
   wd_coords_t coords = {
       .topic = topic, .partition = rkm->partition, .offset = rkm->offset};
-  if (st->role == STREAM_CLUSTER && stream_topo_coords(st, rkm, token, &coords))
+  const int kept = st->role == STREAM_CLUSTER ? stream_topo_coords(st, rkm, token, &coords) : 0;
+  if (kept == 1)
     return; /* answered by an earlier owner: in the memory again, not resent */
   wd_buf_clear(&st->out);
   wd_result_format(&res, &coords, &st->out);
+  if (kept == 2) { /* a standby's copy: the owner answers, unless it dies first */
+    stream_topo_store(st, rkm, res.id, strlen(res.id));
+    return;
+  }
   if (stream_produce(st, st->cfg->output_topic, RD_KAFKA_PARTITION_UA, res.id, strlen(res.id),
                      st->out.p, st->out.len, NULL, token) == 0)
     st->published++;
@@ -599,15 +622,27 @@ static void shutdown_clients(stream_t *st) {
     WD_LOG(WD_LOG_WARN, "outputs not delivered at exit", "count=%d", left);
 }
 
+wd_err_t stream_subscribe(stream_t *st, char *errstr, size_t errstr_size) {
+  rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(sub, st->in_topic, RD_KAFKA_PARTITION_UA);
+  rd_kafka_resp_err_t err = rd_kafka_subscribe(st->consumer, sub);
+  rd_kafka_topic_partition_list_destroy(sub);
+  if (err) {
+    wd_errstr_set(errstr, errstr_size, "subscribe to %s: %s", st->in_topic,
+                  rd_kafka_err2str(err));
+    return WD_ERR_KAFKA;
+  }
+  st->subscribed = 1;
+  return WD_OK;
+}
+
 /* One run of \p role (STREAM_ALL: the whole of stream mode, or a replay). */
 wd_err_t stream_run_role(const wd_config_t *cfg, const wd_stream_opts_t *opts,
                          stream_role_t role, char *errstr, size_t errstr_size) {
   stream_t st;
   rd_kafka_conf_t *conf = NULL;
-  rd_kafka_topic_partition_list_t *sub = NULL;
   char rderr[512];
   wd_err_t ret = WD_OK;
-  rd_kafka_resp_err_t err;
   double t0 = stream_now_ms(), last_store = t0, last_publish = t0;
   char cerr2[600];
 
@@ -666,7 +701,7 @@ wd_err_t stream_run_role(const wd_config_t *cfg, const wd_stream_opts_t *opts,
                                     &st.processed, errstr, errstr_size)) != WD_OK)
     goto done;
   st.last_checkpoint = stream_now_ms();
-  if (!(conf = build_conf(&st, RD_KAFKA_PRODUCER, errstr, errstr_size))) {
+  if (!(conf = stream_build_conf(&st, RD_KAFKA_PRODUCER, 0, errstr, errstr_size))) {
     ret = WD_ERR_CONFIG;
     goto done;
   }
@@ -683,7 +718,7 @@ wd_err_t stream_run_role(const wd_config_t *cfg, const wd_stream_opts_t *opts,
   if (role == STREAM_CLUSTER) {
     /* the order records' own producer: a batch waits for its record alone,
      * not for the outputs in flight; sent at once */
-    if (!(conf = build_conf(&st, RD_KAFKA_PRODUCER, errstr, errstr_size))) {
+    if (!(conf = stream_build_conf(&st, RD_KAFKA_PRODUCER, 0, errstr, errstr_size))) {
       ret = WD_ERR_CONFIG;
       goto done;
     }
@@ -703,7 +738,7 @@ wd_err_t stream_run_role(const wd_config_t *cfg, const wd_stream_opts_t *opts,
     conf = NULL;
   }
   stream_producer_warm(&st);
-  if (!(conf = build_conf(&st, RD_KAFKA_CONSUMER, errstr, errstr_size))) {
+  if (!(conf = stream_build_conf(&st, RD_KAFKA_CONSUMER, 0, errstr, errstr_size))) {
     ret = WD_ERR_CONFIG;
     goto done;
   }
@@ -723,14 +758,10 @@ wd_err_t stream_run_role(const wd_config_t *cfg, const wd_stream_opts_t *opts,
     goto done;
   }
 
-  sub = rd_kafka_topic_partition_list_new(1);
-  rd_kafka_topic_partition_list_add(sub, st.in_topic, RD_KAFKA_PARTITION_UA);
-  err = rd_kafka_subscribe(st.consumer, sub);
-  rd_kafka_topic_partition_list_destroy(sub);
-  if (err) {
-    wd_errstr_set(errstr, errstr_size, "subscribe to %s: %s", st.in_topic,
-                  rd_kafka_err2str(err));
-    ret = WD_ERR_KAFKA;
+  /* the cluster role may first make a standby copy, then join */
+  ret = role == STREAM_CLUSTER ? stream_topo_start(&st, errstr, errstr_size)
+                               : stream_subscribe(&st, errstr, errstr_size);
+  if (ret != WD_OK) {
     rd_kafka_consumer_close(st.consumer);
     goto done;
   }
@@ -749,6 +780,8 @@ wd_err_t stream_run_role(const wd_config_t *cfg, const wd_stream_opts_t *opts,
   publish_engine(&st);
   int busy = 0;
   while (!stream_want_stop(&st)) {
+    if (st.warm && stream_topo_poll(&st))
+      busy = 1; /* the standby's copy */
     /* Wait for the broker only when no work is in flight. */
     rd_kafka_message_t *rkm = rd_kafka_consumer_poll(
         st.consumer, busy || stream_batches_busy(&st) ? 0 : MERGE_POLL_MS);
@@ -834,6 +867,7 @@ done:
   batches_destroy(&st);
   wd_merge_destroy(st.mg, stream_merge_drop,
                    NULL); /* before the consumer: it waits for them */
+  stream_topo_free(&st);
   wd_decoder_destroy(st.dec);
   if (st.consumer)
     rd_kafka_destroy(st.consumer);
@@ -849,7 +883,6 @@ done:
     rd_kafka_flush(st.olog, 0);
     rd_kafka_destroy(st.olog);
   }
-  stream_topo_free(&st);
   wd_engine_destroy(st.eng);
   wd_state_offsets_clear(&st.processed);
   wd_stream_track_destroy(st.trk);

@@ -47,6 +47,14 @@ typedef struct batch_s {
                                            acknowledged before it commits (0: none) */
 } batch_t;
 
+/* Cluster role, standby: the answer to a record applied quietly, kept for
+ * publishing if this instance is elected before the group commits past it. */
+typedef struct topo_ans_s {
+  int64_t fp_offset;
+  char *kv;        /* key, then value */
+  size_t key_len, val_len;
+} topo_ans_t;
+
 /* Cluster role: a fingerprint record read while following an earlier
  * owner's order records, waiting for one to name it. */
 typedef struct topo_pend_s {
@@ -94,6 +102,21 @@ typedef struct stream_s {
   size_t pend_head, pend_n, pend_cap, pend_live, pend_pruned_at;
   wd_fpord_ent_t *ord;   /* WD_FPORD_MAX entries of scratch */
   uint64_t follow_applied, follow_missing;
+  double elected_at;     /* when elected (the catch-up's time is logged) */
+  /* Cluster role, topology.standby: until elected, warm (a consumer of its
+   * own, assigned the fingerprints partition, no group) follows the owner's
+   * order records into a copy of its memory; nothing is tracked, committed
+   * or published, the answers are kept (ans, in the order applied, every
+   * one of a fingerprints offset >= ans_floor) until the group commits past
+   * them. The cluster group is joined once the copy has caught up. */
+  rd_kafka_t *warm;
+  int standby;
+  int subscribed;
+  int64_t warm_pos;      /* the next fingerprints offset warm reads */
+  topo_ans_t *ans;
+  size_t ans_head, ans_n, ans_cap;
+  int64_t ans_floor;
+  double ans_trim_at;
   rd_kafka_t *consumer;
   rd_kafka_t *producer;
   rd_kafka_topic_t *out_rkt; /* the output topic, held from the start */
@@ -157,12 +180,24 @@ void stream_topo_log_batch(stream_t *st, batch_t *b);
 int stream_topo_log_wait(stream_t *st, const batch_t *b);
 /* Cluster role: the fingerprints partition's end was reached. */
 void stream_topo_eof(stream_t *st);
-/* Cluster role: free what following left (at exit). */
+/* Cluster role: free what following left, and the standby's consumer
+ * (at exit, before the consumer is destroyed). */
 void stream_topo_free(stream_t *st);
+/* Cluster role: start as a standby (topology.standby) or join the election
+ * at once. @returns WD_OK, or an error with \p errstr set. */
+wd_err_t stream_topo_start(stream_t *st, char *errstr, size_t errstr_size);
+/* Cluster role: read what the standby's consumer has (a burst, no wait).
+ * @returns how many messages. */
+size_t stream_topo_poll(stream_t *st);
+/* Cluster role: keep the answer in st->out to fingerprint record \p rkm
+ * (a standby's, not published). */
+void stream_topo_store(stream_t *st, const rd_kafka_message_t *rkm, const char *key,
+                       size_t key_len);
 /* Cluster role: the tracker token of a fingerprint record. */
 uint64_t stream_topo_token(const rd_kafka_message_t *rkm);
 /* Cluster role: the result's coordinates are the input's (\p c); 1 when the
- * record was answered by an earlier owner (acked here, not to be sent). */
+ * record was answered by an earlier owner (acked here, not to be sent); 2
+ * when this is a standby (keep the answer: stream_topo_store). */
 int stream_topo_coords(stream_t *st, const rd_kafka_message_t *rkm, uint64_t token,
                        wd_coords_t *c);
 
@@ -170,6 +205,12 @@ int stream_topo_coords(stream_t *st, const rd_kafka_message_t *rkm, uint64_t tok
 
 wd_err_t stream_run_role(const wd_config_t *cfg, const wd_stream_opts_t *opts,
                          stream_role_t role, char *errstr, size_t errstr_size);
+/* Subscribe the consumer to st->in_topic (its group). */
+wd_err_t stream_subscribe(stream_t *st, char *errstr, size_t errstr_size);
+/* A consumer (\p standby: of the cluster role's standby copy) or producer
+ * configuration: our defaults, then the user's kafka.* keys. */
+rd_kafka_conf_t *stream_build_conf(stream_t *st, rd_kafka_type_t type, int standby,
+                                   char *errstr, size_t errstr_size);
 
 double stream_now_ms(void);
 /* The first fatal error wins; later ones are usually its consequences. */

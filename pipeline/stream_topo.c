@@ -148,6 +148,14 @@ void stream_topo_send(stream_t *st, const rd_kafka_message_t *rkm, wd_fp_t *fp) 
 
 /* ==== Cluster role ==== */
 
+/* Fingerprints record \p rkm needs no answer (not one, or had already): its
+ * offset may be committed. A standby commits nothing and tracks nothing. */
+static void topo_done(stream_t *st, const rd_kafka_message_t *rkm) {
+  if (!st->standby)
+    wd_stream_track_ack_offset(st->trk, rkm->partition, rkm->offset, 1);
+}
+
+
 uint64_t stream_topo_token(const rd_kafka_message_t *rkm) {
   return (uint64_t)(rkm->partition + 1) << TRACK_SEQ_BITS |
          ((uint64_t)rkm->offset & ((UINT64_C(1) << TRACK_SEQ_BITS) - 1));
@@ -190,7 +198,7 @@ static void pend_compact(stream_t *st) {
             break;
           }
       if (had) {
-        wd_stream_track_ack_offset(st->trk, rkm->partition, rkm->offset, 1);
+        topo_done(st, rkm);
         rd_kafka_message_destroy(rkm);
         st->pend_live--;
       } else if (rkm) {
@@ -246,7 +254,7 @@ static void follow_order(stream_t *st, const rd_kafka_message_t *orec) {
     if (wd_fprec_peek(rkm->payload, rkm->len, &part, &off, &ts) != 0 || part < 0 ||
         part > WD_MERGE_MAX_PARTITION ||
         !wd_merge_passed(st->mg, part, off, ts, now)) { /* not ours to apply, or had it */
-      wd_stream_track_ack_offset(st->trk, rkm->partition, rkm->offset, 1);
+      topo_done(st, rkm);
       rd_kafka_message_destroy(rkm);
       continue;
     }
@@ -260,6 +268,7 @@ static void follow_order(stream_t *st, const rd_kafka_message_t *orec) {
 
 static void merge_in(stream_t *st, rd_kafka_message_t *rkm, int32_t part, int64_t off,
                      int64_t ts, double now);
+static void ans_clear(stream_t *st);
 
 /* The order records end here: what no earlier owner ordered is decided by
  * this one, through the merge, in the order they were read. */
@@ -276,15 +285,16 @@ static void go_live(stream_t *st) {
     if (wd_fprec_peek(rkm->payload, rkm->len, &part, &off, &ts) == 0)
       merge_in(st, rkm, part, off, ts, now);
     else {
-      wd_stream_track_ack_offset(st->trk, rkm->partition, rkm->offset, 1);
+      topo_done(st, rkm);
       rd_kafka_message_destroy(rkm);
     }
   }
   st->pend_head = st->pend_n = st->pend_live = st->pend_pruned_at = 0;
   st->arrived_at = now;
   WD_LOG(WD_LOG_INFO, "cluster role caught up: deciding from here",
-         "topic=%s applied_in_order=%" PRIu64 " missing=%" PRIu64 " to_decide=%zu",
-         st->in_topic, st->follow_applied, st->follow_missing, left);
+         "topic=%s applied_in_order=%" PRIu64 " missing=%" PRIu64
+         " to_decide=%zu catch_up_ms=%.0f",
+         st->in_topic, st->follow_applied, st->follow_missing, left, now - st->elected_at);
 }
 
 void stream_topo_eof(stream_t *st) {
@@ -302,6 +312,16 @@ void stream_topo_free(stream_t *st) {
   st->pend_head = st->pend_n = st->pend_cap = st->pend_live = st->pend_pruned_at = 0;
   wd_free(st->ord);
   st->ord = NULL;
+  ans_clear(st);
+  wd_free(st->ans);
+  st->ans = NULL;
+  st->ans_cap = 0;
+  if (st->warm) {
+    st->standby = 0;
+    rd_kafka_consumer_close(st->warm);
+    rd_kafka_destroy(st->warm);
+    st->warm = NULL;
+  }
 }
 
 /* ---- Writing the order ---- */
@@ -374,7 +394,7 @@ static void merge_in(stream_t *st, rd_kafka_message_t *rkm, int32_t part, int64_
     wd_merge_add(st->mg, part, -1, INT64_MIN, now, stream_merge_drop, NULL);
   if (!wd_merge_push(st->mg, part, off, ts, rkm->len, rkm, now)) {
     /* sent twice by the fingerprint role (at least once): answered once */
-    wd_stream_track_ack_offset(st->trk, rkm->partition, rkm->offset, 1);
+    topo_done(st, rkm);
     rd_kafka_message_destroy(rkm);
   }
 }
@@ -385,13 +405,14 @@ void stream_topo_take(stream_t *st, rd_kafka_message_t *rkm) {
   const int64_t next = rkm->offset + 1;
   /* tracked in the order read: a fingerprints offset is committed only
    * once every record before it is answered (or was never to be) */
-  wd_stream_track_push(st->trk, rkm->partition, rkm->offset);
+  if (!st->standby)
+    wd_stream_track_push(st->trk, rkm->partition, rkm->offset);
   if (wd_fprec_kind(rkm->payload, rkm->len) == WD_FPREC_KIND_ORDER) {
     /* an owner's order: followed when an earlier owner wrote it, ours
      * otherwise (already applied) */
     if (st->eng && st->following)
       follow_order(st, rkm);
-    wd_stream_track_ack_offset(st->trk, rkm->partition, rkm->offset, 1);
+    topo_done(st, rkm);
     rd_kafka_message_destroy(rkm);
     if (st->eng && st->following && next >= st->follow_end)
       go_live(st);
@@ -402,11 +423,11 @@ void stream_topo_take(stream_t *st, rd_kafka_message_t *rkm) {
     if (st->eng)
       WD_LOG(WD_LOG_WARN, "not a fingerprint record: skipped", "topic=%s partition=%d offset=%lld",
              st->in_topic, (int)rkm->partition, (long long)rkm->offset);
-    wd_stream_track_ack_offset(st->trk, rkm->partition, rkm->offset, 1);
+    topo_done(st, rkm);
     rd_kafka_message_destroy(rkm);
     return;
   }
-  if (st->metrics)
+  if (st->metrics && !st->standby) /* a standby's records are the owner's */
     wd_metrics_add(st->metrics, WD_METRIC_RECORDS_IN, 1);
   if (st->following) { /* until an order record names it, or the end */
     pend_add(st, rkm);
@@ -501,8 +522,224 @@ static void topo_reset(stream_t *st) {
     st->ord = wd_malloc(WD_FPORD_MAX * sizeof(*st->ord));
 }
 
+/* ---- Standby: a warm copy ---- */
+
+/* Answers kept at most: the records after the group's last commit, about
+ * a second of them in service (17 s at the writer's ceiling); past this
+ * the oldest go, and a take-over below them rebuilds. */
+#define TOPO_ANS_MAX (1u << 18)
+#define TOPO_TRIM_EVERY_MS 2000  /* how often the group's commit is asked */
+
+static void ans_clear(stream_t *st) {
+  for (size_t i = st->ans_head; i < st->ans_n; i++)
+    wd_free(st->ans[i].kv);
+  st->ans_head = st->ans_n = 0;
+  st->ans_floor = 0;
+}
+
+void stream_topo_store(stream_t *st, const rd_kafka_message_t *rkm, const char *key,
+                       size_t key_len) {
+  if (st->ans_n - st->ans_head >= TOPO_ANS_MAX) { /* the oldest go: a take-over
+                                                     below them rebuilds */
+    if (st->ans[st->ans_head].fp_offset + 1 > st->ans_floor)
+      st->ans_floor = st->ans[st->ans_head].fp_offset + 1;
+    wd_free(st->ans[st->ans_head++].kv);
+  }
+  if (st->ans_n == st->ans_cap) {
+    if (st->ans_head) {
+      memmove(st->ans, st->ans + st->ans_head, (st->ans_n - st->ans_head) * sizeof(*st->ans));
+      st->ans_n -= st->ans_head;
+      st->ans_head = 0;
+    }
+    if (st->ans_n == st->ans_cap) {
+      st->ans_cap = st->ans_cap ? 2 * st->ans_cap : 4096;
+      st->ans = wd_realloc(st->ans, st->ans_cap * sizeof(*st->ans));
+    }
+  }
+  topo_ans_t *a = &st->ans[st->ans_n++];
+  a->fp_offset = rkm->offset;
+  a->key_len = key_len;
+  a->val_len = st->out.len;
+  a->kv = wd_malloc(key_len + st->out.len + 1);
+  memcpy(a->kv, key, key_len);
+  memcpy(a->kv + key_len, st->out.p, st->out.len);
+}
+
+/* Forget the answers the group has committed past: no owner answers them
+ * again. Answers are kept in the order applied, not in offset order, so
+ * the ones still wanted are moved down. */
+static void ans_trim(stream_t *st) {
+  rd_kafka_topic_partition_list_t *q = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(q, st->in_topic, 0);
+  if (!rd_kafka_committed(st->warm, q, TOPO_ENDS_TIMEOUT_MS) && !q->elems[0].err &&
+      q->elems[0].offset > 0) {
+    const int64_t c = q->elems[0].offset;
+    size_t w = st->ans_head;
+    for (size_t i = st->ans_head; i < st->ans_n; i++)
+      if (st->ans[i].fp_offset < c)
+        wd_free(st->ans[i].kv);
+      else
+        st->ans[w++] = st->ans[i];
+    st->ans_n = w;
+  }
+  rd_kafka_topic_partition_list_destroy(q);
+}
+
+/* Follow the fingerprints partition from its start as a standby. */
+static void topo_standby_begin(stream_t *st) {
+  topo_reset(st);
+  ans_clear(st);
+  st->standby = 1;
+  st->following = 1;
+  st->follow_end = INT64_MAX; /* until elected */
+  st->quiet_until = INT64_MAX;
+  st->warm_pos = 0;
+  st->elected_at = stream_now_ms(); /* the copy's catch-up is timed from here */
+  rd_kafka_topic_partition_list_t *a = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(a, st->in_topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  rd_kafka_resp_err_t err = rd_kafka_assign(st->warm, a);
+  rd_kafka_topic_partition_list_destroy(a);
+  if (err)
+    stream_set_fatal(st, "standby: cannot read %s: %s", st->in_topic, rd_kafka_err2str(err));
+  WD_LOG(WD_LOG_INFO, "cluster role standby: following the owner into a warm copy",
+         "topic=%s", st->in_topic);
+}
+
+/* Stop the standby's reading (elected, or at exit). */
+static void topo_standby_stop(stream_t *st) {
+  if (st->warm && st->standby)
+    rd_kafka_assign(st->warm, NULL);
+  st->standby = 0;
+}
+
+/* Elected with a warm copy that holds every answer from \p committed on
+ * (a copy behind the commit reads on quietly up to it):
+ * carry on from it. Every fingerprints offset in [committed, warm_pos) is
+ * tracked again: a kept answer is published (an answer given twice is the
+ * same answer), a record not yet ordered waits for its order, the rest
+ * (order records, copies) need nothing. The partition is read on from
+ * warm_pos, following what the predecessor ordered up to the end.
+ * @returns 1 if taken over; 0: rebuild (the copy lacks answers). */
+static int topo_take_over(stream_t *st, rd_kafka_topic_partition_t *mine, int64_t committed) {
+  if (!st->eng || committed < st->ans_floor) {
+    WD_LOG(WD_LOG_WARN, "cluster role elected: the standby copy cannot carry on: rebuilding",
+           "topic=%s committed=%lld copy_at=%lld answers_from=%lld", st->in_topic,
+           (long long)committed, (long long)st->warm_pos, (long long)st->ans_floor);
+    return 0;
+  }
+  const int64_t p = st->warm_pos;
+  size_t n = 0, sent = 0;
+  /* the kept answers at or past the commit, by offset (they are in the
+   * order applied, which is the order they go out in) */
+  size_t *by_off = wd_malloc((st->ans_n - st->ans_head + 1) * sizeof(*by_off));
+  for (size_t i = st->ans_head; i < st->ans_n; i++)
+    if (st->ans[i].fp_offset >= committed)
+      by_off[n++] = i;
+  for (size_t i = 1; i < n; i++) /* nearly sorted: insertion sort */
+    for (size_t k = i; k > 0 && st->ans[by_off[k - 1]].fp_offset > st->ans[by_off[k]].fp_offset; k--) {
+      size_t t = by_off[k];
+      by_off[k] = by_off[k - 1];
+      by_off[k - 1] = t;
+    }
+  topo_standby_stop(st);
+  size_t k = 0;
+  for (int64_t off = committed; off < p; off++) {
+    wd_stream_track_push(st->trk, 0, off);
+    const int kept = k < n && st->ans[by_off[k]].fp_offset == off;
+    if (kept)
+      k++;
+    else if (!pend_find(st, off) || !pend_find(st, off)->rkm)
+      wd_stream_track_ack_offset(st->trk, 0, off, 1);
+  }
+  wd_free(by_off);
+  for (size_t i = st->ans_head; i < st->ans_n && !st->fatal; i++) {
+    const topo_ans_t *a = &st->ans[i];
+    if (a->fp_offset < committed)
+      continue;
+    if (stream_produce(st, st->cfg->output_topic, RD_KAFKA_PARTITION_UA, a->kv, a->key_len,
+                       a->kv + a->key_len, a->val_len, NULL,
+                       (uint64_t)1 << TRACK_SEQ_BITS | (uint64_t)a->fp_offset) == 0) {
+      st->published++;
+      sent++;
+    }
+  }
+  ans_clear(st);
+  st->quiet_until = committed;
+  mine->offset = p;
+  int64_t lo = 0, hi = -1;
+  rd_kafka_resp_err_t err =
+      rd_kafka_query_watermark_offsets(st->consumer, st->in_topic, 0, &lo, &hi, 10000);
+  st->following = 1;
+  st->follow_end = err || hi < 0 ? INT64_MAX : hi;
+  if (!err && hi <= p)
+    go_live(st);
+  WD_LOG(WD_LOG_INFO, "cluster role elected: carrying on from the standby copy",
+         "topic=%s answered_up_to=%lld copy_at=%lld answers_sent_again=%zu follow_to=%lld",
+         st->in_topic, (long long)committed, (long long)p, sent,
+         (long long)(st->following ? st->follow_end : -1));
+  return 1;
+}
+
+wd_err_t stream_topo_start(stream_t *st, char *errstr, size_t errstr_size) {
+  if (!st->cfg->topology_standby)
+    return stream_subscribe(st, errstr, errstr_size);
+  char rderr[512];
+  rd_kafka_conf_t *conf = stream_build_conf(st, RD_KAFKA_CONSUMER, 1, errstr, errstr_size);
+  if (!conf)
+    return WD_ERR_CONFIG;
+  if (!(st->warm = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rderr, sizeof(rderr)))) {
+    wd_errstr_set(errstr, errstr_size, "kafka consumer (standby): %s", rderr);
+    rd_kafka_conf_destroy(conf);
+    return WD_ERR_CONFIG;
+  }
+  rd_kafka_poll_set_consumer(st->warm);
+  topo_standby_begin(st);
+  return WD_OK;
+}
+
+size_t stream_topo_poll(stream_t *st) {
+  size_t n = 0;
+  if (!st->standby)
+    return 0;
+  const double now = stream_now_ms();
+  if (now - st->ans_trim_at >= TOPO_TRIM_EVERY_MS) {
+    st->ans_trim_at = now;
+    ans_trim(st);
+  }
+  rd_kafka_message_t *rkm;
+  while (n < 256 && !st->fatal && st->standby && (rkm = rd_kafka_consumer_poll(st->warm, 0))) {
+    n++;
+    if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      if (rkm->offset > st->warm_pos)
+        st->warm_pos = rkm->offset;
+      rd_kafka_message_destroy(rkm);
+      if (!st->subscribed) { /* caught up: electable from now on */
+        char errstr[512];
+        WD_LOG(WD_LOG_INFO, "cluster role standby caught up: joining the election",
+               "topic=%s copy_at=%lld applied=%" PRIu64 " catch_up_ms=%.0f", st->in_topic,
+               (long long)st->warm_pos, st->follow_applied, now - st->elected_at);
+        if (stream_subscribe(st, errstr, sizeof(errstr)) != WD_OK)
+          stream_set_fatal(st, "%s", errstr);
+      }
+      continue;
+    }
+    if (rkm->err) {
+      char q[600];
+      WD_LOG(WD_LOG_WARN, "standby consumer error", "error=%s reason=%s",
+             rd_kafka_err2name(rkm->err),
+             wd_log_quote(q, sizeof(q), rd_kafka_message_errstr(rkm)));
+      rd_kafka_message_destroy(rkm);
+      continue;
+    }
+    st->warm_pos = rkm->offset + 1;
+    stream_topo_take(st, rkm);
+  }
+  return n;
+}
+
 void stream_topo_elected(stream_t *st, rd_kafka_topic_partition_list_t *parts) {
   rd_kafka_topic_partition_t *mine = NULL;
+  st->elected_at = stream_now_ms();
   for (int i = 0; i < parts->cnt; i++)
     if (parts->elems[i].partition == 0 && strcmp(parts->elems[i].topic, st->in_topic) == 0)
       mine = &parts->elems[i];
@@ -518,6 +755,9 @@ void stream_topo_elected(stream_t *st, rd_kafka_topic_partition_list_t *parts) {
   if (err) /* then everything is answered again: repeats, identical */
     WD_LOG(WD_LOG_WARN, "cluster role: could not read the committed offset", "error=%s",
            rd_kafka_err2name(err));
+  if (st->standby && topo_take_over(st, mine, committed > 0 ? committed : 0))
+    return;
+  topo_standby_stop(st);
   topo_reset(st);
   st->quiet_until = committed > 0 ? committed : 0;
   /* The earlier owners' order records are followed up to the topic's end
@@ -548,6 +788,8 @@ void stream_topo_deposed(stream_t *st) {
   st->following = 0;
   wd_engine_destroy(st->eng);
   st->eng = NULL;
+  if (st->warm && !st->closing)
+    topo_standby_begin(st); /* a warm copy again, from the topic's start */
   WD_LOG(WD_LOG_INFO, "cluster role deposed",
          "topic=%s records=%" PRIu64 " duplicates=%" PRIu64 " late=%" PRIu64
          " index_articles=%" PRIu64,
@@ -562,6 +804,8 @@ int stream_topo_coords(stream_t *st, const rd_kafka_message_t *rkm, uint64_t tok
   c->topic = st->cfg->input_topic;
   c->partition = part;
   c->offset = off;
+  if (st->standby)
+    return 2;
   if (rkm->offset >= st->quiet_until)
     return 0;
   stream_ack(st, token, 1);

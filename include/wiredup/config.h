@@ -85,6 +85,7 @@ typedef struct wd_config_s {
   /* pipeline */
   int64_t pipeline_threads;     /**< pipeline.threads (0 = one per CPU) */
   int topology_enabled;         /**< topology.enabled */
+  int topology_standby;         /**< topology.standby */
   /* kafka.* pass-through, in the order set (a later set of a key replaces it) */
   wd_strlist_t kafka_keys;
   wd_strlist_t kafka_values;
