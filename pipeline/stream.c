@@ -636,6 +636,30 @@ wd_err_t stream_subscribe(stream_t *st, char *errstr, size_t errstr_size) {
   return WD_OK;
 }
 
+/* librdkafka before 2.3.0 (Debian 12 has 2.0.2) aborts in rd_kafka_destroy()
+ * of a cooperative-sticky consumer that joined its group and never completed
+ * a SyncGroup ("rd_kafka_sticky_assignor_state_destroy: Assertion
+ * `assignor_state' failed", librdkafka issue 4312, fixed by PR 4381): a
+ * member stopped while its group is still rebalancing, as the cluster role
+ * of an instance never elected may be. Its first assignment (st->synced)
+ * proves a sync; a group consumer stopped before one has been closed (it has
+ * left the group) and is kept, not destroyed, until the process exits. */
+#define KEPT_CONSUMERS 4
+static rd_kafka_t *kept_consumers[KEPT_CONSUMERS]; /* still reachable: no leak report */
+static unsigned kept_cnt;
+
+static void consumer_destroy(rd_kafka_t *rk, int unsynced) {
+  if (!unsynced || rd_kafka_version() >= 0x020300ff) {
+    rd_kafka_destroy(rk);
+    return;
+  }
+  const unsigned i = __atomic_fetch_add(&kept_cnt, 1, __ATOMIC_RELAXED);
+  if (i < KEPT_CONSUMERS)
+    kept_consumers[i] = rk;
+  WD_LOG(WD_LOG_DEBUG, "consumer stopped before its first assignment: not destroyed",
+         "client=%s librdkafka=%s", rd_kafka_name(rk), rd_kafka_version_str());
+}
+
 /* One run of \p role (STREAM_ALL: the whole of stream mode, or a replay). */
 wd_err_t stream_run_role(const wd_config_t *cfg, const wd_stream_opts_t *opts,
                          stream_role_t role, char *errstr, size_t errstr_size) {
@@ -870,7 +894,7 @@ done:
   stream_topo_free(&st);
   wd_decoder_destroy(st.dec);
   if (st.consumer)
-    rd_kafka_destroy(st.consumer);
+    consumer_destroy(st.consumer, st.subscribed && !st.synced);
   if (st.out_rkt)
     rd_kafka_topic_destroy(st.out_rkt);
   if (st.producer) {

@@ -347,6 +347,7 @@ void stream_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
   st->cooperative = protocol && strcmp(protocol, "COOPERATIVE") == 0;
   switch (err) {
   case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+    st->synced = 1; /* the consumer may now be destroyed (stream.c, consumer_destroy) */
     log_partitions("partitions assigned", parts, protocol ? protocol : "NONE",
                    0);
     /* Fresh trackers: consumption resumes at the committed offset, or

@@ -133,6 +133,8 @@ typedef struct stream_s {
   int cooperative;
   int warned_assigned; /* assignment size last warned about, -1 = none */
   int closing;         /* consumer_close in progress */
+  int synced;          /* the group's first assignment came (even an empty
+                          one): librdkafka has synced with the group once */
   int fatal;           /* stop now: errstr holds why */
   char fatal_msg[512];
   uint64_t consumed, published, dead, acked;
