@@ -32,7 +32,7 @@ fi
 "$here/scripts/build.sh" release "$build" >/dev/null
 B=$build/benchmarks
 for f in "$build/wiredup" "$build/wiredup-mock-broker" "$B/wd-datagen" "$B/wd-bench-stages" \
-         "$B/wd-bench-scale"; do
+         "$B/wd-bench-scale" "$B/wd-bench-ref"; do
   [ -x "$f" ] || { echo "run.sh: $f not built" >&2; exit 1; }
 done
 PIN=()
@@ -104,6 +104,12 @@ e2e() {
 
 log "file mode end to end, one core: $E2E_DOCS docs x $E2E_REPS"
 e2e e2e.file.1core "${PIN[@]}" env
+log "the bare reference path on the same corpus and core (issue 18)"
+"${PIN[@]}" "$B/wd-bench-ref" "$T/gen.jsonl" --reps "$E2E_REPS" | tee -a "$res"
+awk '/^bench=e2e.file.1core / { for (i = 1; i <= NF; i++) if ($i ~ /^docs_per_s=/) { split($i, a, "="); w = a[2] } }
+     /^bench=ref / { for (i = 1; i <= NF; i++) if ($i ~ /^docs_per_s=/) { split($i, a, "="); r = a[2] } }
+     END { if (w && r) printf "bench=ratio.ref wiredup_docs_per_s=%d ref_docs_per_s=%d ratio=%.3f\n", w, r, w / r }' \
+  "$res" | tee -a "$res"
 log "file mode end to end, all cores (pipeline.threads=0): $E2E_DOCS docs x $E2E_REPS"
 e2e e2e.file.allcores env
 
