@@ -5,7 +5,7 @@
 set -u
 fail() { echo "FAIL [bench.smoke]: $*" >&2; exit 1; }
 B=${WD_BENCH_DIR:?}
-for f in "$B/wd-datagen" "$B/wd-bench-stages" "$B/wd-bench-scale" "${WIREDUP:?}"; do
+for f in "$B/wd-datagen" "$B/wd-bench-stages" "$B/wd-bench-scale" "$B/wd-bench-ref" "${WIREDUP:?}"; do
   [ -x "$f" ] || fail "$f not built"
 done
 T=$(mktemp -d "${TMPDIR:-/tmp}/wd-bench-smoke.XXXXXX")
@@ -19,6 +19,11 @@ cmp -s "$T/a.jsonl" "$T/b.jsonl" || fail "wd-datagen is not deterministic for on
 grep -Eq '^datagen records=60 copies=[1-9][0-9]* ' "$T/a.err" || fail "no copies in: $(cat "$T/a.err")"
 "$WIREDUP" run --input "$T/a.jsonl" --output "$T/out.jsonl" 2>"$T/run.err" || fail "wiredup run failed"
 [ "$(grep -c . "$T/out.jsonl")" -eq 60 ] || fail "wiredup answered $(grep -c . "$T/out.jsonl") of 60: $(cat "$T/run.err")"
+
+# The reference path reads every record and finds the copies' bands.
+"$B/wd-bench-ref" "$T/a.jsonl" --reps 1 >"$T/ref.txt" || fail "wd-bench-ref failed"
+grep -Eq '^bench=ref docs=60 seconds=[0-9.]+ docs_per_s=[0-9]+ candidates=[1-9][0-9]*$' "$T/ref.txt" ||
+  fail "wd-bench-ref: $(cat "$T/ref.txt")"
 
 # Every stage prints one line with positive numbers in every field.
 "$B/wd-bench-stages" --docs 40 --reps 2 >"$T/stages.txt" || fail "wd-bench-stages failed"
