@@ -13,6 +13,13 @@
 #include <strings.h>
 #include <utf8proc.h>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#define NORM_X86 1 /* SSE2 word loop; SSE2 or AVX2 scan, chosen at run time */
+#include <immintrin.h>
+#else
+#define NORM_X86 0
+#endif
+
 /* ==== Tables ==== */
 
 /* ASCII byte classes for the fast path. */
@@ -414,8 +421,12 @@ static const norm_tag_t norm_tags[] = {
 
 /* ==== The normaliser ==== */
 
+/* Index of the first '<' or '&' in s[i..n), or n. */
+typedef size_t norm_scan_fn(const unsigned char *s, size_t n, size_t i);
+
 struct wd_norm_s {
   wd_norm_opts_t opts;
+  norm_scan_fn *scan;   /* html_next_special, the widest version */
   utf8proc_option_t u8opts;
   wd_buf_t html;        /* HTML-free text of the current record */
   utf8proc_int32_t *cp; /* utf8proc output for one non-ASCII span */
@@ -483,6 +494,8 @@ static int rule_cmp(const void *a, const void *b) {
     return la < lb ? 1 : -1;
   return strcmp(ra->from, rb->from);
 }
+
+static norm_scan_fn *html_scan_best(void);
 
 static void norm_map2_init(wd_norm_t *nm) {
   for (int32_t cp = 0x80; cp < 0x800; cp++) {
@@ -567,6 +580,7 @@ wd_norm_t *wd_norm_new(const wd_norm_opts_t *opts) {
     nm->big_cnt[b]++;
   }
   norm_map2_init(nm);
+  nm->scan = html_scan_best();
   return nm;
 }
 
@@ -823,6 +837,47 @@ static size_t html_next_special(const unsigned char *s, size_t n, size_t i) {
   return i;
 }
 
+#if NORM_X86
+/* html_next_special sixteen bytes a step; the tail of fewer than sixteen
+ * bytes goes to the word-at-a-time loop. */
+static size_t html_next_special_sse2(const unsigned char *s, size_t n,
+                                     size_t i) {
+  const __m128i lt = _mm_set1_epi8('<'), amp = _mm_set1_epi8('&');
+  for (; i + 16 <= n; i += 16) {
+    const __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+    const unsigned m = (unsigned)_mm_movemask_epi8(
+        _mm_or_si128(_mm_cmpeq_epi8(v, lt), _mm_cmpeq_epi8(v, amp)));
+    if (m)
+      return i + (size_t)__builtin_ctz(m);
+  }
+  return html_next_special(s, n, i);
+}
+
+/* The same, thirty-two bytes a step. */
+__attribute__((target("avx2"))) static size_t
+html_next_special_avx2(const unsigned char *s, size_t n, size_t i) {
+  const __m256i lt = _mm256_set1_epi8('<'), amp = _mm256_set1_epi8('&');
+  for (; i + 32 <= n; i += 32) {
+    const __m256i v = _mm256_loadu_si256((const __m256i *)(s + i));
+    const unsigned m = (unsigned)_mm256_movemask_epi8(
+        _mm256_or_si256(_mm256_cmpeq_epi8(v, lt), _mm256_cmpeq_epi8(v, amp)));
+    if (m)
+      return i + (size_t)__builtin_ctz(m);
+  }
+  return html_next_special_sse2(s, n, i);
+}
+#endif
+
+/* The widest scan this CPU runs. Every version returns the same index. */
+static norm_scan_fn *html_scan_best(void) {
+#if NORM_X86
+  return __builtin_cpu_supports("avx2") ? html_next_special_avx2
+                                        : html_next_special_sse2;
+#else
+  return html_next_special;
+#endif
+}
+
 /* Is s[a..b) only letters, digits and dots (an unknown "<WORD.X>")? */
 static int html_is_plain_word(const unsigned char *s, size_t a, size_t b) {
   for (size_t k = a; k < b; k++)
@@ -834,13 +889,14 @@ static int html_is_plain_word(const unsigned char *s, size_t a, size_t b) {
 /* Tags dropped, entities decoded, block tags as NORM_PARA. @returns 1 when
  * a block tag was seen: the text is then laid out by markup and its raw
  * newlines are only spaces (as in a browser). */
-static int html_to_text(const unsigned char *s, size_t n, wd_buf_t *o) {
+static int html_to_text(const unsigned char *s, size_t n, wd_buf_t *o,
+                        norm_scan_fn *scan) {
   int markup_lines = 0;
   wd_buf_clear(o);
   wd_buf_reserve(o, n + 16);
   size_t i = 0;
   while (i < n) {
-    size_t j = html_next_special(s, n, i);
+    size_t j = scan(s, n, i);
     if (j > i) {
       wd_buf_append(o, s + i, j - i);
       i = j;
@@ -1489,8 +1545,206 @@ static inline size_t norm_copy_letters(wd_buf_t *out, const unsigned char *s,
   return i;
 }
 
-static void norm_tokens(wd_norm_t *nm, const unsigned char *s, size_t n,
-                        int nl_is_space, wd_buf_t *out) {
+#if NORM_X86
+/* Letters, and the "quiet" bytes among the rest, of s[0..64): one bit per
+ * byte. A quiet byte is one the word loop below may take as a plain
+ * separator: anything but a letter, digit, '\n', '%', NORM_PARA or a byte
+ * >= 0x80 (the switch in norm_tokens does more only for those, and for
+ * '\'' and '.' right after a word, which the loop checks itself). */
+typedef struct norm_mask_s {
+  uint64_t let, quiet;
+} norm_mask_t;
+
+static inline norm_mask_t norm_classify(const unsigned char *p) {
+  /* Signed compares only: x + (0x80 - lo) < -128 + cnt is lo <= x < lo + cnt
+   * for ASCII x, and false for every byte >= 0x80. */
+  const __m128i l_off = _mm_set1_epi8((char)(0x80 - 'a'));
+  const __m128i l_cnt = _mm_set1_epi8((char)(-128 + 26));
+  const __m128i d_off = _mm_set1_epi8((char)(0x80 - '0'));
+  const __m128i d_cnt = _mm_set1_epi8((char)(-128 + 10));
+  norm_mask_t m = {0, 0};
+  for (unsigned k = 0; k < 4; k++) {
+    const __m128i v = _mm_loadu_si128((const __m128i *)(p + 16 * k));
+    const __m128i let = _mm_cmplt_epi8(
+        _mm_add_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)), l_off), l_cnt);
+    const __m128i dig = _mm_cmplt_epi8(_mm_add_epi8(v, d_off), d_cnt);
+    const __m128i eq = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n')),
+                     _mm_cmpeq_epi8(v, _mm_set1_epi8('%'))),
+        _mm_cmpeq_epi8(v, _mm_set1_epi8(NORM_PARA)));
+    /* v itself: its sign bit is a byte >= 0x80 */
+    const __m128i loud =
+        _mm_or_si128(_mm_or_si128(let, dig), _mm_or_si128(eq, v));
+    m.let |= (uint64_t)(unsigned)_mm_movemask_epi8(let) << (16 * k);
+    m.quiet |= (uint64_t)(~(unsigned)_mm_movemask_epi8(loud) & 0xFFFFu)
+               << (16 * k);
+  }
+  return m;
+}
+
+/* Lower-case the ASCII letters s[0..len) to o (which has room for len + 16);
+ * s[0..len + 16) is readable. */
+static inline void norm_lower_copy(char *o, const unsigned char *s,
+                                   size_t len) {
+  const __m128i u_off = _mm_set1_epi8((char)(0x80 - 'A'));
+  const __m128i u_cnt = _mm_set1_epi8((char)(-128 + 26));
+  for (size_t j = 0; j < len; j += 16) {
+    const __m128i v = _mm_loadu_si128((const __m128i *)(s + j));
+    const __m128i up = _mm_cmplt_epi8(_mm_add_epi8(v, u_off), u_cnt);
+    _mm_storeu_si128((__m128i *)(o + j),
+                     _mm_or_si128(v, _mm_and_si128(up, _mm_set1_epi8(0x20))));
+  }
+}
+
+/* Words separated by quiet bytes, the bulk of any text, a 64-byte window of
+ * byte classes at a time. Called just after a run of letters with its token
+ * still open (as norm_copy_letters leaves it); returns in a state the switch
+ * in norm_tokens could have reached at s[i]: that one, or between tokens.
+ * Every step is the one the switch takes for the same bytes; what the loop
+ * does not handle (digits, newlines, apostrophes, acronyms, non-ASCII, the
+ * last 80 bytes, tokens the memo does not know) goes back to the switch or
+ * to tok_end. Between those calls the output and the token live in locals:
+ * a store through out->p may alias anything, so through st every word would
+ * reload the state.
+ * @returns the index where the switch carries on. */
+static size_t norm_words(norm_st_t *st, const unsigned char *s, size_t n,
+                         size_t i) {
+  wd_buf_t *out = st->out;
+  const wd_norm_t *nm = st->nm;
+  if (i + 80 > n)
+    return i;
+  norm_mask_t m = norm_classify(s + i);
+  size_t base = i;
+  /* The first token came from the switch, maybe with a non-ASCII part
+   * (tok_alpha 0) or as an acronym: settle it the general way. */
+  if (!(m.quiet & 1) || s[i] == '\'' ||
+      (s[i] == '.' && st->tok_alpha &&
+       out->len - st->tok_start == (size_t)st->acr_n + 1))
+    return i;
+  tok_end(st);
+  /* From here every token is ASCII letters begun by this loop: tok_alpha 1,
+   * acr_n 0, last T_LET, nl 0, and the output is not empty. */
+  const int fold = nm->opts.fold_abbrev;
+  char *p = out->p;
+  size_t len = out->len, cap = out->cap, ts = st->tok_start;
+  size_t prev_start = st->prev_start, prev_len = st->prev_len;
+  unsigned o = 0; /* s[base + o]: quiet, between tokens */
+  int open = 0;   /* on leaving: is the token [ts, len) open? */
+  for (;;) {
+    const uint64_t stop = ~m.quiet >> o; /* bit 0 is clear */
+    if (!stop) {
+      i = base + 64;
+      break;
+    }
+    o += (unsigned)__builtin_ctzll(stop);
+    i = base + o;
+    const uint64_t rest = ~m.let >> o;
+    if ((rest & 1) || rest == 0)
+      break; /* not a letter, or a word running past the window */
+    if (i + 80 > n)
+      break;
+    const size_t wl = (size_t)__builtin_ctzll(rest);
+    /* tok_begin: room for the word, the 16-byte stores and tok_end's
+     * 8-byte load */
+    if (len + wl + 34 > cap) {
+      out->len = len;
+      wd_buf_reserve(out, wl + 64);
+      p = out->p;
+      cap = out->cap;
+    }
+    p[len] = ' ';
+    ts = len + 1;
+    norm_lower_copy(p + ts, s + i, wl);
+    len = ts + wl;
+    i += wl;
+    o += (unsigned)wl;
+    /* Just after the word, its token open. Keep 24 bytes of window ahead
+     * for the separators and the next word. */
+    if (o > 64 - 24) {
+      if (i + 80 > n) {
+        open = 1;
+        break;
+      }
+      m = norm_classify(s + i);
+      base = i;
+      o = 0;
+    }
+    /* The switch keeps the token open at an apostrophe ("it's") and at a
+     * dot after a single letter ("u.s."). */
+    if (!((m.quiet >> o) & 1) || s[i] == '\'' || (s[i] == '.' && wl == 1)) {
+      open = 1;
+      break;
+    }
+    /* tok_end: a token the memo knows needs nothing, or that
+     * tok_needs_fold rejects, needs no more. */
+    int hit = !fold || wl < 2;
+    if (!hit && wl <= 8) {
+      uint64_t key;
+      memcpy(&key, p + ts, 8);
+      key &= ~0ull >> (64 - 8 * wl);
+      hit = nm->memo[(key * 0x9E3779B97F4A7C15ull) >> (64 - NORM_MEMO_BITS)] ==
+            key;
+    } else if (!hit && wl <= 16) {
+      /* Nine to sixteen letters: tok_needs_fold with no branch, which beats
+       * the memo here (a long word is more often a miss). No abbreviation
+       * is that long; the quads at 0..4 (from w[0]), 4..8 (w[1]) and
+       * wl-8..wl-4 (w[2]) cover every start a rule can have, and w[0] and
+       * w[2] every 'z'. */
+      uint64_t w[3];
+      memcpy(&w[0], p + ts, 8);
+      memcpy(&w[1], p + ts + 4, 8);
+      memcpy(&w[2], p + ts + wl - 8, 8);
+      const size_t off[3] = {0, 4, wl - 8};
+      unsigned need = 0;
+      for (unsigned k = 0; k < 3; k += 2) {
+        const uint64_t zx = w[k] ^ ('z' * SWAR_ONES);
+        need |= ((zx - SWAR_ONES) & ~zx & SWAR_HI) != 0;
+      }
+      for (unsigned k = 0; k < 3; k++)
+        for (unsigned q = 0; q + 4 <= 8; q++) {
+          const unsigned h = ((uint32_t)(w[k] >> (8 * q)) * 2654435761u) >> 16;
+          need |= (off[k] + q + 4 <= wl) & (nm->quad_bits[h >> 3] >> (h & 7));
+        }
+      hit = !(need & 1u);
+    }
+    if (hit) {
+      prev_start = ts;
+      prev_len = wl;
+      continue;
+    }
+    out->len = len;
+    st->in_tok = 1;
+    st->tok_start = ts;
+    st->tok_alpha = 1; /* the first token may have left 0 */
+    st->prev_start = prev_start;
+    st->prev_len = prev_len;
+    tok_end(st);
+    p = out->p;
+    len = out->len;
+    cap = out->cap;
+    ts = st->tok_start;
+    prev_start = st->prev_start;
+    prev_len = st->prev_len;
+  }
+  out->len = len;
+  st->in_tok = open;
+  st->apos = 0;
+  st->nl = 0;
+  st->tok_start = ts;
+  st->tok_alpha = 1;
+  st->acr_n = 0;
+  st->last = T_LET;
+  st->prev_start = prev_start;
+  st->prev_len = prev_len;
+  return i;
+}
+#endif
+
+/* \p fast: take the vector paths; 0 is the plain byte loop they must agree
+ * with (wd_norm_text_ref). */
+static inline __attribute__((always_inline)) void
+norm_tokens_impl(wd_norm_t *nm, const unsigned char *s, size_t n,
+                 int nl_is_space, wd_buf_t *out, const int fast) {
   norm_st_t st;
   memset(&st, 0, sizeof(st));
   st.nm = nm;
@@ -1500,6 +1754,16 @@ static void norm_tokens(wd_norm_t *nm, const unsigned char *s, size_t n,
     unsigned char c = s[i];
     switch (norm_cls[c]) {
     case K_LET:
+#if NORM_X86
+      if (fast) {
+        ev_char(&st, T_LET);
+        i = norm_copy_letters(out, s, n, i);
+        i = norm_words(&st, s, n, i);
+        break;
+      }
+#else
+      (void)fast;
+#endif
       /* Words separated by single spaces are the bulk of any text: stay in
        * this loop for them instead of going back through the switch. */
       for (;;) {
@@ -1630,19 +1894,43 @@ static void norm_tokens(wd_norm_t *nm, const unsigned char *s, size_t n,
   out->p[out->len] = '\0';
 }
 
-wd_err_t wd_norm_text(wd_norm_t *nm, const char *src, size_t src_len,
-                      wd_buf_t *dst) {
+static void norm_tokens(wd_norm_t *nm, const unsigned char *s, size_t n,
+                        int nl_is_space, wd_buf_t *out) {
+  norm_tokens_impl(nm, s, n, nl_is_space, out, 1);
+}
+
+static void norm_tokens_ref(wd_norm_t *nm, const unsigned char *s, size_t n,
+                            int nl_is_space, wd_buf_t *out) {
+  norm_tokens_impl(nm, s, n, nl_is_space, out, 0);
+}
+
+static wd_err_t norm_text(wd_norm_t *nm, const char *src, size_t src_len,
+                          wd_buf_t *dst, int fast) {
   const unsigned char *s = (const unsigned char *)src;
   size_t n = src_len;
+  norm_scan_fn *scan = fast ? nm->scan : html_next_special;
   wd_buf_clear(dst);
   /* Output is about as long as the input; expansions grow it on demand. */
   wd_buf_reserve(dst, n + (n >> 3) + 64);
   int nl_is_space = 0;
-  if (nm->opts.html && n && html_next_special(s, n, 0) < n) {
-    nl_is_space = html_to_text(s, n, &nm->html);
+  if (nm->opts.html && n && scan(s, n, 0) < n) {
+    nl_is_space = html_to_text(s, n, &nm->html, scan);
     s = (const unsigned char *)nm->html.p;
     n = nm->html.len;
   }
-  norm_tokens(nm, s, n, nl_is_space, dst);
+  if (fast)
+    norm_tokens(nm, s, n, nl_is_space, dst);
+  else
+    norm_tokens_ref(nm, s, n, nl_is_space, dst);
   return WD_OK;
+}
+
+wd_err_t wd_norm_text(wd_norm_t *nm, const char *src, size_t src_len,
+                      wd_buf_t *dst) {
+  return norm_text(nm, src, src_len, dst, 1);
+}
+
+wd_err_t wd_norm_text_ref(wd_norm_t *nm, const char *src, size_t src_len,
+                          wd_buf_t *dst) {
+  return norm_text(nm, src, src_len, dst, 0);
 }

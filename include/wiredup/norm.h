@@ -95,6 +95,14 @@ void wd_norm_destroy(wd_norm_t *nm);
 wd_err_t wd_norm_text(wd_norm_t *nm, const char *src, size_t src_len, wd_buf_t *dst);
 
 /**
+ * @brief wd_norm_text without its vector fast paths: the plain byte loop
+ *        that wd_norm_text must agree with byte for byte, for every input.
+ *        For tests and benchmarks; same contract and cost class.
+ */
+wd_err_t wd_norm_text_ref(wd_norm_t *nm, const char *src, size_t src_len,
+                          wd_buf_t *dst);
+
+/**
  * @brief Check that \p src is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
  * @returns 1 if valid, 0 if not; *bad_off (if not NULL) gets the first bad byte offset.
  */
