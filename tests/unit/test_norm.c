@@ -522,6 +522,153 @@ static int test_memo_vs_fresh(void) {
   return 0;
 }
 
+/* ==== Fast path against the reference ==== */
+
+/* Append one random ASCII word: letters in random case, \p len of them. */
+static void put_word(wd_buf_t *in, unsigned long long *st, size_t len) {
+  for (size_t k = 0; k < len; k++) {
+    unsigned r = (unsigned)wd_t_rand(st);
+    char c = (char)('a' + r % 26);
+    if ((r >> 8) % 5 == 0)
+      c = (char)(c - 32);
+    wd_buf_append(in, &c, 1);
+  }
+}
+
+/* wd_norm_text (vector word loop, vector HTML scan, inline memo and rule
+ * checks) must equal wd_norm_text_ref, the plain byte loop, byte for byte.
+ * Inputs are mostly ASCII words, since the fast path only takes runs of
+ * them longer than its 80-byte window, mixed with everything that makes it
+ * hand back to the byte loop: other scripts, marks, ignorables, invalid
+ * UTF-8, markup, numbers, apostrophes, acronyms, line breaks. Lengths
+ * cluster around the 16/32/64/80-byte edges. */
+static int test_fast_vs_ref(void) {
+  static const char *const pieces[] = {
+      /* separators and punctuation */
+      " ", " ", " ", "  ", "\t", ", ", ". ", "; ", ": ", "! ", "? ", "(", ") ",
+      "\"", "-", "--", " - ", "/", "*", "#", "\r", "\v", "\f", "\x1E", "\x01",
+      /* lines */
+      "\n", "\n", "\n\n", "\n    ", "\n\t", "\n \n", " \n",
+      /* numbers */
+      "9", "1987", "393,000", "9.223", "1.07.", "5bn", "4th", "1980s", "a320",
+      "5%", "%", ",5", "3,", "10.", ".5",
+      /* apostrophes and acronyms */
+      "'", "it's", "Brazil's", "'quoted'", "rock 'n' roll", "U.S.", "u.s.",
+      "U.K.", "e.g.", "A.Smith", "J.P. Morgan", "a.", "I.", "x.y.z",
+      /* abbreviations and spelling rules */
+      "mln", "pct", "per cent", "per", "cent", "dlrs", "Corp", "co", "vs",
+      "shr", "jan", "grey", "colour", "organise", "organize", "realization",
+      "labourers", "programme", "centre", "jewellery", "practize", "labelll",
+      "zzz", "Zoo", "quiz", "analyse", "haemorrhage", "catalogue",
+      "internationalization", "uncharacteristically", "counterrevolutionaries",
+      /* Latin-1 and other Latin */
+      "caf\xC3\xA9", "na\xC3\xAFve", "Stra\xC3\x9F" "e", "\xC3\x85ngstr\xC3\xB6m",
+      "\xC3\xA9t\xC3\xA9", "\xC5\x81\xC3\xB3" "d\xC5\xBA", "\xC4\xB0stanbul",
+      "\xC3\x86" "sir", "\xC2\xA0", "\xC2\xAD", "\xC2\xB2", "\xC2\xBD",
+      /* Greek, Cyrillic */
+      "\xCE\xA3\xCE\x9F\xCE\xA6\xCE\x99\xCE\x91", "\xCF\x83\xCE\xBF\xCF\x86\xCE\xAF\xCE\xB1",
+      "\xD0\x9C\xD0\xBE\xD1\x81\xD0\xBA\xD0\xB2\xD0\xB0", "\xD1\x91\xD0\xB6",
+      /* Arabic and Urdu: letters, harakat, tatweel, digits, variants */
+      "\xD9\x85\xD9\x8F\xD8\xAD\xD9\x8E\xD9\x85\xD9\x91\xD9\x8E\xD8\xAF",
+      "\xD9\x83\xD8\xAA\xD8\xA7\xD8\xA8", "\xD9\x8A", "\xD9\x89", "\xD9\x87",
+      "\xDA\xBE", "\xDB\x92", "\xD9\x80", "\xD9\xB1", "\xD9\xA3\xD9\xA4\xD9\xA5",
+      "\xDB\xB1\xDB\xB2\xDB\xB3", "\xD9\x8B", "\xD9\x90",
+      "\xD9\xBE\xD8\xA7\xDA\xA9\xD8\xB3\xD8\xAA\xD8\xA7\xD9\x86",
+      /* CJK, kana, Thai */
+      "\xE6\x9D\xB1\xE4\xBA\xAC\xE9\x83\xBD", "\xE3\x81\xAF", "\xE3\x82\xAB",
+      "\xE5\xB9\xB4", "\xE0\xB8\xA0\xE0\xB8\xB4", "\xEF\xBC\xA1\xEF\xBC\xA2",
+      /* combining marks, default-ignorables, typography */
+      "e\xCC\x81", "\xCC\x81", "a\xCC\x88\xCC\x81", "\xE2\x80\x8D",
+      "\xE2\x80\x8C", "\xE2\x80\x8B", "\xEF\xBB\xBF", "\xE2\x80\x99",
+      "\xE2\x80\x98", "\xE2\x80\x9C", "\xE2\x80\x9D", "\xE2\x80\x94",
+      "\xE2\x80\xA6", "\xE2\x80\xA8", "\xEF\xAC\x81", "\xE2\x91\xA0",
+      /* invalid UTF-8 */
+      "\xFF", "\xC0", "\xC3", "\xE2\x82", "\xED\xA0\x80", "\xF4\x90\x80\x80",
+      "\x80", "\xF0\x9F\x98\x80",
+      /* HTML */
+      "<p>", "</p>", "<b>", "</b>", "<br>", "<br/>", "<div class=\"x>y\">",
+      "<li>", "<img src=x.png>", "<script>var a = '<p>';</script>",
+      "<style>p{}</style>", "<!-- c -->", "<!--", "-->", "<!DOCTYPE html>",
+      "<LOR>", "<CSBF.O>", "a < b", "<3", "&amp;", "&nbsp;", "&mdash;",
+      "&#8217;", "&#x41;", "&#150;", "&copy", "&bogus;", "&", "&lt;LOR&gt;",
+      "</", "<a href='q'>", "</a>"};
+  const size_t npieces = sizeof(pieces) / sizeof(pieces[0]);
+  static const size_t edges[] = {16, 32, 64, 80, 96, 128, 144, 160};
+  unsigned long long st = wd_t_seed(20261207);
+  wd_norm_opts_t o;
+  wd_norm_opts_default(&o);
+  wd_norm_t *nms[4];
+  nms[0] = wd_norm_new(&o);
+  o.html = 0;
+  nms[1] = wd_norm_new(&o);
+  wd_norm_opts_default(&o);
+  o.strip_marks = 0;
+  nms[2] = wd_norm_new(&o);
+  wd_norm_opts_default(&o);
+  o.fold_abbrev = 0;
+  nms[3] = wd_norm_new(&o);
+  wd_buf_t in = WD_BUF_INIT, a = WD_BUF_INIT, b = WD_BUF_INIT;
+  const int cases = 40000;
+  for (int iter = 0; iter < cases; iter++) {
+    wd_buf_clear(&in);
+    const unsigned long long r = wd_t_rand(&st);
+    /* target length: near a window edge, short, or long */
+    size_t target;
+    if (r % 4 == 0)
+      target = r / 4 % 48;
+    else if (r % 4 == 1)
+      target = edges[r / 4 % 8] - 3 + r / 32 % 7;
+    else
+      target = 80 + r / 4 % 700;
+    /* how often a non-word piece comes: mostly rarely, sometimes densely */
+    const unsigned mix = (unsigned)(r >> 40) % 4 == 0 ? 2 : 12;
+    while (in.len < target) {
+      const unsigned long long q = wd_t_rand(&st);
+      if (q % mix == 0) {
+        wd_buf_appends(&in, pieces[q / 16 % npieces]);
+      } else {
+        /* mostly short words, sometimes long ones (> 16, > 64 letters) */
+        size_t wl = 1 + q / 16 % 10;
+        if (q / 256 % 16 == 0)
+          wl = 1 + q / 4096 % 90;
+        put_word(&in, &st, wl);
+        wd_buf_appends(&in, q / 65536 % 8 ? " " : q / 65536 % 16 ? ", " : ". ");
+      }
+    }
+    /* cut at the target, maybe inside a multi-byte character */
+    in.len = target;
+    wd_norm_t *nm = nms[iter % 4];
+    /* a fresh input buffer exactly as long as the text, so ASan sees any
+     * read past its end */
+    char *src = wd_malloc(target ? target : 1);
+    memcpy(src, in.p, target);
+    wd_norm_text(nm, src, target, &a);
+    wd_norm_text_ref(nm, src, target, &b);
+    wd_free(src);
+    if (a.len != b.len || memcmp(a.p, b.p, a.len) != 0) {
+      fprintf(stderr, "input of case %d, C-escaped: \"", iter);
+      for (size_t k = 0; k < target; k++) {
+        const unsigned char c = (unsigned char)in.p[k];
+        if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\')
+          fputc(c, stderr);
+        else
+          fprintf(stderr, "\\x%02X\"\"", c);
+      }
+      fprintf(stderr, "\"\n");
+    }
+    WD_T_ASSERT(a.len == b.len && memcmp(a.p, b.p, a.len) == 0,
+                "case %d (opts %d, %zu bytes): fast \"%s\" != ref \"%s\"",
+                iter, iter % 4, target, a.p, b.p);
+  }
+  fprintf(stderr, "%d cases equal\n", cases);
+  for (int k = 0; k < 4; k++)
+    wd_norm_destroy(nms[k]);
+  wd_buf_free(&in);
+  wd_buf_free(&a);
+  wd_buf_free(&b);
+  return 0;
+}
+
 int main(void) {
   WD_T_RUN(test_expected);
   WD_T_RUN(test_equivalent);
@@ -532,5 +679,6 @@ int main(void) {
   WD_T_RUN(test_rules_fixed_point);
   WD_T_RUN(test_no_alloc_when_warm);
   WD_T_RUN(test_memo_vs_fresh);
+  WD_T_RUN(test_fast_vs_ref);
   return WD_T_DONE();
 }
