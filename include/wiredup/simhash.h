@@ -52,8 +52,8 @@ typedef struct wd_simhash_opts_s {
 
 void wd_simhash_opts_default(wd_simhash_opts_t *opts);
 /** @brief \p opts NULL means defaults. @returns NULL if df_capacity is not a
- *  power of two in [16, 2^31] or this CPU lacks opts.isa. Memory: 12 bytes per
- *  df_capacity entry. */
+ *  power of two in [16, 2^31] or this CPU lacks opts.isa. Memory: 12.8 bytes
+ *  per df_capacity entry (five to a cache line). */
 wd_simhash_t *wd_simhash_new(const wd_simhash_opts_t *opts);
 void wd_simhash_destroy(wd_simhash_t *sm);
 
