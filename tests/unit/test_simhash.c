@@ -5,8 +5,11 @@
 #include "wiredup/mem.h"
 #include "wiredup/mix.h"
 #include "wiredup/simhash.h"
+#include "wiredup/state.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -599,6 +602,211 @@ static int test_fast_path_vs_reference(void) {
   return 0;
 }
 
+/* The bounded df table as plain arrays, slot by slot as simhash.h and the
+ * SIMH section define it (home slot mix64(key), key 0 -> 1, 16-slot window,
+ * the rarest word of a full window replaced, first on ties), with every
+ * weight from log(): whatever layout, lookup order or memo the engine's
+ * table uses, its signatures and its saved slots must be these. */
+typedef struct reftab_s {
+  uint64_t *key;
+  uint32_t *cnt;
+  size_t cap;
+  uint64_t ndocs;
+} reftab_t;
+
+static size_t reftab_find(const reftab_t *r, uint64_t key) {
+  size_t i = (size_t)wd_mix64(key) & (r->cap - 1);
+  for (int p = 0; p < 16; p++, i = (i + 1) & (r->cap - 1)) {
+    if (r->key[i] == key || r->key[i] == 0)
+      return r->key[i] == key ? i : SIZE_MAX;
+  }
+  return SIZE_MAX;
+}
+
+static void reftab_add(reftab_t *r, uint64_t key) {
+  size_t i = (size_t)wd_mix64(key) & (r->cap - 1), victim = i;
+  for (int p = 0; p < 16; p++, i = (i + 1) & (r->cap - 1)) {
+    if (r->key[i] == key) {
+      r->cnt[i] += r->cnt[i] < UINT32_MAX;
+      return;
+    }
+    if (r->key[i] == 0) {
+      r->key[i] = key;
+      r->cnt[i] = 1;
+      return;
+    }
+    if (r->cnt[i] < r->cnt[victim])
+      victim = i;
+  }
+  r->key[victim] = key;
+  r->cnt[victim] = 1;
+}
+
+/* Sign (as ref_sign, with this table's frequencies), then observe. */
+static uint64_t reftab_sign_observe(reftab_t *r, const uint64_t *t, size_t n) {
+  float acc[64] = {0};
+  const uint64_t seed_mix = wd_mix64(7 + 0x9e3779b97f4a7c15ULL);
+  uint64_t *first = wd_malloc((n ? n : 1) * sizeof(*first));
+  size_t nd = 0;
+  for (size_t i = 0; i < n; i++) {
+    uint32_t tf = 0, seen = 0;
+    for (size_t j = 0; j < n; j++) {
+      tf += t[j] == t[i];
+      seen += t[j] == t[i] && j < i;
+    }
+    if (seen)
+      continue;
+    const size_t s = reftab_find(r, t[i] ? t[i] : 1);
+    const double df = s == SIZE_MAX ? 0.0 : (double)r->cnt[s];
+    double w = 1.0 + log((double)tf);
+    w *= log(((double)r->ndocs + 1.0) / (df + 1.0)) + 1.0;
+    const float wf = (float)w;
+    const uint64_t fh = wd_mix64(t[i] ^ seed_mix);
+    for (int b = 0; b < 64; b++)
+      acc[b] += wf * ((fh >> b) & 1 ? 1.0f : -1.0f);
+    first[nd++] = t[i];
+  }
+  for (size_t d = 0; d < nd; d++)
+    reftab_add(r, first[d] ? first[d] : 1);
+  r->ndocs++;
+  wd_free(first);
+  uint64_t h = 0;
+  for (int b = 0; b < 64; b++)
+    h |= (uint64_t)(acc[b] > 0.0f) << b;
+  return h;
+}
+
+typedef struct simh_cmp_s {
+  const reftab_t *ref;
+  size_t seen;
+  long bad; /* first differing slot, or -1 */
+  int done;
+} simh_cmp_t;
+
+/* The SIMH section of a checkpoint against the reference table. */
+static wd_err_t simh_cmp_cb(void *opaque, const char *tag, wd_state_r_t *r, char *why,
+                            size_t why_size) {
+  simh_cmp_t *c = opaque;
+  (void)why;
+  (void)why_size;
+  if (strcmp(tag, "SIMH") != 0) {
+    r->p = r->end;
+    return WD_OK;
+  }
+  const reftab_t *ref = c->ref;
+  const uint64_t ndocs = wd_state_r_u64(r), cap = wd_state_r_u64(r), used = wd_state_r_u64(r);
+  size_t want = 0;
+  for (size_t i = 0; i < ref->cap; i++)
+    want += ref->key[i] != 0;
+  if (ndocs != ref->ndocs || cap != ref->cap || used != want)
+    c->bad = (long)ref->cap;
+  size_t i = 0;
+  for (uint64_t n = 0; n < used && c->bad < 0; n++, i++) {
+    const uint32_t slot = wd_state_r_u32(r);
+    const uint64_t key = wd_state_r_u64(r);
+    const uint32_t cnt = wd_state_r_u32(r);
+    while (i < ref->cap && ref->key[i] == 0)
+      i++; /* slots go out in ascending order */
+    if (r->err || i != slot || ref->key[i] != key || ref->cnt[i] != cnt)
+      c->bad = (long)slot;
+  }
+  r->p = r->end;
+  c->seen = i;
+  c->done = 1;
+  return WD_OK;
+}
+
+typedef struct simh_load_s {
+  wd_simhash_t *sm;
+  int rc;
+} simh_load_t;
+
+static wd_err_t simh_load_cb(void *opaque, const char *tag, wd_state_r_t *r, char *why,
+                             size_t why_size) {
+  simh_load_t *ld = opaque;
+  (void)why;
+  (void)why_size;
+  if (strcmp(tag, "SIMH") == 0)
+    ld->rc = wd_simhash_load(ld->sm, r);
+  else
+    r->p = r->end;
+  return WD_OK;
+}
+
+/* The engine's path (wd_terms_count, wd_simhash_sign_terms,
+ * wd_simhash_observe_signed) against the plain-array table over random
+ * documents from a vocabulary many times the table (every window full,
+ * replacements all along, tokens 0 and 1 sharing key 1, a few words in
+ * every document for frequencies past the idf memo, some words repeated
+ * past the log table): the same signature for every document, and the same
+ * saved slots, keys and counts at every checkpoint. A checkpoint loaded into
+ * a fresh table carries on alike. */
+static int test_df_table_vs_plain_arrays(void) {
+  enum { DOCS = 2400, MAXLEN = 900, CHECK_EVERY = 200 };
+  const size_t caps[] = {64, 1024};
+  unsigned long long rng = wd_t_seed(1818);
+  char dir[] = "/tmp/wd-test-simhash-XXXXXX";
+  WD_T_ASSERT(mkdtemp(dir) != NULL, "mkdtemp");
+  for (size_t c = 0; c < sizeof(caps) / sizeof(caps[0]); c++) {
+    wd_simhash_opts_t o;
+    wd_simhash_opts_default(&o);
+    o.df_capacity = caps[c];
+    wd_simhash_t *sm = wd_simhash_new(&o);
+    reftab_t ref = {wd_calloc(caps[c], sizeof(uint64_t)), wd_calloc(caps[c], sizeof(uint32_t)),
+                    caps[c], 0};
+    wd_termcount_t *tc = wd_termcount_new(7);
+    wd_terms_t terms = {0};
+    uint64_t *t = wd_malloc(MAXLEN * sizeof(*t));
+    for (int d = 0; d < DOCS; d++) {
+      const size_t n = (size_t)(wd_t_rand(&rng) % MAXLEN);
+      for (size_t i = 0; i < n; i++) {
+        const uint64_t r = wd_t_rand(&rng) % 100;
+        t[i] = r < 3 ? r % 2              /* tokens 0 and 1: one df key */
+               : r < 8 ? tok(r)           /* in most documents */
+               : d % 97 == 5 && r < 40 ? tok(9) /* tf past 256 */
+                                      : tok(zipf_word(&rng));
+      }
+      const uint64_t want = reftab_sign_observe(&ref, t, n);
+      wd_terms_count(tc, t, n, &terms);
+      const uint64_t got = wd_simhash_sign_terms(sm, &terms);
+      WD_T_ASSERT(got == want, "cap %zu doc %d (%zu tokens): %016llx want %016llx", caps[c],
+                  d, n, (unsigned long long)got, (unsigned long long)want);
+      WD_T_ASSERT(wd_simhash_observe_signed(sm) == 0, "observe");
+      if (d % CHECK_EVERY != CHECK_EVERY - 1)
+        continue;
+      char err[256];
+      wd_state_w_t *w = wd_state_w_open(dir, err, sizeof(err));
+      WD_T_ASSERT(w != NULL, "%s", err);
+      wd_simhash_save(sm, w);
+      WD_T_ASSERT(wd_state_w_close(w, NULL, err, sizeof(err)) == WD_OK, "%s", err);
+      simh_cmp_t cmp = {&ref, 0, -1, 0};
+      WD_T_ASSERT(wd_state_foreach(dir, simh_cmp_cb, &cmp, NULL, err, sizeof(err)) == WD_OK,
+                  "%s", err);
+      WD_T_ASSERT(cmp.done && cmp.bad < 0, "cap %zu after doc %d: saved slot %ld differs",
+                  caps[c], d, cmp.bad);
+      /* carry on from the checkpoint: a fresh table loaded from it */
+      simh_load_t ld = {wd_simhash_new(&o), -1};
+      WD_T_ASSERT(wd_state_foreach(dir, simh_load_cb, &ld, NULL, err, sizeof(err)) == WD_OK &&
+                      ld.rc == 0,
+                  "load: %s", err);
+      wd_simhash_destroy(sm);
+      sm = ld.sm;
+    }
+    WD_T_ASSERT(ref.ndocs == DOCS, "documents");
+    wd_simhash_destroy(sm);
+    wd_termcount_destroy(tc);
+    wd_terms_free(&terms);
+    wd_free(t);
+    wd_free(ref.key);
+    wd_free(ref.cnt);
+  }
+  char path[sizeof(dir) + 32];
+  wd_state_path(path, sizeof(path), dir);
+  unlink(path);
+  rmdir(dir);
+  return 0;
+}
+
 /* Random float bits of every size and sign (no NaN: not a weight). */
 static float rand_weight(unsigned long long *rng) {
   uint32_t u;
@@ -663,6 +871,7 @@ int main(void) {
   WD_T_RUN(test_index_vs_brute_force);
   WD_T_RUN(test_index_churn);
   WD_T_RUN(test_fast_path_vs_reference);
+  WD_T_RUN(test_df_table_vs_plain_arrays);
   WD_T_RUN(test_accumulate_kernels);
   return WD_T_DONE();
 }
