@@ -20,8 +20,8 @@
 #define TF_MIN_CAP 256u
 #define TF_LOAD 4u        /* term map slots per token, at least */
 #define NIL UINT32_MAX
-#define LOG_TBL 256u      /* log(k) for k < LOG_TBL, from the same log() call */
-#define IDF_CACHE 1024u   /* per-document idf memo for df < IDF_CACHE */
+#define LOG_TBL 4096u     /* log(k) for k < LOG_TBL, from the same log() call */
+#define W_SLACK 0x1p-36   /* relative width around a table weight (see weight_of) */
 #define DF_PREFETCH 16u   /* distinct words looked ahead in the df table */
 #if defined(__x86_64__) && defined(__GNUC__)
 #define ACC_X86 1 /* AVX2 and AVX-512 kernels, chosen at run time */
@@ -68,13 +68,8 @@ struct wd_simhash_s {
   size_t tf_cap, tf_distinct;
   int tf_signed; /* tf_word holds the distinct words of the last sign */
 
-  /* log(k) table and a memo of log(n1 / (df + 1)) + 1 per df for the
-   * document being signed (valid while idf_gen[df] == idf_cur): the same
-   * expressions, evaluated once, so the weights are bit-identical. */
+  /* log(k), for term frequencies and, through weight_of, for the idf. */
   double log_tbl[LOG_TBL];
-  double idf_val[IDF_CACHE];
-  uint32_t idf_gen[IDF_CACHE];
-  uint32_t idf_cur;
 
   acc_fn_t *acc; /* the counter sums for this CPU (opts.isa) */
 };
@@ -333,15 +328,43 @@ static const wd_terms_t *sm_count(wd_simhash_t *sm, const uint64_t *tokens, size
 
 /* ==== Signing ==== */
 
-/* log(n1 / (df + 1)) + 1 for the current document. */
-static inline double idf_of(wd_simhash_t *sm, double n1, uint32_t df) {
-  if (df >= IDF_CACHE)
-    return log(n1 / ((double)df + 1.0)) + 1.0;
-  if (sm->idf_gen[df] != sm->idf_cur) {
-    sm->idf_gen[df] = sm->idf_cur;
-    sm->idf_val[df] = log(n1 / ((double)df + 1.0)) + 1.0;
+/* The weight of a word: (float)(tfw * (log(n1 / (df + 1.0)) + 1.0)), tfw
+ * = 1 + log tf, n1 = documents observed + 1, ln1 = log(n1). That log() was
+ * one call per word and most of the signing's arithmetic; only the float
+ * is kept, so a close enough double decides it too:
+ * (ln1 - log_tbl[df + 1]) + 1.0 differs from the idf above by less than
+ * 2^-44 (each log() within 2 ulp, below 2^-46 for values below 64, plus
+ * the roundings of the quotient, the difference and the sums; glibc's
+ * bound is 0.52 ulp). With that idf at 0.5 or more, and tfw >= 1 the same
+ * double on both paths, the two products differ by less than 2^-42
+ * relatively. If every double within W_SLACK (2^-36) of the table product
+ * rounds to one float, the exact product, inside that interval, rounds to
+ * it too (rounding is monotone); otherwise, about once in 2^12 words, and
+ * for df + 1 past the table, the exact expression decides. *exact says
+ * which path it was (for the tests). */
+static inline float weight_of(const wd_simhash_t *sm, double n1, double ln1, uint32_t tf,
+                              uint32_t df, int *exact) {
+  const double tfw = 1.0 + (tf < LOG_TBL ? sm->log_tbl[tf] : log((double)tf));
+  if (df < LOG_TBL - 1) {
+    const double idf = ln1 - sm->log_tbl[df + 1] + 1.0;
+    const double w = tfw * idf;
+    const float lo = (float)(w * (1.0 - W_SLACK)), hi = (float)(w * (1.0 + W_SLACK));
+    *exact = !(lo == hi && idf >= 0.5);
+    if (!*exact)
+      return lo;
   }
-  return sm->idf_val[df];
+  *exact = 1;
+  return (float)(tfw * (log(n1 / ((double)df + 1.0)) + 1.0));
+}
+
+float wd_simhash_weight(const wd_simhash_t *sm, uint64_t ndocs, uint32_t tf, uint32_t df,
+                        int *exact) {
+  const double n1 = (double)ndocs + 1.0;
+  int ex;
+  const float w = weight_of(sm, n1, log(n1), tf, df, &ex);
+  if (exact)
+    *exact = ex;
+  return w;
 }
 
 /* ==== Counter sums ====
@@ -471,11 +494,7 @@ uint64_t wd_simhash_sign_terms(wd_simhash_t *sm, const wd_terms_t *t) {
   }
   sm->tf_distinct = nd;
   sm->tf_signed = 1;
-  if (++sm->idf_cur == 0) {
-    memset(sm->idf_gen, 0, sizeof(sm->idf_gen));
-    sm->idf_cur = 1;
-  }
-  const double n1 = (double)sm->ndocs + 1.0;
+  const double n1 = (double)sm->ndocs + 1.0, ln1 = sm->idf ? log(n1) : 0.0;
   /* The df table is large and read at random: start the loads of the next
    * words' home slots while this word's weight is added. */
   if (sm->idf)
@@ -486,16 +505,19 @@ uint64_t wd_simhash_sign_terms(wd_simhash_t *sm, const wd_terms_t *t) {
     if (sm->idf && d + DF_PREFETCH < nd)
       __builtin_prefetch(df_home(sm, t->dfh[d + DF_PREFETCH]));
     const uint32_t tf = t->cnt[d];
-    double w = 1.0 + (tf < LOG_TBL ? sm->log_tbl[tf] : log((double)tf));
     uint32_t slot = NIL;
+    float w;
     if (sm->idf) {
+      int exact;
       slot = df_find(sm, tok, t->dfh[d]);
-      w *= idf_of(sm, n1, slot == NIL ? 0 : *df_cnt(sm, slot));
+      w = weight_of(sm, n1, ln1, tf, slot == NIL ? 0 : *df_cnt(sm, slot), &exact);
+    } else {
+      w = (float)(1.0 + (tf < LOG_TBL ? sm->log_tbl[tf] : log((double)tf)));
     }
     sm->tf_word[d] = tok;
     sm->tf_dfh[d] = t->dfh[d];
     sm->tf_slot[d] = slot;
-    sm->tf_w[d] = (float)w;
+    sm->tf_w[d] = w;
   }
   /* Then the counters, in a loop of their own: no calls, so the vector
    * kernels keep them in registers. */

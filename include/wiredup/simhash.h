@@ -104,6 +104,14 @@ void wd_simhash_observe(wd_simhash_t *sm, const uint64_t *tokens, size_t cnt);
  *  @returns 0, or -1 (nothing done) when no sign came since the last observe. */
 int wd_simhash_observe_signed(wd_simhash_t *sm);
 
+/** @brief The weight a sign gives a word of term frequency \p tf (>= 1) and
+ *  document frequency \p df after \p ndocs observed documents: (float)((1 +
+ *  log tf) * (log((ndocs + 1) / (df + 1)) + 1)), as that expression gives it.
+ *  \p exact (may be NULL) receives 1 if the expression itself was evaluated,
+ *  0 if the sign's shortcut decided the float (tests check the two agree). */
+float wd_simhash_weight(const wd_simhash_t *sm, uint64_t ndocs, uint32_t tf, uint32_t df,
+                        int *exact);
+
 /** @brief Can this CPU (and this build) run \p isa? */
 int wd_simhash_isa_supported(wd_simhash_isa_t isa);
 

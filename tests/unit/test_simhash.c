@@ -807,6 +807,74 @@ static int test_df_table_vs_plain_arrays(void) {
   return 0;
 }
 
+/* The word weight as the formula gives it, every log() called. */
+static float plain_weight(uint64_t ndocs, uint32_t tf, uint32_t df) {
+  const double n1 = (double)ndocs + 1.0;
+  return (float)((1.0 + log((double)tf)) * (log(n1 / ((double)df + 1.0)) + 1.0));
+}
+
+/* The sign's weights (a table of log k and one log per document instead of
+ * one per word, checked against the float's rounding) equal the formula's
+ * bit for bit: over random frequencies from 1 to 2^40 documents, and on
+ * every weight of a scan whose exact product lies within 2^-40 of a point
+ * halfway between two floats, where only the exact expression may decide
+ * (the check must have refused the table there). Nearly all weights of a
+ * df + 1 within the table come from the table. */
+static int test_weight_vs_formula(void) {
+  unsigned long long rng = wd_t_seed(2024);
+  wd_simhash_t *sm = mk(1);
+  size_t fast = 0, cases = 0; /* cases: weights with df + 1 in the table */
+  for (int i = 0; i < 2000000; i++) {
+    const double u = (double)(wd_t_rand(&rng) >> 11) / 9007199254740992.0;
+    const uint64_t ndocs = (uint64_t)pow(2.0, 40.0 * u);
+    const uint64_t r = wd_t_rand(&rng);
+    uint32_t df;
+    switch (r % 4) {
+    case 0: df = (uint32_t)(r / 4 % 4200); break;               /* table and past it */
+    case 1: df = ndocs > 50 ? (uint32_t)(ndocs - r / 4 % 50) : 0; break; /* idf near 1 */
+    case 2: df = (uint32_t)(r / 4 % 64); break;                 /* rare words */
+    default: df = (uint32_t)((r / 4 % 4096) * (ndocs + 1) / 4096); break;
+    }
+    if (df > ndocs)
+      df = (uint32_t)ndocs;
+    const uint32_t tf = r % 7 == 0 ? 1 + (uint32_t)(r / 8 % 1000000) : 1 + (uint32_t)(r / 8 % 300);
+    int exact;
+    const float got = wd_simhash_weight(sm, ndocs, tf, df, &exact);
+    const float want = plain_weight(ndocs, tf, df);
+    fast += !exact;
+    cases += df < 4095;
+    WD_T_ASSERT(memcmp(&got, &want, sizeof(got)) == 0,
+                "case %d: ndocs %llu tf %u df %u: %a want %a (%s)", i,
+                (unsigned long long)ndocs, tf, df, got, want, exact ? "exact" : "table");
+  }
+  WD_T_ASSERT(fast > cases - cases / 100, "table path taken for %zu of %zu weights", fast,
+              cases);
+  size_t near = 0;
+  for (uint64_t ndocs = 5000; ndocs < 5000 + 300; ndocs++) {
+    for (uint32_t df = 0; df < 4095; df++) {
+      const uint32_t tf = 1 + df % 3;
+      const double n1 = (double)ndocs + 1.0;
+      const double w = (1.0 + log((double)tf)) * (log(n1 / ((double)df + 1.0)) + 1.0);
+      const float f = (float)w;
+      const double up = ((double)f + (double)nextafterf(f, INFINITY)) / 2;
+      const double dn = ((double)f + (double)nextafterf(f, 0.0f)) / 2;
+      const double gap = fmin(fabs(w - up), fabs(w - dn)) / w;
+      int exact;
+      const float got = wd_simhash_weight(sm, ndocs, tf, df, &exact);
+      WD_T_ASSERT(got == f, "ndocs %llu tf %u df %u: %a want %a", (unsigned long long)ndocs,
+                  tf, df, got, f);
+      if (gap >= 0x1p-40)
+        continue;
+      near++;
+      WD_T_ASSERT(exact, "ndocs %llu tf %u df %u: %a is %.3g from a float midpoint, and the "
+                  "table decided it", (unsigned long long)ndocs, tf, df, w, gap);
+    }
+  }
+  WD_T_ASSERT(near > 0, "the scan met no weight near a float midpoint");
+  wd_simhash_destroy(sm);
+  return 0;
+}
+
 /* Random float bits of every size and sign (no NaN: not a weight). */
 static float rand_weight(unsigned long long *rng) {
   uint32_t u;
@@ -872,6 +940,7 @@ int main(void) {
   WD_T_RUN(test_index_churn);
   WD_T_RUN(test_fast_path_vs_reference);
   WD_T_RUN(test_df_table_vs_plain_arrays);
+  WD_T_RUN(test_weight_vs_formula);
   WD_T_RUN(test_accumulate_kernels);
   return WD_T_DONE();
 }
