@@ -198,11 +198,14 @@ static int df_add(wd_simhash_t *sm, uint64_t tok, uint64_t h) {
 /* ==== Term frequencies ==== */
 
 /* A map from word to count, cleared by generation; order lists its slots in
- * first-seen order. One 16-byte slot per word: a probe reads one line. */
+ * first-seen order. One 16-byte slot per word: a probe reads one line. The
+ * generation and the count share a word (gc: count << 32 | generation), so
+ * that a new word and a repeat are one add apart (TC_ONE). */
 typedef struct tc_slot_s {
   uint64_t key;
-  uint32_t gen, cnt;
+  uint64_t gc;
 } tc_slot_t;
+#define TC_ONE ((uint64_t)1 << 32)
 
 struct wd_termcount_s {
   uint64_t seed_mix; /* for the feature hashes */
@@ -267,7 +270,7 @@ void wd_terms_count(wd_termcount_t *tc, const uint64_t *tokens, size_t cnt, wd_t
   }
   if (++tc->cur == 0) {
     for (size_t i = 0; i <= tc->mask; i++)
-      tc->slot[i].gen = 0;
+      tc->slot[i].gc = 0;
     tc->cur = 1;
   }
   /* Whether a token is new or a repeat is a coin toss to the branch
@@ -276,41 +279,43 @@ void wd_terms_count(wd_termcount_t *tc, const uint64_t *tokens, size_t cnt, wd_t
    * is written always and kept only for a new word. Only a token whose home
    * slot holds another word (rare at a load of 1/TF_LOAD) probes on. */
   const uint32_t cur = tc->cur;
+  tc_slot_t *const slot = tc->slot;
+  uint32_t *const order = tc->order;
+  const size_t mask = tc->mask;
   size_t nd = 0;
   for (size_t n = 0; n < cnt; n++) {
     const uint64_t key = tokens[n];
-    size_t i = (size_t)wd_mix64(key) & tc->mask;
-    tc_slot_t *e = &tc->slot[i];
-    const tc_slot_t old = *e;
-    const uint32_t fresh = old.gen != cur;
+    size_t i = (size_t)wd_mix64(key) & mask;
+    const tc_slot_t old = slot[i];
+    const uint64_t fresh = (uint32_t)old.gc != cur;
     /* nonzero only for another word's slot; a product, so that the compiler
      * cannot split the test into the two branches it replaces */
-    const uint64_t clash = (uint64_t)(1 - fresh) * (old.key ^ key);
+    const uint64_t clash = (1 - fresh) * (old.key ^ key);
     if (__builtin_expect(clash == 0, 1)) {
-      *e = (tc_slot_t){key, cur, fresh ? 1 : old.cnt + 1};
-      tc->order[nd] = (uint32_t)i;
-      nd += (size_t)fresh;
+      slot[i] = (tc_slot_t){key, (fresh ? cur : old.gc) + TC_ONE};
+      order[nd] = (uint32_t)i;
+      nd += fresh;
       continue;
     }
     for (;;) {
-      i = (i + 1) & tc->mask;
-      e = &tc->slot[i];
-      if (e->gen != cur) {
-        *e = (tc_slot_t){key, cur, 1};
-        tc->order[nd++] = (uint32_t)i;
+      i = (i + 1) & mask;
+      tc_slot_t *e = &slot[i];
+      if ((uint32_t)e->gc != cur) {
+        *e = (tc_slot_t){key, cur + TC_ONE};
+        order[nd++] = (uint32_t)i;
         break;
       }
       if (e->key == key) {
-        e->cnt++;
+        e->gc += TC_ONE;
         break;
       }
     }
   }
   terms_reserve(out, nd);
   for (size_t d = 0; d < nd; d++) {
-    const tc_slot_t *e = &tc->slot[tc->order[d]];
+    const tc_slot_t *e = &slot[order[d]];
     out->word[d] = e->key;
-    out->cnt[d] = e->cnt;
+    out->cnt[d] = (uint32_t)(e->gc >> 32);
     out->dfh[d] = df_hash(e->key);
     out->fh[d] = wd_mix64(e->key ^ tc->seed_mix);
   }
