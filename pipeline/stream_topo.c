@@ -216,6 +216,14 @@ static void pend_compact(stream_t *st) {
   }
 }
 
+/* Drop every pending record unanswered (a new owner reads them again). */
+static void pend_clear(stream_t *st) {
+  for (size_t i = st->pend_head; i < st->pend_n; i++)
+    if (st->pend[i].rkm)
+      rd_kafka_message_destroy(st->pend[i].rkm);
+  st->pend_head = st->pend_n = st->pend_live = st->pend_pruned_at = 0;
+}
+
 static void pend_add(stream_t *st, rd_kafka_message_t *rkm) {
   if (st->pend_n == st->pend_cap) {
     pend_compact(st);
@@ -304,12 +312,10 @@ void stream_topo_eof(stream_t *st) {
 }
 
 void stream_topo_free(stream_t *st) {
-  for (size_t i = st->pend_head; i < st->pend_n; i++)
-    if (st->pend[i].rkm)
-      rd_kafka_message_destroy(st->pend[i].rkm);
+  pend_clear(st);
   wd_free(st->pend);
   st->pend = NULL;
-  st->pend_head = st->pend_n = st->pend_cap = st->pend_live = st->pend_pruned_at = 0;
+  st->pend_cap = 0;
   wd_free(st->ord);
   st->ord = NULL;
   ans_clear(st);
@@ -512,10 +518,7 @@ static void topo_reset(stream_t *st) {
   for (int32_t p = 0; p < parts && p <= WD_MERGE_MAX_PARTITION; p++)
     wd_merge_add(st->mg, p, -1, INT64_MIN, stream_now_ms(), stream_merge_drop, NULL);
   st->hwm_at = 0;
-  for (size_t i = st->pend_head; i < st->pend_n; i++)
-    if (st->pend[i].rkm)
-      rd_kafka_message_destroy(st->pend[i].rkm);
-  st->pend_head = st->pend_n = st->pend_live = st->pend_pruned_at = 0;
+  pend_clear(st);
   st->following = 0;
   st->follow_applied = st->follow_missing = 0;
   if (!st->ord)
@@ -645,11 +648,11 @@ static int topo_take_over(stream_t *st, rd_kafka_topic_partition_t *mine, int64_
   size_t k = 0;
   for (int64_t off = committed; off < p; off++) {
     wd_stream_track_push(st->trk, 0, off);
-    const int kept = k < n && st->ans[by_off[k]].fp_offset == off;
-    if (kept)
-      k++;
-    else if (!pend_find(st, off) || !pend_find(st, off)->rkm)
-      wd_stream_track_ack_offset(st->trk, 0, off, 1);
+    const topo_pend_t *pe;
+    if (k < n && st->ans[by_off[k]].fp_offset == off)
+      k++; /* acked when the kept answer is delivered */
+    else if (!(pe = pend_find(st, off)) || !pe->rkm)
+      wd_stream_track_ack_offset(st->trk, 0, off, 1); /* nothing to answer */
   }
   wd_free(by_off);
   for (size_t i = st->ans_head; i < st->ans_n && !st->fatal; i++) {
@@ -781,10 +784,7 @@ void stream_topo_deposed(stream_t *st) {
   wd_engine_stats(st->eng, &es);
   wd_merge_destroy(st->mg, stream_merge_drop, NULL); /* the next owner reads them */
   st->mg = stream_merge_new(st, 0);
-  for (size_t i = st->pend_head; i < st->pend_n; i++)
-    if (st->pend[i].rkm)
-      rd_kafka_message_destroy(st->pend[i].rkm);
-  st->pend_head = st->pend_n = st->pend_live = st->pend_pruned_at = 0;
+  pend_clear(st);
   st->following = 0;
   wd_engine_destroy(st->eng);
   st->eng = NULL;
