@@ -7,7 +7,13 @@
  * it sees in the pipeline. Stages with memory (LSH, cluster store, engine)
  * start empty on every pass; boilerplate and SimHash keep what they learned
  * (their steady state). The table of stages is {name, run, reset}: adding a
- * variant is one row. */
+ * variant is one row.
+ *
+ * The floor.* rows time, on the same inputs, the least work each stage
+ * cannot avoid on this machine, written the plainest fast way (the
+ * README's per-stage table puts them beside the stages): what a stage
+ * costs above its floor is what its extra rules and its data structures
+ * cost. They compute nothing wiredup uses. */
 #include "bench.h"
 #include "datagen.h"
 
@@ -24,10 +30,15 @@
 #include "wiredup/mix.h"
 #include "wiredup/topv.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+#define XXH_INLINE_ALL /* the floors hash as a speed-minded program would */
 #include <xxhash.h>
 
 #define MAX_LINES 4096
@@ -119,6 +130,14 @@ typedef struct ctx_s {
   uint32_t *sig;
   wd_lsh_hit_t *hits;
   volatile uint64_t sink; /* keeps results alive */
+
+  /* the floors' own inputs and tables */
+  u64s_t cands;      /* per doc, the earlier docs the index offered it */
+  uint16_t *sig16;   /* docs * num_perm, the values as the memory keeps them */
+  uint64_t *ftab;    /* floor.lsh: key | count, one table for every band */
+  size_t ftab_mask;
+  uint32_t *fdf;     /* floor.simhash: document frequencies, as big as wiredup's */
+  size_t fdf_mask;
 } ctx_t;
 
 static const char **phrases_of(const wd_config_t *cfg) {
@@ -128,6 +147,8 @@ static const char **phrases_of(const wd_config_t *cfg) {
 }
 
 /* ==== Preparation: the stages in engine order, keeping every input ==== */
+
+static int prepare_floors(ctx_t *c);
 
 static int prepare(ctx_t *c) {
   char err[256];
@@ -221,7 +242,7 @@ static int prepare(ctx_t *c) {
   wd_cluster_destroy(cs);
   wd_buf_free(&norm);
   wd_buf_free(&kept);
-  return 0;
+  return prepare_floors(c);
 }
 
 /* ==== The stages ==== */
@@ -267,6 +288,17 @@ static void run_shingle(void *v) {
     size_t n, m;
     const char *t = strs_at(&c->kepts, i, &n);
     wd_shingle_text(c->sh, t, n);
+    c->sink += (uintptr_t)wd_shingle_set(c->sh, &m) + m;
+  }
+}
+
+/* As the engine shingles: from the token hashes the boilerplate stage made. */
+static void run_shingle_hashes(void *v) {
+  ctx_t *c = v;
+  for (size_t i = 0; i < c->docs; i++) {
+    size_t n, m;
+    const uint64_t *tok = u64s_at(&c->toks, i, &n);
+    wd_shingle_hashes(c->sh, tok, n);
     c->sink += (uintptr_t)wd_shingle_set(c->sh, &m) + m;
   }
 }
@@ -397,6 +429,299 @@ static void run_engine(void *v) {
   }
 }
 
+/* ==== Floors ==== */
+
+/* The candidates the LSH offers each doc (query, then insert, in order), and
+ * the 16-bit signature copy floor.cluster compares. */
+static int prepare_floors(ctx_t *c) {
+  uint32_t bits = 21;
+  while (bits < 28 && ((size_t)1 << bits) < c->docs)
+    bits++;
+  const wd_lsh_opts_t o = {.bands = c->copts.bands, .rows = c->num_perm / c->copts.bands,
+                           .doc_bits = bits, .doc_fn = lsh_rows, .ctx = c};
+  wd_lsh_t *lsh = wd_lsh_new(&o);
+  uint64_t *ids = wd_malloc(c->copts.max_candidates * sizeof(*ids));
+  for (size_t i = 0; i < c->docs; i++) {
+    const uint32_t *sig = c->sigs + i * c->num_perm;
+    const size_t n = wd_lsh_query(lsh, sig, c->hits, c->copts.max_candidates);
+    for (size_t k = 0; k < n; k++)
+      ids[k] = c->hits[k].doc;
+    u64s_push(&c->cands, ids, n);
+    wd_lsh_insert(lsh, sig, (uint32_t)i);
+  }
+  wd_free(ids);
+  wd_lsh_destroy(lsh);
+  c->sig16 = wd_malloc(c->docs * c->num_perm * sizeof(*c->sig16));
+  for (size_t i = 0; i < c->docs * c->num_perm; i++)
+    c->sig16[i] = (uint16_t)c->sigs[i];
+  size_t cap = 1u << 16;
+  while (cap < 2 * c->docs * c->copts.bands)
+    cap *= 2;
+  c->ftab = wd_calloc(cap, sizeof(*c->ftab));
+  c->ftab_mask = cap - 1;
+  c->fdf_mask = (1u << 21) - 1; /* 8 MiB, wiredup's df table is 12 */
+  c->fdf = wd_malloc((c->fdf_mask + 1) * sizeof(*c->fdf));
+  for (size_t i = 0; i <= c->fdf_mask; i++)
+    c->fdf[i] = (uint32_t)(wd_mix64(i) % 1000) + 1;
+  return 0;
+}
+
+/* Decode: every string of the record found and copied (memchr for the
+ * quotes); no escapes, no field names, no checks. */
+static void run_floor_decode(void *v) {
+  ctx_t *c = v;
+  for (size_t i = 0; i < c->docs; i++) {
+    size_t n;
+    const char *p = strs_at(&c->lines, i, &n), *end = p + n;
+    wd_buf_clear(&c->out);
+    while (p < end) {
+      const char *q = memchr(p, '"', (size_t)(end - p));
+      if (!q)
+        break;
+      const char *e = memchr(q + 1, '"', (size_t)(end - q - 1));
+      if (!e)
+        break;
+      wd_buf_append(&c->out, q + 1, (size_t)(e - q - 1));
+      p = e + 1;
+    }
+    c->sink += c->out.len;
+  }
+}
+
+/* Normalise: the text copied with ASCII letters lower-cased, 16 bytes a
+ * step; no Unicode, no markup, no entities, no word rules. */
+static void run_floor_norm(void *v) {
+  ctx_t *c = v;
+  for (size_t i = 0; i < c->docs; i++) {
+    size_t n;
+    const unsigned char *t = (const unsigned char *)strs_at(&c->texts, i, &n);
+    wd_buf_clear(&c->out);
+    wd_buf_reserve(&c->out, n + 16);
+    unsigned char *o = (unsigned char *)c->out.p;
+    size_t k = 0;
+#if defined(__SSE2__)
+    const __m128i a1 = _mm_set1_epi8('A' - 1), z1 = _mm_set1_epi8('Z' + 1),
+                  bit = _mm_set1_epi8(0x20);
+    for (; k + 16 <= n; k += 16) {
+      const __m128i x = _mm_loadu_si128((const __m128i *)(t + k));
+      const __m128i up = _mm_and_si128(_mm_cmpgt_epi8(x, a1), _mm_cmplt_epi8(x, z1));
+      _mm_storeu_si128((__m128i *)(o + k), _mm_or_si128(x, _mm_and_si128(up, bit)));
+    }
+#endif
+    for (; k < n; k++)
+      o[k] = (unsigned char)(t[k] >= 'A' && t[k] <= 'Z' ? t[k] | 0x20 : t[k]);
+    c->out.len = n;
+    c->sink += o[n / 2];
+  }
+}
+
+/* Separator bits (' ' or '\n') of t[0..64) and newline bits, 16 bytes a
+ * step; bytes past n count as separators. */
+static void sep_mask64(const char *t, size_t n, uint64_t *sep, uint64_t *nl) {
+  uint64_t s = 0, l = 0;
+#if defined(__SSE2__)
+  if (n >= 64) {
+    const __m128i sp = _mm_set1_epi8(' '), lf = _mm_set1_epi8('\n');
+    for (unsigned k = 0; k < 4; k++) {
+      const __m128i x = _mm_loadu_si128((const __m128i *)(t + 16 * k));
+      const uint64_t ml = (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, lf));
+      const uint64_t ms = (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, sp));
+      s |= (ms | ml) << (16 * k);
+      l |= ml << (16 * k);
+    }
+    *sep = s, *nl = l;
+    return;
+  }
+#endif
+  for (size_t k = 0; k < 64; k++) {
+    const int isnl = k >= n || t[k] == '\n';
+    s |= (uint64_t)(isnl || t[k] == ' ') << k;
+    l |= (uint64_t)isnl << k;
+  }
+  *sep = s, *nl = l;
+}
+
+/* Boilerplate: each line of the normalised text hashed and looked up once
+ * (a small table), each word hashed (the token hashes the later stages
+ * take), words found 64 bytes a step; no phrase rules, no learned lines,
+ * no output text. */
+static void run_floor_boiler(void *v) {
+  ctx_t *c = v;
+  static uint64_t lines[1u << 14];
+  for (size_t i = 0; i < c->docs; i++) {
+    size_t n;
+    const char *t = strs_at(&c->norms, i, &n);
+    uint64_t acc = 0;
+    size_t word = SIZE_MAX, line = 0; /* start of the open word, of the line */
+    for (size_t base = 0; base < n + 1; base += 64) {
+      uint64_t sep, nl;
+      sep_mask64(t + base, n - (base < n ? base : n), &sep, &nl);
+      if (base + 64 > n && n - base < 64) /* the text's end closes a word and a line */
+        sep |= UINT64_C(1) << (n - base), nl |= UINT64_C(1) << (n - base);
+      /* word starts: a non-separator after a separator */
+      uint64_t edges = sep ^ ((sep << 1) | (word == SIZE_MAX ? 1 : 0));
+      while (edges) {
+        const size_t k = base + (size_t)__builtin_ctzll(edges);
+        edges &= edges - 1;
+        if (k > n)
+          break;
+        if (word == SIZE_MAX) {
+          word = k; /* a word starts */
+        } else {
+          acc += XXH3_64bits_withSeed(t + word, k - word, 0); /* it ends */
+          word = SIZE_MAX;
+        }
+      }
+      while (nl) {
+        const size_t k = base + (size_t)__builtin_ctzll(nl);
+        nl &= nl - 1;
+        if (k > n)
+          break;
+        const uint64_t lh = XXH3_64bits(t + line, k - line);
+        acc += lines[lh & ((1u << 14) - 1)] == lh;
+        line = k + 1;
+      }
+    }
+    c->sink += acc;
+  }
+}
+
+/* Shingles and MinHash: the reference path's (bench_ref.c): XXH3 of each
+ * window of 5 token hashes, one-permutation MinHash into 128 bins; no
+ * de-duplication (a minimum does not need it), no densification. */
+static void run_floor_shingle_minhash(void *v) {
+  ctx_t *c = v;
+  for (size_t i = 0; i < c->docs; i++) {
+    size_t n;
+    const uint64_t *tok = u64s_at(&c->toks, i, &n);
+    uint64_t bin[128];
+    memset(bin, 0xff, sizeof(bin));
+    for (size_t p = 0; p + 5 <= n; p++) {
+      const uint64_t h = XXH3_64bits_withSeed(tok + p, 5 * sizeof(*tok), 0);
+      const unsigned b = (unsigned)(h >> 57);
+      const uint64_t x = h & ((UINT64_C(1) << 57) - 1);
+      bin[b] = x < bin[b] ? x : bin[b];
+    }
+    c->sink += bin[0] ^ bin[127];
+  }
+}
+
+/* SimHash: each distinct word counted (a small table), its document
+ * frequency read once from an 8 MiB table (a random read, as wiredup's),
+ * its weight added to or taken from 64 sums; no top words, no learning. */
+static void run_floor_simhash(void *v) {
+  ctx_t *c = v;
+  enum { TC = 4096 };
+  static uint64_t key[TC];
+  static uint32_t cnt[TC], gen[TC], g;
+  static uint64_t dis[TC];
+  static float pm1[256][8];
+  if (pm1[0][0] == 0)
+    for (unsigned x = 0; x < 256; x++)
+      for (unsigned b = 0; b < 8; b++)
+        pm1[x][b] = (x >> b & 1) ? 1.0f : -1.0f;
+  for (size_t i = 0; i < c->docs; i++) {
+    size_t n, nd = 0;
+    const uint64_t *tok = u64s_at(&c->toks, i, &n);
+    g++;
+    for (size_t k = 0; k < n && nd < TC / 2; k++) {
+      size_t s = tok[k] & (TC - 1);
+      while (gen[s] == g && key[s] != tok[k])
+        s = (s + 1) & (TC - 1);
+      if (gen[s] != g) {
+        gen[s] = g, key[s] = tok[k], cnt[s] = 0;
+        dis[nd++] = s;
+      }
+      cnt[s]++;
+    }
+    for (size_t d = 0; d < nd; d++)
+      __builtin_prefetch(&c->fdf[key[dis[d]] & c->fdf_mask]);
+    float acc[64] = {0};
+    for (size_t d = 0; d < nd; d++) {
+      const uint64_t h = key[dis[d]];
+      const float w = (1.0f + logf((float)cnt[dis[d]])) /
+                      (float)c->fdf[h & c->fdf_mask];
+      for (unsigned by = 0; by < 8; by++) { /* +-w per bit from a byte table */
+        const float *pm = pm1[(h >> (8 * by)) & 0xff];
+        for (unsigned b = 0; b < 8; b++)
+          acc[8 * by + b] += w * pm[b];
+      }
+    }
+    uint64_t sig = 0;
+    for (unsigned b = 0; b < 64; b++)
+      sig |= (uint64_t)(acc[b] > 0) << b;
+    c->sink += sig;
+  }
+}
+
+/* LSH: the reference path's: 64 band keys into one presized table (no
+ * growth), prefetched, each probed and counted; nothing confirmed, no
+ * candidate list. */
+static void reset_floor_lsh(void *v) {
+  ctx_t *c = v;
+  memset(c->ftab, 0, (c->ftab_mask + 1) * sizeof(*c->ftab));
+}
+static void run_floor_lsh(void *v) {
+  ctx_t *c = v;
+  const uint32_t bands = c->copts.bands, rows = c->num_perm / bands;
+  uint64_t key[256];
+  for (size_t i = 0; i < c->docs; i++) {
+    const uint32_t *sig = c->sigs + i * c->num_perm;
+    for (uint32_t b = 0; b < bands; b++) {
+      key[b] = XXH3_64bits_withSeed(sig + b * rows, rows * sizeof(*sig), b) << 16;
+      __builtin_prefetch(&c->ftab[(key[b] >> 16) & c->ftab_mask], 1);
+    }
+    uint64_t hits = 0;
+    for (uint32_t b = 0; b < bands; b++) {
+      size_t s = (key[b] >> 16) & c->ftab_mask;
+      while (c->ftab[s] && (c->ftab[s] & ~UINT64_C(0xffff)) != key[b])
+        s = (s + 1) & c->ftab_mask;
+      hits += c->ftab[s] & 0xffff;
+      c->ftab[s] = c->ftab[s] ? c->ftab[s] + 1 : key[b] | 1;
+    }
+    c->sink += hits;
+  }
+}
+
+/* Decision: every candidate the index offered read and compared with the
+ * article value by value (128 16-bit values), the best kept; no SimHash or
+ * word rule, no cluster records. */
+static void run_floor_cluster(void *v) {
+  ctx_t *c = v;
+  const size_t np = c->num_perm;
+  for (size_t i = 0; i < c->docs; i++) {
+    size_t n;
+    const uint64_t *cd = u64s_at(&c->cands, i, &n);
+    const uint16_t *a = c->sig16 + i * np;
+    unsigned best = 0;
+    for (size_t k = 0; k < n; k++) {
+      const uint16_t *b = c->sig16 + cd[k] * np;
+      unsigned eq = 0;
+      for (size_t j = 0; j < np; j++)
+        eq += a[j] == b[j];
+      best = eq > best ? eq : best;
+    }
+    c->sink += best;
+  }
+}
+
+/* Output: the result line printed with one snprintf; no escaping. */
+static void run_floor_output(void *v) {
+  ctx_t *c = v;
+  char line[1024];
+  for (size_t i = 0; i < c->docs; i++) {
+    size_t n, cn, sn;
+    const char *id = strs_at(&c->ids, i, &n);
+    const char *cl = strs_at(&c->clusters, i, &cn);
+    const char *src = strs_at(&c->sources, i, &sn);
+    const int len = snprintf(line, sizeof(line),
+                             "{\"id\":\"%s\",\"cluster_id\":\"%s\",\"similarity\":%.4f,"
+                             "\"cluster_size\":%u,\"source\":\"%.*s\",\"line\":%zu}\n",
+                             id, cl, c->sims[i], c->sizes[i], (int)sn, src, i + 1);
+    c->sink += (uint64_t)len;
+  }
+}
+
 typedef struct stage_s {
   const char *name;
   wd_bench_fn_t *run;
@@ -408,6 +733,7 @@ static const stage_t stages[] = {
     {"stage.normalise", run_norm, NULL},
     {"stage.boilerplate", run_boiler, NULL},
     {"stage.shingle", run_shingle, NULL},
+    {"stage.shingle.hashes", run_shingle_hashes, NULL},
     {"stage.minhash.oph", run_minhash_oph, NULL},
     {"stage.minhash.mix", run_minhash_mix, NULL},
     {"stage.simhash", run_simhash, NULL},
@@ -415,6 +741,14 @@ static const stage_t stages[] = {
     {"stage.cluster", run_cluster, reset_cluster},
     {"stage.output", run_output, NULL},
     {"engine.inprocess", run_engine, reset_engine},
+    {"floor.decode", run_floor_decode, NULL},
+    {"floor.normalise", run_floor_norm, NULL},
+    {"floor.boilerplate", run_floor_boiler, NULL},
+    {"floor.shingle_minhash", run_floor_shingle_minhash, NULL},
+    {"floor.simhash", run_floor_simhash, NULL},
+    {"floor.lsh", run_floor_lsh, reset_floor_lsh},
+    {"floor.cluster", run_floor_cluster, NULL},
+    {"floor.output", run_floor_output, NULL},
     {NULL, NULL, NULL},
 };
 
@@ -526,6 +860,10 @@ int main(int argc, char **argv) {
   u64s_free(&c.sets);
   u64s_free(&c.toks);
   u64s_free(&c.linehashes);
+  u64s_free(&c.cands);
+  wd_free(c.sig16);
+  wd_free(c.ftab);
+  wd_free(c.fdf);
   wd_free(c.sigs);
   wd_free(c.simhashes);
   wd_free(c.topvs);

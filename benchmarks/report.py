@@ -8,9 +8,21 @@ import subprocess
 import sys
 
 STAGE_ORDER = ["stage.decode", "stage.normalise", "stage.boilerplate", "stage.shingle",
-               "stage.minhash.oph", "stage.minhash.mix", "stage.simhash", "stage.lsh",
+               "stage.shingle.hashes", "stage.minhash.oph", "stage.minhash.mix", "stage.simhash", "stage.lsh",
                "stage.cluster", "stage.output", "engine.inprocess"]
-PIPELINE = ["stage.decode", "stage.normalise", "stage.boilerplate", "stage.shingle",
+# the engine shingles the token hashes boilerplate made (stage.shingle.hashes);
+# stage.shingle tokenises the kept text again, as a caller without them would
+# each pipeline stage beside the least work it cannot avoid (bench_stages.c's
+# floor.* rows): (label, stage rows, floor rows)
+FLOORS = [("decode", ["stage.decode"], ["floor.decode"]),
+          ("normalise", ["stage.normalise"], ["floor.normalise"]),
+          ("boilerplate (and token hashes)", ["stage.boilerplate"], ["floor.boilerplate"]),
+          ("shingles + MinHash", ["stage.shingle.hashes", "stage.minhash.oph"],
+           ["floor.shingle_minhash"]),
+          ("SimHash and top words", ["stage.simhash"], ["floor.simhash"]),
+          ("LSH + decision", ["stage.cluster"], ["floor.lsh", "floor.cluster"]),
+          ("output", ["stage.output"], ["floor.output"])]
+PIPELINE = ["stage.decode", "stage.normalise", "stage.boilerplate", "stage.shingle.hashes",
             "stage.minhash.oph", "stage.simhash", "stage.cluster", "stage.output"]
 
 
@@ -101,6 +113,22 @@ def main():
         md.append(f"| sum of pipeline stages | {fmt(total, 1)} | | {fmt(1e9 / total)} | | | "
                   f"{fmt(ctotal, 1)} | {fmt(1e9 / ctotal if ctotal else 0)} | 100% | |")
     md.append("")
+
+    if all(k in by for _, st, fl in FLOORS for k in st + fl):
+        md.append("## Each stage against its floor\n")
+        md.append("The floor is the least work the stage cannot avoid, on the same inputs, "
+                  "written the plainest fast way (`floor.*` rows of wd-bench-stages; "
+                  "bench_stages.c says what each leaves out). CPU us per document.\n")
+        md.append("| stage | now | floor | now / floor |")
+        md.append("|---|---:|---:|---:|")
+        tn = tf = 0.0
+        for label, st, fl in FLOORS:
+            n = sum(num(by[k], "cpu_ns_per_doc") for k in st) / 1e3
+            f_ = sum(num(by[k], "cpu_ns_per_doc") for k in fl) / 1e3
+            tn, tf = tn + n, tf + f_
+            md.append(f"| {label} | {n:.2f} | {f_:.2f} | {n / f_ if f_ else 0:.1f}x |")
+        md.append(f"| all | {tn:.2f} | {tf:.2f} | {tn / tf if tf else 0:.1f}x |")
+        md.append("")
 
     md.append("## End to end\n")
     md.append("| mode | docs | docs/s best | docs/s median | MB/s best | notes |")

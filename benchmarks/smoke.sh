@@ -28,8 +28,10 @@ grep -Eq '^bench=ref docs=60 seconds=[0-9.]+ docs_per_s=[0-9]+ candidates=[1-9][
 # Every stage prints one line with positive numbers in every field.
 "$B/wd-bench-stages" --docs 40 --reps 2 >"$T/stages.txt" || fail "wd-bench-stages failed"
 num='[0-9]+(\.[0-9]+)?'
-for s in stage.decode stage.normalise stage.boilerplate stage.shingle stage.minhash.oph \
-         stage.minhash.mix stage.simhash stage.lsh stage.cluster stage.output engine.inprocess; do
+for s in stage.decode stage.normalise stage.boilerplate stage.shingle stage.shingle.hashes \
+         stage.minhash.oph stage.minhash.mix stage.simhash stage.lsh stage.cluster stage.output \
+         engine.inprocess floor.decode floor.normalise floor.boilerplate floor.shingle_minhash \
+         floor.simhash floor.lsh floor.cluster floor.output; do
   n=$(grep -Ec "^bench=$s docs=40 reps=2 bytes_per_doc=$num ns_per_doc=$num ns_per_doc_median=$num docs_per_s=$num docs_per_s_median=$num mb_per_s=$num mb_per_s_median=$num cpu_ns_per_doc=$num cpu_ns_per_doc_median=$num allocs_per_doc=$num\$" "$T/stages.txt")
   [ "$n" -eq 1 ] || fail "stage $s: $n well-formed lines in: $(cat "$T/stages.txt")"
 done
