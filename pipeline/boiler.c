@@ -209,7 +209,12 @@ void wd_boiler_opts_default(wd_boiler_opts_t *opts) {
 }
 
 static inline uint64_t boil_tok_hash(const char *p, size_t len) {
-  uint64_t h = XXH3_64bits(p, len);
+  /* Nearly every token is at most 16 bytes, which XXH3_64bits hashes with
+   * its 0..16-byte function: called directly that inlines here, where the
+   * public entry is a call and a dispatch on the length per token. Same
+   * function, secret and seed (0): the same hash. */
+  uint64_t h = len <= 16 ? XXH3_len_0to16_64b((const xxh_u8 *)p, len, XXH3_kSecret, 0)
+                         : XXH3_64bits(p, len);
   return h ? h : 1; /* 0 is BOIL_GAP */
 }
 

@@ -105,7 +105,7 @@ static void seen_begin(wd_shingle_t *sh, size_t n) {
   sh->set_cnt = 0;
 }
 
-static void seen_add(wd_shingle_t *sh, uint64_t h) {
+static inline void seen_add(wd_shingle_t *sh, uint64_t h) {
   size_t i = (size_t)(h ^ (h >> 32)) & sh->seen_mask;
   for (;;) {
     if (sh->seen_gen[i] != sh->gen) {
@@ -132,6 +132,44 @@ static uint64_t hash_tokens(const uint64_t *tok, size_t n, uint64_t seed) {
 #else
   return XXH3_64bits_withSeed(tok, n * sizeof(*tok), seed);
 #endif
+}
+
+/* XXH3_64bits_withSeed of five token hashes (k = 5, the default): 40
+ * bytes, XXH3's 17..128-byte case written out for that length (xxhash.h
+ * XXH3_len_17to128_64b: four 16-byte mixes and the avalanche). The public
+ * entry is a call and a dispatch on the length per position; here the
+ * seeded secret words are loop constants and the eight input words are the
+ * window's five tokens. test_shingle checks it against XXH3 itself. */
+typedef struct shingle_key5_s {
+  uint64_t k[8]; /* XXH3_kSecret words 0..7, seed added to even, taken from odd */
+} shingle_key5_t;
+
+static void key5_init(shingle_key5_t *key, uint64_t seed) {
+  for (int i = 0; i < 8; i++) {
+    uint64_t s;
+    memcpy(&s, XXH3_kSecret + 8 * i, sizeof(s));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    s = __builtin_bswap64(s);
+#endif
+    key->k[i] = i % 2 ? s - seed : s + seed;
+  }
+}
+
+static inline uint64_t mul_fold64(uint64_t a, uint64_t b) {
+  const unsigned __int128 p = (unsigned __int128)a * b;
+  return (uint64_t)p ^ (uint64_t)(p >> 64);
+}
+
+/* \p t: five token hashes as numbers (the little-endian bytes XXH3 reads). */
+static inline uint64_t hash_tokens5(const shingle_key5_t *key, const uint64_t *t) {
+  uint64_t acc = 5 * sizeof(*t) * XXH_PRIME64_1;
+  acc += mul_fold64(t[2] ^ key->k[4], t[3] ^ key->k[5]); /* input+16, secret+32 */
+  acc += mul_fold64(t[1] ^ key->k[6], t[2] ^ key->k[7]); /* input+len-32, secret+48 */
+  acc += mul_fold64(t[0] ^ key->k[0], t[1] ^ key->k[1]); /* input+0, secret+0 */
+  acc += mul_fold64(t[3] ^ key->k[2], t[4] ^ key->k[3]); /* input+len-16, secret+16 */
+  acc ^= acc >> 37; /* XXH3_avalanche */
+  acc *= 0x165667919E3779F9ULL;
+  return acc ^ (acc >> 32);
 }
 
 /* ==== Shingling ==== */
@@ -181,6 +219,33 @@ static void shingle_tokens(wd_shingle_t *sh) {
   if (n < k) {
     /* A short text still gets a fingerprint: one shingle of all its words. */
     seen_add(sh, hash_tokens(sh->tok, n, sh->seed));
+    return;
+  }
+  if (k == 5) {
+    /* the set's state in locals: the stores into it could alias sh */
+    shingle_key5_t key;
+    key5_init(&key, sh->seed);
+    const uint64_t *tok = sh->tok;
+    uint64_t *seen_key = sh->seen_key, *set = sh->set;
+    uint32_t *seen_gen = sh->seen_gen;
+    const size_t mask = sh->seen_mask;
+    const uint32_t gen = sh->gen;
+    size_t cnt = 0;
+    for (size_t p = 0; p < positions; p++) {
+      const uint64_t h = hash_tokens5(&key, tok + p);
+      for (size_t i = (size_t)(h ^ (h >> 32)) & mask;; i = (i + 1) & mask) {
+        if (seen_gen[i] != gen) {
+          seen_gen[i] = gen;
+          seen_key[i] = h;
+          set[cnt++] = h;
+          break;
+        }
+        if (seen_key[i] == h)
+          break;
+      }
+    }
+    assert(cnt <= sh->set_cap);
+    sh->set_cnt = cnt;
     return;
   }
   for (size_t p = 0; p < positions; p++)

@@ -539,7 +539,49 @@ static int test_spacing(void) {
   return 0;
 }
 
+/* The filter hashes tokens of up to 16 bytes with XXH3's short-input
+ * function inlined: every kept-token hash must be XXH3_64bits of the token,
+ * for random bytes (any but ' ' and '\n') of every length across the
+ * 1..3, 4..8, 9..16 and longer cases. */
+static int test_token_hash_vs_xxh3(void) {
+  unsigned long long rng = wd_t_seed(0x70c);
+  wd_boiler_opts_t o;
+  wd_boiler_opts_default(&o);
+  o.learn = 0;
+  const char *const none[] = {NULL};
+  o.phrases = none;
+  wd_boiler_t *bp = wd_boiler_new(&o);
+  wd_buf_t text = WD_BUF_INIT, kept = WD_BUF_INIT;
+  size_t off[512], len[512];
+  for (int d = 0; d < 400; d++) {
+    wd_buf_clear(&text);
+    const size_t nt = 1 + (size_t)(wd_t_rand(&rng) % 500);
+    for (size_t t = 0; t < nt; t++) {
+      if (t)
+        wd_buf_appendc(&text, t % 37 ? ' ' : '\n');
+      off[t] = text.len;
+      len[t] = 1 + (size_t)(wd_t_rand(&rng) % (wd_t_rand(&rng) % 4 ? 17 : 40));
+      for (size_t k = 0; k < len[t]; k++) {
+        char c = (char)(1 + wd_t_rand(&rng) % 255);
+        wd_buf_appendc(&text, c == ' ' || c == '\n' ? 'x' : c);
+      }
+    }
+    wd_boiler_filter_ex(bp, NULL, 0, text.p, text.len, &kept, NULL, NULL, NULL, 0);
+    size_t nk;
+    const uint64_t *kt = wd_boiler_kept_tokens(bp, &nk);
+    WD_T_ASSERT(nk == nt, "doc %d: %zu tokens kept of %zu", d, nk, nt);
+    for (size_t t = 0; t < nt; t++)
+      WD_T_ASSERT(kt[t] == XXH3_64bits(text.p + off[t], len[t]),
+                  "doc %d token %zu (%zu bytes): hash is not XXH3_64bits", d, t, len[t]);
+  }
+  wd_buf_free(&text);
+  wd_buf_free(&kept);
+  wd_boiler_destroy(bp);
+  return 0;
+}
+
 int main(void) {
+  WD_T_RUN(test_token_hash_vs_xxh3);
   WD_T_RUN(test_fixture);
   WD_T_RUN(test_seed_article);
   WD_T_RUN(test_kinds);

@@ -240,7 +240,49 @@ static int test_split_vs_text(void) {
   return 0;
 }
 
+/* k = 5 has its own XXH3 (the 40-byte case written out): its set must be
+ * XXH3_64bits_withSeed over each window, first-seen order, for random
+ * token hashes (any 64-bit value, 0 and all-ones too), random seeds, and
+ * vocabularies small enough to repeat windows. */
+static int test_k5_vs_xxh3(void) {
+  unsigned long long rng = wd_t_seed(0x40b);
+  uint64_t *tok = wd_malloc(2000 * sizeof(*tok)), *want = wd_malloc(2000 * sizeof(*want));
+  for (int round = 0; round < 300; round++) {
+    const uint64_t seed = round % 5 == 0 ? 0 : round % 5 == 1 ? ~0ull : wd_t_rand(&rng);
+    wd_shingle_t *sh = mk(5, seed);
+    const size_t n = (size_t)(wd_t_rand(&rng) % (round % 7 ? 2000 : 9));
+    const unsigned vocab = round % 2 ? 3 + (unsigned)(wd_t_rand(&rng) % 20) : 0;
+    for (size_t i = 0; i < n; i++) {
+      const uint64_t r = wd_t_rand(&rng);
+      tok[i] = vocab ? wd_t_rand(&(unsigned long long){r % vocab}) : r;
+      if (wd_t_rand(&rng) % 50 == 0)
+        tok[i] = wd_t_rand(&rng) % 2 ? 0 : ~0ull;
+    }
+    size_t nw = 0;
+    const size_t pos = n == 0 ? 0 : n < 5 ? 1 : n - 4;
+    for (size_t p = 0; p < pos; p++) {
+      const uint64_t h = XXH3_64bits_withSeed(tok + p, (n < 5 ? n : 5) * sizeof(*tok), seed);
+      size_t j = 0;
+      while (j < nw && want[j] != h)
+        j++;
+      if (j == nw)
+        want[nw++] = h;
+    }
+    wd_shingle_hashes(sh, tok, n);
+    size_t ns;
+    const uint64_t *set = wd_shingle_set(sh, &ns);
+    WD_T_ASSERT(ns == nw && (!ns || !memcmp(set, want, ns * sizeof(*set))),
+                "round %d: %zu tokens, seed %016llx: %zu shingles, XXH3 says %zu", round, n,
+                (unsigned long long)seed, ns, nw);
+    wd_shingle_destroy(sh);
+  }
+  wd_free(tok);
+  wd_free(want);
+  return 0;
+}
+
 int main(void) {
+  WD_T_RUN(test_k5_vs_xxh3);
   WD_T_RUN(test_opts);
   WD_T_RUN(test_split_vs_text);
   WD_T_RUN(test_counts);
