@@ -1687,23 +1687,24 @@ static size_t norm_words(norm_st_t *st, const unsigned char *s, size_t n,
     } else if (!hit && wl <= 16) {
       /* Nine to sixteen letters: tok_needs_fold with no branch, which beats
        * the memo here (a long word is more often a miss). No abbreviation
-       * is that long; the quads at 0..4 (from w[0]), 4..8 (w[1]) and
+       * is that long; the quads at 0..4 (from w[0]), 5..8 (w[1]) and
        * wl-8..wl-4 (w[2]) cover every start a rule can have, and w[0] and
-       * w[2] every 'z'. */
+       * w[2] every 'z'. A quad of w[1] may run past a short word into the
+       * bytes after it: that can only say yes where tok_needs_fold says no,
+       * and tok_end then decides, so no test of the length per quad. */
       uint64_t w[3];
       memcpy(&w[0], p + ts, 8);
       memcpy(&w[1], p + ts + 4, 8);
       memcpy(&w[2], p + ts + wl - 8, 8);
-      const size_t off[3] = {0, 4, wl - 8};
       unsigned need = 0;
       for (unsigned k = 0; k < 3; k += 2) {
         const uint64_t zx = w[k] ^ ('z' * SWAR_ONES);
         need |= ((zx - SWAR_ONES) & ~zx & SWAR_HI) != 0;
       }
       for (unsigned k = 0; k < 3; k++)
-        for (unsigned q = 0; q + 4 <= 8; q++) {
+        for (unsigned q = k == 1; q + 4 <= 8; q++) {
           const unsigned h = ((uint32_t)(w[k] >> (8 * q)) * 2654435761u) >> 16;
-          need |= (off[k] + q + 4 <= wl) & (nm->quad_bits[h >> 3] >> (h & 7));
+          need |= (unsigned)nm->quad_bits[h >> 3] >> (h & 7);
         }
       hit = !(need & 1u);
     }
