@@ -282,10 +282,24 @@ void wd_terms_count(wd_termcount_t *tc, const uint64_t *tokens, size_t cnt, wd_t
   tc_slot_t *const slot = tc->slot;
   uint32_t *const order = tc->order;
   const size_t mask = tc->mask;
+  /* The map's lines have left the cache since the last document, and a
+   * word's slot is a random one of them: first every token's home slot,
+   * each line asked for at once, so that the misses overlap instead of
+   * each stalling the count. The homes go in the top quarter of order,
+   * which the count (at most cnt entries, from the bottom) never reaches. */
+  _Static_assert(TF_LOAD >= 2, "order holds the count and the homes apart");
+  uint32_t *const home = order + (mask + 1 - cnt);
+  /* A multiplicative hash's top bits pick the slot: the order of the words,
+   * all that comes out, does not depend on where they sit. */
+  const unsigned shift = 64u - (unsigned)__builtin_ctzll((uint64_t)mask + 1);
+  for (size_t n = 0; n < cnt; n++) {
+    home[n] = (uint32_t)((tokens[n] * 0x9E3779B97F4A7C15ull) >> shift);
+    __builtin_prefetch(&slot[home[n]], 1);
+  }
   size_t nd = 0;
   for (size_t n = 0; n < cnt; n++) {
     const uint64_t key = tokens[n];
-    size_t i = (size_t)wd_mix64(key) & mask;
+    size_t i = home[n];
     const tc_slot_t old = slot[i];
     const uint64_t fresh = (uint32_t)old.gc != cur;
     /* nonzero only for another word's slot; a product, so that the compiler

@@ -928,7 +928,58 @@ static int test_accumulate_kernels(void) {
   return 0;
 }
 
+/* wd_terms_count against a plain count (a linear search per token): the
+ * same words in first-seen order, counts, df and feature hashes, for
+ * random tokens, small integers, keys that differ only in their top or
+ * bottom bits, 0, and documents from empty to larger than any before (the
+ * map grows) and back, through one map. */
+static int test_terms_vs_plain(void) {
+  enum { MAXN = 3000 };
+  unsigned long long rng = wd_t_seed(0x7c);
+  wd_termcount_t *tc = wd_termcount_new(7);
+  wd_terms_t terms = {0};
+  uint64_t *t = wd_malloc(MAXN * sizeof(*t)), *w = wd_malloc(MAXN * sizeof(*w));
+  uint32_t *c = wd_malloc(MAXN * sizeof(*c));
+  for (int d = 0; d < 600; d++) {
+    const size_t n = (size_t)(wd_t_rand(&rng) % (d % 40 == 39 ? MAXN : 700));
+    const unsigned vocab = 1 + (unsigned)(wd_t_rand(&rng) % (d % 2 ? 30 : 5000));
+    const int kind = d % 4;
+    for (size_t i = 0; i < n; i++) {
+      const uint64_t v = wd_t_rand(&rng) % vocab;
+      t[i] = kind == 0 ? wd_mix64(v + 99) : kind == 1 ? v : kind == 2 ? v << 52 : v << 8;
+    }
+    size_t nw = 0;
+    for (size_t i = 0; i < n; i++) {
+      size_t j = 0;
+      while (j < nw && w[j] != t[i])
+        j++;
+      if (j == nw)
+        w[nw] = t[i], c[nw++] = 0;
+      c[j]++;
+    }
+    wd_terms_count(tc, t, n, &terms);
+    WD_T_ASSERT(terms.n == nw, "doc %d (%zu tokens, kind %d): %zu words, plain %zu", d, n,
+                kind, terms.n, nw);
+    for (size_t j = 0; j < nw; j++) {
+      WD_T_ASSERT(terms.word[j] == w[j] && terms.cnt[j] == c[j],
+                  "doc %d word %zu: %016llx x%u, plain %016llx x%u", d, j,
+                  (unsigned long long)terms.word[j], terms.cnt[j], (unsigned long long)w[j],
+                  c[j]);
+      WD_T_ASSERT(terms.dfh[j] == wd_mix64(w[j] ? w[j] : 1) &&
+                      terms.fh[j] == wd_mix64(w[j] ^ terms.fh_seed),
+                  "doc %d word %zu: hashes", d, j);
+    }
+  }
+  wd_free(t);
+  wd_free(w);
+  wd_free(c);
+  wd_terms_free(&terms);
+  wd_termcount_destroy(tc);
+  return 0;
+}
+
 int main(void) {
+  WD_T_RUN(test_terms_vs_plain);
   WD_T_RUN(test_basics);
   WD_T_RUN(test_edit_monotone);
   WD_T_RUN(test_idf_common_vs_rare);
