@@ -230,9 +230,19 @@ static void shingle_tokens(wd_shingle_t *sh) {
     uint32_t *seen_gen = sh->seen_gen;
     const size_t mask = sh->seen_mask;
     const uint32_t gen = sh->gen;
-    size_t cnt = 0;
+    /* Every hash first, into set, each one's slot asked for from memory:
+     * the set's lines have left the cache since the last text and a
+     * shingle's slot is a random one, so the misses overlap here instead
+     * of stalling the de-dup one by one. Then the de-dup compacts set in
+     * place (the distinct shingles so far never pass the position). */
     for (size_t p = 0; p < positions; p++) {
       const uint64_t h = hash_tokens5(&key, tok + p);
+      set[p] = h;
+      __builtin_prefetch(&seen_gen[(size_t)(h ^ (h >> 32)) & mask], 1);
+    }
+    size_t cnt = 0;
+    for (size_t p = 0; p < positions; p++) {
+      const uint64_t h = set[p];
       for (size_t i = (size_t)(h ^ (h >> 32)) & mask;; i = (i + 1) & mask) {
         if (seen_gen[i] != gen) {
           seen_gen[i] = gen;
