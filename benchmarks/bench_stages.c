@@ -348,6 +348,14 @@ static void reset_lsh(void *v) {
                            .ctx = c};
   c->lsh = wd_lsh_new(&o);
 }
+/* The same with every band table presized for the whole pass: what the
+ * index costs once it has grown (a service's steady state), without the
+ * rebuilds and page faults of growing. */
+static void reset_lsh_reserved(void *v) {
+  ctx_t *c = v;
+  reset_lsh(v);
+  wd_lsh_reserve(c->lsh, c->docs);
+}
 static void run_lsh(void *v) {
   ctx_t *c = v;
   for (size_t i = 0; i < c->docs; i++) {
@@ -738,6 +746,7 @@ static const stage_t stages[] = {
     {"stage.minhash.mix", run_minhash_mix, NULL},
     {"stage.simhash", run_simhash, NULL},
     {"stage.lsh", run_lsh, reset_lsh},
+    {"stage.lsh.reserved", run_lsh, reset_lsh_reserved},
     {"stage.cluster", run_cluster, reset_cluster},
     {"stage.output", run_output, NULL},
     {"engine.inprocess", run_engine, reset_engine},

@@ -29,7 +29,7 @@ grep -Eq '^bench=ref docs=60 seconds=[0-9.]+ docs_per_s=[0-9]+ candidates=[1-9][
 "$B/wd-bench-stages" --docs 40 --reps 2 >"$T/stages.txt" || fail "wd-bench-stages failed"
 num='[0-9]+(\.[0-9]+)?'
 for s in stage.decode stage.normalise stage.boilerplate stage.shingle stage.shingle.hashes \
-         stage.minhash.oph stage.minhash.mix stage.simhash stage.lsh stage.cluster stage.output \
+         stage.minhash.oph stage.minhash.mix stage.simhash stage.lsh stage.lsh.reserved stage.cluster stage.output \
          engine.inprocess floor.decode floor.normalise floor.boilerplate floor.shingle_minhash \
          floor.simhash floor.lsh floor.cluster floor.output; do
   n=$(grep -Ec "^bench=$s docs=40 reps=2 bytes_per_doc=$num ns_per_doc=$num ns_per_doc_median=$num docs_per_s=$num docs_per_s_median=$num mb_per_s=$num mb_per_s_median=$num cpu_ns_per_doc=$num cpu_ns_per_doc_median=$num allocs_per_doc=$num\$" "$T/stages.txt")
