@@ -13,7 +13,8 @@
  *
  * Per article at the defaults (128 values, 64 bands; bench_state at 1M):
  * signature 256 B, record 48 B, LSH ~354-400 B (64 x 4-byte entries at load
- * 0.64-0.72, tables in whole huge pages), SimHash index ~50 B, id string
+ * 0.64-0.72, tables in whole huge pages; ~265 B in 3-byte entries while the
+ * window spans up to ~200k docs, lsh.h opts.window), SimHash index ~50 B, id string
  * ~25 B, id table ~8 B, cluster table ~16 B, word vector and word index
  * ~240 B (word rule on): ~1,050 B.
  *
@@ -308,6 +309,7 @@ wd_cluster_t *wd_cluster_new(const wd_cluster_opts_t *opts) {
   const wd_lsh_opts_t lo = {.bands = opts->bands,
                             .rows = opts->num_perm / opts->bands,
                             .doc_bits = doc_bits,
+                            .window = 1, /* arrival order in, oldest out */
                             .doc_fn = lsh_doc,
                             .touch_fn = lsh_touch,
                             .ctx = cs};

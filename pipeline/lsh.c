@@ -4,10 +4,22 @@
  *
  * A band key is XXH3 of the band's rows (seeded by band index). Its low 32
  * bits choose the home slot (fastrange: any capacity), its high bits give the
- * fingerprint (32 - doc_bits bits, never 0: 0 marks an empty slot). A probe
- * compares fingerprints only; a matching entry is confirmed by reading the
- * doc's rows through doc_fn, so false fingerprint matches (1 in 2^11 at the
- * defaults) cost a read, never a wrong vote.
+ * fingerprint (the entry's bits above the doc reference, never 0: 0 marks an
+ * empty slot). A probe compares fingerprints only; a matching entry is
+ * confirmed by reading the doc's rows through doc_fn, so false fingerprint
+ * matches (1 in 2^11 with 4-byte entries of 21-bit references) cost a read,
+ * never a wrong vote.
+ *
+ * Entry width. With opts.window the live docs are the last `span` doc
+ * numbers inserted, so a reference needs only the bits that tell those
+ * apart, not doc_bits: each band table is built with references as wide as
+ * the span will need by the table's next growth (fmt_want) and entries of 3 bytes while that leaves at least FP3_MIN
+ * fingerprint bits (spans up to ~200k docs), else 4. A reference is turned
+ * back into a doc number from the newest doc inserted. At 100k docs a 3-byte
+ * entry of a 17-bit reference and a 7-bit fingerprint saves a quarter of
+ * the tables; the price is a false fingerprint match per 128 entries a probe
+ * passes instead of per 2048, each one row read. A band whose span outgrows
+ * its references is rebuilt before the insert that would outgrow them.
  *
  * Linear probing keeps the entries of one key in insertion order along its
  * run (insertion appends after the run; sweeps and rebuilds keep the order),
@@ -45,10 +57,13 @@
 #define TOMB 1u            /* fingerprint 0: a deleted entry */
 #define LOAD_AFTER_PM 655u /* load after a rebuild, in 1/1024 */
 #define SWEEP_SLACK 16u    /* sweep in place within 1/16 of the size wanted */
+#define FP3_MIN 6u         /* fewest fingerprint bits a 3-byte entry may keep */
+#define SLOT_PAD 4u        /* bytes after the last slot: a 3-byte entry is read as 4 */
 
-/* Where a band key lives: home hash and fingerprint. */
+/* Where a band key lives: home hash, and the hash bits its fingerprint is
+ * cut from (as many as the band's entries keep). */
 typedef struct lsh_key_s {
-  uint32_t h, fp;
+  uint32_t h, hi;
 } lsh_key_t;
 
 /* A query's fingerprint match: an entry of a band, to be confirmed. */
@@ -56,8 +71,15 @@ typedef struct lsh_match_s {
   uint32_t band, ent;
 } lsh_match_t;
 
+/* A band table's entry format: w bytes, the low ref_bits bits a doc
+ * reference, the rest (fp_mask) fingerprint. */
+typedef struct lsh_fmt_s {
+  uint32_t w, ref_bits, ref_mask, fp_mask, ent_mask;
+} lsh_fmt_t;
+
 typedef struct lsh_band_s {
-  uint32_t *slot;
+  uint8_t *slot;    /* cap entries of f.w bytes, then SLOT_PAD bytes */
+  lsh_fmt_t f;
   uint32_t cap, used;
   uint32_t tombs;   /* deleted entries not yet swept */
   uint32_t grow_at; /* rebuild when used + tombs would exceed this */
@@ -66,13 +88,17 @@ typedef struct lsh_band_s {
 
 struct wd_lsh_s {
   uint32_t bands, rows;
-  uint32_t doc_bits, ref_mask, fp_mask;
+  uint32_t doc_bits, ref_mask;
   uint32_t max_per_key;
+  int window;           /* opts.window: references as wide as the span needs */
   wd_lsh_doc_fn doc_fn;
   wd_lsh_touch_fn touch_fn;
   void *ctx;
   size_t count;
-  uint32_t last_ref; /* reference of the newest doc inserted */
+  uint32_t newest;      /* the newest doc inserted */
+  uint32_t first;       /* window: no live doc is older (once any is set) */
+  int any;
+  uint64_t span_want;   /* window: doc numbers the references must tell apart */
   lsh_band_t *band;
   uint64_t dropped;
   uint32_t key_max;
@@ -105,8 +131,78 @@ static inline uint32_t next_of(uint32_t i, uint32_t cap) {
   return i + 1 == cap ? 0 : i + 1;
 }
 
-static inline uint32_t ent_fp(const wd_lsh_t *lsh, uint32_t e) { return e >> lsh->doc_bits; }
-static inline uint32_t ent_ref(const wd_lsh_t *lsh, uint32_t e) { return e & lsh->ref_mask; }
+static inline uint32_t ld32(const uint8_t *p) {
+  uint32_t v;
+  memcpy(&v, p, sizeof(v));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  v = __builtin_bswap32(v);
+#endif
+  return v;
+}
+
+static inline void st32(uint8_t *p, uint32_t v) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  v = __builtin_bswap32(v);
+#endif
+  memcpy(p, &v, sizeof(v));
+}
+
+/* Entry \p i of a band (0: empty, TOMB: deleted). One unaligned load and a
+ * mask whatever the width, so no probe loop branches on it. */
+static inline uint32_t slot_get(const lsh_band_t *bt, uint32_t i) {
+  return ld32(bt->slot + (size_t)i * bt->f.w) & bt->f.ent_mask;
+}
+
+/* Write entry \p i, keeping the next slot's bytes a 4-byte store covers. */
+static inline void slot_set(lsh_band_t *bt, uint32_t i, uint32_t e) {
+  uint8_t *p = bt->slot + (size_t)i * bt->f.w;
+  st32(p, (ld32(p) & ~bt->f.ent_mask) | e);
+}
+
+static inline const uint8_t *slot_at(const lsh_band_t *bt, uint32_t i) {
+  return bt->slot + (size_t)i * bt->f.w;
+}
+
+static inline uint32_t ent_fp(const lsh_band_t *bt, uint32_t e) { return e >> bt->f.ref_bits; }
+
+/* The reference doc_fn takes (the low doc_bits bits of the doc number) for
+ * entry \p e: the live doc whose low ref_bits bits these are is the newest
+ * doc inserted less an age below 2^ref_bits. Without opts.window ref_bits
+ * is doc_bits and this is the entry's reference. */
+static inline uint32_t ent_ref(const wd_lsh_t *lsh, const lsh_band_t *bt, uint32_t e) {
+  const uint32_t n = lsh->newest;
+  return (n - ((n - e) & bt->f.ref_mask)) & lsh->ref_mask;
+}
+
+/* The fingerprint of a key in a band's entries (never 0). */
+static inline uint32_t key_fp(const lsh_band_t *bt, lsh_key_t k) {
+  const uint32_t fp = k.hi & bt->f.fp_mask;
+  return fp ? fp : 1;
+}
+
+/* The format for band \p bt's table built now: 4-byte entries of doc_bits
+ * references, or with opts.window references as wide as the span needs by
+ * the table's next growth (the span grows with the entries, from load
+ * LOAD_AFTER_PM to the band's load_pm, plus 1/32), and 3 bytes while they
+ * leave FP3_MIN fingerprint bits. Narrower, and the band would be rebuilt
+ * for its references before it is for its load. */
+static lsh_fmt_t fmt_want(const wd_lsh_t *lsh, const lsh_band_t *bt) {
+  uint32_t k = lsh->doc_bits;
+  if (lsh->window) {
+    const uint64_t span = lsh->span_want;
+    const uint64_t want = span * bt->load_pm / LOAD_AFTER_PM + span / 32 + 1;
+    k = 1;
+    while (k < lsh->doc_bits && ((uint64_t)1 << k) < want)
+      k++;
+  }
+  lsh_fmt_t f;
+  f.w = lsh->window && k + FP3_MIN <= 24 ? 3 : 4;
+  f.ref_bits = k;
+  f.ref_mask = (uint32_t)(((uint64_t)1 << k) - 1);
+  f.ent_mask = f.w == 3 ? 0xFFFFFFu : UINT32_MAX;
+  f.fp_mask = f.ent_mask >> k;
+  return f;
+}
 
 /* Key of band \p b whose rows are \p rows (rows values). */
 static lsh_key_t band_key(const wd_lsh_t *lsh, const uint32_t *rows, uint32_t b) {
@@ -131,10 +227,7 @@ static lsh_key_t band_key(const wd_lsh_t *lsh, const uint32_t *rows, uint32_t b)
     key = XXH3_64bits_withSeed(rows, lsh->rows * sizeof(*rows), seed);
   }
 #endif
-  lsh_key_t k = {(uint32_t)key, (uint32_t)(key >> 32) & lsh->fp_mask};
-  if (!k.fp)
-    k.fp = 1;
-  return k;
+  return (lsh_key_t){(uint32_t)key, (uint32_t)(key >> 32)};
 }
 
 wd_lsh_t *wd_lsh_new(const wd_lsh_opts_t *o) {
@@ -146,7 +239,7 @@ wd_lsh_t *wd_lsh_new(const wd_lsh_opts_t *o) {
   lsh->rows = o->rows;
   lsh->doc_bits = o->doc_bits;
   lsh->ref_mask = (uint32_t)((1ULL << o->doc_bits) - 1);
-  lsh->fp_mask = UINT32_MAX >> o->doc_bits;
+  lsh->window = o->window;
   lsh->max_per_key = o->max_per_key ? o->max_per_key : PER_KEY_DEFAULT;
   lsh->doc_fn = o->doc_fn;
   lsh->touch_fn = o->touch_fn;
@@ -186,7 +279,8 @@ size_t wd_lsh_bytes(const wd_lsh_t *lsh) {
                                    lsh->rows * sizeof(*lsh->key_sig));
   n += (size_t)lsh->match_cap * sizeof(*lsh->match);
   for (uint32_t b = 0; b < lsh->bands; b++)
-    n += (size_t)lsh->band[b].cap * sizeof(uint32_t);
+    if (lsh->band[b].slot)
+      n += (size_t)lsh->band[b].cap * lsh->band[b].f.w + SLOT_PAD;
   n += (size_t)lsh->map_cap * 3 * sizeof(uint32_t);
   n += (size_t)lsh->hit_cap * (sizeof(*lsh->hit) + sizeof(uint32_t));
   return n;
@@ -197,6 +291,8 @@ void wd_lsh_stats(const wd_lsh_t *lsh, wd_lsh_stats_t *st) {
   for (uint32_t b = 0; b < lsh->bands; b++) {
     st->entries += lsh->band[b].used;
     st->slots += lsh->band[b].cap;
+    if (lsh->band[b].slot)
+      st->table_bytes += (size_t)lsh->band[b].cap * lsh->band[b].f.w + SLOT_PAD;
   }
   st->dropped = lsh->dropped;
   st->max_per_key = lsh->max_per_key;
@@ -224,14 +320,15 @@ static void band_set_cap(lsh_band_t *bt, uint32_t cap) {
  * inserted, an LSD radix sort in one or two passes of at most 14 bits. The
  * digits are as wide as the oldest age needs, so a band of a few thousand
  * entries does not clear and sum 2 x 16k counters for each rebuild. */
-static void sort_by_age(wd_lsh_t *lsh, uint32_t *v, uint32_t *tmp, size_t n) {
+static void sort_by_age(wd_lsh_t *lsh, const lsh_band_t *bt, uint32_t *v, uint32_t *tmp,
+                        size_t n) {
   if (!lsh->age_cnt)
     lsh->age_cnt = wd_malloc(sizeof(uint32_t) << 14);
   uint32_t *cnt = lsh->age_cnt;
-  const uint32_t newest = lsh->last_ref, mask = lsh->ref_mask;
+  const uint32_t newest = lsh->newest, mask = bt->f.ref_mask;
   uint32_t oldest = 0;
   for (size_t i = 0; i < n; i++) {
-    const uint32_t age = (newest - ent_ref(lsh, v[i])) & mask;
+    const uint32_t age = (newest - v[i]) & mask;
     oldest = age > oldest ? age : oldest;
   }
   const unsigned bits = oldest ? 32u - (unsigned)__builtin_clz(oldest) : 1u;
@@ -242,7 +339,7 @@ static void sort_by_age(wd_lsh_t *lsh, uint32_t *v, uint32_t *tmp, size_t n) {
     const unsigned sh = digit * pass;
     memset(cnt, 0, sizeof(uint32_t) << digit);
     for (size_t i = 0; i < n; i++) /* older = larger age = earlier: invert */
-      cnt[((oldest - ((newest - ent_ref(lsh, v[i])) & mask)) >> sh) & dmask]++;
+      cnt[((oldest - ((newest - v[i]) & mask)) >> sh) & dmask]++;
     uint32_t sum = 0;
     for (uint32_t k = 0; k <= dmask; k++) {
       const uint32_t c = cnt[k];
@@ -250,8 +347,7 @@ static void sort_by_age(wd_lsh_t *lsh, uint32_t *v, uint32_t *tmp, size_t n) {
       sum += c;
     }
     for (size_t i = 0; i < n; i++)
-      tmp[cnt[((oldest - ((newest - ent_ref(lsh, v[i])) & mask)) >> sh) &
-              dmask]++] = v[i];
+      tmp[cnt[((oldest - ((newest - v[i]) & mask)) >> sh) & dmask]++] = v[i];
     memcpy(v, tmp, n * sizeof(*v));
   }
 }
@@ -274,19 +370,20 @@ static void live_reserve(wd_lsh_t *lsh, size_t n) {
 static void band_sweep(wd_lsh_t *lsh, uint32_t b) {
   enum { ROWS_AHEAD = 32 }; /* rows requested before they are read */
   lsh_band_t *bt = &lsh->band[b];
-  uint32_t *slot = bt->slot, start = 0, rows[ROWS_MAX];
+  uint32_t start = 0, rows[ROWS_MAX];
   const uint32_t cap = bt->cap;
   live_reserve(lsh, bt->used);
   uint32_t *pos = lsh->live;
   size_t n = 0;
-  while (slot[start]) /* a run never wraps past an empty slot */
+  while (slot_get(bt, start)) /* a run never wraps past an empty slot */
     start++;
   int holed = 0; /* a tombstone earlier in this run */
   for (uint32_t k = 0, p = start; k < cap; k++, p = next_of(p, cap)) {
-    if (!slot[p]) {
+    const uint32_t e = slot_get(bt, p);
+    if (!e) {
       holed = 0;
-    } else if (slot[p] == TOMB) {
-      slot[p] = 0;
+    } else if (e == TOMB) {
+      slot_set(bt, p, 0);
       holed = 1;
     } else if (holed) {
       pos[n++] = p;
@@ -295,22 +392,24 @@ static void band_sweep(wd_lsh_t *lsh, uint32_t b) {
   bt->tombs = 0;
   for (size_t i = 0; i < n; i++) {
     if (i + ROWS_AHEAD < n && lsh->touch_fn)
-      lsh->touch_fn(lsh->ctx, ent_ref(lsh, slot[pos[i + ROWS_AHEAD]]), b);
-    const uint32_t p = pos[i], e = slot[p];
-    lsh->doc_fn(lsh->ctx, ent_ref(lsh, e), b, rows);
+      lsh->touch_fn(lsh->ctx, ent_ref(lsh, bt, slot_get(bt, pos[i + ROWS_AHEAD])), b);
+    const uint32_t p = pos[i], e = slot_get(bt, p);
+    lsh->doc_fn(lsh->ctx, ent_ref(lsh, bt, e), b, rows);
     uint32_t j = home_of(band_key(lsh, rows, b).h, cap);
-    slot[p] = 0; /* the free slot found is p at the latest */
-    while (slot[j])
+    slot_set(bt, p, 0); /* the free slot found is p at the latest */
+    while (slot_get(bt, j))
       j = next_of(j, cap);
-    slot[j] = e;
+    slot_set(bt, j, e);
   }
 }
 
-/* Rebuild band \p b in \p ncap slots without its tombstones. The entries are
- * re-entered oldest first, so a key's entries keep their order, and their rows
- * are read in arrival order, which in the caller's store is mostly
- * sequential memory. */
-static void band_rehash(wd_lsh_t *lsh, uint32_t b, uint32_t ncap) {
+/* Rebuild band \p b in \p ncap slots of format \p f without its tombstones.
+ * The entries are re-entered oldest first, so a key's entries keep their
+ * order, and their rows are read in arrival order, which in the caller's
+ * store is mostly sequential memory. Each entry's home needs its rows
+ * anyway, so its fingerprint and reference are made again in the new
+ * format from them and from the doc number doc_fn returns. */
+static void band_rehash(wd_lsh_t *lsh, uint32_t b, uint32_t ncap, lsh_fmt_t f) {
   /* Table slots are requested AHEAD entries before they are written, rows
    * ROWS_AHEAD before they are read: each row is a cache line of its own (the
    * band is a few bytes of it), so without the hint every entry waited for
@@ -321,48 +420,55 @@ static void band_rehash(wd_lsh_t *lsh, uint32_t b, uint32_t ncap) {
   live_reserve(lsh, bt->used);
   uint32_t *live = lsh->live;
   size_t n = 0;
-  for (uint32_t o = 0; o < bt->cap; o++)
-    if (ent_fp(lsh, bt->slot[o]))
-      live[n++] = bt->slot[o];
+  for (uint32_t o = 0; o < bt->cap; o++) {
+    const uint32_t e = slot_get(bt, o);
+    if (ent_fp(bt, e))
+      live[n++] = e;
+  }
   assert(n == bt->used);
-  sort_by_age(lsh, live, live + lsh->live_cap, n);
+  sort_by_age(lsh, bt, live, live + lsh->live_cap, n);
+  for (size_t i = 0; i < n; i++) /* old format: as doc_fn references */
+    live[i] = ent_ref(lsh, bt, live[i]);
   wd_free(bt->slot);
-  bt->slot = wd_calloc_huge(ncap, sizeof(*bt->slot));
+  bt->slot = wd_calloc_huge((size_t)ncap * f.w + SLOT_PAD, 1);
+  bt->f = f;
 
   band_set_cap(bt, ncap);
   bt->tombs = 0;
-  uint32_t home[AHEAD], rows[ROWS_MAX];
+  uint32_t home[AHEAD], ent[AHEAD], rows[ROWS_MAX];
   for (size_t i = 0; i < n + AHEAD; i++) {
     if (i >= AHEAD) {
       uint32_t j = home[i % AHEAD];
-      while (bt->slot[j])
+      while (slot_get(bt, j))
         j = next_of(j, ncap);
-      bt->slot[j] = live[i - AHEAD];
+      slot_set(bt, j, ent[i % AHEAD]);
     }
     if (i + ROWS_AHEAD < n && lsh->touch_fn)
-      lsh->touch_fn(lsh->ctx, ent_ref(lsh, live[i + ROWS_AHEAD]), b);
+      lsh->touch_fn(lsh->ctx, live[i + ROWS_AHEAD], b);
     if (i < n) {
-      lsh->doc_fn(lsh->ctx, ent_ref(lsh, live[i]), b, rows);
-      home[i % AHEAD] = home_of(band_key(lsh, rows, b).h, ncap);
-      __builtin_prefetch(&bt->slot[home[i % AHEAD]], 1);
+      const uint32_t doc = lsh->doc_fn(lsh->ctx, live[i], b, rows);
+      const lsh_key_t k = band_key(lsh, rows, b);
+      ent[i % AHEAD] = key_fp(bt, k) << f.ref_bits | (doc & f.ref_mask);
+      home[i % AHEAD] = home_of(k.h, ncap);
+      __builtin_prefetch(slot_at(bt, home[i % AHEAD]), 1);
     }
   }
 }
 
-/* Slots for \p entries at load LOAD_AFTER_PM; from 2 MiB up, whole huge
- * pages. A table's last part-page stayed in 4 KiB pages (THP maps only
- * whole aligned 2 MiB), a quarter to a half of each table at 0.5-1M docs:
- * with 64 tables of several MiB probed at random, those probes were TLB
+/* Slots of \p w bytes for \p entries at load LOAD_AFTER_PM; from 2 MiB up,
+ * whole huge pages. A table's last part-page stayed in 4 KiB pages (THP maps
+ * only whole aligned 2 MiB), a quarter to a half of each table at 0.5-1M
+ * docs: with 64 tables of several MiB probed at random, those probes were TLB
  * misses whose page walks no longer fit in cache, and the cost per article
  * doubled from 200k to 1M. The rest of the page is used as slots (a lower
  * load, shorter runs): at most 2 MiB per band, however large the index. */
-static uint32_t band_cap_for(uint64_t entries) {
-  const uint64_t page = WD_HUGE_PAGE / sizeof(uint32_t);
+static uint32_t band_cap_for(uint64_t entries, uint32_t w) {
   uint64_t cap = entries * 1024 / LOAD_AFTER_PM + 1;
   if (cap < BAND_MIN_CAP)
     cap = BAND_MIN_CAP;
-  if (cap >= page)
-    cap = (cap + page - 1) / page * page;
+  const uint64_t bytes = cap * w + SLOT_PAD;
+  if (bytes >= WD_HUGE_PAGE)
+    cap = ((bytes + WD_HUGE_PAGE - 1) / WD_HUGE_PAGE * WD_HUGE_PAGE - SLOT_PAD) / w;
   assert(cap < (uint64_t)1 << 32);
   return (uint32_t)cap;
 }
@@ -370,17 +476,19 @@ static uint32_t band_cap_for(uint64_t entries) {
 /* Room for \p more entries: back to load ~0.64 when live + tombstones +
  * more would pass grow_at. In a window whose evictions balance its inserts
  * the size wanted is about the size there is, and a sweep in place costs no
- * allocation, no sort and fewer row reads than a rebuild. */
+ * allocation, no sort and fewer row reads than a rebuild; it keeps the
+ * format, so only while the references still tell the span apart. */
 static void band_reserve(wd_lsh_t *lsh, uint32_t b, size_t more) {
   lsh_band_t *bt = &lsh->band[b];
   if ((uint64_t)bt->used + bt->tombs + more <= bt->grow_at && bt->cap)
     return;
-  const uint32_t ncap = band_cap_for((uint64_t)bt->used + more);
-  if (bt->tombs && ncap >= bt->cap - bt->cap / SWEEP_SLACK &&
-      ncap <= bt->cap + bt->cap / SWEEP_SLACK)
+  const lsh_fmt_t f = fmt_want(lsh, bt);
+  const uint32_t ncap = band_cap_for((uint64_t)bt->used + more, f.w);
+  if (bt->tombs && f.w == bt->f.w && lsh->span_want <= (uint64_t)bt->f.ref_mask + 1 &&
+      ncap >= bt->cap - bt->cap / SWEEP_SLACK && ncap <= bt->cap + bt->cap / SWEEP_SLACK)
     band_sweep(lsh, b);
   else
-    band_rehash(lsh, b, ncap);
+    band_rehash(lsh, b, ncap, f);
 }
 
 /* Delete the entry at \p i: a tombstone (fingerprint 0, never matched), so
@@ -391,23 +499,51 @@ static void band_reserve(wd_lsh_t *lsh, uint32_t b, size_t more) {
 static void band_delete_at(wd_lsh_t *lsh, uint32_t b, uint32_t i) {
   lsh_band_t *bt = &lsh->band[b];
   bt->used--;
-  if (bt->slot[next_of(i, bt->cap)]) {
-    bt->slot[i] = TOMB;
+  if (slot_get(bt, next_of(i, bt->cap))) {
+    slot_set(bt, i, TOMB);
     bt->tombs++;
   } else { /* the end of a run: probes stop a slot earlier, same answers */
-    bt->slot[i] = 0;
-    for (i = i ? i - 1 : bt->cap - 1; bt->slot[i] == TOMB;
+    slot_set(bt, i, 0);
+    for (i = i ? i - 1 : bt->cap - 1; slot_get(bt, i) == TOMB;
          i = i ? i - 1 : bt->cap - 1) {
-      bt->slot[i] = 0;
+      slot_set(bt, i, 0);
       bt->tombs--;
     }
   }
   /* Shrink after heavy eviction so churn cannot pin a peak-size table. */
-  if (bt->cap > BAND_MIN_CAP && (uint64_t)bt->used * 8 < bt->cap)
-    band_rehash(lsh, b, band_cap_for(bt->used));
+  if (bt->cap > BAND_MIN_CAP && (uint64_t)bt->used * 8 < bt->cap) {
+    const lsh_fmt_t f = fmt_want(lsh, bt);
+    band_rehash(lsh, b, band_cap_for(bt->used, f.w), f);
+  }
+}
+
+/* opts.window: \p newest is about to be the newest doc. Bands whose
+ * references would no longer tell the span apart are rebuilt first, while
+ * their entries can still be read (relative to the old newest doc). */
+static void span_advance(wd_lsh_t *lsh, uint32_t oldest, uint32_t newest) {
+  if (!lsh->any) {
+    lsh->first = oldest;
+    lsh->any = 1;
+  }
+  if (!lsh->window) {
+    lsh->newest = newest;
+    return;
+  }
+  lsh->span_want = (uint64_t)(uint32_t)(newest - lsh->first) + 1;
+  for (uint32_t b = 0; b < lsh->bands; b++) {
+    lsh_band_t *bt = &lsh->band[b];
+    if (bt->slot && lsh->span_want > (uint64_t)bt->f.ref_mask + 1) {
+      const lsh_fmt_t f = fmt_want(lsh, bt);
+      band_rehash(lsh, b, band_cap_for(bt->used, f.w), f);
+    }
+  }
+  lsh->newest = newest;
 }
 
 void wd_lsh_reserve(wd_lsh_t *lsh, size_t docs) {
+  /* a bulk load of docs docs spans at least that many numbers */
+  if (lsh->window && docs > lsh->span_want)
+    lsh->span_want = docs;
   for (uint32_t b = 0; b < lsh->bands; b++)
     band_reserve(lsh, b, docs > lsh->band[b].used ? docs - lsh->band[b].used : 0);
 }
@@ -416,7 +552,7 @@ void wd_lsh_reserve(wd_lsh_t *lsh, size_t docs) {
 static int entry_is(wd_lsh_t *lsh, uint32_t b, uint32_t e, const uint32_t *rows,
                     uint32_t *doc) {
   uint32_t got[ROWS_MAX];
-  *doc = lsh->doc_fn(lsh->ctx, ent_ref(lsh, e), b, got);
+  *doc = lsh->doc_fn(lsh->ctx, ent_ref(lsh, &lsh->band[b], e), b, got);
   uint32_t diff = 0; /* a few values: a loop beats a memcmp call */
   for (uint32_t r = 0; r < lsh->rows; r++)
     diff |= got[r] ^ rows[r];
@@ -425,23 +561,24 @@ static int entry_is(wd_lsh_t *lsh, uint32_t b, uint32_t e, const uint32_t *rows,
 
 static void band_insert(wd_lsh_t *lsh, uint32_t b, lsh_key_t k, const uint32_t *rows,
                         uint32_t doc) {
-  band_reserve(lsh, b, 1);
+  band_reserve(lsh, b, 1); /* first: it may change the format */
   lsh_band_t *bt = &lsh->band[b];
-  const uint32_t home = home_of(k.h, bt->cap);
-  uint32_t i = home, oldest = NIL, same = 0, d;
-  for (; bt->slot[i]; i = next_of(i, bt->cap))
-    same += ent_fp(lsh, bt->slot[i]) == k.fp;
+  const uint32_t home = home_of(k.h, bt->cap), fp = key_fp(bt, k);
+  uint32_t i = home, oldest = NIL, same = 0, d, e;
+  for (; (e = slot_get(bt, i)); i = next_of(i, bt->cap))
+    same += ent_fp(bt, e) == fp;
   if (same >= lsh->max_per_key) { /* maybe full: count the true matches */
     same = 0;
     for (uint32_t j = home; j != i; j = next_of(j, bt->cap)) {
-      if (ent_fp(lsh, bt->slot[j]) != k.fp || !entry_is(lsh, b, bt->slot[j], rows, &d))
+      e = slot_get(bt, j);
+      if (ent_fp(bt, e) != fp || !entry_is(lsh, b, e, rows, &d))
         continue;
       if (oldest == NIL)
         oldest = j;
       same++;
     }
   }
-  bt->slot[i] = (k.fp << lsh->doc_bits) | (doc & lsh->ref_mask);
+  slot_set(bt, i, fp << bt->f.ref_bits | (doc & bt->f.ref_mask));
   bt->used++;
   if (same >= lsh->max_per_key) { /* a flood: the oldest of the key gives way */
     band_delete_at(lsh, b, oldest);
@@ -470,7 +607,7 @@ static void keys_prefetch(wd_lsh_t *lsh, const uint32_t *sig, int write) {
     if (!known)
       lsh->key[b] = band_key(lsh, sig + (size_t)b * lsh->rows, b);
     if (bt->cap) {
-      const uint32_t *at = &bt->slot[home_of(lsh->key[b].h, bt->cap)];
+      const uint8_t *at = slot_at(bt, home_of(lsh->key[b].h, bt->cap));
       if (write)
         __builtin_prefetch(at, 1);
       else
@@ -480,7 +617,7 @@ static void keys_prefetch(wd_lsh_t *lsh, const uint32_t *sig, int write) {
 }
 
 void wd_lsh_insert(wd_lsh_t *lsh, const uint32_t *sig, uint32_t doc) {
-  lsh->last_ref = doc & lsh->ref_mask;
+  span_advance(lsh, doc, doc);
   keys_prefetch(lsh, sig, 1);
   for (uint32_t b = 0; b < lsh->bands; b++)
     band_insert(lsh, b, lsh->key[b], sig + (size_t)b * lsh->rows, doc);
@@ -495,7 +632,7 @@ void wd_lsh_load_band(wd_lsh_t *lsh, uint32_t band, const uint32_t *rows,
   if (cnt == 0)
     return;
   /* Room for all of them first, so the prefetched slots stay where they are. */
-  lsh->last_ref = docs[cnt - 1] & lsh->ref_mask;
+  span_advance(lsh, docs[0], docs[cnt - 1]);
   band_reserve(lsh, band, cnt);
   lsh_band_t *bt = &lsh->band[band];
   for (size_t i = 0; i < cnt + AHEAD; i++) {
@@ -504,7 +641,7 @@ void wd_lsh_load_band(wd_lsh_t *lsh, uint32_t band, const uint32_t *rows,
       band_insert(lsh, band, k[i % AHEAD], rows + (i - AHEAD) * lsh->rows, docs[i - AHEAD]);
     if (i < cnt) {
       k[i % AHEAD] = band_key(lsh, rows + i * lsh->rows, band);
-      __builtin_prefetch(&bt->slot[home_of(k[i % AHEAD].h, bt->cap)], 1);
+      __builtin_prefetch(slot_at(bt, home_of(k[i % AHEAD].h, bt->cap)), 1);
     }
   }
 }
@@ -513,7 +650,6 @@ void wd_lsh_count_add(wd_lsh_t *lsh, size_t docs) { lsh->count += docs; }
 
 void wd_lsh_remove(wd_lsh_t *lsh, const uint32_t *sig, uint32_t doc) {
   int found = 0, full = 0;
-  const uint32_t want = doc & lsh->ref_mask;
   keys_prefetch(lsh, sig, 1);
   for (uint32_t b = 0; b < lsh->bands; b++) {
     lsh_band_t *bt = &lsh->band[b];
@@ -521,14 +657,14 @@ void wd_lsh_remove(wd_lsh_t *lsh, const uint32_t *sig, uint32_t doc) {
       continue;
     const uint32_t *rows = sig + (size_t)b * lsh->rows;
     const lsh_key_t k = lsh->key[b];
-    uint32_t same = 0, at = NIL, d;
+    const uint32_t fp = key_fp(bt, k), want = doc & bt->f.ref_mask;
+    uint32_t same = 0, at = NIL, d, e;
     /* The live doc with these low bits is unique: fingerprint and reference
      * identify its entry without a read. */
-    for (uint32_t i = home_of(k.h, bt->cap); bt->slot[i]; i = next_of(i, bt->cap)) {
-      const uint32_t e = bt->slot[i];
-      if (ent_fp(lsh, e) != k.fp)
+    for (uint32_t i = home_of(k.h, bt->cap); (e = slot_get(bt, i)); i = next_of(i, bt->cap)) {
+      if (ent_fp(bt, e) != fp)
         continue;
-      if (ent_ref(lsh, e) == want) {
+      if ((e & bt->f.ref_mask) == want) {
         at = i;
         break;
       }
@@ -544,6 +680,8 @@ void wd_lsh_remove(wd_lsh_t *lsh, const uint32_t *sig, uint32_t doc) {
   }
   if ((found || (full && lsh->dropped)) && lsh->count)
     lsh->count--;
+  if (lsh->window && lsh->any) /* oldest first: none older is left */
+    lsh->first = doc + 1;
 }
 
 /* ==== Query ==== */
@@ -626,17 +764,19 @@ size_t wd_lsh_query(wd_lsh_t *lsh, const uint32_t *sig, wd_lsh_hit_t *out,
     const lsh_band_t *bt = &lsh->band[b];
     if (!bt->used)
       continue;
-    const uint32_t fp = lsh->key[b].fp;
-    for (uint32_t i = home_of(lsh->key[b].h, bt->cap); bt->slot[i]; i = next_of(i, bt->cap)) {
-      if (ent_fp(lsh, bt->slot[i]) != fp)
+    const uint32_t fp = key_fp(bt, lsh->key[b]);
+    uint32_t e;
+    for (uint32_t i = home_of(lsh->key[b].h, bt->cap); (e = slot_get(bt, i));
+         i = next_of(i, bt->cap)) {
+      if (ent_fp(bt, e) != fp)
         continue;
       if (nm == lsh->match_cap) {
         lsh->match_cap = lsh->match_cap ? lsh->match_cap * 2 : 256;
         lsh->match = wd_realloc(lsh->match, lsh->match_cap * sizeof(*lsh->match));
       }
-      lsh->match[nm++] = (lsh_match_t){b, bt->slot[i]};
+      lsh->match[nm++] = (lsh_match_t){b, e};
       if (lsh->touch_fn)
-        lsh->touch_fn(lsh->ctx, ent_ref(lsh, bt->slot[i]), b);
+        lsh->touch_fn(lsh->ctx, ent_ref(lsh, bt, e), b);
     }
   }
   lsh->q_resolved = nm;

@@ -11,7 +11,9 @@
  * its band values), which the index uses to check every fingerprint match
  * exactly, to find an entry's home when it moves, and to rehash. So a query
  * votes for exactly the docs that share a whole band with it, and an index of
- * N docs holds about bands * 4 / load bytes per doc (load 0.6-0.85).
+ * N docs holds about bands * 4 / load bytes per doc (load 0.6-0.85), or
+ * bands * 3 / load with opts.window while the live docs span up to ~200k
+ * numbers.
  *
  * Docs must be numbered so that the live ones differ in their low doc_bits
  * bits (a window of at most 2^doc_bits consecutive numbers does).
@@ -69,6 +71,11 @@ typedef struct wd_lsh_opts_s {
   uint32_t bands, rows;   /**< bands * rows = signature length */
   uint32_t doc_bits;      /**< 1..28: bits of a doc number kept per entry */
   uint32_t max_per_key;   /**< docs kept per band key (0: default 256) */
+  int window;             /**< 1: docs are inserted in increasing number order
+                               (wrapping) and removed oldest first, so the live
+                               docs are among the last (newest - oldest + 1)
+                               numbers; entries then keep only the reference bits
+                               that span needs, in 3 bytes up to ~200k docs */
   wd_lsh_doc_fn doc_fn;
   wd_lsh_touch_fn touch_fn; /**< NULL: no hint */
   void *ctx;
@@ -77,7 +84,8 @@ typedef struct wd_lsh_opts_s {
 /** What the index holds and what the last query did. */
 typedef struct wd_lsh_stats_s {
   size_t entries;         /**< entries over all bands */
-  size_t slots;           /**< table slots over all bands (4 bytes each) */
+  size_t slots;           /**< table slots over all bands (3 or 4 bytes each) */
+  size_t table_bytes;     /**< bytes of the band tables */
   uint64_t dropped;       /**< entries dropped by the max_per_key cap */
   uint32_t max_per_key;
   uint32_t query_matches; /**< last query: entries whose band key matched */

@@ -499,36 +499,57 @@ static int test_query_then_insert(void) {
   return 0;
 }
 
-/* A brute-force model under churn: docs come and go at random while the
- * live count grows, holds and shrinks (so tables grow, sweep their
- * tombstones and shrink), band keys repeat often enough that keys reach the
- * cap, and every step's query must give exactly the model's hits in the
- * model's order. The model keeps, per doc, the bands it is still indexed in:
- * an insert over the cap takes the band from the key's oldest doc. */
-static int test_churn_against_model(void) {
-  /* Doc k is numbered k * STEP: ages past 2^11 take the sort's two passes. */
-  enum {
-    RING = 2048,
-    STEPS = 12000,
-    B = 16,
-    R = 2,
-    CAP = 4,
-    PHASE = 1500,
-    STEP = 23
-  };
-  unsigned long long rng = wd_t_seed(2718);
-  uint32_t(*sig)[B * R] = wd_malloc(RING * sizeof(*sig));
+/* The walk's store (churn_against_model): doc k is numbered k * step and
+ * kept in ring slot k % RING; a reference is turned back into the live doc
+ * nearest below the newest, as the cluster store does. */
+#define M_RING 2048
+#define M_B 16
+#define M_R 2
+static struct {
+  uint32_t (*sig)[M_B * M_R];
+  uint32_t step, newest, ref_mask;
+} m;
+
+static uint32_t m_doc_fn(void *ctx, uint32_t ref, uint32_t band, uint32_t *rows) {
+  (void)ctx;
+  const uint32_t doc = m.newest - ((m.newest - ref) & m.ref_mask);
+  memcpy(rows, m.sig[(doc / m.step) % M_RING] + band * M_R, M_R * sizeof(*rows));
+  return doc;
+}
+
+/* A brute-force model under churn: docs come and go while the live count
+ * grows, holds and shrinks (so tables grow, sweep their tombstones and
+ * shrink), band keys repeat often enough that keys reach the cap, and every
+ * step's query must give exactly the model's hits in the model's order. The
+ * model keeps, per doc, the bands it is still indexed in: an insert over the
+ * cap takes the band from the key's oldest doc. Without \p window docs leave
+ * at random; with it, oldest first, as opts.window requires, and the entry
+ * format follows the span (docs numbered \p step apart, so a large step
+ * passes the span where 3-byte entries end). \p formats gets the entry
+ * widths seen (bit w). */
+static int churn_against_model(int window, uint32_t step, uint32_t doc_bits,
+                               unsigned long long seed, unsigned *formats) {
+  enum { RING = M_RING, STEPS = 12000, B = M_B, R = M_R, CAP = 4, PHASE = 1500 };
+  unsigned long long rng = wd_t_seed(seed);
+  m.sig = wd_malloc(RING * sizeof(*m.sig));
+  m.step = step;
+  m.newest = 0;
+  m.ref_mask = (uint32_t)((1ULL << doc_bits) - 1);
+  uint32_t(*sig)[B * R] = m.sig;
   /* Per doc, the bands it is indexed in (0: not live). */
   uint32_t *mask = wd_calloc(RING, sizeof(*mask));
   wd_lsh_hit_t *hit = wd_malloc(RING * sizeof(*hit)),
                *want = wd_malloc(RING * sizeof(*want));
   uint32_t q[B * R], oldest = 0, next = 0, queries = 0, peak = 0;
-  wd_lsh_t *lsh = t_new_cap(B, R, CAP);
-  for (uint32_t step = 0; step < STEPS; step++) {
+  const wd_lsh_opts_t o = {.bands = B, .rows = R, .doc_bits = doc_bits, .max_per_key = CAP,
+                           .window = window, .doc_fn = m_doc_fn};
+  wd_lsh_t *lsh = wd_lsh_new(&o);
+  *formats = 0;
+  for (uint32_t step_i = 0; step_i < STEPS; step_i++) {
     /* Phases: grow, hold, shrink, hold. */
     static const unsigned ins_pct[] = {90, 60, 30, 60},
                           rem_pct[] = {40, 60, 95, 60};
-    const unsigned ph = (step / PHASE) % 4;
+    const unsigned ph = (step_i / PHASE) % 4;
     /* A quarter of the bands take one of 9 keys. */
     for (uint32_t bd = 0; bd < B; bd++) {
       const int common = wd_t_rand(&rng) % 4 == 0;
@@ -553,16 +574,16 @@ static int test_churn_against_model(void) {
         for (; at > 0 && want[at - 1].bands < be;
              at--) /* docs come in ascending */
           want[at] = want[at - 1];
-        want[at] = (wd_lsh_hit_t){d * STEP, be};
+        want[at] = (wd_lsh_hit_t){d * step, be};
       }
     }
     const size_t n = wd_lsh_query(lsh, q, hit, RING);
     queries += nw > 0;
-    WD_T_ASSERT(n == nw, "step %u: %zu hits, model %zu", step, n, nw);
+    WD_T_ASSERT(n == nw, "step %u: %zu hits, model %zu", step_i, n, nw);
     for (size_t i = 0; i < n; i++)
       WD_T_ASSERT(hit[i].doc == want[i].doc && hit[i].bands == want[i].bands,
                   "step %u hit %zu: doc %u (%u bands), model doc %u (%u bands)",
-                  step, i, hit[i].doc, hit[i].bands, want[i].doc,
+                  step_i, i, hit[i].doc, hit[i].bands, want[i].doc,
                   want[i].bands);
     /* Insert what was queried (the caller's order), or now and then another. */
     if (wd_t_rand(&rng) % 100 < ins_pct[ph]) {
@@ -570,7 +591,7 @@ static int test_churn_against_model(void) {
         for (uint32_t i = 0; i < B * R; i++)
           q[i] = (uint32_t)wd_t_rand(&rng);
       if (next - oldest == RING - 1) { /* the ring slot is needed */
-        wd_lsh_remove(lsh, sig[oldest % RING], oldest * STEP);
+        wd_lsh_remove(lsh, sig[oldest % RING], oldest * step);
         mask[oldest % RING] = 0;
       }
       const uint32_t d = next++;
@@ -585,12 +606,14 @@ static int test_churn_against_model(void) {
           mask[first % RING] &= ~(1u << bd);
       }
       mask[d % RING] = (1u << B) - 1;
-      t_insert(lsh, sig[d % RING], d * STEP);
+      m.newest = d * step;
+      wd_lsh_insert(lsh, sig[d % RING], d * step);
     }
     if (next > oldest && wd_t_rand(&rng) % 100 < rem_pct[ph]) {
-      const uint32_t d = oldest + (uint32_t)(wd_t_rand(&rng) % (next - oldest));
+      const uint32_t d =
+          window ? oldest : oldest + (uint32_t)(wd_t_rand(&rng) % (next - oldest));
       if (mask[d % RING]) {
-        wd_lsh_remove(lsh, sig[d % RING], d * STEP);
+        wd_lsh_remove(lsh, sig[d % RING], d * step);
         mask[d % RING] = 0;
       }
     }
@@ -604,18 +627,45 @@ static int test_churn_against_model(void) {
     peak = nlive > peak ? (uint32_t)nlive : peak;
     wd_lsh_stats_t st;
     wd_lsh_stats(lsh, &st);
-    WD_T_ASSERT(st.entries == entries, "step %u: %zu entries, model %zu", step,
+    WD_T_ASSERT(st.entries == entries, "step %u: %zu entries, model %zu", step_i,
                 st.entries, entries);
+    /* every table has the same width here: bytes per slot tell it */
+    if (st.slots)
+      *formats |= 1u << ((st.table_bytes - B * 4) / st.slots);
   }
   WD_T_ASSERT(queries > STEPS / 4 && peak > 300,
               "the walk did its work: %u queries with "
               "hits, peak %u live",
               queries, peak);
-  wd_free(sig);
+  wd_free(m.sig);
   wd_free(mask);
   wd_free(hit);
   wd_free(want);
   wd_lsh_destroy(lsh);
+  return 0;
+}
+
+static int test_churn_against_model(void) {
+  unsigned formats;
+  if (churn_against_model(0, 23, 16, 2718, &formats))
+    return 1;
+  WD_T_ASSERT(formats == 1u << 4, "without opts.window entries are 4 bytes (%#x)", formats);
+  return 0;
+}
+
+/* opts.window: references only as wide as the live span needs. A span that
+ * stays below ~200k numbers keeps 3-byte entries; one that grows past it
+ * (docs 300 numbers apart, up to 2047 live) moves to 4 bytes, and the
+ * answers stay the model's throughout. */
+static int test_window_against_model(void) {
+  unsigned formats;
+  if (churn_against_model(1, 23, 16, 3141, &formats))
+    return 1;
+  WD_T_ASSERT(formats == 1u << 3, "a span below 2^16: 3-byte entries only (%#x)", formats);
+  if (churn_against_model(1, 300, 20, 1618, &formats))
+    return 1;
+  WD_T_ASSERT(formats == (1u << 3 | 1u << 4), "3 then 4 bytes as the span grew (%#x)",
+              formats);
   return 0;
 }
 
@@ -630,5 +680,6 @@ int main(void) {
   WD_T_RUN(test_per_key_cap);
   WD_T_RUN(test_query_then_insert);
   WD_T_RUN(test_churn_against_model);
+  WD_T_RUN(test_window_against_model);
   return WD_T_DONE();
 }
