@@ -4,7 +4,7 @@
  * the contiguous range [base, base + cnt). They live in chunks of 8192
  * consecutive doc numbers, each holding the docs' 48-byte records and
  * (apart) their signatures and, with the word rule on, their heaviest-word
- * vectors (topv.h, 236 bytes); a power-of-two directory of chunk pointers finds doc d's
+ * vectors (topv.h, packed in 204 bytes); a power-of-two directory of chunk pointers finds doc d's
  * chunk from d >> 13. Insertion at the back and eviction from the front are
  * O(1), a chunk is freed when its last doc is evicted, and memory follows the
  * live count (at most two partly used chunks) instead of a power-of-two ring.
@@ -94,7 +94,7 @@ typedef struct rec_s {
 typedef struct chunk_s {
   rec_t rec[CHUNK];
   uint16_t *sig;  /* CHUNK * num_perm b-bit (low 16 bits) values */
-  wd_topv_t *tv;  /* CHUNK heaviest-word vectors (NULL: word rule off) */
+  wd_topv_packed_t *tv; /* CHUNK heaviest-word vectors (NULL: word rule off) */
 } chunk_t;
 
 struct wd_cluster_s {
@@ -129,6 +129,7 @@ struct wd_cluster_s {
   wd_simhash_index_t *si;
   wd_topv_index_t *tv; /* word index over the chunks' vectors (NULL: word rule off) */
   uint32_t *tvc;       /* scratch: word-index candidates */
+  wd_topv_t tv_get;    /* scratch: the vector topv_get unpacked */
   wd_lsh_hit_t *hits; /* scratch: max_candidates */
   uint32_t *near;     /* scratch: SimHash neighbours */
   size_t near_cap;
@@ -154,11 +155,16 @@ static inline size_t chunk_run(const wd_cluster_t *cs, size_t i) {
   return run < cs->cnt - i ? run : cs->cnt - i;
 }
 
-static inline const wd_topv_t *topv_of(const wd_cluster_t *cs, uint32_t doc) {
-  return &chunk_of(cs, doc)->tv[doc & (CHUNK - 1)];
+/* Live doc \p doc's word vector, unpacked into \p v. */
+static inline const wd_topv_t *topv_of(const wd_cluster_t *cs, uint32_t doc, wd_topv_t *v) {
+  wd_topv_unpack(v, &chunk_of(cs, doc)->tv[doc & (CHUNK - 1)]);
+  return v;
 }
 
-static const wd_topv_t *topv_get(void *ctx, uint32_t doc) { return topv_of(ctx, doc); }
+static const wd_topv_t *topv_get(void *ctx, uint32_t doc) {
+  wd_cluster_t *cs = ctx;
+  return topv_of(cs, doc, &cs->tv_get);
+}
 
 static void chunk_free(chunk_t **c) {
   if (*c) {
@@ -476,7 +482,7 @@ static void dir_reserve(wd_cluster_t *cs) {
     *c = wd_malloc(sizeof(**c));
     (*c)->sig = wd_calloc_huge(cs->chunk_bytes, 1);
     /* zeroed: no words until stored (a checkpoint without TOPV keeps none) */
-    (*c)->tv = cs->tv ? wd_calloc(CHUNK, sizeof(wd_topv_t)) : NULL;
+    (*c)->tv = cs->tv ? wd_calloc(CHUNK, sizeof(*(*c)->tv)) : NULL;
     cs->chunks++;
   }
 }
@@ -550,9 +556,9 @@ static uint32_t store_append(wd_cluster_t *cs, const wd_doc_t *doc, uint32_t clu
   r->sim = dup == NO_DOC ? 0.0f : (float)sim;
   r->size_at = cs->cl_size[cluster];
   if (cs->tv) {
-    wd_topv_t *v = &chunk_of(cs, d)->tv[d & (CHUNK - 1)];
+    wd_topv_packed_t *v = &chunk_of(cs, d)->tv[d & (CHUNK - 1)];
     if (doc->topv)
-      *v = *doc->topv;
+      wd_topv_pack(v, doc->topv);
     else
       memset(v, 0, sizeof(*v));
     wd_topv_index_add(cs->tv, cs->base, cs->cnt);
@@ -703,7 +709,8 @@ static double verify(const wd_cluster_t *cs, const wd_doc_t *doc, uint32_t c, do
     }
   }
   if (cs->tv && doc->topv && doc->topv->n) {
-    const wd_topv_t *tc = topv_of(cs, c);
+    wd_topv_t tcv;
+    const wd_topv_t *tc = topv_of(cs, c, &tcv);
     const uint32_t nmax = na > nb ? na : nb;
     const double wc = tc->n ? wd_topv_cosine(doc->topv, tc) : 0.0;
     /* a story is one event: templated stories with other figures are not */
@@ -799,7 +806,7 @@ void wd_cluster_stats(const wd_cluster_t *cs, wd_cluster_stats_t *st) {
     st->simhash_skipped = ss.skipped;
   }
   if (cs->tv)
-    st->bytes_words = wd_topv_index_bytes(cs->tv) + cs->chunks * CHUNK * sizeof(wd_topv_t);
+    st->bytes_words = wd_topv_index_bytes(cs->tv) + cs->chunks * CHUNK * sizeof(wd_topv_packed_t);
   st->verified = cs->verified;
 }
 
@@ -878,8 +885,9 @@ void wd_cluster_save_words(const wd_cluster_t *cs, wd_state_w_t *w) {
   wd_state_w_begin(w, "TOPV");
   wd_state_w_u32(w, cs->base);
   wd_state_w_u64(w, cs->cnt);
+  wd_topv_t v;
   for (size_t i = 0; i < cs->cnt; i++)
-    wd_topv_write(w, topv_of(cs, cs->base + (uint32_t)i));
+    wd_topv_write(w, topv_of(cs, cs->base + (uint32_t)i, &v));
   wd_state_w_end(w);
 }
 
@@ -899,8 +907,10 @@ wd_err_t wd_cluster_load_words(wd_cluster_t *cs, wd_state_r_t *r, char *errstr,
   cs->tv = wd_topv_index_new(topv_get, cs);
   for (size_t i = 0; i < cs->cnt; i++) {
     const uint32_t d = cs->base + (uint32_t)i;
-    WD_RETURN_IF(wd_topv_read(r, &chunk_of(cs, d)->tv[d & (CHUNK - 1)]) != 0, WD_ERR_STATE,
-                 errstr, errstr_size, "truncated word vectors");
+    wd_topv_t v;
+    WD_RETURN_IF(wd_topv_read(r, &v) != 0, WD_ERR_STATE, errstr, errstr_size,
+                 "truncated word vectors");
+    wd_topv_pack(&chunk_of(cs, d)->tv[d & (CHUNK - 1)], &v);
     wd_topv_index_add(cs->tv, cs->base, i + 1);
   }
   return WD_OK;

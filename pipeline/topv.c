@@ -8,6 +8,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +137,77 @@ void wd_topv_build(wd_topv_t *out, const uint64_t *keys, const float *w, size_t 
     }
     out->n = (uint8_t)m;
     out->scale = (float)(1.0 / sqrt(sq));
+  }
+}
+
+/* ==== Packed vectors ==== */
+
+/* Elias-Fano: key i is (high_i << l) | low_i, the lows stored in l bits each,
+ * then bit (n * l + high_i + i) set for each key, so the highs, which never
+ * decrease, cost two bits per key on average. */
+static uint32_t ef_low_bits(uint32_t n) {
+  uint32_t l = 0;
+  while (l < 16 && ((uint64_t)n << (l + 1)) <= 65536)
+    l++;
+  return l;
+}
+
+static void ef_put(uint32_t *ef, uint32_t at, uint32_t v) {
+  const uint64_t x = (uint64_t)v << (at % 32);
+  ef[at / 32] |= (uint32_t)x;
+  if (x >> 32)
+    ef[at / 32 + 1] |= (uint32_t)(x >> 32);
+}
+
+static uint32_t ef_get(const uint32_t *ef, uint32_t at, uint32_t bits) {
+  if (!bits)
+    return 0;
+  /* at most 16 bits from two words */
+  const uint32_t w = at / 32, sh = at % 32;
+  uint64_t v = ef[w];
+  if (w + 1 < WD_TOPV_EF_WORDS)
+    v |= (uint64_t)ef[w + 1] << 32;
+  return (uint32_t)(v >> sh) & ((1u << bits) - 1);
+}
+
+void wd_topv_pack(wd_topv_packed_t *p, const wd_topv_t *v) {
+  memset(p, 0, sizeof(*p));
+  p->scale = v->scale;
+  p->src = v->src;
+  p->n = v->n;
+  p->nnum = v->nnum;
+  memcpy(p->num, v->num, v->nnum * sizeof(*v->num));
+  memcpy(p->q, v->q, v->n);
+  const uint32_t n = v->n, l = ef_low_bits(n), hi = n * l;
+  p->lbits = (uint8_t)l;
+  for (uint32_t i = 0; i < n; i++) {
+    /* ascending keys (wd_topv_build, wd_topv_read) keep the bit in range */
+    assert(i == 0 || v->key[i] >= v->key[i - 1]);
+    ef_put(p->ef, i * l, v->key[i] & ((1u << l) - 1));
+    const uint32_t bit = hi + ((uint32_t)v->key[i] >> l) + i;
+    assert(bit < 32 * WD_TOPV_EF_WORDS);
+    p->ef[bit / 32] |= 1u << (bit % 32);
+  }
+}
+
+void wd_topv_unpack(wd_topv_t *v, const wd_topv_packed_t *p) {
+  memset(v, 0, sizeof(*v));
+  v->scale = p->scale;
+  v->src = p->src;
+  v->n = p->n;
+  v->nnum = p->nnum;
+  memcpy(v->num, p->num, p->nnum * sizeof(*v->num));
+  memcpy(v->q, p->q, p->n);
+  const uint32_t n = p->n, l = p->lbits, hi = n * l;
+  uint32_t i = 0;
+  for (uint32_t w = hi / 32; i < n && w < WD_TOPV_EF_WORDS; w++) {
+    uint32_t bits = p->ef[w];
+    if (w == hi / 32)
+      bits &= UINT32_MAX << (hi % 32);
+    for (; bits && i < n; bits &= bits - 1, i++) {
+      const uint32_t high = w * 32 + (uint32_t)__builtin_ctz(bits) - hi - i;
+      v->key[i] = (uint16_t)(high << l | ef_get(p->ef, i * l, l));
+    }
   }
 }
 
@@ -496,5 +568,8 @@ int wd_topv_read(wd_state_r_t *r, wd_topv_t *v) {
     return -1;
   if (v->n)
     memcpy(v->q, q, v->n);
+  for (uint32_t i = 1; i < v->n; i++) /* wd_topv_build sorts them; packing needs it */
+    if (v->key[i] < v->key[i - 1])
+      return -1;
   return 0;
 }

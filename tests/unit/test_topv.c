@@ -452,6 +452,65 @@ static int test_word_rule(void) {
   return 0;
 }
 
+/* Packed vectors (the cluster store's): for every n from 0 to WD_TOPV_MAX,
+ * keys from narrow ranges (many repeats) to the whole 16 bits, 0 and 65535
+ * included, unpack to exactly the vector packed, and a checkpoint vector
+ * whose keys do not ascend is refused rather than packed. */
+static int test_pack(void) {
+  unsigned long long rng = wd_t_seed(606);
+  for (uint32_t round = 0; round < 200; round++) {
+    for (uint32_t n = 0; n <= WD_TOPV_MAX; n++) {
+      wd_topv_t v, u;
+      wd_topv_packed_t p;
+      memset(&v, 0, sizeof(v));
+      const uint32_t span = round % 4 == 0   ? 8
+                            : round % 4 == 1 ? 65536
+                                             : 1 + (uint32_t)(wd_t_rand(&rng) % 65536);
+      const uint32_t lo = (uint32_t)(wd_t_rand(&rng) % (65537 - span));
+      for (uint32_t i = 0; i < n; i++) {
+        v.key[i] = (uint16_t)(lo + wd_t_rand(&rng) % span);
+        v.q[i] = (uint8_t)(1 + wd_t_rand(&rng) % 255);
+      }
+      if (round % 8 == 3 && n) {
+        v.key[0] = 0;
+        v.key[n - 1] = 65535;
+      }
+      for (uint32_t i = 1; i < n; i++) /* ascending, as wd_topv_build leaves them */
+        for (uint32_t j = i; j > 0 && v.key[j] < v.key[j - 1]; j--) {
+          const uint16_t t = v.key[j];
+          v.key[j] = v.key[j - 1];
+          v.key[j - 1] = t;
+        }
+      v.n = (uint8_t)n;
+      v.nnum = (uint8_t)(wd_t_rand(&rng) % (WD_TOPV_NUMS + 1));
+      for (uint32_t i = 0; i < v.nnum; i++)
+        v.num[i] = (uint16_t)wd_t_rand(&rng);
+      v.scale = n ? 1.0f / (float)n : 0.0f;
+      v.src = (uint32_t)wd_t_rand(&rng);
+      wd_topv_pack(&p, &v);
+      wd_topv_unpack(&u, &p);
+      WD_T_ASSERT(memcmp(&u, &v, sizeof(v)) == 0,
+                  "round %u, n %u, keys %u..%u: unpacked differs", round, n, lo,
+                  lo + span - 1);
+    }
+  }
+  WD_T_ASSERT(sizeof(wd_topv_packed_t) + 32 <= sizeof(wd_topv_t), "packed %zu of %zu bytes",
+              sizeof(wd_topv_packed_t), sizeof(wd_topv_t));
+  /* u8 n, u8 nnum, u32 scale, u32 src, keys 7 then 5, weights */
+  const uint8_t rec[] = {2, 0, 0, 0, 128, 63, 0, 0, 0, 0, 7, 0, 5, 0, 10, 20};
+  wd_state_r_t r = {.p = rec, .end = rec + sizeof(rec)};
+  wd_topv_t v;
+  WD_T_ASSERT(wd_topv_read(&r, &v) == -1, "keys out of order refused");
+  uint8_t ok[sizeof(rec)];
+  memcpy(ok, rec, sizeof(rec));
+  ok[10] = 5, ok[12] = 7;
+  r = (wd_state_r_t){.p = ok, .end = ok + sizeof(ok)};
+  WD_T_ASSERT(wd_topv_read(&r, &v) == 0 && v.n == 2 && v.key[0] == 5 && v.key[1] == 7 &&
+                  v.q[1] == 20 && v.scale == 1.0f,
+              "ascending keys read");
+  return 0;
+}
+
 int main(void) {
   WD_T_RUN(test_build_and_cosine);
   WD_T_RUN(test_build_vs_reference);
@@ -459,5 +518,6 @@ int main(void) {
   WD_T_RUN(test_numbers_scan);
   WD_T_RUN(test_store_churn);
   WD_T_RUN(test_word_rule);
+  WD_T_RUN(test_pack);
   return WD_T_DONE();
 }
