@@ -976,7 +976,7 @@ wd_err_t wd_cluster_load_words(wd_cluster_t *cs, wd_state_r_t *r, char *errstr,
     const uint32_t d = cs->base + (uint32_t)i;
     wd_topv_t v;
     WD_RETURN_IF(wd_topv_read(r, &v) != 0, WD_ERR_STATE, errstr, errstr_size,
-                 "truncated word vectors");
+                 "truncated or malformed word vectors");
     wd_topv_pack(&chunk_of(cs, d)->tv[d & (CHUNK - 1)], &v);
     wd_topv_index_add(cs->tv, cs->base, i + 1);
   }
