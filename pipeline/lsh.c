@@ -13,8 +13,9 @@
  * Entry width. With opts.window the live docs are the last `span` doc
  * numbers inserted, so a reference needs only the bits that tell those
  * apart, not doc_bits: each band table is built with references as wide as
- * the span will need by the table's next growth (fmt_want) and entries of 3 bytes while that leaves at least FP3_MIN
- * fingerprint bits (spans up to ~200k docs), else 4. A reference is turned
+ * the span will need by the table's next growth (fmt_want), and entries of
+ * 3 bytes while that leaves at least FP3_MIN fingerprint bits (spans up to
+ * ~200k docs), else 4. A reference is turned
  * back into a doc number from the newest doc inserted. At 100k docs a 3-byte
  * entry of a 17-bit reference and a 7-bit fingerprint saves a quarter of
  * the tables; the price is a false fingerprint match per 128 entries a probe
