@@ -18,20 +18,15 @@
  * ~25 B, id table ~8 B, cluster table ~16 B, word vector and word index
  * ~240 B (word rule on): ~1,050 B.
  *
- * Signatures are stored as 12-bit b-bit MinHash values (Li & Koenig 2010):
- * the low 12 bits of each 32-bit value, two to three bytes. Two different
- * values agree on them with probability 2^-12, so the Jaccard estimate gains
- * a bias of (1 - J) / 4096 (measured in tests/unit/test_state.c), and the
- * store holds 192 bytes per article instead of 512 at 128 values. The LSH
- * band keys are made from the same values, and the LSH keeps no keys of its
- * own: its entries are doc references checked against these rows (lsh_doc),
- * so a stored row is what removes a doc from the LSH on eviction and what
- * every index is rebuilt from after a checkpoint. Why 12 bits and not 8: a
- * band of two 8-bit values is a 16-bit key, and two unrelated articles would
- * share one of 64 such keys with probability 1/1000, about a hundred false
- * candidates per article at 100k indexed; 24-bit keys make it 0.4. From 16
- * to 12 bits the four dev sets score the same and the generated corpus
- * clusters the same.
+ * Signatures are stored as 16-bit b-bit MinHash values (Li & Koenig 2010):
+ * the low 16 bits of each 32-bit value. Two different values agree on them
+ * with probability 2^-16, so the Jaccard estimate gains a bias of at most
+ * 1.5e-5 (measured in tests/unit/test_state.c), and the store holds 256
+ * bytes per article instead of 512 at 128 values. The LSH band keys are made
+ * from the same 16-bit values, and the LSH keeps no keys of its own: its
+ * entries are doc references checked against these rows (lsh_doc), so a
+ * stored row is what removes a doc from the LSH on eviction and what every
+ * index is rebuilt from after a checkpoint.
  *
  * Ids are refcounted strings: a doc's own id, the duplicate_of of docs that
  * matched it and the cluster table entry of a cluster it started share one
@@ -93,15 +88,15 @@ typedef struct rec_s {
 } rec_t;
 
 /* CHUNK consecutive doc numbers: their records and their signatures. The
- * signatures are a block of their own (1.5 MiB at 128 values), huge pages
- * from 2 MiB up (wd_calloc_huge): verification reads rows at random, and a
+ * signatures are a block of their own, 2 MiB at 128 values, in transparent
+ * huge pages (wd_calloc_huge): verification reads rows at random, and a
  * band table's rebuild reads one row per entry, so with 4 KiB pages every
  * row cost a TLB miss and rebuilding was most of a large index's cost. */
 #define CHUNK_BITS 13
 #define CHUNK (1u << CHUNK_BITS)
 typedef struct chunk_s {
   rec_t rec[CHUNK];
-  uint8_t *sig;   /* CHUNK rows of row_bytes: num_perm 12-bit values (sig_put) */
+  uint16_t *sig;  /* CHUNK * num_perm b-bit (low 16 bits) values */
   wd_topv_packed_t *tv; /* CHUNK heaviest-word vectors (NULL: word rule off) */
 } chunk_t;
 
@@ -113,7 +108,6 @@ struct wd_cluster_s {
   size_t dir_cap;    /* power of two */
   size_t chunks;     /* allocated */
   size_t chunk_bytes; /* one chunk's signature block */
-  size_t row_bytes;   /* one signature: num_perm x 12 bits */
   size_t id_bytes;   /* bytes of id strings */
   idpool_t ids;      /* where they live */
 
@@ -154,50 +148,8 @@ static inline rec_t *rec_of(const wd_cluster_t *cs, uint32_t doc) {
   return &chunk_of(cs, doc)->rec[doc & (CHUNK - 1)];
 }
 
-static inline uint8_t *sig_row(const wd_cluster_t *cs, uint32_t doc) {
-  return chunk_of(cs, doc)->sig + (size_t)(doc & (CHUNK - 1)) * cs->row_bytes;
-}
-
-#define VALUE_BITS 12
-#define VALUE_MASK ((1u << VALUE_BITS) - 1)
-
-/* Value \p i of a row: bits 12i.. of the row, little-endian, so values 2k
- * and 2k + 1 share bytes 3k..3k+2. A row of np values has ceil(1.5 np)
- * bytes, and the two bytes read are always inside it. */
-static inline uint32_t sig_get(const uint8_t *row, uint32_t i) {
-  const uint32_t at = i * VALUE_BITS, b = at >> 3;
-  return ((uint32_t)row[b] | (uint32_t)row[b + 1] << 8) >> (at & 7) & VALUE_MASK;
-}
-
-/* Values first .. first + cnt - 1 of a row into \p out: by pairs (three
- * bytes) from an even value, as a band of two rows always is. */
-static inline void sig_unpack(const uint8_t *row, uint32_t first, uint32_t cnt, uint32_t *out) {
-  uint32_t i = 0;
-  if (!(first & 1)) {
-    const uint8_t *p = row + first / 2 * 3;
-    for (; i + 1 < cnt; i += 2, p += 3) {
-      const uint32_t v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16;
-      out[i] = v & VALUE_MASK;
-      out[i + 1] = v >> VALUE_BITS;
-    }
-  }
-  for (; i < cnt; i++)
-    out[i] = sig_get(row, first + i);
-}
-
-/* Store the low 12 bits of each of \p sig's \p np values in \p row. */
-static void sig_put(uint8_t *row, const uint32_t *sig, uint32_t np) {
-  uint32_t i = 0;
-  for (; i + 1 < np; i += 2, row += 3) {
-    const uint32_t a = sig[i] & VALUE_MASK, b = sig[i + 1] & VALUE_MASK;
-    row[0] = (uint8_t)a;
-    row[1] = (uint8_t)(a >> 8 | b << 4);
-    row[2] = (uint8_t)(b >> 4);
-  }
-  if (i < np) {
-    row[0] = (uint8_t)sig[i];
-    row[1] = (uint8_t)(sig[i] >> 8 & 0xF);
-  }
+static inline uint16_t *sig_row(const wd_cluster_t *cs, uint32_t doc) {
+  return chunk_of(cs, doc)->sig + (size_t)(doc & (CHUNK - 1)) * cs->opts.num_perm;
 }
 
 /* Live docs from the \p i-th on that share its chunk (rows contiguous). */
@@ -236,46 +188,36 @@ static inline int earlier(const wd_cluster_t *cs, uint32_t a, uint32_t b) {
   return (uint32_t)(a - cs->base) < (uint32_t)(b - cs->base);
 }
 
-/* Fraction of positions where \p a's low 12 bits equal the stored row's. */
-static double jaccard12(const uint32_t *a, const uint8_t *row, uint32_t num_perm) {
-  uint32_t eq = 0, i = 0;
-  for (; i + 1 < num_perm; i += 2, row += 3) {
-    const uint32_t v = (uint32_t)row[0] | (uint32_t)row[1] << 8 | (uint32_t)row[2] << 16;
-    eq += (a[i] & VALUE_MASK) == (v & VALUE_MASK);
-    eq += (a[i + 1] & VALUE_MASK) == v >> 12;
-  }
-  if (i < num_perm)
-    eq += (a[i] & VALUE_MASK) == sig_get(row, 0);
+/* Fraction of positions where \p a's low 16 bits equal \p b's. */
+static double jaccard16(const uint32_t *a, const uint16_t *b, uint32_t num_perm) {
+  uint32_t eq = 0;
+  for (uint32_t i = 0; i < num_perm; i++)
+    eq += (uint16_t)a[i] == b[i];
   return (double)eq / (double)num_perm;
 }
 
 /* The LSH sees the b-bit values only, so that what is stored can index. */
 static const uint32_t *band_view32(wd_cluster_t *cs, const uint32_t *sig) {
   for (uint32_t i = 0; i < cs->opts.num_perm; i++)
-    cs->band[i] = sig[i] & VALUE_MASK;
+    cs->band[i] = (uint16_t)sig[i];
   return cs->band;
 }
 
-static const uint32_t *band_view_row(wd_cluster_t *cs, const uint8_t *row) {
-  sig_unpack(row, 0, cs->opts.num_perm, cs->band);
+static const uint32_t *band_view16(wd_cluster_t *cs, const uint16_t *row) {
+  for (uint32_t i = 0; i < cs->opts.num_perm; i++)
+    cs->band[i] = row[i];
   return cs->band;
 }
 
 /* The LSH's view of a stored doc (wd_lsh_doc_fn): reference -> live doc,
- * and its band values as band_view_row gives them. */
+ * and its band values widened as band_view16 does. */
 static uint32_t lsh_doc(void *ctx, uint32_t ref, uint32_t band, uint32_t *rows) {
   const wd_cluster_t *cs = ctx;
   const uint32_t d = doc_of_ref(cs, ref);
   const uint32_t nr = cs->opts.num_perm / cs->opts.bands;
-  const uint8_t *row = sig_row(cs, d);
-  if (nr == 2) { /* the default bands: three bytes, read for every rehashed entry */
-    const uint8_t *p = row + 3 * band;
-    const uint32_t v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16;
-    rows[0] = v & VALUE_MASK;
-    rows[1] = v >> VALUE_BITS;
-  } else {
-    sig_unpack(row, band * nr, nr, rows);
-  }
+  const uint16_t *row = sig_row(cs, d) + (size_t)band * nr;
+  for (uint32_t r = 0; r < nr; r++)
+    rows[r] = row[r];
   return d;
 }
 
@@ -283,7 +225,7 @@ static uint32_t lsh_doc(void *ctx, uint32_t ref, uint32_t band, uint32_t *rows) 
 static void lsh_touch(void *ctx, uint32_t ref, uint32_t band) {
   const wd_cluster_t *cs = ctx;
   const uint32_t nr = cs->opts.num_perm / cs->opts.bands;
-  __builtin_prefetch(sig_row(cs, doc_of_ref(cs, ref)) + (band * nr * VALUE_BITS >> 3));
+  __builtin_prefetch(sig_row(cs, doc_of_ref(cs, ref)) + (size_t)band * nr);
 }
 
 /* ==== Id strings ==== */
@@ -398,8 +340,7 @@ wd_cluster_t *wd_cluster_new(const wd_cluster_opts_t *opts) {
   cs->band = wd_malloc(opts->num_perm * sizeof(*cs->band));
   cs->idmap_cap = IDMAP_MIN_CAP;
   cs->idmap = wd_calloc(cs->idmap_cap, sizeof(*cs->idmap));
-  cs->row_bytes = ((size_t)opts->num_perm * VALUE_BITS + 7) / 8;
-  cs->chunk_bytes = (size_t)CHUNK * cs->row_bytes;
+  cs->chunk_bytes = (size_t)CHUNK * opts->num_perm * sizeof(uint16_t);
   cs->dir_cap = 4;
   cs->dir = wd_calloc(cs->dir_cap, sizeof(*cs->dir));
   cs->cl_free = NO_DOC;
@@ -605,7 +546,9 @@ static uint32_t store_append(wd_cluster_t *cs, const wd_doc_t *doc, uint32_t clu
   const uint32_t d = cs->base + (uint32_t)cs->cnt++;
   const size_t np = cs->opts.num_perm;
   rec_t *r = rec_of(cs, d);
-  sig_put(sig_row(cs, d), doc->sig, (uint32_t)np);
+  uint16_t *row = sig_row(cs, d);
+  for (size_t i = 0; i < np; i++)
+    row[i] = (uint16_t)doc->sig[i];
   r->nshingles = doc->shingle_cnt;
   r->simhash = doc->simhash;
   r->ts = doc->ts_ms;
@@ -639,7 +582,7 @@ static void index_add(wd_cluster_t *cs, uint32_t d) {
   const rec_t *r = rec_of(cs, d);
   if (r->nshingles == 0)
     return;
-  wd_lsh_insert(cs->lsh, band_view_row(cs, sig_row(cs, d)), d);
+  wd_lsh_insert(cs->lsh, band_view16(cs, sig_row(cs, d)), d);
   if (cs->si)
     wd_simhash_index_insert(cs->si, r->simhash, d);
 }
@@ -659,7 +602,9 @@ static void index_rebuild(wd_cluster_t *cs) {
   wd_lsh_reserve(cs->lsh, n);
   for (uint32_t b = 0; b < cs->opts.bands; b++) {
     for (size_t k = 0; k < n; k++) {
-      sig_unpack(sig_row(cs, docs[k]), b * rows, rows, vals + k * rows);
+      const uint16_t *row = sig_row(cs, docs[k]) + (size_t)b * rows;
+      for (uint32_t r = 0; r < rows; r++)
+        vals[k * rows + r] = row[r];
     }
     wd_lsh_load_band(cs->lsh, b, vals, docs, n);
   }
@@ -675,7 +620,7 @@ static void evict_front(wd_cluster_t *cs) {
   rec_t *r = rec_of(cs, d);
   assert(cs->cnt > 0);
   if (r->nshingles > 0) {
-    wd_lsh_remove(cs->lsh, band_view_row(cs, sig_row(cs, d)), d);
+    wd_lsh_remove(cs->lsh, band_view16(cs, sig_row(cs, d)), d);
     if (cs->si)
       wd_simhash_index_remove(cs->si, r->simhash, d);
   }
@@ -740,7 +685,7 @@ static int word_rule_applies(const wd_topv_t *a, const wd_topv_t *b) {
  * \p wc gets their heaviest-word cosine (0 when either has none). */
 static double verify(const wd_cluster_t *cs, const wd_doc_t *doc, uint32_t c, double *wc_out) {
   const wd_cluster_opts_t *o = &cs->opts;
-  double j = jaccard12(doc->sig, sig_row(cs, c), o->num_perm);
+  double j = jaccard16(doc->sig, sig_row(cs, c), o->num_perm);
   double best = 0.0;
   const rec_t *rc = rec_of(cs, c);
   uint32_t na = doc->shingle_cnt, nb = rc->nshingles;
@@ -884,7 +829,7 @@ size_t wd_cluster_bytes(const wd_cluster_t *cs) {
 /* ==== Checkpoint ==== */
 
 /* CLUS section body (little-endian):
- *   u32 num_perm, u32 value bits (12; 16 in format version 1), u32 bands
+ *   u32 num_perm, u32 value bits (16), u32 bands
  *   u32 base (doc number of the oldest live article), u64 live articles
  *   u64 clusters started, u64 articles evicted
  *   u32 live clusters C, then C x {str id, u32 size (articles ever assigned)}
@@ -892,10 +837,7 @@ size_t wd_cluster_bytes(const wd_cluster_t *cs) {
  *     str id; u32 cluster (index into the C above); u32 shingle count;
  *     u64 simhash; i64 event time ms; u32 similarity (IEEE float bits);
  *     u32 cluster size after it joined; u8 has duplicate_of; [str duplicate_of]
- *   then all signatures, oldest first, each as stored (sig_put): ceil(1.5 x
- *   num_perm) bytes, value i in bits 12i..12i+11 (version 1: num_perm u16
- *   values, loaded as their low 12 bits, which is what storing the same
- *   articles now keeps).
+ *   then all signatures, oldest first: live x num_perm u16 values.
  * The indexes (LSH, SimHash, ids) are rebuilt from this on load. */
 void wd_cluster_save(const wd_cluster_t *cs, wd_state_w_t *w) {
   const size_t np = cs->opts.num_perm;
@@ -907,7 +849,7 @@ void wd_cluster_save(const wd_cluster_t *cs, wd_state_w_t *w) {
 
   wd_state_w_begin(w, "CLUS");
   wd_state_w_u32(w, (uint32_t)np);
-  wd_state_w_u32(w, VALUE_BITS);
+  wd_state_w_u32(w, 16);
   wd_state_w_u32(w, cs->opts.bands);
   wd_state_w_u32(w, cs->base);
   wd_state_w_u64(w, cs->cnt);
@@ -938,7 +880,7 @@ void wd_cluster_save(const wd_cluster_t *cs, wd_state_w_t *w) {
   /* Rows are contiguous within a chunk: one run per chunk. */
   for (size_t i = 0, run; i < cs->cnt; i += run) {
     run = chunk_run(cs, i);
-    wd_state_w_bytes(w, sig_row(cs, cs->base + (uint32_t)i), run * cs->row_bytes);
+    wd_state_w_u16v(w, sig_row(cs, cs->base + (uint32_t)i), run * np);
   }
   wd_state_w_end(w);
   wd_free(renum);
@@ -1021,10 +963,7 @@ wd_err_t wd_cluster_load(wd_cluster_t *cs, wd_state_r_t *r, char *errstr,
   WD_RETURN_IF(r->err, WD_ERR_STATE, errstr, errstr_size, "truncated");
   WD_RETURN_IF(cs->cnt || cs->cl_cnt, WD_ERR_INTERNAL, errstr, errstr_size,
                "cluster store not empty");
-  WD_RETURN_IF(bits != VALUE_BITS && bits != 16, WD_ERR_STATE, errstr, errstr_size,
-               "signatures of %u-bit values: this wiredup reads 12 (and 16, format 1)",
-               bits);
-  WD_RETURN_IF(r_np != np || bands != cs->opts.bands, WD_ERR_STATE, errstr,
+  WD_RETURN_IF(r_np != np || bits != 16 || bands != cs->opts.bands, WD_ERR_STATE, errstr,
                errstr_size,
                "settings differ: checkpoint has minhash.num_perm=%u lsh.bands=%u, "
                "config has %zu and %u (use --fresh-state to start over)",
@@ -1034,8 +973,7 @@ wd_err_t wd_cluster_load(wd_cluster_t *cs, wd_state_r_t *r, char *errstr,
   cs->clusters = (size_t)wd_state_r_u64(r);
   cs->evicted = wd_state_r_u64(r);
   const uint32_t ncl = wd_state_r_u32(r);
-  const size_t row_len = bits == 16 ? 2 * np : cs->row_bytes; /* a signature in the file */
-  WD_RETURN_IF(!wd_state_r_fits(r, ncl, 8) || !wd_state_r_fits(r, cnt, row_len + 30) ||
+  WD_RETURN_IF(!wd_state_r_fits(r, ncl, 8) || !wd_state_r_fits(r, cnt, 2 * np + 30) ||
                    cnt >= UINT32_MAX,
                WD_ERR_STATE, errstr, errstr_size, "truncated");
   WD_RETURN_IF(cnt > cs->max_live, WD_ERR_STATE, errstr, errstr_size,
@@ -1096,25 +1034,9 @@ wd_err_t wd_cluster_load(wd_cluster_t *cs, wd_state_r_t *r, char *errstr,
   for (uint32_t c = 0; c < ncl && !r->err; c++)
     if (!cs->cl_live[c])
       r->err = 1; /* a cluster with no live member is never saved */
-  if (bits == 16) { /* format version 1: u16 values, kept as their low 12 bits */
-    uint16_t *v16 = wd_malloc(np * sizeof(*v16));
-    uint32_t *v32 = wd_malloc(np * sizeof(*v32));
-    for (size_t i = 0; i < cs->cnt && !r->err; i++) {
-      if (wd_state_r_u16v(r, v16, np) != 0)
-        break;
-      for (size_t k = 0; k < np; k++)
-        v32[k] = v16[k];
-      sig_put(sig_row(cs, cs->base + (uint32_t)i), v32, (uint32_t)np);
-    }
-    wd_free(v16);
-    wd_free(v32);
-  } else {
-    for (size_t i = 0, run; i < cs->cnt && !r->err; i += run) {
-      run = chunk_run(cs, i);
-      const void *rows = wd_state_r_bytes(r, run * cs->row_bytes);
-      if (rows)
-        memcpy(sig_row(cs, cs->base + (uint32_t)i), rows, run * cs->row_bytes);
-    }
+  for (size_t i = 0, run; i < cs->cnt && !r->err; i += run) {
+    run = chunk_run(cs, i);
+    wd_state_r_u16v(r, sig_row(cs, cs->base + (uint32_t)i), run * np);
   }
   if (r->err) {
     err = WD_ERR_STATE;

@@ -531,10 +531,9 @@ wd_err_t wd_state_foreach(const char *dir, wd_state_section_cb_t *cb, void *opaq
     goto fail;
   }
   uint32_t version = le32(b + 8), hlen = le32(b + 12);
-  if (version < WD_STATE_VERSION_MIN || version > WD_STATE_VERSION ||
-      hlen != WD_STATE_HEADER_LEN) {
-    snprintf(why, sizeof(why), "format version %u, this wiredup reads %u to %u", version,
-             WD_STATE_VERSION_MIN, WD_STATE_VERSION);
+  if (version != WD_STATE_VERSION || hlen != WD_STATE_HEADER_LEN) {
+    snprintf(why, sizeof(why), "format version %u, this wiredup reads %u", version,
+             WD_STATE_VERSION);
     goto fail;
   }
   uint64_t plen = le64(b + 16), sum = le64(b + 24);

@@ -10,8 +10,7 @@
  *
  *   offset size  field
  *   0      8     magic "WDSTATE\0"
- *   8      4     format version (WD_STATE_VERSION; WD_STATE_VERSION_MIN and
- *                up load)
+ *   8      4     format version (WD_STATE_VERSION)
  *   12     4     header size (32)
  *   16     8     payload length in bytes
  *   24     8     XXH3-64 of the payload
@@ -23,8 +22,7 @@
  *                  .. section body (described where it is written: the
  *                     module's _save function; OFFS here)
  *
- * A file that is short, has another magic or a version outside
- * WD_STATE_VERSION_MIN..WD_STATE_VERSION, a payload whose
+ * A file that is short, has another magic or version, a payload whose
  * checksum does not match, or a section that does not parse is refused with
  * WD_ERR_STATE and a message naming the file; the caller decides (start-up
  * stops; `--fresh-state` starts empty). Nothing is ever loaded partially: a
@@ -57,11 +55,7 @@
 #include "wiredup/err.h"
 
 #define WD_STATE_MAGIC "WDSTATE"
-/* 2: CLUS signatures of 12-bit values, packed (cluster.c). Version 1 files
- * (16-bit values as u16) still load; a wiredup that reads only 1 refuses 2
- * by its version instead of misreading its rows. */
-#define WD_STATE_VERSION 2u
-#define WD_STATE_VERSION_MIN 1u /**< oldest format version this wiredup loads */
+#define WD_STATE_VERSION 1u
 #define WD_STATE_HEADER_LEN 32u
 #define WD_STATE_FILE "wiredup.state"
 

@@ -64,22 +64,20 @@ t_grep "$T_ERR" 'settings differ: made with minhash.seed=1, config has 9' "names
 
 t_expect_exit 2 "--fresh-state is for run" -- "$WIREDUP" eval --input "$in" --fresh-state
 
-# Format version 1 (16-bit signature values): golden/sample-a.v1.state is the
-# checkpoint the version 1 wiredup (main 1e77d64) wrote after the first 23
-# articles of sample.in.jsonl. It loads, its values are kept as their low 12
-# bits, and the other 24 articles get the answers one run over all 47 gives.
+# A checkpoint an earlier build wrote: golden/sample-a.v1.state is what
+# wiredup at 1e77d64 wrote after the first 23 articles of sample.in.jsonl.
+# It loads, and the other 24 articles get the answers one run over all 47
+# gives (the layout, and what is kept of each article, did not change).
 v1=$T_TMP/v1
 mkdir -p "$v1" && cp "$WD_SOURCE_DIR/tests/golden/sample-a.v1.state" "$v1/wiredup.state"
 sample=$WD_SOURCE_DIR/tests/golden/sample.in.jsonl
 tail -n +24 "$sample" >"$T_TMP/v1b.jsonl"
-t_expect_exit 0 "format version 1 checkpoint loads" -- \
+t_expect_exit 0 "an earlier build's checkpoint loads" -- \
   "$WIREDUP" run --set state.dir="$v1" --input "$T_TMP/v1b.jsonl" --output "$T_TMP/v1b.out"
-t_grep "$T_ERR" 'msg="checkpoint loaded".* articles=23' "all 23 articles of version 1 loaded"
+t_grep "$T_ERR" 'msg="checkpoint loaded".* articles=23' "all 23 of its articles loaded"
 "$WIREDUP" run --input "$sample" 2>/dev/null | tail -n +24 | sed 's/,"line":[0-9]*//' >"$T_TMP/v1one"
 sed 's/,"line":[0-9]*//' "$T_TMP/v1b.out" >"$T_TMP/v1two"
 [ -s "$T_TMP/v1one" ] && cmp -s "$T_TMP/v1one" "$T_TMP/v1two" &&
-  t_pass "after a version 1 checkpoint: answers as one run ($(grep -c . "$T_TMP/v1one") results)" ||
-  t_fail "after a version 1 checkpoint: differs: $(diff "$T_TMP/v1one" "$T_TMP/v1two" | head -5)"
-od -A n -t u4 -j 8 -N 4 "$v1/wiredup.state" | grep -qw 2 &&
-  t_pass "the checkpoint written after it is version 2" || t_fail "not rewritten as version 2"
+  t_pass "after an earlier build's checkpoint: answers as one run ($(grep -c . "$T_TMP/v1one") results)" ||
+  t_fail "after an earlier build's checkpoint: differs: $(diff "$T_TMP/v1one" "$T_TMP/v1two" | head -5)"
 t_done
