@@ -105,19 +105,27 @@ static void seen_begin(wd_shingle_t *sh, size_t n) {
   sh->set_cnt = 0;
 }
 
-static inline void seen_add(wd_shingle_t *sh, uint64_t h) {
-  size_t i = (size_t)(h ^ (h >> 32)) & sh->seen_mask;
-  for (;;) {
-    if (sh->seen_gen[i] != sh->gen) {
-      sh->seen_gen[i] = sh->gen;
-      sh->seen_key[i] = h;
-      assert(sh->set_cnt < sh->set_cap);
-      sh->set[sh->set_cnt++] = h;
-      return;
+/* Enter \p h in the scratch set (stamps \p gen in \p seen_gen, keys in
+ * \p seen_key, \p mask + 1 slots). @returns 1 if it was not there yet. The
+ * arrays come as arguments so that a caller's loop can keep them in
+ * registers (stores through sh could alias them). */
+static inline int seen_insert(uint64_t *seen_key, uint32_t *seen_gen, size_t mask,
+                              uint32_t gen, uint64_t h) {
+  for (size_t i = (size_t)(h ^ (h >> 32)) & mask;; i = (i + 1) & mask) {
+    if (seen_gen[i] != gen) {
+      seen_gen[i] = gen;
+      seen_key[i] = h;
+      return 1;
     }
-    if (sh->seen_key[i] == h)
-      return;
-    i = (i + 1) & sh->seen_mask;
+    if (seen_key[i] == h)
+      return 0;
+  }
+}
+
+static inline void seen_add(wd_shingle_t *sh, uint64_t h) {
+  if (seen_insert(sh->seen_key, sh->seen_gen, sh->seen_mask, sh->gen, h)) {
+    assert(sh->set_cnt < sh->set_cap);
+    sh->set[sh->set_cnt++] = h;
   }
 }
 
@@ -241,19 +249,9 @@ static void shingle_tokens(wd_shingle_t *sh) {
       __builtin_prefetch(&seen_gen[(size_t)(h ^ (h >> 32)) & mask], 1);
     }
     size_t cnt = 0;
-    for (size_t p = 0; p < positions; p++) {
-      const uint64_t h = set[p];
-      for (size_t i = (size_t)(h ^ (h >> 32)) & mask;; i = (i + 1) & mask) {
-        if (seen_gen[i] != gen) {
-          seen_gen[i] = gen;
-          seen_key[i] = h;
-          set[cnt++] = h;
-          break;
-        }
-        if (seen_key[i] == h)
-          break;
-      }
-    }
+    for (size_t p = 0; p < positions; p++)
+      if (seen_insert(seen_key, seen_gen, mask, gen, set[p]))
+        set[cnt++] = set[p];
     assert(cnt <= sh->set_cap);
     sh->set_cnt = cnt;
     return;
