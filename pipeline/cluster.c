@@ -792,6 +792,11 @@ wd_err_t wd_cluster_assign(wd_cluster_t *cs, const wd_doc_t *doc, wd_assign_t *o
 }
 
 size_t wd_cluster_count(const wd_cluster_t *cs) { return cs->cnt; }
+
+void wd_cluster_reserve(wd_cluster_t *cs, size_t docs) {
+  if (docs > cs->cnt)
+    wd_lsh_reserve(cs->lsh, docs);
+}
 size_t wd_cluster_clusters(const wd_cluster_t *cs) { return cs->clusters; }
 size_t wd_cluster_clusters_live(const wd_cluster_t *cs) { return cs->clusters_live; }
 uint64_t wd_cluster_evicted(const wd_cluster_t *cs) { return cs->evicted; }

@@ -10,6 +10,7 @@
  * frequencies are learned only after the decision, so an article is never
  * compared using statistics that already include itself. */
 #include "wiredup/engine.h"
+#include "wiredup/log.h"
 #include "wiredup/boiler.h"
 #include "wiredup/cluster.h"
 #include "wiredup/minhash.h"
@@ -62,6 +63,8 @@ struct wd_engine_s {
   wd_buf_t source; /* copy of the record's source for the result */
   int64_t last_ts; /* event time for records without one (deterministic) */
   int has_last_ts;
+  int64_t first_ts;  /* the oldest event time seen, and how many records had one: */
+  uint64_t ts_seen;  /* the input's rate, for wd_engine_expect */
   int64_t wm_cap;  /* the input's watermark (merge.h); INT64_MAX: none */
   unsigned loaded; /* checkpoint sections seen by load_section */
 
@@ -517,6 +520,29 @@ static int64_t engine_watermark(const wd_engine_t *eng) {
 
 void wd_engine_set_watermark(wd_engine_t *eng, int64_t wm_ms) { eng->wm_cap = wm_ms; }
 
+void wd_engine_expect(wd_engine_t *eng, uint64_t more) {
+  const wd_config_t *cfg = eng->cfg;
+  const size_t live = wd_cluster_count(eng->cs);
+  double want = (double)live + (double)more;
+  /* The window keeps what arrives within index.window + allowed_lateness of
+   * event time, at the rate seen so far: a year of archive through a 72 h
+   * window needs a 72 h index, not a year's. */
+  if (eng->ts_seen >= 2 && eng->last_ts > eng->first_ts) {
+    const double per_ms = (double)(eng->ts_seen - 1) / ((double)eng->last_ts - (double)eng->first_ts);
+    const double kept = per_ms * ((double)cfg->index_window_ms +
+                                  (double)cfg->index_allowed_lateness_ms);
+    if (kept < want)
+      want = kept;
+  }
+  if (want > (double)cfg->index_max_articles)
+    want = (double)cfg->index_max_articles;
+  if (want > (double)live) {
+    WD_LOG(WD_LOG_DEBUG, "index sized ahead", "articles=%.0f more=%llu", want,
+           (unsigned long long)more);
+    wd_cluster_reserve(eng->cs, (size_t)want);
+  }
+}
+
 /* Bound the similarity memory. Before a decision (\p after 0): drop what the
  * watermark has left behind by more than index.window, so the article is
  * compared with the window. After it (\p after 1): enforce
@@ -555,6 +581,8 @@ wd_err_t wd_engine_commit(wd_engine_t *eng, wd_fp_t *fp, wd_result_t *res, char 
       eng->st.late++; /* behind the watermark: answered all the same */
     if (!eng->has_last_ts || ts_ms > eng->last_ts)
       eng->last_ts = ts_ms;
+    if (!eng->ts_seen++ || ts_ms < eng->first_ts)
+      eng->first_ts = ts_ms;
     eng->has_last_ts = 1;
   } else {
     ts_ms = eng->last_ts;

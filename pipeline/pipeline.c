@@ -139,6 +139,13 @@ static wd_err_t emit(file_out_t *fo, uint64_t line, const char *json, size_t len
   }
   if (++sum->records == WD_FILE_WARM_RECORDS)
     sum->allocs_warm = wd_mem_allocs();
+  /* The rest of a regular file, at the record size seen so far: the index
+   * is sized for it once instead of growing through it. */
+  if (sum->records + sum->invalid == WD_ENGINE_EXPECT_AFTER && fo->bytes_total > 0 &&
+      fo->consumed > 0 && (uint64_t)fo->bytes_total > fo->consumed)
+    wd_engine_expect(fo->eng, (uint64_t)((double)((uint64_t)fo->bytes_total - fo->consumed) *
+                                         (double)(sum->records + sum->invalid) /
+                                         (double)fo->consumed));
   if (!res->redelivered) {
     if (res->duplicate_of)
       sum->duplicates++;

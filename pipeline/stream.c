@@ -354,6 +354,10 @@ static void handle_message(stream_t *st, const rd_kafka_message_t *rkm, wd_fp_t 
                        ? stream_topo_token(rkm)
                        : wd_stream_track_push(st->trk, rkm->partition, rkm->offset);
   wd_err_t err = wd_engine_commit(st->eng, fp, &res, reason, sizeof(reason));
+  /* What is left of a replay or a backlog (the merge knows each partition's
+   * end or high watermark): the index is sized for it once. */
+  if (st->consumed == WD_ENGINE_EXPECT_AFTER && st->mg)
+    wd_engine_expect(st->eng, (uint64_t)wd_merge_lag(st->mg));
   if (err != WD_OK && st->role == STREAM_CLUSTER && st->standby) {
     if (err != WD_ERR_INPUT) /* a dead letter is the owner's to send */
       stream_set_fatal(st, "standby: %s/%d/%lld: %s", topic, (int)rkm->partition,

@@ -177,6 +177,22 @@ wd_err_t wd_engine_commit(wd_engine_t *eng, wd_fp_t *fp, wd_result_t *res, char 
  *  counted late. INT64_MAX (the default) holds nothing back. */
 void wd_engine_set_watermark(wd_engine_t *eng, int64_t wm_ms);
 
+/** How many records an input gives before its own size is used to size the
+ *  index (wd_engine_expect): enough to know the record size and the
+ *  event-time rate. */
+#define WD_ENGINE_EXPECT_AFTER 1024
+
+/**
+ * @brief About \p more records follow (the rest of a file, a replay's records
+ *        up to its end, a backlog). The index is sized at once for as many
+ *        as will be in it together: \p more plus those in it now, at most the
+ *        event-time rate seen so far times index.window (+ allowed_lateness),
+ *        at most index.max_articles. A hint: the answers are the same with
+ *        or without it; only the index's growth steps go. Best called once,
+ *        after WD_ENGINE_EXPECT_AFTER records, so that the rate is known.
+ */
+void wd_engine_expect(wd_engine_t *eng, uint64_t more);
+
 /** @brief Append the output record for \p res as one JSON object (no newline). */
 void wd_result_format(const wd_result_t *res, const wd_coords_t *coords, wd_buf_t *dst);
 

@@ -351,6 +351,64 @@ static int test_bbit_error(void) {
   return 0;
 }
 
+/* wd_engine_expect sizes the index ahead and changes no answer: an engine
+ * told what follows answers record for record like one that is not, and the
+ * size it takes is bounded by what its window keeps (at the rate seen), not
+ * by the records announced. */
+static int test_expect(void) {
+  char e[256], id[32];
+  wd_config_t *cfg = wd_config_new(), *wide = wd_config_new();
+  WD_T_ASSERT(wd_config_set(cfg, "index.window", "6h", e, sizeof(e)) == WD_OK, "%s", e);
+  WD_T_ASSERT(wd_config_set(wide, "index.window", "365d", e, sizeof(e)) == WD_OK, "%s", e);
+  wd_engine_t *plain = wd_engine_new(cfg, e, sizeof(e));
+  wd_engine_t *told = wd_engine_new(cfg, e, sizeof(e));
+  wd_engine_t *told_wide = wd_engine_new(wide, e, sizeof(e));
+  unsigned long long rng = wd_t_seed(7);
+  const int n = 4000, at = WD_ENGINE_EXPECT_AFTER;
+  wd_engine_stats_t before, after, wide_after;
+  for (int i = 0; i < n; i++) {
+    int s = (int)(wd_t_rand(&rng) % 900), v = (int)(wd_t_rand(&rng) % 5);
+    long long ts = T0 + i * 10000LL; /* 10 s apart: 6h + 1h lateness keep 2520 */
+    wd_result_t a, b, c;
+    char ca[256], cb[256], cc[256];
+    snprintf(id, sizeof(id), "x%d", i);
+    if (i == at) {
+      wd_engine_stats(told, &before);
+      wd_engine_expect(told, (uint64_t)(n - at));
+      wd_engine_expect(told_wide, (uint64_t)(n - at));
+      wd_engine_stats(told, &after);
+      wd_engine_stats(told_wide, &wide_after);
+    }
+    WD_T_ASSERT(feed(plain, id, s, v, ts, &a) == WD_OK, "plain %d", i);
+    WD_T_ASSERT(feed(told, id, s, v, ts, &b) == WD_OK, "told %d", i);
+    WD_T_ASSERT(feed(told_wide, id, s, v, ts, &c) == WD_OK, "wide %d", i);
+    snprintf(ca, sizeof(ca), "%s %s %s %.6f %u", a.id, a.cluster_id,
+             a.duplicate_of ? a.duplicate_of : "-", a.similarity, a.cluster_size);
+    snprintf(cb, sizeof(cb), "%s %s %s %.6f %u", b.id, b.cluster_id,
+             b.duplicate_of ? b.duplicate_of : "-", b.similarity, b.cluster_size);
+    WD_T_ASSERT(!strcmp(ca, cb), "record %d: plain '%s', sized ahead '%s'", i, ca, cb);
+    if (i < 1000) { /* nothing evicted yet: the wide window answers the same */
+      snprintf(cc, sizeof(cc), "%s %s %s %.6f %u", c.id, c.cluster_id,
+               c.duplicate_of ? c.duplicate_of : "-", c.similarity, c.cluster_size);
+      WD_T_ASSERT(!strcmp(ca, cc), "record %d: plain '%s', wide '%s'", i, ca, cc);
+    }
+  }
+  WD_T_ASSERT(after.index_bytes > before.index_bytes + 64 * 3 * 1000,
+              "sized ahead: %llu -> %llu bytes", (unsigned long long)before.index_bytes,
+              (unsigned long long)after.index_bytes);
+  /* the wide window keeps all 4000, the 6h one 2520 of them */
+  WD_T_ASSERT(wide_after.index_bytes > after.index_bytes + 64 * 3 * 1000,
+              "window bound: 6h %llu bytes, 365d %llu bytes",
+              (unsigned long long)after.index_bytes,
+              (unsigned long long)wide_after.index_bytes);
+  wd_engine_destroy(plain);
+  wd_engine_destroy(told);
+  wd_engine_destroy(told_wide);
+  wd_config_destroy(cfg);
+  wd_config_destroy(wide);
+  return 0;
+}
+
 int main(void) {
   snprintf(tmpdir, sizeof(tmpdir), "%s/wd-test-state.XXXXXX",
            getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -361,6 +419,7 @@ int main(void) {
   WD_T_RUN(test_evict_by_event_time);
   WD_T_RUN(test_evict_by_cap);
   WD_T_RUN(test_round_trip);
+  WD_T_RUN(test_expect);
   WD_T_RUN(test_empty_round_trip);
   WD_T_RUN(test_refuse_bad_checkpoints);
   WD_T_RUN(test_refuse_too_many);
