@@ -830,13 +830,15 @@ static void consider(wd_cluster_t *cs, const wd_doc_t *doc, uint32_t c, pick_t *
 }
 
 /* A link for the story decision only: live doc \p c met under one heavy
- * word of \p v, not verified for the cluster. */
-static void link_add(wd_cluster_t *cs, const wd_topv_t *v, uint32_t c) {
+ * word of \p v, not verified for the cluster. @returns 1 when linked. */
+static int link_add(wd_cluster_t *cs, const wd_topv_t *v, uint32_t c) {
   wd_topv_t cv;
   const wd_topv_t *tc = topv_of(cs, c, &cv);
   const double wc = tc->n ? wd_topv_cosine(v, tc) : 0.0;
-  if (wc > 0.0 && cs->nlinks < cs->links_cap)
-    cs->links[cs->nlinks++] = (link_t){c - cs->base, cs->cl_st[rec_of(cs, c)->cl], wc, 1};
+  if (wc <= 0.0 || cs->nlinks >= cs->links_cap)
+    return 0;
+  cs->links[cs->nlinks++] = (link_t){c - cs->base, cs->cl_st[rec_of(cs, c)->cl], wc, 1};
+  return 1;
 }
 
 static int link_cmp(const void *pa, const void *pb) {
@@ -866,13 +868,18 @@ static int link_cmp(const void *pa, const void *pb) {
  *
  * Evidence: a story met only through docs sharing one of the article's
  * WD_TOPV_PROBE heaviest words (link_t.weak) needs STORY_WEAK x
- * story_cosine: one shared name is weaker evidence than two.
+ * story_cosine: one shared name is weaker evidence than two. Such links
+ * are looked at only when no stronger one reached a story (the caller):
+ * 150 of the 210 meter-courts-dev articles that missed their story had
+ * none, an independent write-up sharing one rare name with the agency's.
  *
  * The candidates say which stories are near; the story's own articles are
  * then compared, newest first through the story's list: at most
  * STORY_PICK stories (by their best link) and STORY_WALK articles of each,
- * so a decision costs at most 2 x STORY_PICK x STORY_WALK cosines (2 and 8
- * stories score the same on meter-courts-dev as 4).
+ * so a decision costs at most 2 x STORY_PICK x STORY_WALK cosines (4
+ * stories and 32 articles scored no better on meter-courts-dev). A story
+ * whose best link is below the bar is not walked: its other articles,
+ * which the indexes did not find, share fewer heavy words with this one.
  *
  * Figures: a pair whose figures disagree (wd_topv_numbers_differ) still
  * counts its cosine, since a newspaper's court report quotes other ages,
@@ -887,10 +894,11 @@ static int link_cmp(const void *pa, const void *pb) {
  * Time: only the story's articles within story_window of event time are
  * compared (the mean is over them): the same name in another day's report
  * is another day's story. */
-#define STORY_PICK 4
-#define STORY_WALK 32
+#define STORY_PICK 2
+#define STORY_WALK 16
 #define STORY_COHESION 0.4
 #define STORY_WEAK 1.2
+#define STORY_WEAK_MAX 8
 static uint32_t story_pick(wd_cluster_t *cs, const wd_topv_t *v, int64_t ts) {
   link_t *l = cs->links;
   const size_t n = cs->nlinks;
@@ -926,6 +934,9 @@ static uint32_t story_pick(wd_cluster_t *cs, const wd_topv_t *v, int64_t ts) {
   const int64_t win = cs->opts.story_window_ms;
   for (size_t k = 0; k < ntop; k++) {
     const uint32_t st = top[k].st;
+    const double need = cs->opts.story_cosine * (top[k].weak ? STORY_WEAK : 1.0);
+    if (top[k].wc < need)
+      continue; /* its nearest article found is not near enough to carry it */
     uint32_t d = cs->st_head[st], walked = 0, near = 0, differ = 0, coh_n = 0;
     double sum = 0.0, coh = 0.0;
     wd_topv_t newest; /* the story's newest article near in time */
@@ -950,7 +961,6 @@ static uint32_t story_pick(wd_cluster_t *cs, const wd_topv_t *v, int64_t ts) {
     if (near == 0 || 4 * differ > 3 * near)
       continue; /* none near in time, or most quote other figures */
     const double mean = sum / (double)near;
-    const double need = cs->opts.story_cosine * (top[k].weak ? STORY_WEAK : 1.0);
     if (mean < need || (coh_n && mean < STORY_COHESION * coh / coh_n))
       continue;
     if (mean > best_mean)
@@ -1000,9 +1010,13 @@ wd_err_t wd_cluster_assign(wd_cluster_t *cs, const wd_doc_t *doc, wd_assign_t *o
   const uint32_t cluster = found ? rec_of(cs, p.best)->cl : NO_DOC;
   uint32_t story = NO_DOC;
   if (!found) {
-    for (size_t i = 0; i < nweak; i++)
+    /* One-word links only when nothing stronger reached a story, and only
+     * the first STORY_WEAK_MAX met (heaviest word first): each costs a
+     * cosine, and most articles that start a cluster start a story. */
+    const size_t weak_max = cs->nlinks ? 0 : STORY_WEAK_MAX;
+    for (size_t i = 0, m = 0; i < nweak && m < weak_max; i++)
       if (cs->tvh[i] < WD_TOPV_MIN_HITS)
-        link_add(cs, doc->topv, cs->tvc[i]);
+        m += (size_t)link_add(cs, doc->topv, cs->tvc[i]);
     story = story_pick(cs, doc->topv, doc->ts_ms);
   }
   const uint32_t d = store_append(cs, doc, cluster, found ? p.best : NO_DOC, p.sim, story);
