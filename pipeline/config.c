@@ -227,11 +227,12 @@ static const conf_prop_t conf_props[] = {
     P_DOUBLE("cluster.story_cosine", cluster_story_cosine, "0.15", 0, 1.01,
              "An article that starts a cluster joins the story (story_id) "
              "whose articles are nearest it on average: the mean "
-             "64-heaviest-word cosine with the story's newest 32 live "
-             "articles, highest and at least this (average linkage: the "
-             "same event written independently, without chaining through "
-             "one shared name). Above 1: every cluster is its own story "
-             "(when simhash.enabled)."),
+             "64-heaviest-word cosine with the story's newest 16 live "
+             "articles, highest and at least this, and at least 0.4 x the "
+             "story's own cohesion (average linkage: the same event written "
+             "independently, without chaining through one shared name). "
+             "Above 1: every cluster is its own story (when "
+             "simhash.enabled)."),
     P_DUR("cluster.story_window", cluster_story_window_ms, "24h", 0, 31536000000.0,
           "Event time between an article and the story articles it is "
           "compared with: a story is one day's event (a trial's next day is "

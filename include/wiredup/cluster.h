@@ -28,11 +28,13 @@
  * Stories: a cluster belongs to a story, looser than a cluster (the same
  * event, written independently). A new cluster joins the story nearest it
  * on average (average linkage: the mean heaviest-word cosine of its first
- * article with the story's newest live articles >= story_cosine), unless
- * every one of them quotes other figures (templated stories about other
+ * article with the story's newest live articles within story_window of
+ * event time >= story_cosine, and >= a share of the story's own cohesion),
+ * unless most of them quote other figures (templated stories about other
  * companies are other events), else starts one; its articles share it. A
  * story gains members and never loses one to another story. The story id
- * is the id of the story's first article.
+ * is the id of the story's first article. The decision's cost is bounded
+ * (a few dozen cosines per new cluster; cluster.c story_pick).
  *
  * Articles are numbered in arrival order (doc numbers); the cluster id is the
  * id of its first article. The store is bounded (wd_cluster_evict drops the
