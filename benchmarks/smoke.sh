@@ -49,7 +49,7 @@ if grep -Ev '^bench=[a-z0-9_.]+( [a-z0-9_]+=[^ =]+)+$' "$T/stages.txt"; then
 fi
 
 "$B/wd-bench-scale" --max 300 --batch 100 >"$T/scale.txt" || fail "wd-bench-scale failed"
-[ "$(grep -Ec "^bench=scale docs=(100|200|300) batch=100 ns_per_doc=$num wall_ns_per_doc=$num docs_per_s=$num .*index_docs=(100|200|300) index_bytes=[0-9]+ .*peak_rss_kb=[0-9]+ " "$T/scale.txt")" -eq 3 ] ||
+[ "$(grep -Ec "^bench=scale docs=(100|200|300) batch=100 ns_per_doc=$num wall_ns_per_doc=$num docs_per_s=$num .*index_docs=(100|200|300) index_bytes=[0-9]+ .*peak_rss_kb=[0-9]+ .*cal_ns_per_doc=$num rel_cost=$num interval_docs=[0-9]+ interval_ns_per_doc=$num interval_rel_cost=$num$" "$T/scale.txt")" -eq 3 ] ||
   fail "scale lines: $(cat "$T/scale.txt")"
 grep -Eq "^bench=scale.total docs=300 " "$T/scale.txt" || fail "no scale total"
 echo "bench.smoke: ok"

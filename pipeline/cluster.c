@@ -50,6 +50,9 @@
 #include <xxhash.h>
 
 #define NO_DOC UINT32_MAX
+#define SEEN_BITS 10 /* the verified-candidates set: 1024 slots, */
+#define SEEN_SLOTS (1u << SEEN_BITS)
+#define SEEN_MAX (SEEN_SLOTS * 3 / 4) /* at most 768 of them used */
 
 /* A verified candidate with a word cosine, for the story decision. */
 typedef struct link_s {
@@ -158,6 +161,13 @@ struct wd_cluster_s {
   struct link_s *links; /* scratch: verified candidates with a word cosine */
   size_t links_cap, nlinks;
   uint32_t verified;  /* candidates verified by the last assign */
+  /* The candidates the article at hand has been verified against: the three
+   * sources overlap (a copy is usually the LSH's, the SimHash index's and
+   * the word index's candidate at once), and verifying one again changes
+   * nothing. Open addressing, cleared by generation. */
+  uint32_t seen_doc[SEEN_SLOTS];
+  uint32_t seen_gen[SEEN_SLOTS];
+  uint32_t gen, seen_cnt;
 };
 
 static inline chunk_t *chunk_of(const wd_cluster_t *cs, uint32_t doc) {
@@ -201,6 +211,31 @@ static void chunk_free(chunk_t **c) {
 /* The live doc whose low bits are \p ref (LSH entries, the id map). */
 static inline uint32_t doc_of_ref(const wd_cluster_t *cs, uint32_t ref) {
   return cs->base + ((ref - cs->base) & cs->ref_mask);
+}
+
+/* Start a new set of verified candidates (the next article). */
+static inline void seen_clear(wd_cluster_t *cs) {
+  if (++cs->gen == 0) { /* wrapped: stale stamps could match again */
+    memset(cs->seen_gen, 0, sizeof(cs->seen_gen));
+    cs->gen = 1;
+  }
+  cs->seen_cnt = 0;
+}
+
+/* Note candidate \p doc as verified. @returns 1 if it already was. Past
+ * SEEN_MAX candidates the set stops growing and answers 0 (verifying again
+ * is only slower). */
+static inline int seen_add(wd_cluster_t *cs, uint32_t doc) {
+  uint32_t i = (doc * 0x9E3779B1u) >> (32 - SEEN_BITS);
+  for (; cs->seen_gen[i] == cs->gen; i = (i + 1) & (SEEN_SLOTS - 1))
+    if (cs->seen_doc[i] == doc)
+      return 1;
+  if (cs->seen_cnt >= SEEN_MAX)
+    return 0;
+  cs->seen_cnt++;
+  cs->seen_gen[i] = cs->gen;
+  cs->seen_doc[i] = doc;
+  return 0;
 }
 
 /* Arrival order of two live docs, robust to doc numbers wrapping. */
@@ -983,26 +1018,32 @@ wd_err_t wd_cluster_assign(wd_cluster_t *cs, const wd_doc_t *doc, wd_assign_t *o
   if (doc->shingle_cnt > 0) {
     size_t n = wd_lsh_query(cs->lsh, band_view32(cs, doc->sig), cs->hits,
                             o->max_candidates);
+    /* The LSH's candidates are distinct; the other sources' may repeat
+     * them. Verifying a candidate twice leaves the pick as it was. */
+    seen_clear(cs);
     cs->verified = (uint32_t)n;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+      seen_add(cs, cs->hits[i].doc);
       consider(cs, doc, cs->hits[i].doc, &p);
+    }
     if (cs->si) {
       size_t m = wd_simhash_index_query(cs->si, doc->simhash, cs->near, cs->near_cap);
-      cs->verified += (uint32_t)m;
       for (size_t i = 0; i < m; i++)
-        consider(cs, doc, cs->near[i], &p);
+        if (!seen_add(cs, cs->near[i])) {
+          cs->verified++;
+          consider(cs, doc, cs->near[i], &p);
+        }
     }
     if (cs->tv && doc->topv) {
       /* the word rule's candidates, met under WD_TOPV_MIN_HITS words, in
        * order; those met under fewer wait for the story decision */
       nweak = wd_topv_index_query_all(cs->tv, doc->topv, cs->base, cs->cnt, cs->tvc,
                                       cs->tvh);
-      size_t m = 0;
-      for (size_t i = 0; i < nweak; i++) {
-        if (cs->tvh[i] >= WD_TOPV_MIN_HITS)
-          consider(cs, doc, cs->tvc[i], &p), m++;
-      }
-      cs->verified += (uint32_t)m;
+      for (size_t i = 0; i < nweak; i++)
+        if (cs->tvh[i] >= WD_TOPV_MIN_HITS && !seen_add(cs, cs->tvc[i])) {
+          cs->verified++;
+          consider(cs, doc, cs->tvc[i], &p);
+        }
     }
   }
 

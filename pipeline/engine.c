@@ -528,13 +528,18 @@ void wd_engine_expect(wd_engine_t *eng, uint64_t more) {
   /* The window keeps what arrives within index.window + allowed_lateness of
    * event time, at the rate seen so far: a year of archive through a 72 h
    * window needs a 72 h index, not a year's. */
-  if (eng->ts_seen >= 2 && eng->last_ts > eng->first_ts) {
-    const double per_ms = (double)(eng->ts_seen - 1) / ((double)eng->last_ts - (double)eng->first_ts);
+  if (eng->ts_seen) {
+    /* All at one instant so far (a bulk load stamped at once): no rate to
+     * go by, and the window may keep a small part of what comes. */
+    if (eng->ts_seen < 2 || eng->last_ts <= eng->first_ts)
+      return;
+    const double per_ms =
+        (double)(eng->ts_seen - 1) / ((double)eng->last_ts - (double)eng->first_ts);
     const double kept = per_ms * ((double)cfg->index_window_ms +
                                   (double)cfg->index_allowed_lateness_ms);
     if (kept < want)
       want = kept;
-  }
+  } /* else no event times: nothing leaves by the window, only by the cap */
   if (want > (double)cfg->index_max_articles)
     want = (double)cfg->index_max_articles;
   if (want > (double)live) {

@@ -111,6 +111,7 @@ typedef struct file_out_s {
   wd_progress_t *pg;
   uint64_t consumed;   /* input bytes up to the line being reported */
   int64_t bytes_total; /* the input's size, -1 when not a regular file */
+  int expected;        /* wd_engine_expect called */
 } file_out_t;
 
 static void too_long_reason(const wd_config_t *cfg, size_t line_len, char *reason,
@@ -141,11 +142,13 @@ static wd_err_t emit(file_out_t *fo, uint64_t line, const char *json, size_t len
     sum->allocs_warm = wd_mem_allocs();
   /* The rest of a regular file, at the record size seen so far: the index
    * is sized for it once instead of growing through it. */
-  if (sum->records + sum->invalid == WD_ENGINE_EXPECT_AFTER && fo->bytes_total > 0 &&
-      fo->consumed > 0 && (uint64_t)fo->bytes_total > fo->consumed)
-    wd_engine_expect(fo->eng, (uint64_t)((double)((uint64_t)fo->bytes_total - fo->consumed) *
-                                         (double)(sum->records + sum->invalid) /
-                                         (double)fo->consumed));
+  if (!fo->expected && sum->records + sum->invalid >= WD_ENGINE_EXPECT_AFTER) {
+    fo->expected = 1;
+    if (fo->bytes_total > 0 && fo->consumed > 0 && (uint64_t)fo->bytes_total > fo->consumed)
+      wd_engine_expect(fo->eng,
+                       (uint64_t)((double)((uint64_t)fo->bytes_total - fo->consumed) *
+                                  (double)(sum->records + sum->invalid) / (double)fo->consumed));
+  }
   if (!res->redelivered) {
     if (res->duplicate_of)
       sum->duplicates++;
@@ -392,7 +395,7 @@ wd_err_t wd_pipeline_run_file_state(const wd_config_t *cfg, const char *in, FILE
       (err = wd_pipeline_state_open(eng, state_dir, fresh, NULL, errstr, errstr_size)) !=
           WD_OK)
     goto done;
-  file_out_t fo = {cfg, eng, out, cb, opaque, sum, &obuf, in, &pg, 0, -1};
+  file_out_t fo = {cfg, eng, out, cb, opaque, sum, &obuf, in, &pg, 0, -1, 0};
   struct stat sb;
   if (fstat(fileno(lr.fp), &sb) == 0 && S_ISREG(sb.st_mode))
     fo.bytes_total = (int64_t)sb.st_size;

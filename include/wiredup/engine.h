@@ -187,9 +187,11 @@ void wd_engine_set_watermark(wd_engine_t *eng, int64_t wm_ms);
  *        up to its end, a backlog). The index is sized at once for as many
  *        as will be in it together: \p more plus those in it now, at most the
  *        event-time rate seen so far times index.window (+ allowed_lateness),
- *        at most index.max_articles. A hint: the answers are the same with
- *        or without it; only the index's growth steps go. Best called once,
- *        after WD_ENGINE_EXPECT_AFTER records, so that the rate is known.
+ *        at most index.max_articles; nothing when every event time seen is
+ *        the same instant (no rate to go by). A hint: the answers are the
+ *        same with or without it; only the index's growth steps go. Best
+ *        called once, after WD_ENGINE_EXPECT_AFTER records, so that the
+ *        rate is known.
  */
 void wd_engine_expect(wd_engine_t *eng, uint64_t more);
 

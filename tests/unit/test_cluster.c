@@ -423,8 +423,51 @@ static int test_story_window(void) {
   return 0;
 }
 
+/* A copy that both the LSH and the SimHash index offer is verified once,
+ * and still joins; a stream of copies and strangers never verifies more
+ * candidates than there are distinct live articles. */
+static int test_candidate_verified_once(void) {
+  wd_minhash_t *mh = wd_minhash_new(NULL);
+  wd_cluster_opts_t o = defaults();
+  wd_cluster_t *cs = wd_cluster_new(&o);
+  static uint64_t a[MAXSET];
+  const size_t na = range(a, 0, 0, 300);
+  uint32_t sa[NP];
+  wd_minhash_sign(mh, a, na, sa);
+  wd_doc_t d = {.id = "a", .id_len = 1, .sig = sa, .shingle_cnt = (uint32_t)na,
+                .simhash = 0x1234567890abcdefULL};
+  wd_assign_t r;
+  wd_cluster_stats_t st;
+  wd_cluster_assign(cs, &d, &r);
+  d.id = "b";
+  wd_cluster_assign(cs, &d, &r);
+  wd_cluster_stats(cs, &st);
+  WD_T_ASSERT(r.duplicate_of && !strcmp(r.duplicate_of, "a"), "b joins a");
+  WD_T_ASSERT(st.verified == 1, "a offered by two sources, verified %u times", st.verified);
+  unsigned long long rng = wd_t_seed(99);
+  for (uint32_t i = 0; i < 300; i++) {
+    char id[32];
+    const int n = snprintf(id, sizeof(id), "d%u", i);
+    static uint64_t set[MAXSET];
+    const uint64_t lo = wd_t_rand(&rng) % 4 * 1000; /* four stories */
+    const size_t ns = range(set, 0, lo, lo + 200 + wd_t_rand(&rng) % 50);
+    uint32_t sig[NP];
+    wd_minhash_sign(mh, set, ns, sig);
+    wd_doc_t x = {.id = id, .id_len = (size_t)n, .sig = sig, .shingle_cnt = (uint32_t)ns,
+                  .simhash = flip(0x0f0f0f0f0f0f0f0fULL * (lo + 1), (int)(wd_t_rand(&rng) % 3))};
+    wd_cluster_assign(cs, &x, &r);
+    wd_cluster_stats(cs, &st);
+    WD_T_ASSERT(st.verified <= wd_cluster_count(cs) - 1, "d%u: %u verified, %zu earlier", i,
+                st.verified, wd_cluster_count(cs) - 1);
+  }
+  wd_cluster_destroy(cs);
+  wd_minhash_destroy(mh);
+  return 0;
+}
+
 int main(void) {
   WD_T_RUN(test_identical_flood_bounded);
+  WD_T_RUN(test_candidate_verified_once);
   WD_T_RUN(test_containment_min_shared);
   WD_T_RUN(test_joint_rule);
   WD_T_RUN(test_jaccard_and_lookup);

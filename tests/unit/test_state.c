@@ -401,6 +401,19 @@ static int test_expect(void) {
               "window bound: 6h %llu bytes, 365d %llu bytes",
               (unsigned long long)after.index_bytes,
               (unsigned long long)wide_after.index_bytes);
+  /* every event time the same instant: no rate, so no size taken */
+  wd_engine_t *instant = wd_engine_new(cfg, e, sizeof(e));
+  for (int i = 0; i < at; i++) {
+    wd_result_t r;
+    snprintf(id, sizeof(id), "i%d", i);
+    WD_T_ASSERT(feed(instant, id, i, 0, T0, &r) == WD_OK, "instant %d", i);
+  }
+  wd_engine_stats(instant, &before);
+  wd_engine_expect(instant, 100000);
+  wd_engine_stats(instant, &after);
+  WD_T_ASSERT(after.index_bytes == before.index_bytes, "one instant: %llu -> %llu bytes",
+              (unsigned long long)before.index_bytes, (unsigned long long)after.index_bytes);
+  wd_engine_destroy(instant);
   wd_engine_destroy(plain);
   wd_engine_destroy(told);
   wd_engine_destroy(told_wide);
