@@ -224,11 +224,19 @@ static const conf_prop_t conf_props[] = {
     P_DOUBLE("cluster.word_cosine_slope", cluster_word_cosine_slope, "0.04", 0, 1,
              "How fast that bar rises with length: long articles on one "
              "event share more words by chance than short ones."),
-    P_DOUBLE("cluster.story_cosine", cluster_story_cosine, "0.2", 0, 1.01,
-             "An article that starts a cluster joins the story (story_id) of "
-             "the candidate whose 64-heaviest-word cosine is highest and at "
-             "least this: the same event written independently. Above 1: "
-             "every cluster is its own story (when simhash.enabled)."),
+    P_DOUBLE("cluster.story_cosine", cluster_story_cosine, "0.15", 0, 1.01,
+             "An article that starts a cluster joins the story (story_id) "
+             "whose articles are nearest it on average: the mean "
+             "64-heaviest-word cosine with the story's newest 16 live "
+             "articles, highest and at least this, and at least 0.4 x the "
+             "story's own cohesion (average linkage: the same event written "
+             "independently, without chaining through one shared name). "
+             "Above 1: every cluster is its own story (when "
+             "simhash.enabled)."),
+    P_DUR("cluster.story_window", cluster_story_window_ms, "24h", 0, 31536000000.0,
+          "Event time between an article and the story articles it is "
+          "compared with: a story is one day's event (a trial's next day is "
+          "the next story); a story with none this near is not joined."),
     P_DUR("index.window", index_window_ms, "72h", 60000, 31536000000.0,
           "Event time an article stays in the similarity memory, measured "
           "back from the watermark; older articles are evicted."),

@@ -441,6 +441,7 @@ void wd_engine_cluster_opts(const wd_config_t *cfg, uint32_t num_perm,
       .word_cosine = cfg->cluster_word_cosine,
       .word_cosine_slope = cfg->cluster_word_cosine_slope,
       .story_cosine = cfg->cluster_story_cosine,
+      .story_window_ms = cfg->cluster_story_window_ms,
       .max_docs = (uint64_t)cfg->index_max_articles + 1,
   };
 }

@@ -129,6 +129,7 @@ static const char usage_eval[] =
     "  --label-field NAME   field holding the true cluster label (default \"cluster\")\n"
     "  --stories            score story_id (same event) instead of cluster_id\n"
     "  --sweep              repeat for cluster.threshold 0.05, 0.10, ... 0.95\n"
+    "                       (with --stories: cluster.story_cosine 0.025 ... 0.475)\n"
     "  --json               one JSON object per result instead of key=value lines\n";
 
 static const char usage_demo[] =
@@ -431,11 +432,16 @@ static int cmd_eval(wd_config_t *cfg, const opts_t *o) {
   /* quiet the per-line warnings: they repeat once per threshold */
   int saved = wd_log_threshold;
   for (int t = 5; t <= 95; t += 5) {
-    cfg->cluster_threshold = t / 100.0;
+    /* stories: the story rule's level, the clusters as configured */
+    if (o->stories)
+      cfg->cluster_story_cosine = t / 200.0;
+    else
+      cfg->cluster_threshold = t / 100.0;
     wd_err_t err = wd_eval_file(cfg, o->input, label, o->stories, &s, errstr, sizeof(errstr));
     if (err != WD_OK)
       return fail(err, errstr);
-    wd_eval_print(stdout, &s, o->json, "threshold", t / 100.0);
+    wd_eval_print(stdout, &s, o->json, o->stories ? "story_cosine" : "threshold",
+                  o->stories ? t / 200.0 : t / 100.0);
     fflush(stdout);
     if (t == 5 && saved < WD_LOG_ERROR)
       wd_log_set_level(WD_LOG_ERROR);

@@ -507,13 +507,24 @@ void wd_topv_index_add(wd_topv_index_t *ix, uint32_t base, size_t cnt) {
 
 size_t wd_topv_index_query(const wd_topv_index_t *ix, const wd_topv_t *v, uint32_t base,
                            size_t cnt, uint32_t *out, size_t cap) {
-  uint16_t keys[WD_TOPV_PROBE];
   uint32_t seen[WD_TOPV_PROBE * WD_TOPV_BUCKET];
   uint8_t hits[WD_TOPV_PROBE * WD_TOPV_BUCKET];
+  const size_t ns = wd_topv_index_query_all(ix, v, base, cnt, seen, hits);
+  size_t n = 0;
+  for (size_t j = 0; j < ns && n < cap; j++)
+    if (hits[j] >= WD_TOPV_MIN_HITS)
+      out[n++] = seen[j];
+  return n;
+}
+
+size_t wd_topv_index_query_all(const wd_topv_index_t *ix, const wd_topv_t *v, uint32_t base,
+                               size_t cnt, uint32_t seen[WD_TOPV_PROBE * WD_TOPV_BUCKET],
+                               uint8_t hits[WD_TOPV_PROBE * WD_TOPV_BUCKET]) {
+  uint16_t keys[WD_TOPV_PROBE];
   bucket_t *bs[WD_TOPV_PROBE];
   uint8_t tags[WD_TOPV_PROBE];
   const size_t m = probe_keys(v, keys);
-  size_t ns = 0, n = 0;
+  size_t ns = 0;
   buckets_of(ix, keys, m, bs, tags);
   for (size_t i = 0; i < m; i++) {
     const uint8_t tag = tags[i];
@@ -530,10 +541,7 @@ size_t wd_topv_index_query(const wd_topv_index_t *ix, const wd_topv_t *v, uint32
       hits[j]++;
     }
   }
-  for (size_t j = 0; j < ns && n < cap; j++)
-    if (hits[j] >= WD_TOPV_MIN_HITS)
-      out[n++] = seen[j];
-  return n;
+  return ns;
 }
 
 size_t wd_topv_index_bytes(const wd_topv_index_t *ix) {

@@ -26,11 +26,15 @@
  * by chance than two short ones, so the bar rises with length.
  *
  * Stories: a cluster belongs to a story, looser than a cluster (the same
- * event, written independently). A new cluster joins the story of the
- * candidate nearest in words (heaviest-word cosine >= story_cosine, unless
- * their figures disagree: templated stories about other companies are other
- * events), else starts one; its articles share it. The story id is the id of
- * the story's first article.
+ * event, written independently). A new cluster joins the story nearest it
+ * on average (average linkage: the mean heaviest-word cosine of its first
+ * article with the story's newest live articles within story_window of
+ * event time >= story_cosine, and >= a share of the story's own cohesion),
+ * unless most of them quote other figures (templated stories about other
+ * companies are other events), else starts one; its articles share it. A
+ * story gains members and never loses one to another story. The story id
+ * is the id of the story's first article. The decision's cost is bounded
+ * (a few dozen cosines per new cluster; cluster.c story_pick).
  *
  * Articles are numbered in arrival order (doc numbers); the cluster id is the
  * id of its first article. The store is bounded (wd_cluster_evict drops the
@@ -73,8 +77,10 @@ typedef struct wd_cluster_opts_s {
   double word_cosine;       /**< ... or heaviest-word cosine (topv.h) >= this + */
   double word_cosine_slope; /**< ... this * ln(1 + larger shingle count); needs
                                  simhash_enabled; word_cosine >= 1 turns it off */
-  double story_cosine;      /**< a new cluster joins the story of the candidate
-                                 with the highest word cosine >= this (> 1: never) */
+  double story_cosine;      /**< a new cluster joins the story whose articles' mean
+                                 word cosine with it is highest and >= this (> 1: never) */
+  int64_t story_window_ms;  /**< ... over the story's articles within this much event
+                                 time of it (0: 0; set it, a zeroed opts compares none) */
   uint64_t max_docs;        /**< most articles stored at once (index.max_articles + 1);
                                  sizes the LSH doc references. 0: 2^24. Above 2^28
                                  the store keeps the newest 2^28. */

@@ -70,6 +70,7 @@ typedef struct wd_config_s {
   double cluster_word_cosine;   /**< cluster.word_cosine */
   double cluster_word_cosine_slope; /**< cluster.word_cosine_slope */
   double cluster_story_cosine;  /**< cluster.story_cosine */
+  int64_t cluster_story_window_ms; /**< cluster.story_window */
   /* similarity memory */
   int64_t index_window_ms;      /**< index.window */
   int64_t index_allowed_lateness_ms; /**< index.allowed_lateness */

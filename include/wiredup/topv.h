@@ -124,6 +124,15 @@ void wd_topv_index_add(wd_topv_index_t *ix, uint32_t base, size_t cnt);
  *  entries stay until pushed out and are skipped. @returns how many. */
 size_t wd_topv_index_query(const wd_topv_index_t *ix, const wd_topv_t *v, uint32_t base,
                            size_t cnt, uint32_t *out, size_t cap);
+/** @brief Every live doc filed under any of \p v's heaviest words, in the
+ *  order wd_topv_index_query gives, with in \p hits how many of the words
+ *  each was met under (wd_topv_index_query keeps those met under
+ *  WD_TOPV_MIN_HITS). The story decision weighs the others too: an
+ *  independent write-up of an event may share one rare name only.
+ *  @returns how many (at most WD_TOPV_PROBE x WD_TOPV_BUCKET). */
+size_t wd_topv_index_query_all(const wd_topv_index_t *ix, const wd_topv_t *v, uint32_t base,
+                               size_t cnt, uint32_t seen[WD_TOPV_PROBE * WD_TOPV_BUCKET],
+                               uint8_t hits[WD_TOPV_PROBE * WD_TOPV_BUCKET]);
 /** @brief Bytes held by the buckets. */
 size_t wd_topv_index_bytes(const wd_topv_index_t *ix);
 

@@ -1,12 +1,19 @@
 /* test_cluster.c - the near-duplicate decision: Jaccard, containment with a
  * minimum of shared shingles, SimHash cosine, the joint containment+cosine
  * rule, and redelivery answers. Fingerprints are built from synthetic
- * shingle sets so each rule can be switched on and off around one pair. */
+ * shingle sets so each rule can be switched on and off around one pair.
+ * Stories: average linkage does not chain two unrelated stories through
+ * one bridging article, a story gains members and never loses them, the
+ * same input gives the same stories, and a story whose articles left the
+ * window is not joined; there the heaviest-word vectors are built directly
+ * (wd_topv_build), so each cosine is known, and far SimHashes and disjoint
+ * shingles keep every article its own cluster. */
 #include "wd_test.h"
 #include "wiredup/cluster.h"
 #include "wiredup/mem.h"
 #include "wiredup/minhash.h"
 #include "wiredup/simhash.h"
+#include "wiredup/topv.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -266,6 +273,156 @@ static int test_id_strings_steady(void) {
   return 0;
 }
 
+/* ==== Stories ==== */
+
+#define HOUR 3600000LL
+
+static wd_cluster_opts_t story_opts(void) {
+  wd_cluster_opts_t o = defaults();
+  o.word_cosine = 0.99; /* the word index on, its cluster rule out of reach */
+  o.story_cosine = 0.15;
+  o.story_window_ms = 24 * HOUR;
+  return o;
+}
+
+/* One article: its words (ids, equal weights), own shingles and SimHash. */
+typedef struct art_s {
+  const char *id;
+  int words[16];
+  int nw;
+  int64_t ts;
+} art_t;
+
+/* Assign \p a: shingles and SimHash unique to the article (seeded by \p k),
+ * its vector from its words. */
+static void assign(wd_cluster_t *cs, wd_minhash_t *mh, const art_t *a, int k,
+                   wd_assign_t *out) {
+  uint64_t sh[64], keys[16];
+  float w[16];
+  uint32_t sig[NP];
+  wd_topv_t v;
+  unsigned long long rng = 977ULL * (unsigned long long)(k + 1);
+  for (int i = 0; i < 64; i++)
+    sh[i] = wd_t_rand(&rng);
+  for (int i = 0; i < a->nw; i++) {
+    keys[i] = (uint64_t)(a->words[i] + 1) << 48; /* the word key is the top 16 bits */
+    w[i] = 1.0f;
+  }
+  wd_minhash_sign(mh, sh, 64, sig);
+  wd_topv_build(&v, keys, w, (size_t)a->nw, WD_TOPV_MAX);
+  v.src = (uint32_t)k | 1u; /* every article its own outlet */
+  const wd_doc_t doc = {.id = a->id, .id_len = strlen(a->id), .sig = sig,
+                        .shingle_cnt = 64, .simhash = wd_t_rand(&rng), .topv = &v,
+                        .ts_ms = a->ts};
+  wd_cluster_assign(cs, &doc, out);
+}
+
+static double cos_of(const art_t *a, const art_t *b) {
+  uint64_t ka[16], kb[16];
+  float w[16];
+  wd_topv_t va, vb;
+  for (int i = 0; i < 16; i++)
+    w[i] = 1.0f;
+  for (int i = 0; i < a->nw; i++)
+    ka[i] = (uint64_t)(a->words[i] + 1) << 48;
+  for (int i = 0; i < b->nw; i++)
+    kb[i] = (uint64_t)(b->words[i] + 1) << 48;
+  wd_topv_build(&va, ka, w, (size_t)a->nw, WD_TOPV_MAX);
+  wd_topv_build(&vb, kb, w, (size_t)b->nw, WD_TOPV_MAX);
+  return wd_topv_cosine(&va, &vb);
+}
+
+/* Story A: three articles on one event (words 1-8, each with two of its
+ * own); B shares half of A's words and half of C's (101-108); C shares
+ * nothing with A. Single link would make A, B and C one story through B. */
+static const art_t trial[] = {
+    {"a1", {1, 2, 3, 4, 5, 6, 7, 8, 11, 12}, 10, 0},
+    {"a2", {1, 2, 3, 4, 5, 6, 7, 8, 21, 22}, 10, HOUR},
+    {"a3", {1, 2, 3, 4, 5, 6, 7, 8, 31, 32}, 10, 2 * HOUR},
+    {"b", {1, 2, 3, 4, 101, 102, 103, 104}, 8, 3 * HOUR},
+    {"c", {101, 102, 103, 104, 105, 106, 107, 108}, 8, 4 * HOUR},
+};
+#define NTRIAL (sizeof(trial) / sizeof(trial[0]))
+
+/* Run trial[] in a fresh store; story ids into \p story. */
+static int run_trial(char story[NTRIAL][8]) {
+  wd_cluster_opts_t o = story_opts();
+  wd_cluster_t *cs = wd_cluster_new(&o);
+  wd_minhash_t *mh = wd_minhash_new(NULL);
+  WD_T_ASSERT(cs && mh, "new");
+  for (size_t i = 0; i < NTRIAL; i++) {
+    wd_assign_t r;
+    assign(cs, mh, &trial[i], (int)i, &r);
+    WD_T_ASSERT(!r.duplicate_of, "%s starts its own cluster (joined %s)", trial[i].id,
+                r.duplicate_of);
+    snprintf(story[i], 8, "%s", r.story_id);
+  }
+  /* Never loses a member: every earlier answer is still what was said. */
+  for (size_t i = 0; i < NTRIAL; i++) {
+    wd_assign_t r;
+    WD_T_ASSERT(wd_cluster_lookup(cs, trial[i].id, strlen(trial[i].id), &r), "lookup");
+    WD_T_ASSERT(!strcmp(r.story_id, story[i]), "%s moved from story %s to %s", trial[i].id,
+                story[i], r.story_id);
+  }
+  wd_minhash_destroy(mh);
+  wd_cluster_destroy(cs);
+  return 0;
+}
+
+static int test_no_chaining(void) {
+  char s1[NTRIAL][8], s2[NTRIAL][8];
+  /* the premises: C is as near B as B is near A, and not near A at all */
+  WD_T_ASSERT(cos_of(&trial[4], &trial[3]) >= 0.15 && cos_of(&trial[3], &trial[0]) >= 0.15,
+              "single-link would chain: %.3f %.3f", cos_of(&trial[4], &trial[3]),
+              cos_of(&trial[3], &trial[0]));
+  WD_T_ASSERT(cos_of(&trial[4], &trial[0]) == 0.0, "C shares nothing with A");
+  if (run_trial(s1))
+    return 1;
+  WD_T_ASSERT(!strcmp(s1[1], "a1") && !strcmp(s1[2], "a1"), "A is one story: %s %s", s1[1],
+              s1[2]);
+  WD_T_ASSERT(!strcmp(s1[3], "a1"), "B, near A on average, joins it: %s", s1[3]);
+  WD_T_ASSERT(!strcmp(s1[4], "c"), "C, near only B of A's story, starts its own: %s", s1[4]);
+  /* Replayed: the same decisions. */
+  if (run_trial(s2))
+    return 1;
+  for (size_t i = 0; i < NTRIAL; i++)
+    WD_T_ASSERT(!strcmp(s1[i], s2[i]), "%s: %s then %s", trial[i].id, s1[i], s2[i]);
+  return 0;
+}
+
+/* A story is joined only through its articles within story_window of event
+ * time, and its entry goes with its last article. */
+static int test_story_window(void) {
+  wd_cluster_opts_t o = story_opts();
+  wd_cluster_t *cs = wd_cluster_new(&o);
+  wd_minhash_t *mh = wd_minhash_new(NULL);
+  wd_assign_t r;
+  art_t late = trial[1];
+  late.id = "late";
+  late.ts = 3 * 24 * HOUR;
+  assign(cs, mh, &trial[0], 0, &r);
+  assign(cs, mh, &late, 1, &r);
+  WD_T_ASSERT(!strcmp(r.story_id, "late"), "two days later: its own story, not %s", r.story_id);
+  art_t next = trial[2];
+  next.id = "next";
+  next.ts = 3 * 24 * HOUR + HOUR;
+  assign(cs, mh, &next, 2, &r);
+  WD_T_ASSERT(!strcmp(r.story_id, "late"), "an hour after: the late one's story, not %s",
+              r.story_id);
+  /* Evict all; stories go with their articles and are not joined again. */
+  WD_T_ASSERT(wd_cluster_evict(cs, INT64_MAX, 0) == 3, "evicted");
+  art_t again = trial[0];
+  again.id = "again";
+  again.ts = 3 * 24 * HOUR + 2 * HOUR;
+  assign(cs, mh, &again, 3, &r);
+  WD_T_ASSERT(!strcmp(r.story_id, "again"), "the evicted story is not joined: %s", r.story_id);
+  WD_T_ASSERT(wd_cluster_clusters_live(cs) == 1, "one live cluster: %zu",
+              wd_cluster_clusters_live(cs));
+  wd_minhash_destroy(mh);
+  wd_cluster_destroy(cs);
+  return 0;
+}
+
 /* A copy that both the LSH and the SimHash index offer is verified once,
  * and still joins; a stream of copies and strangers never verifies more
  * candidates than there are distinct live articles. */
@@ -315,5 +472,7 @@ int main(void) {
   WD_T_RUN(test_joint_rule);
   WD_T_RUN(test_jaccard_and_lookup);
   WD_T_RUN(test_id_strings_steady);
+  WD_T_RUN(test_no_chaining);
+  WD_T_RUN(test_story_window);
   return WD_T_DONE();
 }

@@ -1,7 +1,7 @@
 /* test_state.c - bounded, durable similarity memory: eviction by event time
  * and by cap, late articles, checkpoint round trips (one-shot against
  * save-and-restore), refusal of truncated / corrupt / incompatible
- * checkpoints, and the error of 16-bit b-bit signatures. */
+ * checkpoints, the error of 16-bit b-bit signatures, and stories restored. */
 #include "wd_test.h"
 #include "wiredup/cluster.h"
 #include "wiredup/config.h"
@@ -422,6 +422,67 @@ static int test_expect(void) {
   return 0;
 }
 
+/* Article j of story k: the story's 12 names (twice: they weigh) among 40
+ * words of its own, so articles of a story are near in words and far in
+ * phrases. */
+static void article(char *dst, size_t cap, int k, int j) {
+  unsigned long long rng = 7919ULL * (unsigned long long)(k * 100 + j + 1);
+  size_t o = 0;
+  for (int w = 0; w < 64 && o + 16 < cap; w++) {
+    const unsigned v = w % 3 == 0 && w / 3 < 24
+                           ? 900000u + (unsigned)k * 16u + (unsigned)(w / 3) % 12u
+                           : (unsigned)(wd_t_rand(&rng) % 800000);
+    o += (size_t)snprintf(dst + o, cap - o, "%sw%u", w ? " " : "", v);
+  }
+}
+
+static int feed_story(wd_engine_t *eng, int k, int j, long long ts, char *line, size_t cap) {
+  char body[2048], json[4096], e[256];
+  wd_result_t r;
+  article(body, sizeof(body), k, j);
+  snprintf(json, sizeof(json), "{\"id\":\"s%d-%d\",\"body\":\"%s\",\"published_at\":%lld}",
+           k, j, body, ts);
+  if (wd_engine_process(eng, json, strlen(json), NULL, 0, -1, &r, e, sizeof(e)) != WD_OK)
+    return -1;
+  snprintf(line, cap, "%s %s %s", r.id, r.cluster_id, r.story_id);
+  return strcmp(r.cluster_id, r.story_id) != 0; /* a cluster that joined a story */
+}
+
+/* Stories through a checkpoint: the same story ids, uninterrupted and
+ * restored (the stories' member lists are rebuilt on load). */
+static int test_story_round_trip(void) {
+  char e[256], dir[300], la[128], lb[128];
+  wd_config_t *cfg = wd_config_new();
+  snprintf(dir, sizeof(dir), "%s/st", tmpdir);
+  wd_engine_t *one = wd_engine_new(cfg, e, sizeof(e));
+  wd_engine_t *two = wd_engine_new(cfg, e, sizeof(e));
+  WD_T_ASSERT(one && two, "%s", e);
+  unsigned long long rng = wd_t_seed(19);
+  int joined = 0;
+  const int n = 600;
+  for (int i = 0; i < n; i++) {
+    const int k = (int)(wd_t_rand(&rng) % 60), j = i;
+    const long long ts = 1750000000000LL + i * 60000LL;
+    const int a = feed_story(one, k, j, ts, la, sizeof(la));
+    const int b = feed_story(two, k, j, ts, lb, sizeof(lb));
+    WD_T_ASSERT(a >= 0 && b >= 0, "record %d", i);
+    WD_T_ASSERT(!strcmp(la, lb), "record %d: uninterrupted '%s', restored '%s'", i, la, lb);
+    joined += a;
+    if (i == n / 2) {
+      WD_T_ASSERT(wd_engine_save(two, dir, NULL, NULL, e, sizeof(e)) == WD_OK, "%s", e);
+      wd_engine_destroy(two);
+      two = wd_engine_new(cfg, e, sizeof(e));
+      WD_T_ASSERT(wd_engine_load(two, dir, NULL, NULL, e, sizeof(e)) == WD_OK, "%s", e);
+    }
+  }
+  WD_T_ASSERT(joined > n / 10, "the test makes stories of several clusters: %d", joined);
+  wd_engine_destroy(one);
+  wd_engine_destroy(two);
+  rm_state(dir);
+  wd_config_destroy(cfg);
+  return 0;
+}
+
 int main(void) {
   snprintf(tmpdir, sizeof(tmpdir), "%s/wd-test-state.XXXXXX",
            getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -432,6 +493,7 @@ int main(void) {
   WD_T_RUN(test_evict_by_event_time);
   WD_T_RUN(test_evict_by_cap);
   WD_T_RUN(test_round_trip);
+  WD_T_RUN(test_story_round_trip);
   WD_T_RUN(test_expect);
   WD_T_RUN(test_empty_round_trip);
   WD_T_RUN(test_refuse_bad_checkpoints);
