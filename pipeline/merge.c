@@ -307,6 +307,18 @@ void wd_merge_paused(wd_merge_t *m, int32_t partition, int paused) {
     p->paused = paused;
 }
 
+int wd_merge_is_paused(const wd_merge_t *m, int32_t partition) {
+  const mpart_t *p = part_get(m, partition);
+  return p && p->paused;
+}
+
+int32_t wd_merge_pause_due(const wd_merge_t *m, int32_t from) {
+  for (int32_t i = from < 0 ? 0 : from; i < m->p_cap; i++)
+    if (wd_merge_pause_wanted(m, i) >= 0)
+      return i;
+  return -1;
+}
+
 int64_t wd_merge_watermark(wd_merge_t *m, double now_ms) {
   int64_t lo = INT64_MAX;
   for (int32_t i = 0; i < m->p_cap; i++) {

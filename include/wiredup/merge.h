@@ -165,6 +165,15 @@ int32_t wd_merge_waiting(const wd_merge_t *m);
 int wd_merge_pause_wanted(const wd_merge_t *m, int32_t partition);
 void wd_merge_paused(wd_merge_t *m, int32_t partition, int paused);
 
+/** @brief Whether \p partition is merged and paused (as wd_merge_paused said). */
+int wd_merge_is_paused(const wd_merge_t *m, int32_t partition);
+
+/** @brief The lowest merged partition at or after \p from whose pause
+ *  should change (wd_merge_pause_wanted not -1), or -1: where a pause or
+ *  resume that failed is to be tried again, since no record of a partition
+ *  left paused with nothing queued comes to ask for it. */
+int32_t wd_merge_pause_due(const wd_merge_t *m, int32_t from);
+
 /** @brief The watermark now (INT64_MIN before any; INT64_MAX when no
  *  partition holds it back). Never moves back, except to INT64_MAX. */
 int64_t wd_merge_watermark(wd_merge_t *m, double now_ms);

@@ -1,8 +1,9 @@
 /* test_merge.c - the event-time merge (merge.h): push-all-then-pop against a
  * sort by (time, partition); max_wait; the watermark; ends, done and skip;
- * duplicates; pause hysteresis; drops on remove/add/destroy; lag and part;
- * and a brute-force model of the greedy merge under random pushes, pops,
- * ends, high watermarks, skips, clock steps, removes and adds. */
+ * duplicates; pause hysteresis, what is paused and what is due; drops on
+ * remove/add/destroy; lag and part; and a brute-force model of the greedy
+ * merge under random pushes, pops, ends, high watermarks, skips, clock
+ * steps, removes and adds. */
 #include "wd_test.h"
 #include "wiredup/merge.h"
 
@@ -268,7 +269,11 @@ static int test_pause(void) {
   WD_T_ASSERT(wd_merge_pause_wanted(m, 0) == -1, "7 msgs");
   t_push(m, 0, 7, 7, 10, 0, NULL);
   WD_T_ASSERT(wd_merge_pause_wanted(m, 0) == 1, "8 msgs");
+  WD_T_ASSERT(wd_merge_pause_due(m, 0) == 0 && wd_merge_pause_due(m, 1) == -1, "due: 0");
+  WD_T_ASSERT(!wd_merge_is_paused(m, 0), "not paused yet");
   wd_merge_paused(m, 0, 1);
+  WD_T_ASSERT(wd_merge_is_paused(m, 0) && !wd_merge_is_paused(m, 5), "paused");
+  WD_T_ASSERT(wd_merge_pause_due(m, 0) == -1, "paused: nothing due");
   for (int k = 0; k < 6; k++) {
     WD_T_ASSERT(wd_merge_pause_wanted(m, 0) == -1, "%d queued: stay paused", 8 - k);
     wd_merge_pop(m, 0, &it);
@@ -276,9 +281,12 @@ static int test_pause(void) {
   WD_T_ASSERT(wd_merge_pause_wanted(m, 0) == -1, "2 queued: not below 8/4");
   wd_merge_pop(m, 0, &it);
   WD_T_ASSERT(wd_merge_pause_wanted(m, 0) == 0, "1 queued: resume");
+  /* a resume that failed stays due, with no record left to ask for it */
+  wd_merge_pop(m, 0, &it);
+  WD_T_ASSERT(wd_merge_pause_due(m, -1) == 0 && wd_merge_is_paused(m, 0), "resume still due");
   wd_merge_paused(m, 0, 0);
   WD_T_ASSERT(wd_merge_pause_wanted(m, 0) == -1, "resumed");
-  wd_merge_pop(m, 0, &it);
+  WD_T_ASSERT(wd_merge_pause_due(m, 0) == -1 && !wd_merge_is_paused(m, 0), "resumed: not due");
   t_push(m, 0, 8, 8, 999, 0, NULL);
   WD_T_ASSERT(wd_merge_pause_wanted(m, 0) == -1, "999 bytes");
   t_push(m, 0, 9, 9, 1, 0, NULL);
@@ -295,6 +303,10 @@ static int test_pause(void) {
   wd_merge_paused(m, 0, 1);
   wd_merge_pop(m, 0, &it);
   WD_T_ASSERT(wd_merge_pause_wanted(m, 0) == -1, "done: never resumed");
+  wd_merge_remove(m, 0, t_drop, NULL);
+  WD_T_ASSERT(!wd_merge_is_paused(m, 0) && wd_merge_pause_due(m, 0) == -1, "removed");
+  wd_merge_add(m, 0, 11, INT64_MIN, 0, t_drop, NULL);
+  WD_T_ASSERT(!wd_merge_is_paused(m, 0), "added again: unpaused");
   wd_merge_destroy(m, t_drop, NULL);
   m = t_new(0, -1, -1, 1000, 0); /* high_msgs 0: no limit on records */
   wd_merge_add(m, 0, 0, INT64_MIN, 0, NULL, NULL);
@@ -486,6 +498,14 @@ static int m_pause(const model_t *M, int i) {
   return p->bytes < hb / 4 && (!hm || p->n < hm / 4) && !m_done(p) ? 0 : -1;
 }
 
+/* The lowest partition at or after from whose pause should change, or -1. */
+static int m_pause_due(const model_t *M, int from) {
+  for (int i = from < 0 ? 0 : from; i < NP; i++)
+    if (m_pause(M, i) >= 0)
+      return i;
+  return -1;
+}
+
 #define R(n) ((int64_t)(wd_t_rand(&rng) % (unsigned long long)(n)))
 #define CHECK(expr, ...) WD_T_ASSERT(expr, "seed %llu step %d: " __VA_ARGS__)
 
@@ -645,7 +665,14 @@ static int run_model(unsigned long long seed, int steps) {
       finished &= !mp->n && m_done(mp);
     }
     for (int k = 0; k < NP; k++)
-      CHECK(wd_merge_has(m, k) == M.p[k].active, "has p%d", seed, step, k);
+      CHECK(wd_merge_has(m, k) == M.p[k].active &&
+                wd_merge_is_paused(m, k) == (M.p[k].active && M.p[k].paused),
+            "has p%d / is_paused", seed, step, k);
+    for (int from = 0; from < 2; from++) {
+      const int f = from ? step % (NP + 2) - 1 : 0; /* -1 .. NP */
+      CHECK(wd_merge_pause_due(m, f) == m_pause_due(&M, f), "pause_due from %d: %d want %d",
+            seed, step, f, (int)wd_merge_pause_due(m, f), m_pause_due(&M, f));
+    }
     wd_merge_part_t pt;
     CHECK(!wd_merge_part(m, parts, now, &pt), "a part past the last", seed, step);
     CHECK(st.queued == q && st.queued_bytes == qb && st.partitions == parts && st.idle == idle &&
