@@ -895,6 +895,7 @@ done:
   batches_destroy(&st);
   wd_merge_destroy(st.mg, stream_merge_drop,
                    NULL); /* before the consumer: it waits for them */
+  wd_free(st.resumed);
   stream_topo_free(&st);
   wd_decoder_destroy(st.dec);
   if (st.consumer)

@@ -122,6 +122,10 @@ typedef struct stream_s {
   rd_kafka_topic_t *out_rkt; /* the output topic, held from the start */
   wd_engine_t *eng;
   wd_merge_t *mg;      /* the partitions' records in event-time order */
+  int pause_retry;     /* a pause or resume failed: try the due ones again */
+  double pause_tried;  /* when they were last tried */
+  int32_t *resumed;    /* partitions resumed since the last rebalance callback */
+  size_t resumed_cnt, resumed_cap;
   wd_decoder_t *dec;   /* reads a record's event time for the merge */
   wd_workers_t *wk;
   batch_t *b;      /* the workers' ring of batches */
