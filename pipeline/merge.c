@@ -28,6 +28,7 @@ typedef struct mpart_s {
   double wait_from; /* since when a pop waits for it; < 0 none */
   int timed_out;    /* that wait was given up: not waited for again until
                        its next record */
+  int timeout_new;  /* ... and wd_merge_timeout_take has not said so yet */
   mq_ent_t *q;      /* ring of cap entries */
   size_t head, cnt, cap;
   size_t bytes;
@@ -116,6 +117,7 @@ void wd_merge_add(wd_merge_t *m, int32_t partition, int64_t next, int64_t max_ts
   p->last_data = now_ms;
   p->wait_from = -1;
   p->timed_out = 0;
+  p->timeout_new = 0;
 }
 
 void wd_merge_remove(wd_merge_t *m, int32_t partition, wd_merge_drop_cb_t *drop,
@@ -250,6 +252,7 @@ int wd_merge_pop(wd_merge_t *m, double now_ms, wd_merge_item_t *out) {
         p->wait_from = now_ms;
       if (m->o.max_wait_ms >= 0 && now_ms - p->wait_from >= (double)m->o.max_wait_ms) {
         p->timed_out = 1; /* go on without it until its next record */
+        p->timeout_new = 1;
         m->wait_timeouts++;
         continue;
       }
@@ -373,6 +376,15 @@ int64_t wd_merge_lag(const wd_merge_t *m) {
       lag += end - p->next;
   }
   return lag;
+}
+
+int32_t wd_merge_timeout_take(wd_merge_t *m) {
+  for (int32_t i = 0; i < m->p_cap; i++)
+    if (m->p[i].active && m->p[i].timeout_new) {
+      m->p[i].timeout_new = 0;
+      return i;
+    }
+  return -1;
 }
 
 void wd_merge_stats(wd_merge_t *m, double now_ms, wd_merge_stats_t *st) {

@@ -229,6 +229,15 @@ size_t stream_merge_dispatch(stream_t *st) {
     merge_pause(st, it.partition);
     n++;
   }
+  /* Going on without a partition is legitimate (a slow or stuck one must not
+   * stop the rest), but it should not go unseen: a partition that is never
+   * fetched shows only here. */
+  for (int32_t p = wd_merge_timeout_take(st->mg); p >= 0; p = wd_merge_timeout_take(st->mg))
+    WD_LOG(WD_LOG_WARN,
+           "gave up waiting for a partition that may hold earlier records: going on "
+           "without it until its next record",
+           "topic=%s partition=%d waited_ms=%lld", st->in_topic, (int)p,
+           (long long)st->cfg->input_order_timeout_ms);
   merge_pause_retry(st, stream_now_ms());
   return n;
 }

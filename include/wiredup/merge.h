@@ -174,6 +174,12 @@ int wd_merge_is_paused(const wd_merge_t *m, int32_t partition);
  *  left paused with nothing queued comes to ask for it. */
 int32_t wd_merge_pause_due(const wd_merge_t *m, int32_t from);
 
+/** @brief A partition whose wait was given up (max_wait_ms) since the last
+ *  call, lowest first, each timeout once; -1 when none. For a warning that
+ *  names it: the count alone (wd_merge_stats) does not say which partition
+ *  went silent. */
+int32_t wd_merge_timeout_take(wd_merge_t *m);
+
 /** @brief The watermark now (INT64_MIN before any; INT64_MAX when no
  *  partition holds it back). Never moves back, except to INT64_MAX. */
 int64_t wd_merge_watermark(wd_merge_t *m, double now_ms);

@@ -131,6 +131,8 @@ static int test_max_wait(void) {
   wd_merge_stats(m, 1100, &st);
   WD_T_ASSERT(st.wait_timeouts == 1, "one timeout, got %llu",
               (unsigned long long)st.wait_timeouts);
+  WD_T_ASSERT(wd_merge_timeout_take(m) == 1 && wd_merge_timeout_take(m) == -1,
+              "the timeout names partition 1, once");
   /* Its next record is earlier than one handed out: out of order. */
   t_push(m, 1, 0, 10, 1, 1200, NULL);
   WD_T_ASSERT(wd_merge_pop(m, 1200, &it) && it.partition == 1 && it.out_of_order,
@@ -139,6 +141,7 @@ static int test_max_wait(void) {
   WD_T_ASSERT(!wd_merge_pop(m, 1300, &it) && wd_merge_waiting(m) == 1, "waits again");
   WD_T_ASSERT(!wd_merge_pop(m, 1399, &it), "for 100 ms from 1300");
   WD_T_ASSERT(wd_merge_pop(m, 1400, &it) && it.ts_ms == 52 && !it.out_of_order, "then not");
+  WD_T_ASSERT(wd_merge_timeout_take(m) == 1, "the second timeout, told again");
   wd_merge_stats(m, 1400, &st);
   WD_T_ASSERT(st.wait_timeouts == 2 && st.out_of_order == 1 && st.max_ts_ms == 52,
               "timeouts %llu out_of_order %llu max_ts %lld",
@@ -160,7 +163,7 @@ static int test_max_wait(void) {
   wd_merge_set_high(m, 3, 9);
   WD_T_ASSERT(!wd_merge_pop(m, 1e12, &it) && wd_merge_waiting(m) == 3, "behind again");
   wd_merge_stats(m, 1e12, &st);
-  WD_T_ASSERT(st.wait_timeouts == 0, "no timeouts");
+  WD_T_ASSERT(st.wait_timeouts == 0 && wd_merge_timeout_take(m) == -1, "no timeouts");
   wd_merge_destroy(m, t_drop, NULL);
   return 0;
 }
