@@ -153,6 +153,11 @@ struct wd_cluster_s {
   wd_topv_index_t *tv; /* word index over the chunks' vectors (NULL: word rule off) */
   uint32_t *tvc;       /* scratch: word-index candidates... */
   uint8_t *tvh;        /* ...and the heavy words each was met under */
+  /* The article at hand's word vector, and a story's newest article's,
+   * set up for the many cosines against each (wd_topv_probe_t); qp_v is
+   * the vector in qprobe (NULL: none). */
+  wd_topv_probe_t *qprobe, *nprobe;
+  const wd_topv_t *qp_v;
   wd_topv_t tv_get;    /* scratch: the vector topv_get unpacked */
   wd_lsh_hit_t *hits; /* scratch: max_candidates */
   uint32_t *near;     /* scratch: SimHash neighbours */
@@ -391,6 +396,8 @@ wd_cluster_t *wd_cluster_new(const wd_cluster_opts_t *opts) {
     cs->tv = wd_topv_index_new(topv_get, cs);
     cs->tvc = wd_malloc(WD_TOPV_PROBE * WD_TOPV_BUCKET * sizeof(*cs->tvc));
     cs->tvh = wd_malloc(WD_TOPV_PROBE * WD_TOPV_BUCKET * sizeof(*cs->tvh));
+    cs->qprobe = wd_topv_probe_new();
+    cs->nprobe = wd_topv_probe_new();
   }
   cs->hits = wd_malloc(opts->max_candidates * sizeof(*cs->hits));
   cs->band = wd_malloc(opts->num_perm * sizeof(*cs->band));
@@ -442,6 +449,8 @@ void wd_cluster_destroy(wd_cluster_t *cs) {
   wd_topv_index_destroy(cs->tv);
   wd_free(cs->tvc);
   wd_free(cs->tvh);
+  wd_topv_probe_destroy(cs->qprobe);
+  wd_topv_probe_destroy(cs->nprobe);
   wd_free(cs);
 }
 
@@ -797,6 +806,11 @@ static int word_rule_applies(const wd_topv_t *a, const wd_topv_t *b) {
          wd_topv_heavy_shared(b, a) >= WD_TOPV_HEAVY_MIN;
 }
 
+/* wd_topv_cosine(v, b), through the probe when v is the article's. */
+static inline double q_cosine(const wd_cluster_t *cs, const wd_topv_t *v, const wd_topv_t *b) {
+  return v == cs->qp_v ? wd_topv_probe_cosine(cs->qprobe, b) : wd_topv_cosine(v, b);
+}
+
 /* Score candidate \p c against \p doc; 0 when it does not qualify.
  * \p wc gets their heaviest-word cosine (0 when either has none). */
 static double verify(const wd_cluster_t *cs, const wd_doc_t *doc, uint32_t c, double *wc_out) {
@@ -837,7 +851,7 @@ static double verify(const wd_cluster_t *cs, const wd_doc_t *doc, uint32_t c, do
     wd_topv_t tcv;
     const wd_topv_t *tc = topv_of(cs, c, &tcv);
     const uint32_t nmax = na > nb ? na : nb;
-    const double wc = tc->n ? wd_topv_cosine(doc->topv, tc) : 0.0;
+    const double wc = tc->n ? q_cosine(cs, doc->topv, tc) : 0.0;
     /* a story is one event: templated stories with other figures are not */
     const int figures_differ = wd_topv_numbers_differ(doc->topv, tc);
     *wc_out = wc; /* the story decision weighs the figures itself */
@@ -870,7 +884,7 @@ static void consider(wd_cluster_t *cs, const wd_doc_t *doc, uint32_t c, pick_t *
 static int link_add(wd_cluster_t *cs, const wd_topv_t *v, uint32_t c) {
   wd_topv_t cv;
   const wd_topv_t *tc = topv_of(cs, c, &cv);
-  const double wc = tc->n ? wd_topv_cosine(v, tc) : 0.0;
+  const double wc = tc->n ? q_cosine(cs, v, tc) : 0.0;
   if (wc <= 0.0 || cs->nlinks >= cs->links_cap)
     return 0;
   cs->links[cs->nlinks++] = (link_t){c - cs->base, cs->cl_st[rec_of(cs, c)->cl], wc, 1};
@@ -982,11 +996,13 @@ static uint32_t story_pick(wd_cluster_t *cs, const wd_topv_t *v, int64_t ts) {
       if (dt <= win && dt >= -win) {
         wd_topv_t mv;
         const wd_topv_t *m = topv_of(cs, d, near ? &mv : &newest);
-        if (near && m->n && newest.n)
-          coh += wd_topv_cosine(&newest, m), coh_n++;
+        if (!near && m->n)
+          wd_topv_probe_set(cs->nprobe, m); /* m is &newest: cohesion is against it */
+        else if (near && m->n && newest.n)
+          coh += wd_topv_probe_cosine(cs->nprobe, m), coh_n++;
         near++;
         if (m->n) {
-          sum += wd_topv_cosine(v, m);
+          sum += q_cosine(cs, v, m);
           differ += (uint32_t)wd_topv_numbers_differ(v, m);
         }
       }
@@ -995,6 +1011,7 @@ static uint32_t story_pick(wd_cluster_t *cs, const wd_topv_t *v, int64_t ts) {
         break;
       d = p;
     }
+    wd_topv_probe_clear(cs->nprobe);
     if (near == 0 || 4 * differ > 3 * near)
       continue; /* none near in time, or most quote other figures */
     const double mean = sum / (double)near;
@@ -1015,6 +1032,10 @@ wd_err_t wd_cluster_assign(wd_cluster_t *cs, const wd_doc_t *doc, wd_assign_t *o
   while (cs->cnt >= cs->max_live) /* only above 2^28 articles (see max_docs) */
     evict_front(cs);
   cs->nlinks = 0;
+  if (cs->tv && doc->topv && doc->topv->n) {
+    wd_topv_probe_set(cs->qprobe, doc->topv);
+    cs->qp_v = doc->topv;
+  }
   if (doc->shingle_cnt > 0) {
     size_t n = wd_lsh_query(cs->lsh, band_view32(cs, doc->sig), cs->hits,
                             o->max_candidates);
@@ -1061,6 +1082,10 @@ wd_err_t wd_cluster_assign(wd_cluster_t *cs, const wd_doc_t *doc, wd_assign_t *o
       if (cs->tvh[i] < WD_TOPV_MIN_HITS)
         m += (size_t)link_add(cs, doc->topv, cs->tvc[i]);
     story = story_pick(cs, doc->topv, doc->ts_ms);
+  }
+  if (cs->qp_v) {
+    wd_topv_probe_clear(cs->qprobe);
+    cs->qp_v = NULL;
   }
   const uint32_t d = store_append(cs, doc, cluster, found ? p.best : NO_DOC, p.sim, story);
   index_add(cs, d);

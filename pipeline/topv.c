@@ -227,6 +227,51 @@ double wd_topv_cosine(const wd_topv_t *a, const wd_topv_t *b) {
   return c > 1.0 ? 1.0 : c;
 }
 
+struct wd_topv_probe_s {
+  const wd_topv_t *v; /* the vector set up; NULL: none */
+  int dup;            /* v repeats a key: the merge pairs repeats one to one */
+  uint8_t q[1u << 16]; /* v's quantised weight by key (1..255), 0: not v's */
+};
+
+wd_topv_probe_t *wd_topv_probe_new(void) { return wd_calloc(1, sizeof(wd_topv_probe_t)); }
+
+void wd_topv_probe_destroy(wd_topv_probe_t *p) { wd_free(p); }
+
+void wd_topv_probe_set(wd_topv_probe_t *p, const wd_topv_t *v) {
+  assert(!p->v);
+  p->v = v;
+  p->dup = 0;
+  for (uint32_t i = 0; i < v->n; i++) {
+    p->dup |= i > 0 && v->key[i] == v->key[i - 1];
+    p->q[v->key[i]] = v->q[i];
+  }
+}
+
+void wd_topv_probe_clear(wd_topv_probe_t *p) {
+  if (!p->v)
+    return;
+  for (uint32_t i = 0; i < p->v->n; i++)
+    p->q[p->v->key[i]] = 0;
+  p->v = NULL;
+}
+
+double wd_topv_probe_cosine(const wd_topv_probe_t *p, const wd_topv_t *b) {
+  /* Two words of one vector may share a 16-bit key (keys ascend, not
+   * strictly); the merge then pairs the repeats one to one, a table cannot.
+   * Rare: the merge answers those. */
+  if (p->dup)
+    return wd_topv_cosine(p->v, b);
+  uint32_t dot = 0, rep = 0;
+  for (uint32_t j = 0; j < b->n; j++) {
+    dot += (uint32_t)p->q[b->key[j]] * b->q[j];
+    rep |= j > 0 && b->key[j] == b->key[j - 1];
+  }
+  if (rep)
+    return wd_topv_cosine(p->v, b);
+  double c = (double)dot * p->v->scale * b->scale;
+  return c > 1.0 ? 1.0 : c;
+}
+
 /* Insert \p h into the ascending set \p set of \p *n (at most WD_TOPV_NUMS
  * smallest values kept). */
 static void num_add(uint16_t *set, uint8_t *n, uint16_t h) {

@@ -102,6 +102,28 @@ int wd_topv_numbers_differ(const wd_topv_t *a, const wd_topv_t *b);
 /** @brief Cosine of the two truncated weight vectors, in [0, 1]. */
 double wd_topv_cosine(const wd_topv_t *a, const wd_topv_t *b);
 
+/**
+ * @brief One vector set up for many cosines against it: its weights by key
+ *        in a 64 KiB table, so each cosine is one lookup per word of the
+ *        other vector instead of a merge of the two key lists (whose
+ *        branches are a coin toss each). The value is wd_topv_cosine(v, b)'s
+ *        exactly (the dot product is an integer sum).
+ *
+ * @code
+ *   wd_topv_probe_t *p = wd_topv_probe_new();
+ *   wd_topv_probe_set(p, v);              // v must outlive the clear
+ *   double c = wd_topv_probe_cosine(p, b);
+ *   wd_topv_probe_clear(p);               // 64 stores, not 64 KiB
+ * @endcode
+ */
+typedef struct wd_topv_probe_s wd_topv_probe_t;
+wd_topv_probe_t *wd_topv_probe_new(void);
+void wd_topv_probe_destroy(wd_topv_probe_t *p);
+void wd_topv_probe_set(wd_topv_probe_t *p, const wd_topv_t *v);
+void wd_topv_probe_clear(wd_topv_probe_t *p);
+/** @brief wd_topv_cosine(v, b) for the \p v set up. */
+double wd_topv_probe_cosine(const wd_topv_probe_t *p, const wd_topv_t *b);
+
 /** @brief How many of \p a's WD_TOPV_PROBE heaviest words \p b has. */
 uint32_t wd_topv_heavy_shared(const wd_topv_t *a, const wd_topv_t *b);
 

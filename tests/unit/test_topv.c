@@ -511,6 +511,59 @@ static int test_pack(void) {
   return 0;
 }
 
+/* A random vector of n words with keys in [lo, lo + span), ascending (so
+ * repeats when the span is small), as wd_topv_build leaves them. */
+static void rand_keys_vec(wd_topv_t *v, unsigned long long *rng, uint32_t n, uint32_t lo,
+                     uint32_t span) {
+  memset(v, 0, sizeof(*v));
+  for (uint32_t i = 0; i < n; i++) {
+    v->key[i] = (uint16_t)(lo + wd_t_rand(rng) % span);
+    v->q[i] = (uint8_t)(1 + wd_t_rand(rng) % 255);
+  }
+  for (uint32_t i = 1; i < n; i++)
+    for (uint32_t j = i; j > 0 && v->key[j] < v->key[j - 1]; j--) {
+      const uint16_t t = v->key[j];
+      const uint8_t tq = v->q[j];
+      v->key[j] = v->key[j - 1], v->q[j] = v->q[j - 1];
+      v->key[j - 1] = t, v->q[j - 1] = tq;
+    }
+  v->n = (uint8_t)n;
+  double ss = 0;
+  for (uint32_t i = 0; i < n; i++)
+    ss += (double)v->q[i] * v->q[i];
+  v->scale = n ? (float)(1.0 / sqrt(ss)) : 0.0f;
+}
+
+/* The probe's cosine is the merge's, bit for bit: vectors of every length,
+ * keys dense (many shared, repeats in either vector) or sparse, one probe
+ * set and cleared over and over (a clear must leave no weight behind). */
+static int test_probe_cosine(void) {
+  unsigned long long rng = wd_t_seed(707);
+  wd_topv_probe_t *p = wd_topv_probe_new();
+  uint32_t shared = 0, repeats = 0;
+  for (uint32_t round = 0; round < 3000; round++) {
+    wd_topv_t a, b;
+    const uint32_t span = round % 3 == 0 ? 40 : round % 3 == 1 ? 300 : 65536;
+    const uint32_t lo = (uint32_t)(wd_t_rand(&rng) % (65537 - span));
+    rand_keys_vec(&a, &rng, (uint32_t)(wd_t_rand(&rng) % (WD_TOPV_MAX + 1)), lo, span);
+    wd_topv_probe_set(p, &a);
+    for (uint32_t k = 0; k < 4; k++) {
+      rand_keys_vec(&b, &rng, (uint32_t)(wd_t_rand(&rng) % (WD_TOPV_MAX + 1)), lo, span);
+      const double want = wd_topv_cosine(&a, &b), got = wd_topv_probe_cosine(p, &b);
+      WD_T_ASSERT(got == want, "round %u: probe %.17g, merge %.17g (n %u, %u)", round, got,
+                  want, a.n, b.n);
+      shared += want > 0.0;
+      for (uint32_t i = 1; i < b.n; i++)
+        repeats += b.key[i] == b.key[i - 1];
+    }
+    wd_topv_probe_clear(p);
+  }
+  WD_T_ASSERT(shared > 3000 && repeats > 1000, "the cases happen: %u shared, %u repeats",
+              shared, repeats);
+  wd_topv_probe_destroy(p);
+  return 0;
+}
+
 int main(void) {
   WD_T_RUN(test_build_and_cosine);
   WD_T_RUN(test_build_vs_reference);
@@ -519,5 +572,6 @@ int main(void) {
   WD_T_RUN(test_store_churn);
   WD_T_RUN(test_word_rule);
   WD_T_RUN(test_pack);
+  WD_T_RUN(test_probe_cosine);
   return WD_T_DONE();
 }
