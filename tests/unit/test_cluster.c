@@ -423,6 +423,68 @@ static int test_story_window(void) {
   return 0;
 }
 
+/* Figures keep a templated report out of another's story only when both
+ * are about their figures. Two earnings-style reports (about 68 words, six
+ * numbers each, none shared) are other stories; two court-style write-ups
+ * of one hearing (about 400 words, three numbers each, none shared: an
+ * age, a date, a sum) are one, though the same words link each pair. */
+static int test_story_figures(void) {
+  wd_cluster_opts_t o = story_opts();
+  wd_cluster_t *cs = wd_cluster_new(&o);
+  wd_minhash_t *mh = wd_minhash_new(NULL);
+  WD_T_ASSERT(cs && mh, "new");
+  static const struct {
+    art_t a;
+    uint32_t shingles;
+    uint16_t num[6];
+    uint8_t nnum;
+    const char *story;
+  } arts[] = {
+      {{"t1", {1, 2, 3, 4, 5, 6, 7, 8, 11, 12}, 10, 0}, 64, {100, 101, 102, 103, 104, 105}, 6,
+       "t1"},
+      {{"t2", {1, 2, 3, 4, 5, 6, 7, 8, 21, 22}, 10, HOUR}, 64, {200, 201, 202, 203, 204, 205},
+       6, "t2"},
+      {{"n1", {51, 52, 53, 54, 55, 56, 57, 58, 61, 62}, 10, 0}, 400, {300, 301, 302}, 3, "n1"},
+      {{"n2", {51, 52, 53, 54, 55, 56, 57, 58, 71, 72}, 10, HOUR}, 400, {400, 401, 402}, 3,
+       "n1"},
+  };
+  for (size_t i = 0; i < sizeof(arts) / sizeof(arts[0]); i++) {
+    uint64_t sh[64], keys[16];
+    float w[16];
+    uint32_t sig[NP];
+    wd_topv_t v;
+    wd_assign_t r;
+    unsigned long long rng = 313ULL * (unsigned long long)(i + 1);
+    for (int j = 0; j < 64; j++)
+      sh[j] = wd_t_rand(&rng);
+    for (int j = 0; j < arts[i].a.nw; j++) {
+      keys[j] = (uint64_t)(arts[i].a.words[j] + 1) << 48;
+      w[j] = 1.0f;
+    }
+    wd_minhash_sign(mh, sh, 64, sig);
+    wd_topv_build(&v, keys, w, (size_t)arts[i].a.nw, WD_TOPV_MAX);
+    v.src = (uint32_t)i | 1u;
+    v.nnum = arts[i].nnum;
+    memcpy(v.num, arts[i].num, sizeof(arts[i].num));
+    const wd_doc_t doc = {.id = arts[i].a.id, .id_len = strlen(arts[i].a.id), .sig = sig,
+                          .shingle_cnt = arts[i].shingles, .simhash = wd_t_rand(&rng),
+                          .topv = &v, .ts_ms = arts[i].a.ts};
+    wd_cluster_assign(cs, &doc, &r);
+    WD_T_ASSERT(!r.duplicate_of, "%s starts its own cluster (joined %s)", arts[i].a.id,
+                r.duplicate_of);
+    WD_T_ASSERT(!strcmp(r.story_id, arts[i].story), "%s: story %s, not %s", arts[i].a.id,
+                r.story_id, arts[i].story);
+  }
+  /* the premise: each pair is as near in words as the other */
+  WD_T_ASSERT(cos_of(&arts[0].a, &arts[1].a) == cos_of(&arts[2].a, &arts[3].a) &&
+                  cos_of(&arts[0].a, &arts[1].a) >= 0.15,
+              "pairs equally near: %.3f %.3f", cos_of(&arts[0].a, &arts[1].a),
+              cos_of(&arts[2].a, &arts[3].a));
+  wd_minhash_destroy(mh);
+  wd_cluster_destroy(cs);
+  return 0;
+}
+
 /* A copy that both the LSH and the SimHash index offer is verified once,
  * and still joins; a stream of copies and strangers never verifies more
  * candidates than there are distinct live articles. */
@@ -474,5 +536,6 @@ int main(void) {
   WD_T_RUN(test_id_strings_steady);
   WD_T_RUN(test_no_chaining);
   WD_T_RUN(test_story_window);
+  WD_T_RUN(test_story_figures);
   return WD_T_DONE();
 }
