@@ -31,7 +31,9 @@
  * article with the story's newest live articles within story_window of
  * event time >= story_cosine, and >= a share of the story's own cohesion),
  * unless most of them quote other figures (templated stories about other
- * companies are other events), else starts one; its articles share it. A
+ * companies are other events; only articles dense in figures can, not a
+ * narrative report's incidental ages and dates), else starts one; its
+ * articles share it. A
  * story gains members and never loses one to another story. The story id
  * is the id of the story's first article. The decision's cost is bounded
  * (a few dozen cosines per new cluster; cluster.c story_pick).
