@@ -970,13 +970,13 @@ static inline int figure_dense(uint32_t nnum, uint32_t nshingles) {
 
 static uint32_t story_pick(wd_cluster_t *cs, const wd_topv_t *v, uint32_t nshingles,
                            int64_t ts) {
-  const int dense = figure_dense(v->nnum, nshingles);
   link_t *l = cs->links;
   const size_t n = cs->nlinks;
   link_t top[STORY_PICK]; /* per story: its best link, highest first */
   size_t ntop = 0;
   if (n == 0)
-    return NO_DOC;
+    return NO_DOC; /* links are cosines with v: none without a vector */
+  const int dense = figure_dense(v->nnum, nshingles);
   qsort(l, n, sizeof(*l), link_cmp);
   for (size_t i = 0; i < n;) {
     link_t b = l[i];
