@@ -424,7 +424,10 @@ static int test_expect(void) {
 
 /* Article j of story k: the story's 12 names (twice: they weigh) among 40
  * words of its own, so articles of a story are near in words and far in
- * phrases. */
+ * phrases; and figures: four of its own in every fourth story
+ * (figure-dense articles quoting other figures: the story decision's
+ * veto), two of its own after 60 more words in the next (incidental
+ * figures, no veto), the story's four in the others. */
 static void article(char *dst, size_t cap, int k, int j) {
   unsigned long long rng = 7919ULL * (unsigned long long)(k * 100 + j + 1);
   size_t o = 0;
@@ -434,6 +437,16 @@ static void article(char *dst, size_t cap, int k, int j) {
                            : (unsigned)(wd_t_rand(&rng) % 800000);
     o += (size_t)snprintf(dst + o, cap - o, "%sw%u", w ? " " : "", v);
   }
+  if (k % 4 == 1) { /* a long report's two incidental figures: not dense */
+    for (int w = 0; w < 60 && o + 16 < cap; w++)
+      o += (size_t)snprintf(dst + o, cap - o, " w%u", (unsigned)(wd_t_rand(&rng) % 800000));
+    for (int x = 0; x < 2 && o + 16 < cap; x++)
+      o += (size_t)snprintf(dst + o, cap - o, " %d", 10 + (k * 1000 + j) * 2 + x);
+    return;
+  }
+  const int f = k % 4 == 0 ? k * 1000 + j : k;
+  for (int x = 0; x < 4 && o + 16 < cap; x++)
+    o += (size_t)snprintf(dst + o, cap - o, " %d", 10 + f * 4 + x);
 }
 
 static int feed_story(wd_engine_t *eng, int k, int j, long long ts, char *line, size_t cap) {
