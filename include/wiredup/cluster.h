@@ -33,10 +33,10 @@
  * unless most of them quote other figures (templated stories about other
  * companies are other events; only articles dense in figures can, not a
  * narrative report's incidental ages and dates), else starts one; its
- * articles share it. A
- * story gains members and never loses one to another story. The story id
- * is the id of the story's first article. The decision's cost is bounded
- * (a few dozen cosines per new cluster; cluster.c story_pick).
+ * articles share it. A story gains members and never loses one to another
+ * story. The story id is the id of the story's first article. The
+ * decision's cost is bounded (a few dozen cosines per new cluster;
+ * cluster.c story_pick).
  *
  * Articles are numbered in arrival order (doc numbers); the cluster id is the
  * id of its first article. The store is bounded (wd_cluster_evict drops the
