@@ -1012,7 +1012,8 @@ static uint32_t story_pick(wd_cluster_t *cs, const wd_topv_t *v, uint32_t nshing
     double sum = 0.0, coh = 0.0;
     wd_topv_t newest; /* the story's newest article near in time */
     for (;;) {
-      const int64_t dt = rec_of(cs, d)->ts - ts;
+      const rec_t *rd = rec_of(cs, d);
+      const int64_t dt = rd->ts - ts;
       if (dt <= win && dt >= -win) {
         wd_topv_t mv;
         const wd_topv_t *m = topv_of(cs, d, near ? &mv : &newest);
@@ -1023,7 +1024,7 @@ static uint32_t story_pick(wd_cluster_t *cs, const wd_topv_t *v, uint32_t nshing
         near++;
         if (m->n) {
           sum += q_cosine(cs, v, m);
-          if (dense && figure_dense(m->nnum, rec_of(cs, d)->nshingles))
+          if (dense && figure_dense(m->nnum, rd->nshingles))
             differ += (uint32_t)wd_topv_numbers_differ(v, m);
         }
       }
