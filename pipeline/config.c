@@ -228,10 +228,12 @@ static const conf_prop_t conf_props[] = {
              "An article that starts a cluster joins the story (story_id) "
              "whose articles are nearest it on average: the mean "
              "64-heaviest-word cosine with the story's newest 16 live "
-             "articles, highest and at least this, and at least 0.4 x the "
+             "articles, highest and at least the bar, and at least 0.4 x the "
              "story's own cohesion (average linkage: the same event written "
-             "independently, without chaining through one shared name). "
-             "Above 1: every cluster is its own story (when "
+             "independently, without chaining through one shared name). The "
+             "bar is this with 200 stories within cluster.story_window, x (1 + "
+             "0.2 ln(stories / 200)) within 0.5 ... 2: more stories, more near "
+             "misses. Above 1: every cluster is its own story (when "
              "simhash.enabled)."),
     P_DUR("cluster.story_window", cluster_story_window_ms, "24h", 0, 31536000000.0,
           "Event time between an article and the story articles it is "

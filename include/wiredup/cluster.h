@@ -29,7 +29,9 @@
  * event, written independently). A new cluster joins the story nearest it
  * on average (average linkage: the mean heaviest-word cosine of its first
  * article with the story's newest live articles within story_window of
- * event time >= story_cosine, and >= a share of the story's own cohesion),
+ * event time >= the bar, and >= a share of the story's own cohesion; the
+ * bar is story_cosine at 200 stories within story_window and rises with
+ * the log of their number),
  * unless most of them quote other figures (templated stories about other
  * companies are other events; only articles dense in figures can, not a
  * narrative report's incidental ages and dates), else starts one; its
@@ -194,11 +196,15 @@ wd_err_t wd_cluster_load_words(wd_cluster_t *cs, struct wd_state_r_s *r, char *e
                                size_t errstr_size);
 
 /** @brief Write each live cluster's story id as a "STRY" section: u32 live
- *  clusters, then in the order of the CLUS section, the story id strings. */
+ *  clusters, then in the order of the CLUS section, the story id strings;
+ *  then i64 the newest event time stored (ms; INT64_MIN: none), which the
+ *  story bar counts the stories near in time from. */
 void wd_cluster_save_stories(const wd_cluster_t *cs, struct wd_state_w_s *w);
 
 /** @brief Set the story ids of a store just loaded from "CLUS". A checkpoint
- *  without the section (older) loads each cluster as its own story.
+ *  without the section (older) loads each cluster as its own story; one
+ *  whose section ends after the ids (older) takes the newest event time
+ *  from the live articles.
  *  @returns WD_OK; WD_ERR_STATE for a truncated or mismatched section. */
 wd_err_t wd_cluster_load_stories(wd_cluster_t *cs, struct wd_state_r_s *r, char *errstr,
                                  size_t errstr_size);
