@@ -654,10 +654,10 @@ static void story_near_drop(wd_cluster_t *cs, uint32_t d) {
 
 /* Live doc \p d, the newest, joins them. */
 static void story_near_add(wd_cluster_t *cs, uint32_t d) {
-  const int64_t ts = rec_of(cs, d)->ts;
-  if (ts > cs->sw_max)
-    cs->sw_max = ts;
-  if (cs->st_near[cs->cl_st[rec_of(cs, d)->cl]]++ == 0)
+  const rec_t *r = rec_of(cs, d);
+  if (r->ts > cs->sw_max)
+    cs->sw_max = r->ts;
+  if (cs->st_near[cs->cl_st[r->cl]]++ == 0)
     cs->sw_stories++;
 }
 
@@ -1017,15 +1017,15 @@ static int link_cmp(const void *pa, const void *pb) {
  *
  * The stories near in time (story_bar): the bar is story_cosine with
  * STORY_NEAR_REF stories within story_window, and rises with the log of
- * their number n (x (1 + 0.2 ln((n + 1) / 200)), within 0.5 ... 2). Each story
- * there is one more chance of a near miss, so a desk with thirty stories
- * a day can take a link that a desk with a thousand must not: on a fifth of
- * meter-courts-dev's days (30-50 stories) story_cosine 0.075-0.1 scores
- * best, on the whole (206) 0.1-0.15, on counter-urdu-dev's events (378)
- * 0.225-0.275. Day-fifths 0.756 -> 0.818 on average, meter-courts-dev
- * 0.733 -> 0.736, urdu-events 0.592 -> 0.572; reuters-rewrites-dev's
- * stories 0.965 -> 0.948, nearly all of it on its first day, when a desk
- * has few stories yet and young word weights (docs/accuracy.md). */
+ * their number. Each story there is one more chance of a near miss, so a
+ * desk with thirty stories a day can take a link that a desk with a thousand
+ * must not: on a fifth of meter-courts-dev's days (30-50 stories)
+ * story_cosine 0.075-0.1 scores best, on the whole (206) 0.1-0.15, on
+ * counter-urdu-dev's events (378) 0.225-0.275. Day-fifths 0.756 -> 0.818 on
+ * average, meter-courts-dev 0.733 -> 0.736, urdu-events 0.592 -> 0.572;
+ * reuters-rewrites-dev's stories 0.965 -> 0.948, nearly all of it on its
+ * first day, when a desk has few stories yet and young word weights
+ * (docs/accuracy.md). */
 #define STORY_PICK 2
 #define STORY_WALK 16
 #define STORY_COHESION 0.4

@@ -491,28 +491,38 @@ static int test_story_figures(void) {
 /* The bar rises with the stories near in time: an article one heavy word
  * from a story (a one-word link, so STORY_WEAK x the bar) joins it on a
  * desk with no other story that day, and not on a desk with 250 others
- * within story_window; 250 stories two days before count for nothing. */
-static int story_after_fillers(int64_t filler_ts, char *story, size_t cap) {
-  wd_cluster_opts_t o = story_opts();
-  wd_cluster_t *cs = wd_cluster_new(&o);
-  wd_minhash_t *mh = wd_minhash_new(NULL);
+ * within story_window; 250 stories two days before count for nothing.
+ * near_s1 is the story, near_x the article, on day 10. */
+static const art_t near_s1 = {"s1", {1, 2, 3, 4, 5, 6, 7, 8}, 8, 10 * 24 * HOUR};
+static const art_t near_x = {"x", {1, 201, 202, 203, 204, 205, 206, 207}, 8,
+                             10 * 24 * HOUR + HOUR};
+
+/* 250 stories of one article each at \p ts (+ 1 ms apart), words their own. */
+static int add_fillers(wd_cluster_t *cs, wd_minhash_t *mh, int64_t ts) {
   wd_assign_t r;
-  WD_T_ASSERT(cs && mh, "new");
-  const int64_t t = 10 * 24 * HOUR;
   for (int i = 0; i < 250; i++) {
     char id[16];
-    art_t f = {id, {0}, 8, filler_ts + i};
+    art_t f = {id, {0}, 8, ts + i};
     snprintf(id, sizeof(id), "f%d", i);
     for (int j = 0; j < 8; j++)
       f.words[j] = 1000 + 8 * i + j;
     assign(cs, mh, &f, 100 + i, &r);
     WD_T_ASSERT(!strcmp(r.story_id, id), "%s starts its own story, not %s", id, r.story_id);
   }
-  const art_t s1 = {"s1", {1, 2, 3, 4, 5, 6, 7, 8}, 8, t};
-  const art_t x = {"x", {1, 201, 202, 203, 204, 205, 206, 207}, 8, t + HOUR};
-  assign(cs, mh, &s1, 1, &r);
+  return 0;
+}
+
+static int story_after_fillers(int64_t filler_ts, char *story, size_t cap) {
+  wd_cluster_opts_t o = story_opts();
+  wd_cluster_t *cs = wd_cluster_new(&o);
+  wd_minhash_t *mh = wd_minhash_new(NULL);
+  wd_assign_t r;
+  WD_T_ASSERT(cs && mh, "new");
+  if (add_fillers(cs, mh, filler_ts))
+    return 1;
+  assign(cs, mh, &near_s1, 1, &r);
   WD_T_ASSERT(!strcmp(r.story_id, "s1"), "s1 its own story: %s", r.story_id);
-  assign(cs, mh, &x, 2, &r);
+  assign(cs, mh, &near_x, 2, &r);
   snprintf(story, cap, "%s", r.story_id);
   wd_minhash_destroy(mh);
   wd_cluster_destroy(cs);
@@ -520,19 +530,17 @@ static int story_after_fillers(int64_t filler_ts, char *story, size_t cap) {
 }
 
 static int test_story_bar_near(void) {
-  const art_t s1 = {"s1", {1, 2, 3, 4, 5, 6, 7, 8}, 8, 0};
-  const art_t x = {"x", {1, 201, 202, 203, 204, 205, 206, 207}, 8, 0};
   char story[16];
   /* the premise: 1.2 x the bar at one story (0.15 x 0.5) < cosine <
    * 1.2 x the bar at 251 (0.15 x (1 + 0.2 ln(252 / 200))) */
-  const double c = cos_of(&s1, &x);
+  const double c = cos_of(&near_s1, &near_x);
   WD_T_ASSERT(c > 1.2 * 0.075 && c < 1.2 * 0.15 * (1 + 0.2 * log(252.0 / 200)),
               "cosine %.3f between the bars", c);
-  if (story_after_fillers(10 * 24 * HOUR - HOUR / 2, story, sizeof(story)))
+  if (story_after_fillers(near_s1.ts - HOUR / 2, story, sizeof(story)))
     return 1;
   WD_T_ASSERT(!strcmp(story, "x"), "250 other stories that day: x its own story, not %s",
               story);
-  if (story_after_fillers(8 * 24 * HOUR, story, sizeof(story)))
+  if (story_after_fillers(near_s1.ts - 2 * 24 * HOUR, story, sizeof(story)))
     return 1;
   WD_T_ASSERT(!strcmp(story, "s1"), "the 250 two days before: x joins s1, not %s", story);
   return 0;
@@ -561,20 +569,12 @@ static int test_story_bar_restored(void) {
            getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
   WD_T_ASSERT(one && two && mh && mkdtemp(dir), "new");
   wd_assign_t r;
-  const int64_t t = 10 * 24 * HOUR;
-  const art_t lead = {"lead", {3001, 3002, 3003, 3004, 3005, 3006, 3007, 3008}, 8, t + 30 * HOUR};
+  const art_t lead = {"lead", {3001, 3002, 3003, 3004, 3005, 3006, 3007, 3008}, 8,
+                      near_s1.ts + 30 * HOUR};
   assign(one, mh, &lead, 99, &r);
-  for (int i = 0; i < 250; i++) {
-    char id[16];
-    art_t f = {id, {0}, 8, t - HOUR / 2 + i};
-    snprintf(id, sizeof(id), "f%d", i);
-    for (int j = 0; j < 8; j++)
-      f.words[j] = 1000 + 8 * i + j;
-    assign(one, mh, &f, 100 + i, &r);
-  }
-  const art_t s1 = {"s1", {1, 2, 3, 4, 5, 6, 7, 8}, 8, t};
-  const art_t x = {"x", {1, 201, 202, 203, 204, 205, 206, 207}, 8, t + HOUR};
-  assign(one, mh, &s1, 1, &r);
+  if (add_fillers(one, mh, near_s1.ts - HOUR / 2))
+    return 1;
+  assign(one, mh, &near_s1, 1, &r);
   WD_T_ASSERT(wd_cluster_evict(one, INT64_MIN, 251) == 1, "the lead article evicted");
   wd_state_w_t *w = wd_state_w_open(dir, e, sizeof(e));
   WD_T_ASSERT(w, "%s", e);
@@ -583,10 +583,10 @@ static int test_story_bar_restored(void) {
   wd_cluster_save_stories(one, w);
   WD_T_ASSERT(wd_state_w_close(w, NULL, e, sizeof(e)) == WD_OK, "%s", e);
   WD_T_ASSERT(wd_state_foreach(dir, load_section, two, NULL, e, sizeof(e)) == WD_OK, "%s", e);
-  assign(one, mh, &x, 2, &r);
+  assign(one, mh, &near_x, 2, &r);
   WD_T_ASSERT(!strcmp(r.story_id, "s1"), "no story that day but s1's: x joins it, not %s",
               r.story_id);
-  assign(two, mh, &x, 2, &r);
+  assign(two, mh, &near_x, 2, &r);
   WD_T_ASSERT(!strcmp(r.story_id, "s1"), "restored: x joins s1 too, not %s", r.story_id);
   snprintf(path, sizeof(path), "%s/%s", dir, WD_STATE_FILE);
   unlink(path);
